@@ -1,0 +1,52 @@
+"""The one exception tree of syncmap; each class carries the exit code the CLI returns.
+
+Third-party exceptions are wrapped at the boundary (``raise ... from e``) so that a bare
+``yaml.YAMLError`` or ``requests`` error never reaches a user as a traceback.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.diagnostics import Diagnostic
+
+
+class SyncmapError(Exception):
+    """Base of every error syncmap reports to a user."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class UsageError(SyncmapError):
+    """The command line itself is wrong: a missing file, an unknown option value."""
+
+    exit_code = 2
+
+
+class DocumentError(SyncmapError):
+    """One or more mapping documents are invalid; carries every located diagnostic found."""
+
+    exit_code = 1
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        self.diagnostics = diagnostics
+        count = len(diagnostics)
+        super().__init__(f"{count} error{'s' if count != 1 else ''} in mapping documents")
+
+
+class ConnectorError(SyncmapError):
+    """A connector or the server behind it failed (network, authentication, limits)."""
+
+    exit_code = 3
+
+
+class StateError(SyncmapError):
+    """The state store cannot be opened, migrated or written."""
+
+    exit_code = 4

@@ -1,0 +1,315 @@
+"""Load: YAML text into plain data plus a source map of where every value came from.
+
+This is the only module that reads YAML. It refuses what PyYAML would silently accept or choke
+on (duplicate keys, runaway aliases, huge files, non-UTF-8 bytes, custom tags) with located
+diagnostics, and never lets a ``yaml.YAMLError`` escape. Later stages look values up in the
+``SourceMap`` by document path; none of them sees YAML again.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from engine.diagnostics import Diagnostic, DocPath, Location
+from engine.errors import DocumentError
+
+MAX_FILE_BYTES = 1024 * 1024
+MAX_EXPANDED_VALUES = 100_000
+STANDARD_TAG_PREFIX = "tag:yaml.org,2002:"
+ALLOWED_TAGS = {STANDARD_TAG_PREFIX + name for name in ("str", "int", "float", "bool", "null", "seq", "map")}
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader without implicit timestamps: dates stay strings, as JSON Schema expects."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != STANDARD_TAG_PREFIX + "timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """Where one value of a document sits: its key (for mapping members) and its value."""
+
+    value: Location
+    key: Location | None = None
+    style: str | None = None
+    single_line: bool = True
+    raw: str | None = None
+
+
+@dataclass
+class SourceMap:
+    """Document path -> location, plus each file's lines for showing a caret under an error."""
+
+    nodes: dict[DocPath, NodeInfo] = field(default_factory=dict)
+    lines: dict[str, list[str]] = field(default_factory=dict)
+
+    def info(self, path: DocPath) -> NodeInfo | None:
+        """The node at ``path`` or, when it does not exist (a missing key), its nearest parent."""
+        for end in range(len(path), -1, -1):
+            found = self.nodes.get(tuple(path[:end]))
+            if found:
+                return found
+        return None
+
+    def locate(self, path: DocPath, *, at_key: bool = False, offset: int | None = None) -> Location | None:
+        info = self.info(path)
+        if info is None:
+            return None
+        if at_key and info.key and tuple(path) in self.nodes:
+            return info.key
+        loc = info.value
+        if offset is not None and info.single_line and info.style in (None, "'", '"'):
+            quote = 0 if info.style is None else 1
+            return Location(loc.file, loc.line, loc.column + quote + offset)
+        return loc
+
+    def diagnostic(
+        self,
+        code: str,
+        message: str,
+        path: DocPath,
+        *,
+        hint: str | None = None,
+        at_key: bool = False,
+        offset: int | None = None,
+    ) -> Diagnostic:
+        location = self.locate(path, at_key=at_key, offset=offset)
+        return Diagnostic(
+            code=code,
+            message=message,
+            location=location,
+            path=tuple(path),
+            hint=hint,
+            source_line=self.source_line(location),
+        )
+
+    def source_line(self, location: Location | None) -> str | None:
+        if location is None:
+            return None
+        lines = self.lines.get(location.file, [])
+        return lines[location.line - 1] if 0 < location.line <= len(lines) else None
+
+
+@dataclass(frozen=True)
+class LoadedDocument:
+    """A parsed YAML document: the file it came from, its data, and where each value sits."""
+
+    path: Path
+    data: Any
+    source: SourceMap
+
+
+def display_name(path: Path) -> str:
+    """A path as the user should see it: relative to the working directory when possible."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+def load(path: Path) -> LoadedDocument:
+    """Read and parse one YAML file; raise ``DocumentError`` with located diagnostics on failure."""
+    name = display_name(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise DocumentError(
+            [Diagnostic("read-error", f"cannot read file: {e.strerror or e}", Location(name, 1, 1))]
+        ) from e
+    return load_bytes(raw, name, path)
+
+
+def load_bytes(raw: bytes, name: str, path: Path | None = None) -> LoadedDocument:
+    if len(raw) > MAX_FILE_BYTES:
+        raise DocumentError(
+            [
+                Diagnostic(
+                    "file-too-large",
+                    f"file is {len(raw):,} bytes, over the limit of {MAX_FILE_BYTES:,}",
+                    Location(name, 1, 1),
+                    hint="split the mapping into several documents or move data out of it",
+                )
+            ]
+        )
+    text = _decode(raw, name)
+    source = SourceMap(lines={name: text.splitlines()})
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as e:
+        raise DocumentError([_yaml_error(e, name, source)]) from e
+    except yaml.YAMLError as e:
+        raise DocumentError([Diagnostic("yaml-syntax", str(e), Location(name, 1, 1))]) from e
+    finally:
+        loader.dispose()
+    if root is None:
+        raise DocumentError(
+            [
+                Diagnostic(
+                    "empty-document",
+                    "the document is empty",
+                    Location(name, 1, 1),
+                    hint="a mapping document starts with `syncmap: 1`",
+                )
+            ]
+        )
+    builder = _Builder(name, source)
+    data = builder.build(root, ())
+    if builder.diagnostics:
+        raise DocumentError(builder.diagnostics)
+    return LoadedDocument(path or Path(name), data, source)
+
+
+def _decode(raw: bytes, name: str) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        before = raw[: e.start]
+        line = before.count(b"\n") + 1
+        column = len(before) - (before.rfind(b"\n") + 1) + 1
+        raise DocumentError(
+            [
+                Diagnostic(
+                    "not-utf8",
+                    f"byte 0x{raw[e.start]:02x} is not valid UTF-8",
+                    Location(name, line, column),
+                    hint="save the file as UTF-8",
+                )
+            ]
+        ) from e
+
+
+def _yaml_error(error: yaml.MarkedYAMLError, name: str, source: SourceMap) -> Diagnostic:
+    mark = error.problem_mark or error.context_mark
+    location = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name, 1, 1)
+    problem = error.problem or error.context or "invalid YAML"
+    hint = None
+    if "'\\t'" in problem or "\t" in problem:
+        problem = "a tab character cannot indent YAML"
+        hint = "indent with spaces; YAML forbids tabs for indentation"
+    elif "expected a single document" in str(error):
+        problem = "the file holds more than one YAML document"
+        hint = "keep one mapping document per file (remove the `---` separator)"
+    elif error.context:
+        problem = f"{problem} ({error.context})"
+    return Diagnostic(
+        "yaml-syntax",
+        f"invalid YAML: {problem}",
+        location,
+        hint=hint,
+        source_line=source.source_line(location),
+    )
+
+
+class _Builder:
+    """Turns composed YAML nodes into plain data, recording each value's location."""
+
+    def __init__(self, name: str, source: SourceMap):
+        self.name = name
+        self.source = source
+        self.diagnostics: list[Diagnostic] = []
+        self.expanded = 0
+        self.constructor = yaml.SafeLoader("")
+        self.active: set[int] = set()
+
+    def location(self, mark: yaml.Mark) -> Location:
+        return Location(self.name, mark.line + 1, mark.column + 1)
+
+    def fail(self, code: str, message: str, mark: yaml.Mark, path: DocPath, hint: str | None = None):
+        location = self.location(mark)
+        self.diagnostics.append(
+            Diagnostic(code, message, location, path, hint, source_line=self.source.source_line(location))
+        )
+
+    def build(self, node: yaml.Node, path: DocPath, key_mark: yaml.Mark | None = None) -> Any:
+        self.expanded += 1
+        if self.expanded > MAX_EXPANDED_VALUES:
+            if self.expanded == MAX_EXPANDED_VALUES + 1:
+                self.fail(
+                    "alias-bomb",
+                    f"anchors and aliases expand to more than {MAX_EXPANDED_VALUES:,} values",
+                    node.start_mark,
+                    path,
+                    hint="use fewer nested aliases; `extends:` shares settings between documents",
+                )
+            return None
+        if id(node) in self.active:
+            self.fail("alias-cycle", "an alias refers to the value that contains it", node.start_mark, path)
+            return None
+        self.source.nodes.setdefault(
+            path,
+            NodeInfo(
+                value=self.location(node.start_mark),
+                key=self.location(key_mark) if key_mark else None,
+                style=getattr(node, "style", None),
+                single_line=node.start_mark.line == node.end_mark.line,
+                raw=node.value if isinstance(node, yaml.ScalarNode) else None,
+            ),
+        )
+        if node.tag not in ALLOWED_TAGS:
+            self.fail(
+                "yaml-tag",
+                f"the tag `{node.tag}` is not allowed",
+                node.start_mark,
+                path,
+                hint="mapping documents hold plain values; remove the tag",
+            )
+            return None
+        if isinstance(node, yaml.ScalarNode):
+            return self.scalar(node, path)
+        self.active.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+            return self.mapping(node, path)
+        finally:
+            self.active.discard(id(node))
+
+    def scalar(self, node: yaml.ScalarNode, path: DocPath) -> Any:
+        try:
+            return self.constructor.construct_object(node)
+        except yaml.YAMLError as e:
+            self.fail(
+                "yaml-value", f"invalid value: {getattr(e, 'problem', None) or e}", node.start_mark, path
+            )
+            return None
+
+    def mapping(self, node: yaml.MappingNode, path: DocPath) -> dict:
+        result: dict[str, Any] = {}
+        seen: dict[str, yaml.Mark] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == STANDARD_TAG_PREFIX + "merge" or key_node.value == "<<":
+                self.fail(
+                    "yaml-merge-key",
+                    "the merge key `<<` is not supported",
+                    key_node.start_mark,
+                    path,
+                    hint="use `extends:` to start from another document",
+                )
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.fail("yaml-key", "a key must be a plain value", key_node.start_mark, path)
+                continue
+            key = str(self.scalar(key_node, path))
+            if key in seen:
+                first = seen[key]
+                self.fail(
+                    "duplicate-key",
+                    f"duplicate key `{key}` (first defined at line {first.line + 1})",
+                    key_node.start_mark,
+                    (*path, key),
+                    hint="YAML keeps only the last one; remove or rename one of them",
+                )
+                continue
+            seen[key] = key_node.start_mark
+            result[key] = self.build(value_node, (*path, key), key_node.start_mark)
+        return result

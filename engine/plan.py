@@ -1,0 +1,189 @@
+"""The Plan: what a set of mapping documents means, compiled once, frozen, and hashed.
+
+A Plan holds no YAML and no parsing work: every expression is already compiled, steps are in
+dependency order, and defaults are filled in. Its ``hash`` covers meaning only (not comments,
+key order or file locations), so a saved preview can tell whether the mapping changed under it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.expressions import CompiledExpression
+
+Scalar = str | int | float | bool | None
+FLOWS = {
+    "both": ("to_target", "to_source"),
+    "to_target": ("to_target",),
+    "to_source": ("to_source",),
+    "none": (),
+}
+
+
+@dataclass(frozen=True)
+class Connection:
+    name: str
+    connector: str
+    settings: tuple[tuple[str, Scalar], ...] = ()
+
+
+@dataclass(frozen=True)
+class Side:
+    connection: str
+    types: tuple[str, ...]
+    priority: str | None = None
+    create_as: str | None = None
+    id_field: str | None = None
+    modified_field: str | None = None
+    where: str | None = None
+    modified_within_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class Directions:
+    create: str
+    update: str
+
+    def allows(self, flow: str) -> bool:
+        return flow in FLOWS[self.create] or flow in FLOWS[self.update]
+
+
+@dataclass(frozen=True)
+class MatchKey:
+    source: CompiledExpression
+    target_fields: tuple[str, ...]
+    normalize: str
+
+
+@dataclass(frozen=True)
+class Filter:
+    side: str
+    require: CompiledExpression
+    reason: str
+    rule: str | None = None
+
+
+@dataclass(frozen=True)
+class Lookup:
+    object: str
+    by: str
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """One target field: where its value comes from, and when and which way it flows."""
+
+    target: str
+    directions: Directions
+    source: CompiledExpression | None = None
+    value: Scalar = None
+    compute: CompiledExpression | None = None
+    template: CompiledExpression | None = None
+    transform: CompiledExpression | None = None
+    value_map: tuple[tuple[str, Scalar], ...] | None = None
+    default: Scalar = None
+    create_only: bool = False
+    optional: bool = False
+    types: tuple[str, ...] | None = None
+    conflict: str | None = None
+    link: str | None = None
+    lookup: Lookup | None = None
+
+
+@dataclass(frozen=True)
+class Conflicts:
+    duplicate_key: str
+    ambiguous: str
+    concurrent_edit: str
+
+
+@dataclass(frozen=True)
+class Deletes:
+    to_target: str
+    to_source: str
+
+
+@dataclass(frozen=True)
+class Parent:
+    object: str
+    when_missing: str
+
+
+@dataclass(frozen=True)
+class Step:
+    """One synced object, run as one step of the plan."""
+
+    name: str
+    source: Side
+    target: Side
+    directions: Directions
+    match: tuple[MatchKey, ...]
+    filters: tuple[Filter, ...]
+    fields: tuple[FieldRule, ...]
+    conflicts: Conflicts
+    deletes: Deletes
+    parent: Parent | None
+    mode: str
+    depends_on: tuple[str, ...]
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Defaults:
+    phone_region: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The compiled, immutable form of one mapping document and everything it extends or uses."""
+
+    name: str
+    version: int
+    defaults: Defaults
+    connections: tuple[Connection, ...]
+    value_maps: tuple[tuple[str, tuple[tuple[str, Scalar], ...]], ...]
+    steps: tuple[Step, ...]
+    schedule: str | None = None
+    description: str | None = None
+    files: tuple[str, ...] = field(default=(), compare=False)
+    hash: str = field(default="", compare=False)
+
+    def step(self, name: str) -> Step:
+        return next(step for step in self.steps if step.name == name)
+
+
+def plan_data(value: Any) -> Any:
+    """Plain data for a Plan (or any part of it): what `syncmap compile` prints and the hash covers."""
+    if isinstance(value, CompiledExpression):
+        return value.text
+    if dataclasses.is_dataclass(value):
+        return {
+            f.name: plan_data(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if f.compare and not _is_empty_default(value, f)
+        }
+    if (
+        isinstance(value, tuple)
+        and value
+        and all(isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str) for item in value)
+    ):
+        return {key: plan_data(item) for key, item in value}
+    if isinstance(value, tuple):
+        return [plan_data(item) for item in value]
+    return value
+
+
+def _is_empty_default(obj: Any, f: dataclasses.Field) -> bool:
+    """Leave out optional parts that are unset, so the printed plan stays readable."""
+    current = getattr(obj, f.name)
+    return f.default is not dataclasses.MISSING and current == f.default and current in (None, False, ())
+
+
+def content_hash(plan: Plan) -> str:
+    canonical = json.dumps(plan_data(plan), sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,0 +1,150 @@
+"""Resolve `extends`: merge a document over the template it starts from, keeping locations.
+
+A customer document names a template (`extends: ../../mappings/avochato.yaml`) and overrides what
+differs: mappings merge key by key, lists and plain values replace, and `null` removes a key. The
+merged source map still points every value at the file and line that supplied it, so an error in
+an inherited value is reported in the template. Paths inside documents (`rule_sets`) are made
+absolute here, relative to the file that wrote them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.diagnostics import DocPath, did_you_mean
+from engine.errors import DocumentError
+from engine.load import LoadedDocument, SourceMap, display_name, load
+from engine.schema import check_version
+
+PROJECT_MARKERS = (".git", "syncmap.toml")
+
+
+@dataclass(frozen=True)
+class ResolvedDocument:
+    """A document with its templates merged in, and every file that contributed to it."""
+
+    path: Path
+    data: Any
+    source: SourceMap
+    files: tuple[Path, ...]
+
+
+def find_project_root(path: Path) -> Path:
+    """The nearest enclosing directory holding `.git` or `syncmap.toml`; else the file's folder."""
+    start = path.resolve().parent
+    for folder in (start, *start.parents):
+        if any((folder / marker).exists() for marker in PROJECT_MARKERS):
+            return folder
+    return start
+
+
+def resolve(path: Path, project_root: Path | None = None) -> ResolvedDocument:
+    root = project_root or find_project_root(path)
+    return _resolve(path.resolve(), root, ())
+
+
+def _resolve(path: Path, root: Path, chain: tuple[Path, ...]) -> ResolvedDocument:
+    document = load(path)
+    problems = check_version(document.data, document.source)
+    if problems:
+        raise DocumentError(problems)
+    data = _absolute_paths(document)
+    extends = data.pop("extends", None)
+    if extends is None:
+        return ResolvedDocument(path, data, document.source, (path,))
+    parent_path = _extends_target(extends, document, root, chain)
+    parent = _resolve(parent_path, root, (*chain, path))
+    if parent.data.get("syncmap") != data.get("syncmap"):
+        raise DocumentError(
+            [
+                document.source.diagnostic(
+                    "extends-version",
+                    f"this document is version {data.get('syncmap')} but `{extends}` is version {parent.data.get('syncmap')}",
+                    ("syncmap",),
+                    hint="a document and the template it extends use the same version",
+                )
+            ]
+        )
+    merged_data, merged_source = merge(parent.data, parent.source, data, document.source)
+    return ResolvedDocument(path, merged_data, merged_source, (*parent.files, path))
+
+
+def _extends_target(extends: Any, document: LoadedDocument, root: Path, chain: tuple[Path, ...]) -> Path:
+    def fail(code: str, message: str, hint: str | None = None) -> DocumentError:
+        return DocumentError([document.source.diagnostic(code, message, ("extends",), hint=hint)])
+
+    if not isinstance(extends, str) or not extends.strip():
+        raise fail(
+            "wrong-type",
+            "`extends` must be the path of a template",
+            "e.g. `extends: ../mappings/avochato.yaml`",
+        )
+    target = (document.path.parent / extends).resolve()
+    if not target.is_relative_to(root):
+        raise fail(
+            "extends-outside-project",
+            f"`{extends}` is outside the project directory {display_name(root)}",
+            "templates must live inside the project (next to a `.git` folder or `syncmap.toml`)",
+        )
+    if not target.is_file():
+        siblings = [p.name for p in target.parent.glob("*.y*ml")] if target.parent.is_dir() else []
+        hint = did_you_mean(target.name, siblings)
+        raise fail("extends-not-found", f"template `{extends}` does not exist", hint)
+    if target in (*chain, document.path.resolve()):
+        cycle = " -> ".join(display_name(p) for p in (*chain, document.path, target))
+        raise fail("extends-cycle", f"documents extend each other in a cycle: {cycle}")
+    return target
+
+
+def _absolute_paths(document: LoadedDocument) -> dict:
+    """Copy of the data with `rule_sets` entries resolved against the document's folder."""
+    data = dict(document.data)
+    rule_sets = data.get("rule_sets")
+    if isinstance(rule_sets, list):
+        data["rule_sets"] = [
+            str((document.path.parent / entry).resolve()) if isinstance(entry, str) else entry
+            for entry in rule_sets
+        ]
+    return data
+
+
+def merge(base: Any, base_source: SourceMap, over: Any, over_source: SourceMap) -> tuple[Any, SourceMap]:
+    """Deep-merge ``over`` onto ``base``; the source map follows whichever side supplied a value."""
+    replaced: list[DocPath] = []
+    data = _merge_values(base, over, (), replaced)
+    nodes = {
+        path: info
+        for path, info in base_source.nodes.items()
+        if not any(path[: len(cut)] == cut for cut in replaced) and _exists(data, path)
+    }
+    nodes.update(over_source.nodes)
+    return data, SourceMap(nodes=nodes, lines={**base_source.lines, **over_source.lines})
+
+
+def _merge_values(base: Any, over: Any, path: DocPath, replaced: list[DocPath]) -> Any:
+    if not (isinstance(base, dict) and isinstance(over, dict)):
+        replaced.append(path)
+        return over
+    result = dict(base)
+    for key, value in over.items():
+        if value is None:
+            result.pop(key, None)
+            replaced.append((*path, key))
+        elif key in base:
+            result[key] = _merge_values(base[key], value, (*path, key), replaced)
+        else:
+            result[key] = value
+    return result
+
+
+def _exists(data: Any, path: DocPath) -> bool:
+    for part in path:
+        if (isinstance(data, dict) and part in data) or (
+            isinstance(data, list) and isinstance(part, int) and part < len(data)
+        ):
+            data = data[part]
+        else:
+            return False
+    return True

@@ -1,0 +1,214 @@
+"""Schema validation: check document data against the published JSON Schema of its version.
+
+The schemas are generated from ``engine.model`` and published in ``schemas/`` for editors. This
+stage turns jsonschema's errors into located diagnostics a consultant can act on: the unknown key
+with a did-you-mean, the allowed values of an enum, the expected type. It never stops at the first
+error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from functools import cache
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from engine import model
+from engine.diagnostics import Diagnostic, DocPath, did_you_mean
+from engine.load import SourceMap
+
+SCHEMA_BASE_URL = "https://syncmap.dev/schemas"
+SUPPORTED_VERSIONS = (1,)
+KINDS = {"mapping": model.Document, "rules": model.RuleSet}
+
+PATTERN_HINTS = {
+    model.ENV_REFERENCE_PATTERN: "secrets come from the environment: write `${SF_SESSION_ID}`, never the value",
+    model.NAME_PATTERN: "names are lower-case letters, digits, `_` and `-`, starting with a letter",
+    model.DURATION_PATTERN: "write a duration such as `30s`, `15m`, `6h` or `30d`",
+    "^([1-9][0-9]*[smhd]|manual)$": "write an interval such as `5m` or `1h`, or `manual`",
+    r"^[A-Z]{2}$": "write a two-letter region code such as `US` or `GB`",
+}
+JSON_TYPE_NAMES = {
+    dict: "a mapping",
+    list: "a list",
+    str: "a string",
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    type(None): "null",
+}
+SCHEMA_TYPE_NAMES = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "boolean": "a boolean",
+    "integer": "an integer",
+    "number": "a number",
+    "null": "null",
+}
+YAML_BOOLEAN_WORDS = {"yes", "no", "on", "off", "y", "n"}
+
+
+@cache
+def schema_for(kind: str, version: int = 1) -> dict:
+    """The JSON Schema (draft 2020-12) of one document kind, as published in ``schemas/``."""
+    generated = KINDS[kind].model_json_schema()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"{SCHEMA_BASE_URL}/{kind}.v{version}.json",
+        **generated,
+    }
+
+
+def schema_text(kind: str, version: int = 1) -> str:
+    return json.dumps(schema_for(kind, version), indent=2) + "\n"
+
+
+@cache
+def _validator(kind: str, version: int) -> Draft202012Validator:
+    return Draft202012Validator(schema_for(kind, version))
+
+
+def document_kind(data: Any) -> str:
+    """Rule set files hold `rules:` and no `objects:`; everything else is a mapping document."""
+    if isinstance(data, dict) and "rules" in data and "objects" not in data:
+        return "rules"
+    return "mapping"
+
+
+def check_version(data: Any, source: SourceMap) -> list[Diagnostic]:
+    supported = ", ".join(str(v) for v in SUPPORTED_VERSIONS)
+    hint = f"supported versions: {supported}; start the document with `syncmap: {SUPPORTED_VERSIONS[-1]}`"
+    if not isinstance(data, dict):
+        return [
+            source.diagnostic(
+                "not-a-mapping",
+                f"a document must be a mapping, not {JSON_TYPE_NAMES.get(type(data), 'a value')}",
+                (),
+                hint=hint,
+            )
+        ]
+    if "syncmap" not in data:
+        return [
+            source.diagnostic(
+                "missing-version", "the document does not say its version (`syncmap:`)", (), hint=hint
+            )
+        ]
+    version = data["syncmap"]
+    if isinstance(version, bool) or version not in SUPPORTED_VERSIONS:
+        return [
+            source.diagnostic(
+                "unknown-version", f"unsupported document version `{version}`", ("syncmap",), hint=hint
+            )
+        ]
+    return []
+
+
+def check(data: Any, source: SourceMap, kind: str = "mapping") -> list[Diagnostic]:
+    """Every schema violation of ``data``, located through ``source``; empty when valid."""
+    found = check_version(data, source)
+    if found:
+        return found
+    schema = schema_for(kind, data["syncmap"])
+    validator = _validator(kind, data["syncmap"])
+    diagnostics = []
+    for error in validator.iter_errors(data):
+        diagnostics.extend(_diagnose(error, schema, source))
+    return diagnostics
+
+
+def _diagnose(error: ValidationError, schema: dict, source: SourceMap) -> Iterator[Diagnostic]:
+    """Translate one jsonschema error (descending into the one fitting branch of an anyOf)."""
+    if error.validator in ("anyOf", "oneOf") and error.context:
+        branch_errors = _fitting_branch(error)
+        if branch_errors:
+            for sub in branch_errors:
+                yield from _diagnose(sub, schema, source)
+            return
+        names = [_branch_type(branch, schema) for branch in error.validator_value]
+        got = JSON_TYPE_NAMES.get(type(error.instance), "a value")
+        expected = " or ".join(dict.fromkeys(n for n in names if n))
+        yield source.diagnostic("wrong-type", f"expected {expected}, got {got}", tuple(error.absolute_path))
+        return
+    path: DocPath = tuple(error.absolute_path)
+    validator = error.validator
+    if validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        for key in _extra_keys(error):
+            hint = did_you_mean(key, allowed) or (f"allowed keys: {', '.join(allowed)}" if allowed else None)
+            yield source.diagnostic(
+                "unknown-key", f"unknown key `{key}`", (*path, key), hint=hint, at_key=True
+            )
+    elif validator == "required":
+        missing = error.message.split("'")[1]
+        described = _resolve(error.schema, schema).get("properties", {}).get(missing, {})
+        hint = described.get("description")
+        yield source.diagnostic(
+            "missing-key", f"missing required key `{missing}`", path, hint=hint, at_key=True
+        )
+    elif validator in ("enum", "const"):
+        allowed = error.validator_value if validator == "enum" else [error.validator_value]
+        shown = ", ".join(f"`{v}`" for v in allowed)
+        hint = did_you_mean(str(error.instance), [str(v) for v in allowed]) or f"allowed values: {shown}"
+        yield source.diagnostic("invalid-value", f"`{error.instance}` is not allowed", path, hint=hint)
+    elif validator == "type":
+        yield _type_diagnostic(error, path, source)
+    elif validator == "pattern":
+        hint = PATTERN_HINTS.get(error.validator_value, f"must match `{error.validator_value}`")
+        yield source.diagnostic("invalid-value", f"`{error.instance}` is not a valid value", path, hint=hint)
+    elif validator == "propertyNames":
+        name = error.instance if isinstance(error.instance, str) else str(error.instance)
+        hint = PATTERN_HINTS.get(error.schema.get("pattern", ""))
+        yield source.diagnostic(
+            "invalid-name", f"`{name}` is not a valid name", (*path, name), hint=hint, at_key=True
+        )
+    elif validator in ("minItems", "minProperties", "minLength"):
+        yield source.diagnostic("empty-value", "must not be empty", path)
+    else:
+        yield source.diagnostic("invalid-value", error.message, path)
+
+
+def _fitting_branch(error: ValidationError) -> list[ValidationError]:
+    """The errors of the anyOf branch whose type fits the value, if exactly one fits."""
+    branches: dict[int, list[ValidationError]] = {}
+    for sub in error.context:
+        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+    fitting = [
+        errors
+        for errors in branches.values()
+        if not any(e.validator == "type" and not e.relative_path for e in errors)
+    ]
+    return fitting[0] if len(fitting) == 1 else []
+
+
+def _type_diagnostic(error: ValidationError, path: DocPath, source: SourceMap) -> Diagnostic:
+    expected = error.validator_value
+    names = [SCHEMA_TYPE_NAMES.get(t, t) for t in (expected if isinstance(expected, list) else [expected])]
+    got = JSON_TYPE_NAMES.get(type(error.instance), "a value")
+    hint = None
+    info = source.info(path)
+    if isinstance(error.instance, bool) and info and info.raw and info.raw.lower() in YAML_BOOLEAN_WORDS:
+        hint = f'YAML reads `{info.raw}` as a boolean; write "{info.raw}" in quotes'
+    return source.diagnostic("wrong-type", f"expected {' or '.join(names)}, got {got}", path, hint=hint)
+
+
+def _branch_type(branch: dict, root: dict) -> str:
+    branch = _resolve(branch, root)
+    if "enum" in branch:
+        return "one of " + ", ".join(f"`{v}`" for v in branch["enum"])
+    return SCHEMA_TYPE_NAMES.get(branch.get("type", ""), "")
+
+
+def _extra_keys(error: ValidationError) -> list[str]:
+    allowed = set(error.schema.get("properties", {}))
+    return [key for key in error.instance if key not in allowed]
+
+
+def _resolve(subschema: dict, root: dict) -> dict:
+    ref = subschema.get("$ref")
+    if ref and ref.startswith("#/$defs/"):
+        return root["$defs"][ref.split("/")[-1]]
+    return subschema
