@@ -1,0 +1,107 @@
+"""One API call from path to answer: version check, routing, session check, faults, handler,
+usage counting. Also the local admin resources under ``/_sandbox/``.
+
+Transport-free on purpose: ``server.py`` only moves bytes between sockets and this class.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from engine.sandbox import bulk, composite, rest
+from engine.sandbox.bulk import BulkJobs
+from engine.sandbox.errors import ApiError, not_found
+from engine.sandbox.faults import Faults
+from engine.sandbox.org import Org
+from engine.sandbox.paging import QueryPages
+from engine.sandbox.stats import ApiStats
+from engine.sandbox.wire import Request, Response, Router, error_response, json_response
+
+_VERSIONED = re.compile(r"/services/data/v(?P<version>\d+\.\d)(?:/(?P<rest>.*))?")
+INVALID_SESSION = ApiError(401, "INVALID_SESSION_ID", "Session expired or invalid")
+
+
+class SandboxApi:
+    """The Salesforce REST API of one sandbox org."""
+
+    def __init__(
+        self,
+        org: Org,
+        session_id: str,
+        page_size: int,
+        faults: Faults,
+        on_reset: Callable[[], None],
+    ):
+        self.org = org
+        self.session_id = session_id
+        self.pages = QueryPages(page_size)
+        self.faults = faults
+        self.stats = ApiStats()
+        self.bulk = BulkJobs()
+        self._on_reset = on_reset
+        self._router = Router(rest.ROUTES + composite.ROUTES + bulk.ROUTES)
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str],
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> tuple[str, Response]:
+        """The endpoint kind and the answer for a request under ``/services/data``."""
+        if path.rstrip("/") == "/services/data":
+            return "versions", json_response(rest.versions())
+        match = _VERSIONED.fullmatch(path)
+        if match is None or match["version"] not in rest.API_VERSIONS:
+            return "unknown", error_response(not_found())
+        try:
+            route, arguments = self._router.match(method, match["rest"] or "")
+        except ApiError as error:
+            return "unknown", error_response(error)
+        rest_path = match["rest"] or ""
+        request = Request(method, rest_path, params, headers, body, match["version"])
+        try:
+            self._authenticate(headers)
+            self.faults.check_request()
+            response = route.handler(self, request, **arguments)
+        except ApiError as error:
+            response = error_response(error)
+        self.stats.count(route.kind, response.status)
+        usage = f"api-usage={self.stats.total()}/{rest.DAILY_API_REQUESTS}"
+        response.headers["Sforce-Limit-Info"] = usage
+        return route.kind, response
+
+    def admin(self, method: str, path: str, body: Any) -> Response:
+        """``GET /_sandbox/stats``, ``GET|POST /_sandbox/faults``, ``POST /_sandbox/reset``."""
+        name = path.removeprefix("/_sandbox").strip("/")
+        if (method, name) == ("GET", "stats"):
+            return json_response(self.stats.snapshot())
+        if name == "faults" and method in ("GET", "POST"):
+            return self._faults(method, body)
+        if (method, name) == ("POST", "reset"):
+            self.reset()
+            return json_response({"reset": True})
+        return error_response(not_found())
+
+    def reset(self) -> None:
+        """Records back to the seed; counters, cursors and jobs emptied."""
+        self._on_reset()
+        self.stats.reset()
+        self.pages = QueryPages(self.pages.page_size)
+        self.bulk = BulkJobs()
+
+    def _faults(self, method: str, body: Any) -> Response:
+        if method == "POST":
+            try:
+                self.faults.update(body if isinstance(body, dict) else {})
+            except (TypeError, ValueError) as e:
+                return error_response(ApiError(400, "INVALID_FAULTS", str(e)))
+        return json_response(vars(self.faults.settings))
+
+    def _authenticate(self, headers: Mapping[str, str]) -> None:
+        scheme, _, token = headers.get("Authorization", "").partition(" ")
+        if scheme not in ("Bearer", "OAuth") or token != self.session_id:
+            raise INVALID_SESSION
