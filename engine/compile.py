@@ -420,7 +420,7 @@ class _Compiler:
             if not directions.allows(flow):
                 self.error(
                     "direction-conflict",
-                    f"field direction `{spec.direction}` includes {flow}, but the object's direction never does "
+                    f"field direction `{spec.direction}` contradicts the object's direction "
                     f"(create: {directions.create}, update: {directions.update})",
                     (*at, "direction"),
                     "remove the field's direction or widen the object's `direction`",

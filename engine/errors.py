@@ -50,3 +50,9 @@ class StateError(SyncmapError):
     """The state store cannot be opened, migrated or written."""
 
     exit_code = 4
+
+
+class RecordError(SyncmapError):
+    """One record could not be processed (an expression failed on its data); the run goes on."""
+
+    exit_code = 1

@@ -22,6 +22,7 @@ from jmespath import exceptions as jmespath_errors
 from jmespath import functions
 
 from engine.diagnostics import Location, did_you_mean
+from engine.errors import RecordError
 
 TEMPLATE_HOLE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 
@@ -285,7 +286,14 @@ def _evaluator(parsed: jmespath.parser.ParsedResult, funcs: DomainFunctions) -> 
 
         return walk
     options = jmespath.Options(custom_functions=funcs)
-    return lambda record: parsed.search(record, options=options)
+
+    def search(record: Any) -> Any:
+        try:
+            return parsed.search(record, options=options)
+        except jmespath_errors.JMESPathError as e:
+            raise RecordError(f"`{parsed.expression}` failed on this record: {e}") from e
+
+    return search
 
 
 def field_path(text: str) -> tuple[str, ...] | None:

@@ -81,16 +81,14 @@ class SourceMap:
         hint: str | None = None,
         at_key: bool = False,
         offset: int | None = None,
+        secret: bool = False,
     ) -> Diagnostic:
+        """A located diagnostic; ``secret`` hides the value in the quoted source line."""
         location = self.locate(path, at_key=at_key, offset=offset)
-        return Diagnostic(
-            code=code,
-            message=message,
-            location=location,
-            path=tuple(path),
-            hint=hint,
-            source_line=self.source_line(location),
-        )
+        line = self.source_line(location)
+        if secret and line is not None and location is not None:
+            line = line[: location.column - 1] + "********"
+        return Diagnostic(code, message, location, tuple(path), hint, source_line=line)
 
     def source_line(self, location: Location | None) -> str | None:
         if location is None:
@@ -142,15 +140,14 @@ def load_bytes(raw: bytes, name: str, path: Path | None = None) -> LoadedDocumen
         )
     text = _decode(raw, name)
     source = SourceMap(lines={name: text.splitlines()})
-    loader = _Loader(text)
     try:
-        root = loader.get_single_node()
+        root = _compose(text)
     except yaml.MarkedYAMLError as e:
         raise DocumentError([_yaml_error(e, name, source)]) from e
+    except yaml.reader.ReaderError as e:
+        raise DocumentError([_unprintable_character(e, text, name, source)]) from e
     except yaml.YAMLError as e:
         raise DocumentError([Diagnostic("yaml-syntax", str(e), Location(name, 1, 1))]) from e
-    finally:
-        loader.dispose()
     if root is None:
         raise DocumentError(
             [
@@ -167,6 +164,14 @@ def load_bytes(raw: bytes, name: str, path: Path | None = None) -> LoadedDocumen
     if builder.diagnostics:
         raise DocumentError(builder.diagnostics)
     return LoadedDocument(path or Path(name), data, source)
+
+
+def _compose(text: str) -> yaml.Node | None:
+    loader = _Loader(text)
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()
 
 
 def _decode(raw: bytes, name: str) -> str:
@@ -190,22 +195,41 @@ def _decode(raw: bytes, name: str) -> str:
 
 def _yaml_error(error: yaml.MarkedYAMLError, name: str, source: SourceMap) -> Diagnostic:
     mark = error.problem_mark or error.context_mark
-    location = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name, 1, 1)
     problem = error.problem or error.context or "invalid YAML"
     hint = None
+    if "<stream end>" in problem:
+        problem = problem.replace("but got '<stream end>'", "but the file ended")
+        if error.context_mark:
+            mark = error.context_mark
+            hint = f"the value starting here ({error.context.removeprefix('while parsing ')}) is never closed"
+    location = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name, 1, 1)
     if "'\\t'" in problem or "\t" in problem:
         problem = "a tab character cannot indent YAML"
         hint = "indent with spaces; YAML forbids tabs for indentation"
     elif "expected a single document" in str(error):
         problem = "the file holds more than one YAML document"
         hint = "keep one mapping document per file (remove the `---` separator)"
-    elif error.context:
+    elif error.context and not hint:
         problem = f"{problem} ({error.context})"
     return Diagnostic(
         "yaml-syntax",
         f"invalid YAML: {problem}",
         location,
         hint=hint,
+        source_line=source.source_line(location),
+    )
+
+
+def _unprintable_character(
+    error: yaml.reader.ReaderError, text: str, name: str, source: SourceMap
+) -> Diagnostic:
+    before = text[: error.position]
+    location = Location(name, before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1)
+    return Diagnostic(
+        "yaml-character",
+        f"the control character U+{_code_point(error.character):04X} is not allowed in YAML",
+        location,
+        hint="remove it; it is often pasted in invisibly from another program",
         source_line=source.source_line(location),
     )
 
@@ -234,12 +258,16 @@ class _Builder:
         self.expanded += 1
         if self.expanded > MAX_EXPANDED_VALUES:
             if self.expanded == MAX_EXPANDED_VALUES + 1:
-                self.fail(
-                    "alias-bomb",
-                    f"anchors and aliases expand to more than {MAX_EXPANDED_VALUES:,} values",
-                    node.start_mark,
-                    path,
-                    hint="use fewer nested aliases; `extends:` shares settings between documents",
+                top = self.source.nodes[path[:1]]
+                self.diagnostics.append(
+                    Diagnostic(
+                        "alias-bomb",
+                        f"anchors and aliases expand to more than {MAX_EXPANDED_VALUES:,} values",
+                        top.key or top.value,
+                        path[:1],
+                        "use fewer nested aliases; `extends:` shares settings between documents",
+                        source_line=self.source.source_line(top.key or top.value),
+                    )
                 )
             return None
         if id(node) in self.active:
@@ -313,3 +341,7 @@ class _Builder:
             seen[key] = key_node.start_mark
             result[key] = self.build(value_node, (*path, key), key_node.start_mark)
         return result
+
+
+def _code_point(character: int | str) -> int:
+    return character if isinstance(character, int) else ord(character)

@@ -85,7 +85,7 @@ def _extends_target(extends: Any, document: LoadedDocument, root: Path, chain: t
     if not target.is_relative_to(root):
         raise fail(
             "extends-outside-project",
-            f"`{extends}` is outside the project directory {display_name(root)}",
+            f"`{extends}` points outside the project",
             "templates must live inside the project (next to a `.git` folder or `syncmap.toml`)",
         )
     if not target.is_file():

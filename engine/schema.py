@@ -8,6 +8,7 @@ error.
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Iterator
 from functools import cache
@@ -114,10 +115,31 @@ def check(data: Any, source: SourceMap, kind: str = "mapping") -> list[Diagnosti
         return found
     schema = schema_for(kind, data["syncmap"])
     validator = _validator(kind, data["syncmap"])
+    errors = list(validator.iter_errors(data))
+    misspelled = _misspelled_required_keys(errors)
     diagnostics = []
-    for error in validator.iter_errors(data):
+    for error in errors:
+        if error.validator == "required" and (tuple(error.absolute_path), _missing_key(error)) in misspelled:
+            continue  # the unknown-key error next to it already says "did you mean"
         diagnostics.extend(_diagnose(error, schema, source))
     return diagnostics
+
+
+def _misspelled_required_keys(errors: list[ValidationError]) -> set[tuple[DocPath, str]]:
+    """(object path, key) pairs where an unknown key is a likely misspelling of a required one."""
+    found = set()
+    for error in errors:
+        if error.validator == "additionalProperties":
+            allowed = list(error.schema.get("properties", {}))
+            for key in _extra_keys(error):
+                match = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+                if match:
+                    found.add((tuple(error.absolute_path), match[0]))
+    return found
+
+
+def _missing_key(error: ValidationError) -> str:
+    return error.message.split("'")[1]
 
 
 def _diagnose(error: ValidationError, schema: dict, source: SourceMap) -> Iterator[Diagnostic]:
@@ -131,7 +153,9 @@ def _diagnose(error: ValidationError, schema: dict, source: SourceMap) -> Iterat
         names = [_branch_type(branch, schema) for branch in error.validator_value]
         got = JSON_TYPE_NAMES.get(type(error.instance), "a value")
         expected = " or ".join(dict.fromkeys(n for n in names if n))
-        yield source.diagnostic("wrong-type", f"expected {expected}, got {got}", tuple(error.absolute_path))
+        path = tuple(error.absolute_path)
+        hint = _yaml_boolean_hint(error.instance, path, source)
+        yield source.diagnostic("wrong-type", f"expected {expected}, got {got}", path, hint=hint)
         return
     path: DocPath = tuple(error.absolute_path)
     validator = error.validator
@@ -143,9 +167,10 @@ def _diagnose(error: ValidationError, schema: dict, source: SourceMap) -> Iterat
                 "unknown-key", f"unknown key `{key}`", (*path, key), hint=hint, at_key=True
             )
     elif validator == "required":
-        missing = error.message.split("'")[1]
+        missing = _missing_key(error)
         described = _resolve(error.schema, schema).get("properties", {}).get(missing, {})
-        hint = described.get("description")
+        what = described.get("description", "").rstrip(".")
+        hint = f"add `{missing}:` ({what[:1].lower() + what[1:]})" if what else f"add `{missing}:`"
         yield source.diagnostic(
             "missing-key", f"missing required key `{missing}`", path, hint=hint, at_key=True
         )
@@ -156,6 +181,11 @@ def _diagnose(error: ValidationError, schema: dict, source: SourceMap) -> Iterat
         yield source.diagnostic("invalid-value", f"`{error.instance}` is not allowed", path, hint=hint)
     elif validator == "type":
         yield _type_diagnostic(error, path, source)
+    elif validator == "pattern" and error.validator_value == model.ENV_REFERENCE_PATTERN:
+        hint = PATTERN_HINTS[model.ENV_REFERENCE_PATTERN]
+        yield source.diagnostic(
+            "secret-in-document", "a secret is written in the document", path, hint=hint, secret=True
+        )
     elif validator == "pattern":
         hint = PATTERN_HINTS.get(error.validator_value, f"must match `{error.validator_value}`")
         yield source.diagnostic("invalid-value", f"`{error.instance}` is not a valid value", path, hint=hint)
@@ -188,11 +218,16 @@ def _type_diagnostic(error: ValidationError, path: DocPath, source: SourceMap) -
     expected = error.validator_value
     names = [SCHEMA_TYPE_NAMES.get(t, t) for t in (expected if isinstance(expected, list) else [expected])]
     got = JSON_TYPE_NAMES.get(type(error.instance), "a value")
-    hint = None
-    info = source.info(path)
-    if isinstance(error.instance, bool) and info and info.raw and info.raw.lower() in YAML_BOOLEAN_WORDS:
-        hint = f'YAML reads `{info.raw}` as a boolean; write "{info.raw}" in quotes'
+    hint = _yaml_boolean_hint(error.instance, path, source)
     return source.diagnostic("wrong-type", f"expected {' or '.join(names)}, got {got}", path, hint=hint)
+
+
+def _yaml_boolean_hint(instance: Any, path: DocPath, source: SourceMap) -> str | None:
+    """YAML 1.1 reads `no`, `yes`, `on`, `off` as booleans: the classic surprise."""
+    info = source.info(path)
+    if isinstance(instance, bool) and info and info.raw and info.raw.lower() in YAML_BOOLEAN_WORDS:
+        return f'YAML reads `{info.raw}` as a boolean; write "{info.raw}" in quotes'
+    return None
 
 
 def _branch_type(branch: dict, root: dict) -> str:

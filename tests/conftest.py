@@ -1,0 +1,45 @@
+"""Shared fixtures: throwaway projects on disk and the real `syncmap` command as a subprocess."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write_project(root: Path, files: dict[str, str | bytes]) -> Path:
+    """A project folder (marked by `syncmap.toml`) holding the given files."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "syncmap.toml").write_text("")
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+    return root
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[dict], Path]:
+    """Write files into a fresh project and make it the working directory."""
+
+    def make(files: dict[str, str | bytes]) -> Path:
+        root = write_project(tmp_path / "project", files)
+        monkeypatch.chdir(root)
+        return root
+
+    return make
+
+
+def run_syncmap(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run the installed command exactly as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "engine", *args], cwd=cwd or REPO, capture_output=True, text=True, timeout=60
+    )

@@ -1,0 +1,109 @@
+"""The `syncmap` command as users run it: exit codes, text and JSON output, help everywhere."""
+
+from __future__ import annotations
+
+import json
+
+import click
+import pytest
+
+from engine.cli import main
+from tests.conftest import REPO, run_syncmap, write_project
+
+VALID = "syncmap: 1\nconnections:\n  p: {connector: sqlite}\nobjects:\n  contacts:\n    source: {connection: p, object: a}\n    target: {connection: p, object: b}\n"
+INVALID = VALID.replace("object: b", "objct: b")
+
+
+def test_shipped_mappings_and_examples_validate():
+    result = run_syncmap("validate", "mappings", "examples", "rules")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("valid.")
+
+
+def test_validate_reports_every_file_in_order_and_exits_1(tmp_path):
+    root = write_project(
+        tmp_path, {"a.yaml": INVALID, "nested/b.yaml": INVALID, "ok.yaml": VALID, "ci.yml": "on: push\n"}
+    )
+    result = run_syncmap("validate", ".", cwd=root)
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if ": error: " in line]
+    assert lines == [
+        "a.yaml:7:29: error: unknown key `objct` at objects.contacts.target.objct",
+        "nested/b.yaml:7:29: error: unknown key `objct` at objects.contacts.target.objct",
+    ]
+    assert "hint: did you mean `object`?" in result.stderr
+    assert result.stderr.strip().endswith("Found 2 errors.")
+    assert "Traceback" not in result.stderr
+
+
+def test_validate_json_gives_machine_readable_errors(tmp_path):
+    root = write_project(tmp_path, {"a.yaml": INVALID})
+    result = run_syncmap("validate", "a.yaml", "--format", "json", cwd=root)
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["valid"] is False
+    assert report["documents"] == ["a.yaml"]
+    assert report["errors"] == [
+        {
+            "file": "a.yaml",
+            "line": 7,
+            "column": 29,
+            "severity": "error",
+            "code": "unknown-key",
+            "path": "objects.contacts.target.objct",
+            "message": "unknown key `objct`",
+            "hint": "did you mean `object`?",
+        }
+    ]
+
+
+def test_usage_errors_exit_2():
+    missing = run_syncmap("validate", "no/such/file.yaml")
+    assert missing.returncode == 2
+    assert missing.stderr.startswith("error: no such file or directory: no/such/file.yaml")
+    unknown = run_syncmap("valdate")
+    assert unknown.returncode == 2
+    assert "Did you mean 'validate'?" in unknown.stderr
+
+
+def test_compile_prints_the_resolved_plan():
+    result = run_syncmap("compile", "examples/acme/contacts.yaml")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("# plan acme-contacts sha256:")
+    assert "phone_region: GB" in result.stdout  # overridden by the customer document
+    assert "create_as: Contact" in result.stdout
+    as_json = json.loads(run_syncmap("compile", "examples/acme/contacts.yaml", "--format", "json").stdout)
+    assert as_json["hash"] in result.stdout.splitlines()[0]
+    assert [step["name"] for step in as_json["steps"]] == ["contacts", "activities"]
+    assert as_json["files"] == [
+        "mappings/avochato.yaml",
+        "examples/acme/contacts.yaml",
+        "rules/contact-quality.yaml",
+    ]
+
+
+def test_compile_of_an_invalid_document_exits_1_with_json_errors(tmp_path):
+    root = write_project(tmp_path, {"a.yaml": INVALID})
+    result = run_syncmap("compile", "a.yaml", "--format", "json", cwd=root)
+    assert result.returncode == 1
+    assert json.loads(result.stdout)[0]["message"] == "unknown key `objct`"
+
+
+def commands(group: click.Group, prefix: str = ""):
+    for name, command in group.commands.items():
+        yield f"{prefix}{name}", command
+        if isinstance(command, click.Group):
+            yield from commands(command, f"{prefix}{name} ")
+
+
+@pytest.mark.parametrize(("name", "command"), list(commands(main)))
+def test_every_command_has_help(name, command):
+    assert command.help and len(command.help.strip()) > 20, name
+    assert run_syncmap(*name.split(), "--help").returncode == 0
+
+
+def test_readme_commands_are_the_ones_ci_runs():
+    readme = (REPO / "README.md").read_text()
+    ci = (REPO / ".ci" / "run").read_text()
+    assert "python -m pytest" in readme.split("```")[1]
+    assert "python -m pytest" in ci

@@ -1,0 +1,56 @@
+"""The published JSON Schemas: generated from the model, complete, and usable by editors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from engine.schema import KINDS, schema_for, schema_text
+from tests.conftest import REPO, run_syncmap
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_published_schema_matches_the_model(kind):
+    published = REPO / "schemas" / f"{kind}.v1.json"
+    assert published.read_text() == schema_text(kind), "regenerate with `syncmap schema --kind KIND`"
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_schema_is_draft_2020_12_with_a_stable_id(kind):
+    schema = schema_for(kind)
+    Draft202012Validator.check_schema(schema)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["$id"] == f"https://syncmap.dev/schemas/{kind}.v1.json"
+
+
+def properties(schema: dict):
+    """Every (owner, property name, property schema) in the schema, definitions included."""
+    for owner, definition in [("(root)", schema), *schema.get("$defs", {}).items()]:
+        for name, prop in definition.get("properties", {}).items():
+            yield owner, name, prop
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_every_property_has_a_description(kind):
+    missing = [
+        f"{owner}.{name}" for owner, name, prop in properties(schema_for(kind)) if not prop.get("description")
+    ]
+    assert missing == []
+
+
+def test_syncmap_schema_prints_the_published_file():
+    result = run_syncmap("schema")
+    assert result.returncode == 0
+    assert json.loads(result.stdout) == json.loads((REPO / "schemas" / "mapping.v1.json").read_text())
+
+
+def test_shipped_documents_validate_against_the_schema_alone():
+    import yaml
+
+    validator = Draft202012Validator(schema_for("mapping"))
+    for path in sorted(Path(REPO / "mappings").glob("*.yaml")):
+        document = yaml.safe_load(path.read_text())
+        assert list(validator.iter_errors(document)) == [], path.name
