@@ -112,7 +112,21 @@ def compile_command(file: Path, output_format: str) -> None:
         return
     click.echo(f"# plan {compiled.name} {compiled.hash}")
     click.echo(f"# compiled from {', '.join(compiled.files)}")
-    click.echo(yaml.safe_dump(plan_data(compiled), sort_keys=False, allow_unicode=True, width=110), nl=False)
+    click.echo(
+        yaml.dump(plan_data(compiled), Dumper=_PlanDumper, sort_keys=False, allow_unicode=True, width=110),
+        nl=False,
+    )
+
+
+class _PlanDumper(yaml.SafeDumper):
+    """Short lists of plain values on one line (`types: [Lead, Contact]`), as a person writes them."""
+
+    def represent_list(self, data: list) -> yaml.Node:
+        flow = all(isinstance(item, str | int | float | bool) for item in data)
+        return self.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
+
+
+_PlanDumper.add_representer(list, _PlanDumper.represent_list)
 
 
 @main.command()
