@@ -31,6 +31,8 @@ from engine.sandbox.standard import standard_objects
 from engine.sandbox.store import Store
 from engine.sandbox.tls import server_context
 
+SHUTDOWN_POLL_SECONDS = 0.05
+
 
 class Sandbox:
     """A local Salesforce-compatible REST API over HTTPS.
@@ -94,7 +96,10 @@ class Sandbox:
         self._server = bind(self.host, self.port, self.api, context, self._log)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="syncmap-sandbox", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS},
+            name="syncmap-sandbox",
+            daemon=True,
         )
         self._thread.start()
         return self

@@ -54,6 +54,8 @@ class SandboxServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = IDLE_TIMEOUT_SECONDS
+    # headers and body leave in two writes; Nagle plus delayed ACK would stall each by ~40 ms
+    disable_nagle_algorithm = True
     server: SandboxServer
 
     def do_GET(self) -> None:
