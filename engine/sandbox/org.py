@@ -89,15 +89,8 @@ class Org:
     def find_by(self, sobject: SObject, field: Field, value: str) -> list[dict[str, Any]]:
         """Live records whose field equals value (case-insensitively for text, as ids match)."""
         if field.type not in STRING_TYPES:
-            if field.type in ("id", "reference"):
-                value = ids.normalize(value) or value
-            return [r for r in self.store.scan(sobject.name) if r.get(field.name) == value]
-        wanted = value.lower()
-        return [
-            record
-            for record in self.store.scan(sobject.name)
-            if str(record.get(field.name) or "").lower() == wanted
-        ]
+            value = coerce(field, value)
+        return self.store.find(sobject.name, field.name, value, field.type in STRING_TYPES)
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -192,7 +185,9 @@ class Org:
     def _save(self, sobject: SObject, record: dict[str, Any], trusted: bool) -> None:
         derive(sobject, record)
         missing = [
-            f.name for f in sobject.fields if f.required and record.get(f.name) is None
+            f.name
+            for f in sobject.fields
+            if not f.nillable and (f.createable or f.updateable) and record.get(f.name) is None
         ]
         if missing:
             raise ApiError(

@@ -6,11 +6,13 @@ simple-salesforce cannot tell the sandbox from an org.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from engine.sandbox import ids
 from engine.sandbox.errors import ApiError, MultipleChoices, not_found
 from engine.sandbox.query import QueryRun, compile_query
+from engine.sandbox.values import format_datetime, parse_datetime
 from engine.sandbox.wire import Request, Response, Route, json_response, no_content
 
 if TYPE_CHECKING:
@@ -23,6 +25,7 @@ API_VERSIONS = {
 DEFAULT_API_VERSION = "59.0"
 DAILY_API_REQUESTS = 15000
 MIN_BATCH_SIZE, MAX_BATCH_SIZE = 200, 2000
+RECYCLE_BIN_RETENTION = timedelta(days=15)
 
 
 def versions() -> list[dict[str, str]]:
@@ -110,6 +113,37 @@ def delete_by_external_id(
     return no_content()
 
 
+def updated(api: SandboxApi, request: Request, sobject: str) -> Response:
+    """Ids of records created or changed between ``start`` and ``end`` (Get Updated)."""
+    target = api.org.schema.require(sobject)
+    start, end = _window(request)
+    changed = [r["Id"] for r in api.org.store.scan(target.name) if start <= r["SystemModstamp"] < end]
+    return json_response({"ids": changed, "latestDateCovered": end})
+
+
+def deleted(api: SandboxApi, request: Request, sobject: str) -> Response:
+    """Records deleted between ``start`` and ``end`` with their deletion dates (Get Deleted)."""
+    target = api.org.schema.require(sobject)
+    start, end = _window(request)
+    gone = [
+        {"id": r["Id"], "deletedDate": r["SystemModstamp"]}
+        for r in api.org.store.scan(target.name, include_deleted=True)
+        if r["IsDeleted"] and start <= r["SystemModstamp"] < end
+    ]
+    earliest = format_datetime(api.org.clock() - RECYCLE_BIN_RETENTION)
+    return json_response(
+        {"deletedRecords": gone, "earliestDateAvailable": earliest, "latestDateCovered": end}
+    )
+
+
+def _window(request: Request) -> tuple[str, str]:
+    """The ``start`` and ``end`` parameters in stored datetime form, so they compare as text."""
+    bounds = [parse_datetime(request.params.get(name, "")) for name in ("start", "end")]
+    if None in bounds:
+        raise ApiError(400, "INVALID_REPLICATION_DATE", "start and end must be ISO 8601 datetimes")
+    return format_datetime(bounds[0]), format_datetime(bounds[1])
+
+
 def query(api: SandboxApi, request: Request) -> Response:
     return _run_query(api, request, include_deleted=False, endpoint="query")
 
@@ -171,6 +205,8 @@ ROUTES = [
     Route("GET", SOBJECT, "describe", sobject_info),
     Route("POST", SOBJECT, "create", create),
     Route("GET", SOBJECT + r"/describe", "describe", describe),
+    Route("GET", SOBJECT + r"/updated", "updated", updated),
+    Route("GET", SOBJECT + r"/deleted", "deleted", deleted),
     Route("GET", SOBJECT + r"/(?P<record_id>\w+)", "get", get_record),
     Route("PATCH", SOBJECT + r"/(?P<record_id>\w+)", "update", update_record),
     Route("DELETE", SOBJECT + r"/(?P<record_id>\w+)", "delete", delete_record),

@@ -97,6 +97,18 @@ class Store:
             rows = self._db.execute(sql + " ORDER BY id", (sobject,)).fetchall()
         return [json.loads(body) for (body,) in rows]
 
+    def find(self, sobject: str, field: str, value: Any, ignore_case: bool) -> list[dict[str, Any]]:
+        """Live records whose field equals value; compared in SQLite, without decoding each."""
+        column = "lower(json_extract(body, ?))" if ignore_case else "json_extract(body, ?)"
+        sql = (
+            f"SELECT body FROM records WHERE sobject = ? AND deleted = 0 AND {column} = ? "
+            "ORDER BY id"
+        )
+        wanted = value.lower() if ignore_case else value
+        with self._lock:
+            rows = self._db.execute(sql, (sobject, f"$.{field}", wanted)).fetchall()
+        return [json.loads(body) for (body,) in rows]
+
     def count(self) -> int:
         with self._lock:
             return self._db.execute("SELECT count(*) FROM records").fetchone()[0]

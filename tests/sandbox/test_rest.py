@@ -1,5 +1,7 @@
 """REST resources through simple-salesforce: discovery, describe, record CRUD, upsert, errors."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import (
@@ -219,3 +221,16 @@ def test_client_can_be_built_by_hand_from_the_printed_info(sandbox):
         session=sandbox.http_session(), version=info["version"],
     )
     assert client.query("SELECT COUNT() FROM User")["totalSize"] == 1
+
+
+def test_get_updated_and_get_deleted(sf):
+    start = datetime.now(UTC) - timedelta(minutes=1)
+    kept = sf.Account.create({"Name": "Window kept"})["id"]
+    gone = sf.Account.create({"Name": "Window gone"})["id"]
+    sf.Account.delete(gone)
+    end = datetime.now(UTC) + timedelta(minutes=1)
+    assert kept in sf.Account.updated(start, end)["ids"]
+    assert gone not in sf.Account.updated(start, end)["ids"]
+    deleted = sf.Account.deleted(start, end)["deletedRecords"]
+    assert [d["id"] for d in deleted] == [gone]
+    assert sf.Account.deleted(end, end + timedelta(days=1))["deletedRecords"] == []
