@@ -55,6 +55,11 @@ def load_rule_set(path: Path) -> model.RuleSet:
     return model.build("rules", document.data, document.source)
 
 
+def _types_overlap(first: tuple[str, ...] | None, second: tuple[str, ...] | None) -> bool:
+    """Fields limited to different record types never write the same record."""
+    return first is None or second is None or bool(set(first) & set(second))
+
+
 def intersect(first: str, second: str) -> str:
     flows = set(plan.FLOWS[first]) & set(plan.FLOWS[second])
     return next(name for name, named in plan.FLOWS.items() if set(named) == flows)
@@ -140,16 +145,24 @@ class _Compiler:
     def step(self, name: str, spec: model.ObjectMapping) -> plan.Step:
         at = ("objects", name)
         directions = self.directions(spec.direction)
-        target = self.side(spec.target, (*at, "target"), creates=directions.allows("to_target"))
+        target = self.side(spec.target, (*at, "target"), creates="to_target" in plan.FLOWS[directions.create])
         parent = self.parent(spec.parent, name, (*at, "parent"))
         fields = self.fields(spec, directions, target, (*at, "fields"))
         depends = {rule.link for rule in fields if rule.link and rule.link != name}
-        if parent:
-            depends.add(parent.object)
+        if parent and parent.object in self.document.objects and parent.object not in depends:
+            self.error(
+                "parent-not-linked",
+                f"no field links records to their parent `{parent.object}`",
+                (*at, "parent"),
+                f"map the field holding the parent's id with `link: {parent.object}`, e.g. "
+                f"`WhatId: {{source: account_id, link: {parent.object}}}`",
+            )
         return plan.Step(
             name=name,
             description=spec.description,
-            source=self.side(spec.source, (*at, "source"), creates=directions.allows("to_source")),
+            source=self.side(
+                spec.source, (*at, "source"), creates="to_source" in plan.FLOWS[directions.create]
+            ),
             target=target,
             directions=directions,
             match=tuple(self.match_key(key, (*at, "match", i)) for i, key in enumerate(spec.match)),
@@ -209,7 +222,7 @@ class _Compiler:
                 "missing-create-as",
                 "this side receives new records but does not say which type to create",
                 (*at, "object"),
-                f"add `create_as: {types[-1]}`",
+                f"add `create_as: {spec.priority or types[0]}`",
             )
         window = spec.modified_within
         return plan.Side(
@@ -289,7 +302,7 @@ class _Compiler:
     ) -> tuple[plan.FieldRule, ...]:
         rules = []
         seen_targets: dict[str, str] = {}
-        written_back: dict[tuple[str, ...], str] = {}
+        written_back: dict[tuple[str, ...], list[plan.FieldRule]] = {}
         for name, entry in spec.fields.items():
             where = (*at, name)
             mapping = model.FieldMapping(source=entry) if isinstance(entry, str) else entry
@@ -306,15 +319,18 @@ class _Compiler:
             if rule is None:
                 continue
             if rule.source is not None and rule.directions.allows("to_source"):
-                key = field_path(rule.source.text)
-                if key in written_back:
+                same_source = written_back.setdefault(field_path(rule.source.text), [])
+                clash = next(
+                    (other for other in same_source if _types_overlap(other.types, rule.types)), None
+                )
+                if clash:
                     self.error(
                         "field-twice",
-                        f"source field `{rule.source.text}` would be written back from both `{written_back[key]}` and `{name}`",
+                        f"source field `{rule.source.text}` would be written back from both `{clash.target}` and `{name}`",
                         (*where, "source") if not isinstance(entry, str) else where,
-                        "set `direction: to_target` on one of them",
+                        "set `direction: to_target` on one of them, or limit them to different `types`",
                     )
-                written_back[key] = name
+                same_source.append(rule)
             rules.append(rule)
         return tuple(sorted(rules, key=lambda r: r.target))
 
@@ -417,7 +433,7 @@ class _Compiler:
                     "use `direction: to_source`",
                 )
                 return None
-            if not directions.allows(flow):
+            if not directions.allows(flow) and (directions.create, directions.update) != ("none", "none"):
                 self.error(
                     "direction-conflict",
                     f"field direction `{spec.direction}` contradicts the object's direction "

@@ -211,6 +211,9 @@ def _yaml_error(error: yaml.MarkedYAMLError, name: str, source: SourceMap) -> Di
         hint = "keep one mapping document per file (remove the `---` separator)"
     elif error.context and not hint:
         problem = f"{problem} ({error.context})"
+    if not hint and "{{" in (source.source_line(location) or ""):
+        hint = 'text with `{{ }}` holes must be quoted: template: "Call with {{ name }}"'
+
     return Diagnostic(
         "yaml-syntax",
         f"invalid YAML: {problem}",

@@ -146,8 +146,8 @@ class Plan:
     version: int
     defaults: Defaults
     connections: tuple[Connection, ...]
-    value_maps: tuple[tuple[str, tuple[tuple[str, Scalar], ...]], ...]
     steps: tuple[Step, ...]
+    value_maps: tuple[tuple[str, tuple[tuple[str, Scalar], ...]], ...] = ()
     schedule: str | None = None
     description: str | None = None
     files: tuple[str, ...] = field(default=(), compare=False)
@@ -165,7 +165,7 @@ def plan_data(value: Any) -> Any:
         return {
             f.name: plan_data(getattr(value, f.name))
             for f in dataclasses.fields(value)
-            if f.compare and not _is_empty_default(value, f)
+            if f.compare and getattr(value, f.name) is not None and not _is_empty_default(value, f)
         }
     if (
         isinstance(value, tuple)

@@ -50,6 +50,14 @@ SCHEMA_TYPE_NAMES = {
     "number": "a number",
     "null": "null",
 }
+SYNONYMS = {
+    "inbound": "to_source",
+    "outbound": "to_target",
+    "bidirectional": "both",
+    "two-way": "both",
+    "to_salesforce": "to_target",
+    "from_salesforce": "to_source",
+}
 YAML_BOOLEAN_WORDS = {"yes", "no", "on", "off", "y", "n"}
 
 
@@ -177,7 +185,11 @@ def _diagnose(error: ValidationError, schema: dict, source: SourceMap) -> Iterat
     elif validator in ("enum", "const"):
         allowed = error.validator_value if validator == "enum" else [error.validator_value]
         shown = ", ".join(f"`{v}`" for v in allowed)
-        hint = did_you_mean(str(error.instance), [str(v) for v in allowed]) or f"allowed values: {shown}"
+        synonym = SYNONYMS.get(str(error.instance).lower())
+        if synonym in allowed:
+            hint = f"write `{synonym}`; allowed values: {shown}"
+        else:
+            hint = did_you_mean(str(error.instance), [str(v) for v in allowed]) or f"allowed values: {shown}"
         yield source.diagnostic("invalid-value", f"`{error.instance}` is not allowed", path, hint=hint)
     elif validator == "type":
         yield _type_diagnostic(error, path, source)

@@ -107,6 +107,7 @@ ACTIVITIES = textwrap.dedent(
         parent: accounts
         fields:
           WhoId: {source: contact_id, link: contacts}
+          WhatId: {source: account_id, link: accounts}
       contacts:
         source: {connection: platform, object: contacts}
         target: {connection: salesforce, object: Contact}
@@ -131,13 +132,14 @@ def test_objects_run_after_the_objects_they_depend_on(project):
 def test_a_cycle_is_named_and_located(project):
     cyclic = ACTIVITIES.replace(
         "target: {connection: salesforce, object: Account}",
-        "target: {connection: salesforce, object: Account}\n    parent: touchpoints",
+        "target: {connection: salesforce, object: Account}\n"
+        "    parent: touchpoints\n    fields: {LastTouchId: {source: last_touch_id, link: touchpoints}}",
     )
     with pytest.raises(DocumentError) as caught:
         compiled(project, cyclic)
     (diag,) = caught.value.diagnostics
     assert diag.message == "objects depend on each other in a cycle: accounts -> touchpoints -> accounts"
-    assert (diag.location.line, diag.location.column) == (20, 13)
+    assert (diag.location.line, diag.location.column) == (21, 13)
 
 
 def test_extends_merges_mappings_replaces_lists_and_null_removes(project):

@@ -1,0 +1,139 @@
+"""The connector protocol: the only way syncmap reads from or writes to a system.
+
+A connector is a small object that knows one system (a SQLite file, a Salesforce org, fixture
+files). The runner asks it to describe record types, read records changed since a watermark,
+fetch or find records in batches, and write batches, getting one result per record back. A
+connector never decides anything about syncing; it has no notion of links, conflicts or plans.
+
+Connectors are plugins found through the `syncmap.connectors` entry-point group: a third-party
+package declares, in its pyproject.toml,
+
+    [project.entry-points."syncmap.connectors"]
+    hubspot = "syncmap_hubspot:HubSpotConnector"
+
+where the object is a callable `(settings: dict, base_dir: Path) -> Connector`. Settings arrive
+with `${ENV}` references already replaced; `base_dir` is the folder of the mapping document, for
+relative paths. Tests can bypass discovery by passing a ``Registry`` with instances in it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from engine.diagnostics import did_you_mean
+from engine.errors import ConnectorError
+
+ENTRY_POINT_GROUP = "syncmap.connectors"
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """What a connector knows about one field of a record type."""
+
+    name: str
+    type: str = "string"  # string, number, boolean, date, datetime, id, reference, picklist
+    createable: bool = True
+    updateable: bool = True
+    nillable: bool = True
+    reference_to: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """A record type: its fields and what may be done with it."""
+
+    name: str
+    fields: Mapping[str, FieldInfo]
+    id_field: str = "id"
+    modified_field: str | None = "updated_at"
+    createable: bool = True
+    updateable: bool = True
+    deletable: bool = True
+
+
+@dataclass(frozen=True)
+class Record:
+    """One record as read from a system; ``values`` holds every field, the id included."""
+
+    type: str
+    id: str
+    values: Mapping[str, Any]
+    modified: str | None = None
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class Write:
+    """One change to make; ``ref`` is the caller's key to find the matching result."""
+
+    ref: str
+    op: Literal["create", "update", "delete"]
+    type: str
+    id: str | None = None
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    ref: str
+    ok: bool
+    id: str | None = None
+    error: str | None = None
+
+
+class Connector(Protocol):
+    def describe(self, object_type: str) -> ObjectInfo:
+        """Fields and capabilities of a record type; ConnectorError when it does not exist."""
+        ...
+
+    def read(self, object_type: str, since: str | None = None, where: str | None = None) -> Iterator[Record]:
+        """Records modified at or after ``since`` (all when None), deletions included, oldest first."""
+        ...
+
+    def get(self, object_type: str, ids: Sequence[str]) -> dict[str, Record]:
+        """The records with these ids that exist (deleted ones are left out)."""
+        ...
+
+    def find(self, object_type: str, field_name: str, values: Sequence[Any]) -> list[Record]:
+        """Records whose field equals one of the values exactly (batched by the connector)."""
+        ...
+
+    def write(self, object_type: str, writes: Sequence[Write]) -> list[WriteResult]:
+        """Apply a batch; one result per write, in order. A failing record never fails the batch."""
+        ...
+
+    def close(self) -> None: ...
+
+
+ConnectorFactory = Callable[[dict[str, Any], Path], Connector]
+
+
+class Registry:
+    """Connector factories by name: entry points, loaded lazily, or given directly by tests."""
+
+    def __init__(self, factories: Mapping[str, ConnectorFactory] | None = None, discover: bool = True):
+        self.factories = dict(factories or {})
+        self.discover = discover
+
+    def names(self) -> list[str]:
+        found = {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)} if self.discover else set()
+        return sorted(found | set(self.factories))
+
+    def factory(self, name: str) -> ConnectorFactory:
+        if name in self.factories:
+            return self.factories[name]
+        if self.discover:
+            for point in entry_points(group=ENTRY_POINT_GROUP, name=name):
+                try:
+                    return point.load()
+                except Exception as e:  # a broken plugin must not crash syncmap
+                    raise ConnectorError(f"connector `{name}` could not be loaded: {e}") from e
+        hint = did_you_mean(name, self.names()) or f"installed connectors: {', '.join(self.names())}"
+        raise ConnectorError(f"unknown connector `{name}`", hint=hint)
+
+    def open(self, name: str, settings: dict[str, Any], base_dir: Path) -> Connector:
+        return self.factory(name)(settings, base_dir)

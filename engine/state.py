@@ -1,0 +1,332 @@
+"""The state store: what syncmap remembers between runs, in one SQLite file per project.
+
+It holds the links between records on both sides (and how each was made), the last synced
+values of every linked pair (the base of three-way change detection), per-step watermarks, the
+match-key index, run history, dead letters, and the write journal. Only ``apply`` writes here;
+a dry run reads it. The schema is versioned (``PRAGMA user_version``) and migrated on open.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from engine.errors import StateError
+
+MIGRATIONS = [
+    """
+    CREATE TABLE links (
+        job TEXT NOT NULL, step TEXT NOT NULL,
+        source_type TEXT NOT NULL, source_id TEXT NOT NULL,
+        target_type TEXT NOT NULL, target_id TEXT NOT NULL,
+        made_by TEXT NOT NULL,          -- 'created:target', 'created:source', 'key:<n>', 'recovered'
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (job, step, source_id)
+    );
+    CREATE UNIQUE INDEX links_by_target ON links (job, step, target_id);
+    CREATE TABLE snapshots (
+        job TEXT NOT NULL, step TEXT NOT NULL, source_id TEXT NOT NULL,
+        synced TEXT NOT NULL,           -- JSON: target field -> value both sides agreed on
+        PRIMARY KEY (job, step, source_id)
+    );
+    CREATE TABLE watermarks (
+        job TEXT NOT NULL, step TEXT NOT NULL, side TEXT NOT NULL, value TEXT NOT NULL,
+        PRIMARY KEY (job, step, side)
+    );
+    CREATE TABLE match_keys (
+        job TEXT NOT NULL, step TEXT NOT NULL, side TEXT NOT NULL,
+        record_type TEXT NOT NULL, record_id TEXT NOT NULL, key_index INTEGER NOT NULL,
+        value TEXT NOT NULL, modified TEXT
+    );
+    CREATE INDEX match_keys_lookup ON match_keys (job, step, side, key_index, value);
+    CREATE INDEX match_keys_record ON match_keys (job, step, side, record_id);
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY, job TEXT NOT NULL, plan_hash TEXT NOT NULL,
+        started_at TEXT NOT NULL, finished_at TEXT, status TEXT NOT NULL,
+        counts TEXT, error TEXT
+    );
+    CREATE TABLE dead_letters (
+        job TEXT NOT NULL, step TEXT NOT NULL, side TEXT NOT NULL, record_id TEXT NOT NULL,
+        error TEXT NOT NULL, attempts INTEGER NOT NULL, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL,
+        PRIMARY KEY (job, step, side, record_id)
+    );
+    CREATE TABLE journal (
+        id INTEGER PRIMARY KEY, job TEXT NOT NULL, step TEXT NOT NULL, run_id INTEGER,
+        op TEXT NOT NULL, side TEXT NOT NULL, record_type TEXT NOT NULL,
+        origin_id TEXT NOT NULL, record_id TEXT, payload TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending', created_at TEXT NOT NULL
+    );
+    CREATE INDEX journal_pending ON journal (job, state);
+    CREATE TABLE jobs (
+        job TEXT PRIMARY KEY, status TEXT NOT NULL, last_error TEXT, updated_at TEXT NOT NULL
+    );
+    """,
+]
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+@dataclass(frozen=True)
+class Link:
+    source_type: str
+    source_id: str
+    target_type: str
+    target_id: str
+    made_by: str
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    id: int
+    step: str
+    op: str
+    side: str
+    record_type: str
+    origin_id: str
+    record_id: str | None
+    payload: dict[str, Any]
+
+
+class StateStore:
+    """One SQLite file of sync state, shared safely by several processes (WAL, busy timeout)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except sqlite3.Error as e:
+            raise StateError(
+                f"cannot open the state store {path}: {e}", hint="check the path and its permissions"
+            ) from e
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise StateError(
+                f"the state store {self.path} was written by a newer syncmap (schema {version})",
+                hint="upgrade syncmap, or point --state at another file",
+            )
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self.transaction():
+                for statement in filter(str.strip, script.split(";")):
+                    self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {number}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- links ----------------------------------------------------------------------------------
+
+    def links(self, job: str, step: str) -> dict[str, Link]:
+        """All links of a step by source id (a step's links fit in memory: one row per record)."""
+        rows = self.db.execute(
+            "SELECT source_type, source_id, target_type, target_id, made_by FROM links WHERE job=? AND step=?",
+            (job, step),
+        )
+        return {row[1]: Link(*row) for row in rows}
+
+    def save_link(self, job: str, step: str, link: Link) -> None:
+        self.db.execute(
+            "DELETE FROM links WHERE job=? AND step=? AND target_id=?", (job, step, link.target_id)
+        )
+        self.db.execute(
+            "INSERT OR REPLACE INTO links VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                job,
+                step,
+                link.source_type,
+                link.source_id,
+                link.target_type,
+                link.target_id,
+                link.made_by,
+                now(),
+            ),
+        )
+
+    def drop_link(self, job: str, step: str, source_id: str) -> None:
+        self.db.execute("DELETE FROM links WHERE job=? AND step=? AND source_id=?", (job, step, source_id))
+        self.db.execute(
+            "DELETE FROM snapshots WHERE job=? AND step=? AND source_id=?", (job, step, source_id)
+        )
+
+    # -- snapshots -------------------------------------------------------------------------------
+
+    def snapshots(self, job: str, step: str, source_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        ids = list(source_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(
+                f"SELECT source_id, synced FROM snapshots WHERE job=? AND step=? AND source_id IN ({marks})",
+                (job, step, *chunk),
+            )
+            found.update((source_id, json.loads(synced)) for source_id, synced in rows)
+        return found
+
+    def save_snapshot(self, job: str, step: str, source_id: str, synced: dict[str, Any]) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?)",
+            (job, step, source_id, json.dumps(synced, sort_keys=True, default=str)),
+        )
+
+    # -- watermarks ----------------------------------------------------------------------------
+
+    def watermark(self, job: str, step: str, side: str) -> str | None:
+        row = self.db.execute(
+            "SELECT value FROM watermarks WHERE job=? AND step=? AND side=?", (job, step, side)
+        ).fetchone()
+        return row[0] if row else None
+
+    def save_watermark(self, job: str, step: str, side: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO watermarks VALUES (?, ?, ?, ?)", (job, step, side, value))
+
+    # -- match keys ------------------------------------------------------------------------------
+
+    def find_keys(
+        self, job: str, step: str, side: str, key_index: int, value: str
+    ) -> list[tuple[str, str, str | None]]:
+        """(record type, record id, modified) of the records on ``side`` holding this key value."""
+        rows = self.db.execute(
+            "SELECT record_type, record_id, modified FROM match_keys "
+            "WHERE job=? AND step=? AND side=? AND key_index=? AND value=?",
+            (job, step, side, key_index, value),
+        )
+        return [tuple(row) for row in rows]
+
+    def save_keys(
+        self,
+        job: str,
+        step: str,
+        side: str,
+        record_type: str,
+        record_id: str,
+        keys: Iterable[tuple[int, str]],
+        modified: str | None,
+    ) -> None:
+        self.db.execute(
+            "DELETE FROM match_keys WHERE job=? AND step=? AND side=? AND record_id=?",
+            (job, step, side, record_id),
+        )
+        self.db.executemany(
+            "INSERT INTO match_keys VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(job, step, side, record_type, record_id, index, value, modified) for index, value in keys],
+        )
+
+    # -- journal -----------------------------------------------------------------------------------
+
+    def journal_intent(
+        self,
+        job: str,
+        step: str,
+        run_id: int,
+        op: str,
+        side: str,
+        record_type: str,
+        origin_id: str,
+        record_id: str | None,
+        payload: dict,
+    ) -> int:
+        cursor = self.db.execute(
+            "INSERT INTO journal (job, step, run_id, op, side, record_type, origin_id, record_id, payload, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                job,
+                step,
+                run_id,
+                op,
+                side,
+                record_type,
+                origin_id,
+                record_id,
+                json.dumps(payload, default=str),
+                now(),
+            ),
+        )
+        return cursor.lastrowid
+
+    def journal_done(self, entry_id: int, state: str = "done") -> None:
+        self.db.execute("UPDATE journal SET state=? WHERE id=?", (state, entry_id))
+
+    def pending_journal(self, job: str) -> list[JournalEntry]:
+        rows = self.db.execute(
+            "SELECT id, step, op, side, record_type, origin_id, record_id, payload FROM journal WHERE job=? AND state='pending' ORDER BY id",
+            (job,),
+        )
+        return [JournalEntry(*row[:7], json.loads(row[7])) for row in rows]
+
+    # -- dead letters --------------------------------------------------------------------------------
+
+    def dead_letter(self, job: str, step: str, side: str, record_id: str, error: str) -> None:
+        stamp = now()
+        self.db.execute(
+            "INSERT INTO dead_letters VALUES (?, ?, ?, ?, ?, 1, ?, ?) "
+            "ON CONFLICT (job, step, side, record_id) DO UPDATE SET error=excluded.error, attempts=attempts+1, last_seen=excluded.last_seen",
+            (job, step, side, record_id, error, stamp, stamp),
+        )
+
+    def clear_dead_letter(self, job: str, step: str, side: str, record_id: str) -> None:
+        self.db.execute(
+            "DELETE FROM dead_letters WHERE job=? AND step=? AND side=? AND record_id=?",
+            (job, step, side, record_id),
+        )
+
+    def dead_letters(self, job: str, step: str | None = None) -> list[dict[str, Any]]:
+        query = "SELECT step, side, record_id, error, attempts FROM dead_letters WHERE job=?"
+        args: tuple = (job,)
+        if step:
+            query, args = query + " AND step=?", (job, step)
+        keys = ("step", "side", "record_id", "error", "attempts")
+        return [dict(zip(keys, row, strict=True)) for row in self.db.execute(query, args)]
+
+    # -- runs and jobs -------------------------------------------------------------------------------
+
+    def start_run(self, job: str, plan_hash: str) -> int:
+        cursor = self.db.execute(
+            "INSERT INTO runs (job, plan_hash, started_at, status) VALUES (?, ?, ?, 'running')",
+            (job, plan_hash, now()),
+        )
+        return cursor.lastrowid
+
+    def finish_run(self, run_id: int, status: str, counts: dict[str, Any], error: str | None = None) -> None:
+        self.db.execute(
+            "UPDATE runs SET finished_at=?, status=?, counts=?, error=? WHERE id=?",
+            (now(), status, json.dumps(counts), error, run_id),
+        )
+
+    def runs(self, job: str) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT id, plan_hash, started_at, finished_at, status, counts, error FROM runs WHERE job=? ORDER BY id",
+            (job,),
+        )
+        keys = ("id", "plan_hash", "started_at", "finished_at", "status", "counts", "error")
+        return [dict(zip(keys, (*row[:5], json.loads(row[5] or "{}"), row[6]), strict=True)) for row in rows]
+
+    def set_job_status(self, job: str, status: str, error: str | None = None) -> None:
+        self.db.execute("INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?)", (job, status, error, now()))
+
+    def job_status(self, job: str) -> tuple[str, str | None] | None:
+        row = self.db.execute("SELECT status, last_error FROM jobs WHERE job=?", (job,)).fetchone()
+        return (row[0], row[1]) if row else None
