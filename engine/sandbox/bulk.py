@@ -186,8 +186,14 @@ def ingest_results(api: SandboxApi, request: Request, job_id: str, results: str)
 
 
 def _process(api: SandboxApi, job: Job) -> None:
-    """Write every uploaded row; the job fails as a whole only when its header is wrong."""
+    """Write every uploaded row; the job fails as a whole only when its header is wrong.
+    One transaction holds the job: failing rows write nothing, and commits stay few."""
     sobject = api.org.schema.require(job.object)
+    with api.org.store.transaction():
+        _process_uploads(api, job, sobject)
+
+
+def _process_uploads(api: SandboxApi, job: Job, sobject: Any) -> None:
     for upload_text in job.uploads:
         rows = list(csv.reader(
             io.StringIO(upload_text, newline=""), delimiter=DELIMITERS[job.column_delimiter]
@@ -197,7 +203,8 @@ def _process(api: SandboxApi, job: Job) -> None:
         header, *records = rows
         unknown = [name for name in header if sobject.field(name) is None]
         if unknown:
-            job.state, job.error_message = "Failed", f"InvalidBatch : Field name not found : {unknown[0]}"
+            job.state = "Failed"
+            job.error_message = f"InvalidBatch : Field name not found : {unknown[0]}"
             return
         job.columns = header
         for cells in records:

@@ -115,19 +115,18 @@ def _run(
     operation: Operation,
     id_of: Callable[[Any], str | None],
 ) -> list[dict[str, Any]]:
-    """One result per item in order; with all_or_none, one transaction for all of them."""
+    """One result per item in order; with all_or_none, any failure undoes every write."""
     if len(items) > MAX_RECORDS:
         raise ApiError(
             400, "EXCEEDED_ID_LIMIT",
             f"record limit reached. cannot submit more than {MAX_RECORDS} records into this call",
         )
-    if not all_or_none:
-        return [_attempt(api, item, operation, id_of) for item in items]
     results: list[dict[str, Any]] = []
     try:
+        # one transaction either way: a failing record writes nothing, and commits are few
         with api.org.store.transaction():
             results = [_attempt(api, item, operation, id_of) for item in items]
-            if not all(r["success"] for r in results):
+            if all_or_none and not all(r["success"] for r in results):
                 raise _RollBack
     except _RollBack:
         return [_rolled_back(r, id_of(item)) for item, r in zip(items, results, strict=True)]

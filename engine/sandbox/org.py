@@ -185,9 +185,7 @@ class Org:
     def _save(self, sobject: SObject, record: dict[str, Any], trusted: bool) -> None:
         derive(sobject, record)
         missing = [
-            f.name
-            for f in sobject.fields
-            if not f.nillable and (f.createable or f.updateable) and record.get(f.name) is None
+            f.name for f in sobject.fields if f.required and record.get(f.name) is None
         ]
         if missing:
             raise ApiError(

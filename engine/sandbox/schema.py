@@ -58,11 +58,9 @@ class Field:
 
     @property
     def required(self) -> bool:
-        """Whether a create must give a value: not nillable, writable and without a default."""
-        return (
-            not self.nillable and self.createable and self.default is None
-            and not self.filled_by_org
-        )
+        """Whether a saved record must hold a value: not nillable and written by clients
+        (defaults and org-filled values are in place before the check)."""
+        return not self.nillable and (self.createable or self.updateable)
 
     def describe(self) -> dict[str, Any]:
         """The field as it appears in ``fields`` of an sObject describe."""

@@ -37,6 +37,9 @@ class Store:
             self._db = sqlite3.connect(
                 str(path) if path else ":memory:", check_same_thread=False, isolation_level=None
             )
+            if path:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                self._db.execute("PRAGMA synchronous = NORMAL")
             self._db.executescript(_SCHEMA)
         except sqlite3.Error as e:
             raise StateError(f"cannot open sandbox database {path}: {e}") from e

@@ -99,3 +99,10 @@ def test_upsert_and_retrieve_collections(sf):
         params={"ids": f"{first[0]['id']},{first[1]['id']}", "fields": "Name,Amount__c"},
     )
     assert [(r["Name"], r["Amount__c"]) for r in fetched] == [("a", 7.0), ("b", None)]
+
+
+def test_unknown_sobject_in_a_collection_fails_that_record(sf):
+    records = [*leads(1, "Coll type"), {"attributes": {"type": "Nope__c"}, "Name": "x"}]
+    results = create(sf, records)
+    assert results[0]["success"] is True
+    assert results[1]["errors"][0]["statusCode"] == "INVALID_TYPE"

@@ -50,7 +50,8 @@ def test_database_file_keeps_records_across_restarts_and_seeds_once(tmp_path):
         assert [r["Name"] for r in records] == ["Created", "Seeded"]
 
 
-def test_command_prints_one_json_line_serves_and_stops_on_sigterm(tmp_path):
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_command_prints_one_json_line_serves_and_stops_cleanly(stop_signal):
     process = subprocess.Popen(
         [sys.executable, "-m", "engine.sandbox", "--port", "0", "--page-size", "5",
          "--drop-field", "Task.Type"],
@@ -70,7 +71,7 @@ def test_command_prints_one_json_line_serves_and_stops_on_sigterm(tmp_path):
         )
         assert "Type" not in {f["name"] for f in response.json()["fields"]}
     finally:
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(stop_signal)
         stdout, stderr = process.communicate(timeout=10)
     assert process.returncode == 0, stderr
     assert stdout == "" and "Traceback" not in stderr
