@@ -82,13 +82,23 @@ class Sandbox:
 
     def start(self) -> Sandbox:
         """Open the database, seed a new one, and serve HTTPS in a background thread."""
+        try:
+            self._open_api()
+            self._serve()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _open_api(self) -> None:
         store = Store(self.db_path)
         first_start = store.next_number("starts") == 1
-        extra = {"clock": self._clock} if self._clock else {}
-        org = Org(self.schema, store, self.version, **extra)
+        org = Org(self.schema, store, self.version, self._clock)
+        self.api = SandboxApi(org, self.session_id, self.page_size, self.faults, self._reseed)
         if first_start:
             seeding.apply(org, self.seed_records)
-        self.api = SandboxApi(org, self.session_id, self.page_size, self.faults, self._reseed)
+
+    def _serve(self) -> None:
         if self._ca_file is None:
             self._tempdir = tempfile.mkdtemp(prefix="syncmap-sandbox-")
             self._ca_file = Path(self._tempdir) / "ca.pem"
@@ -102,7 +112,6 @@ class Sandbox:
             daemon=True,
         )
         self._thread.start()
-        return self
 
     def stop(self) -> None:
         """Stop serving, close the database and remove the generated CA file."""

@@ -33,12 +33,12 @@ class Org:
         schema: Schema,
         store: Store,
         api_version: str,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] | None = None,
     ):
         self.schema = schema
         self.store = store
         self.api_version = api_version
-        self.clock = clock
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.user_id = self._ensure_user()
 
     def reset(self) -> None:

@@ -89,3 +89,12 @@ def test_command_reports_bad_options_without_traceback(tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith("error: describe file")
     assert "Traceback" not in result.stderr
+
+
+def test_busy_port_is_a_usage_error_and_leaves_no_ca_file(sandbox):
+    second = Sandbox(port=sandbox.port)
+    with pytest.raises(UsageError, match=r"cannot listen on 127\.0\.0\.1"):
+        second.start()
+    assert second.api is None
+    with pytest.raises(UsageError, match="not started"):
+        second.ca_file  # noqa: B018
