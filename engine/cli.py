@@ -22,6 +22,7 @@ from engine.compile import compile_plan
 from engine.diagnostics import render_json, render_text
 from engine.errors import DocumentError, SyncmapError
 from engine.plan import plan_data
+from engine.sandbox.command import sandbox_command
 from engine.schema import KINDS, schema_text
 from engine.validate import validate as validate_documents
 
@@ -135,3 +136,6 @@ _PlanDumper.add_representer(list, _PlanDumper.represent_list)
 def schema(kind: str) -> None:
     """Print the JSON Schema of mapping documents, for editors and other tools."""
     click.echo(schema_text(kind), nl=False)
+
+
+main.add_command(sandbox_command, "sandbox")
