@@ -7,6 +7,7 @@ failures, 4 state store failures.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
@@ -17,10 +18,12 @@ from typing import Any
 import click
 import yaml
 
-from engine import __version__
+from engine import __version__, preview
+from engine.apply import DEFAULT_BATCH_SIZE
 from engine.compile import compile_plan
 from engine.diagnostics import render_json, render_text
-from engine.errors import DocumentError, SyncmapError
+from engine.errors import DocumentError, SyncmapError, UsageError
+from engine.job import Job, load_saved_plan, saved_plan
 from engine.plan import plan_data
 from engine.sandbox.command import sandbox_command
 from engine.schema import KINDS, schema_text
@@ -128,6 +131,99 @@ class _PlanDumper(yaml.SafeDumper):
 
 
 _PlanDumper.add_representer(list, _PlanDumper.represent_list)
+
+
+STATE = click.option(
+    "--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
+    help="State store file (default: .syncmap/state.db in the project).",
+)  # fmt: skip
+
+
+@main.command("plan")
+@click.argument("mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@STATE
+@FORMAT
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan to apply it later."
+)
+@click.option("--detailed", is_flag=True, help="List every change and every skipped record.")
+@click.option("--limit", default=20, show_default=True, help="Changes shown per object.")
+@click.option("--mask", is_flag=True, help="Mask emails and phone numbers in the output.")
+@click.option(
+    "--detailed-exitcode", is_flag=True, help="Exit 0 when nothing would change, 2 when changes are planned."
+)
+@reports_errors
+def plan_command(
+    mapping: Path, state_path, output_format, out, detailed, limit, mask, detailed_exitcode
+) -> None:
+    """Dry run: show what apply would create, update, delete, skip (and why), and hold as conflicts.
+
+    Reads both sides and decides everything, but writes nothing anywhere, not even the state store.
+    """
+    with Job.open(mapping, state_path) as job:
+        changeset = job.plan_changes()
+        if out:
+            out.write_text(json.dumps(saved_plan(changeset, mapping), indent=2, default=str))
+        if output_format == "json":
+            click.echo(preview.render_json(changeset, masked=mask))
+        else:
+            click.echo(preview.render_text(changeset, job.plan, limit=limit, detailed=detailed, masked=mask))
+            if out:
+                click.echo(f"Saved to {out}; apply it with `syncmap apply {out}`.")
+    if detailed_exitcode:
+        sys.exit(2 if changeset.has_changes() else 0)
+
+
+@main.command("apply")
+@click.argument(
+    "target", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="MAPPING|PLAN.json"
+)
+@STATE
+@FORMAT
+@click.option("--batch-size", default=DEFAULT_BATCH_SIZE, show_default=True, help="Records per write call.")
+@reports_errors
+def apply_command(target: Path, state_path, output_format, batch_size) -> None:
+    """Run the sync and write the changes, or apply a plan saved by `syncmap plan --out`.
+
+    A saved plan is applied only if neither the mapping nor the records changed since it was made.
+    Records that fail are reported, kept in the dead-letter list and retried on the next run.
+    """
+    expected = None
+    mapping = target
+    if target.suffix == ".json":
+        saved = load_saved_plan(target)
+        mapping, expected = Path(saved["mapping"]), saved["fingerprint"]
+    with Job.open(mapping, state_path) as job:
+        if expected and job.plan.hash != saved["plan_hash"]:
+            raise UsageError(
+                "the mapping changed since this plan was saved; it was not applied",
+                hint="run `syncmap plan --out` again and review the new plan",
+            )
+        with _progress(output_format) as progress:
+            report = job.apply(batch_size=batch_size, progress=progress, expected_fingerprint=expected)
+        if output_format == "json":
+            click.echo(json.dumps(report.to_dict(), indent=2, default=str))
+        else:
+            click.echo(preview.render_report(report, job.plan))
+    sys.exit(1 if report.failed else 0)
+
+
+@contextlib.contextmanager
+def _progress(output_format: str):
+    """A progress line on a terminal; nothing when output goes to a file or a pipe."""
+    if output_format != "text" or not sys.stderr.isatty():
+        yield None
+        return
+    written = 0
+
+    def advance(count: int) -> None:
+        nonlocal written
+        written += count
+        click.echo(f"\r  {written} records written", nl=False, err=True)
+
+    yield advance
+    if written:
+        click.echo(err=True)
 
 
 @main.command()

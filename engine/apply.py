@@ -1,0 +1,186 @@
+"""Apply: execute a step's ChangeSet through the connectors, journaled, in batches.
+
+Every write is recorded in the journal before it is sent and marked done after its result is
+stored, so a process killed at any moment leaves a trail: on the next start ``reconcile`` finds
+the records an interrupted batch created (by the id syncmap gave them, or by their match keys)
+and links them instead of creating them again. A failing record never stops the run: it goes to
+the dead-letter list and is read again on the next run.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from engine.changeset import Change, StepChanges
+from engine.connectors import Write
+from engine.plan import Step
+from engine.run import RunContext
+from engine.state import Link
+
+DEFAULT_BATCH_SIZE = 200
+WRITE_ORDER = {"create": 0, "update": 1, "delete": 2}
+
+
+@dataclass
+class StepReport:
+    step: str
+    written: int = 0
+    failed: list[tuple[Change, str]] = field(default_factory=list)
+
+
+def apply_step(
+    changes: StepChanges,
+    step: Step,
+    context: RunContext,
+    run_id: int,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Callable[[int], None] | None = None,
+) -> StepReport:
+    """Write one step's changes, then record links, agreed values and watermarks."""
+    report = StepReport(step.name)
+    created: dict[str, str] = {}  # source id (or planned id) -> id of the record created for it
+    failed_pairs: set[str] = set()
+    for (side, record_type, _action), group in _groups(changes.changes):
+        connector = context.connector(step.target.connection if side == "target" else step.source.connection)
+        for start in range(0, len(group), batch_size):
+            batch = group[start : start + batch_size]
+            with context.state.transaction():
+                refs = [_journal(context, step, run_id, change) for change in batch]
+            writes = [
+                Write(str(ref), change.action, change.record_type, change.record_id, change.values)
+                for ref, change in zip(refs, batch, strict=True)
+            ]
+            results = connector.write(record_type, writes)
+            with context.state.transaction():
+                for ref, change, result in zip(refs, batch, results, strict=True):
+                    context.state.journal_done(ref, "done" if result.ok else "failed")
+                    record_id = change.record_id or result.id or change.planned_id or ""
+                    if result.ok:
+                        report.written += 1
+                        context.state.clear_dead_letter(context.job, step.name, side, _origin_id(change))
+                        if change.action == "create":
+                            created[change.source_id or result.id] = result.id
+                    else:
+                        report.failed.append((change, result.error or "failed"))
+                        failed_pairs.add(change.source_id or record_id)
+                        context.state.dead_letter(
+                            context.job, step.name, _other(side), _origin_id(change), result.error or "failed"
+                        )
+            if progress:
+                progress(len(batch))
+    with context.state.transaction():
+        _record_pairs(changes, step, context, created, failed_pairs)
+        for side, value in changes.watermarks.items():
+            context.state.save_watermark(context.job, step.name, side, value)
+    context.planned_links.pop(step.name, None)
+    return report
+
+
+def _groups(changes: list[Change]) -> list[tuple[tuple[str, str, str], list[Change]]]:
+    groups: dict[tuple[str, str, str], list[Change]] = defaultdict(list)
+    for change in changes:
+        if change.action in WRITE_ORDER:
+            groups[(change.side, change.record_type, change.action)].append(change)
+    return sorted(
+        groups.items(), key=lambda item: (WRITE_ORDER[item[0][2]], item[0][0] != "target", item[0][1])
+    )
+
+
+def _journal(context: RunContext, step: Step, run_id: int, change: Change) -> int:
+    payload = {"source_id": change.source_id, "planned_id": change.planned_id, "values": change.values}
+    return context.state.journal_intent(
+        context.job, step.name, run_id, change.action, change.side, change.record_type,
+        change.origin or "", change.record_id, payload,
+    )  # fmt: skip
+
+
+def _record_pairs(
+    changes: StepChanges, step: Step, context: RunContext, created: dict[str, str], failed: set[str]
+) -> None:
+    state, job = context.state, context.job
+    for source_id in changes.unlinks:
+        if source_id:
+            state.drop_link(job, step.name, source_id)
+    for pair in changes.pairs:
+        if pair.source_id in failed:
+            continue
+        if pair.made_by == "created:source":
+            source_id = created.get(pair.source_id)
+            if source_id is None:
+                continue
+            target_id = pair.target_id
+        else:
+            source_id = pair.source_id
+            target_id = pair.target_id or created.get(pair.source_id)
+            if target_id is None:
+                continue
+        state.save_link(
+            job, step.name, Link(pair.source_type, source_id, pair.target_type, target_id, pair.made_by)
+        )
+        state.save_snapshot(job, step.name, source_id, pair.synced)
+    for side in ("source", "target"):
+        _remember_keys(changes, step, context, side)
+
+
+def _remember_keys(changes: StepChanges, step: Step, context: RunContext, side: str) -> None:
+    """Persist the match keys of the records this run read, for matching in later runs."""
+    for record_type, record_id, modified, keys in changes.keys.get(side, []):
+        context.state.save_keys(context.job, step.name, side, record_type, record_id, keys, modified)
+
+
+def _origin_id(change: Change) -> str:
+    return (
+        (change.origin or "").split(" ")[1]
+        if change.origin and " " in change.origin
+        else (change.record_id or "")
+    )
+
+
+def _other(side: str) -> str:
+    return "source" if side == "target" else "target"
+
+
+def reconcile(context: RunContext, steps: dict[str, Step]) -> int:
+    """Settle writes a killed process left pending; returns how many created records were found."""
+    recovered = 0
+    for entry in context.state.pending_journal(context.job):
+        step = steps.get(entry.step)
+        found_id = None
+        if step is not None and entry.op == "create":
+            connector = context.connector(
+                step.target.connection if entry.side == "target" else step.source.connection
+            )
+            planned = entry.payload.get("planned_id")
+            if planned and connector.get(entry.record_type, [planned]):
+                found_id = planned
+            else:
+                found_id = _find_by_keys(connector, step, entry)
+        with context.state.transaction():
+            if found_id:
+                recovered += 1
+                _link_recovered(context, step, entry, found_id)
+            context.state.journal_done(entry.id, "reconciled" if found_id else "abandoned")
+    return recovered
+
+
+def _find_by_keys(connector, step: Step, entry) -> str | None:
+    values = entry.payload.get("values", {})
+    for key in step.match:
+        for name in key.target_fields if entry.side == "target" else ():
+            if values.get(name) not in (None, ""):
+                found = connector.find(entry.record_type, name, [values[name]])
+                if len(found) == 1:
+                    return found[0].id
+    return None
+
+
+def _link_recovered(context: RunContext, step: Step, entry, found_id: str) -> None:
+    origin_type, _, origin_id = entry.origin_id.partition(" ")
+    if entry.side == "target":
+        link = Link(origin_type, entry.payload["source_id"], entry.record_type, found_id, "recovered")
+    else:
+        link = Link(entry.record_type, found_id, origin_type, origin_id, "recovered")
+    context.state.save_link(context.job, step.name, link)
+    context.state.save_snapshot(context.job, step.name, link.source_id, {})

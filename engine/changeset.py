@@ -1,0 +1,119 @@
+"""The ChangeSet: the one product of a run. The preview prints it, `--out` saves it, apply executes it.
+
+Each ``Change`` is one thing syncmap would do to one record (or decided not to do, with the
+reason), on one side. Bookkeeping that apply must persist alongside the writes (new links, the
+agreed values of a pair, watermarks) travels in the same objects so nothing is decided twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Action = Literal["create", "update", "delete", "link", "skip", "conflict"]
+Side = Literal["source", "target"]
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    old: Any
+    new: Any
+
+
+@dataclass(frozen=True)
+class Change:
+    """One decision about one record."""
+
+    step: str
+    action: Action
+    side: Side  # where the write happens (for skips and conflicts: where the record was read)
+    record_type: str
+    record_id: str | None  # None for a record still to be created
+    origin: str | None = None  # "<type> <id>" of the record on the other side that causes it
+    fields: tuple[FieldChange, ...] = ()
+    reason: str | None = None  # why: skip reason, conflict, match key, resolved policy
+    counted: bool = True  # records skipped for an unlinked parent are shown but not counted
+    source_id: str | None = None  # the pair this change belongs to, for links and snapshots
+    planned_id: str | None = None  # id given to a record created where the connector allows it
+    values: dict[str, Any] = field(default_factory=dict)  # full values to write (create/update)
+
+
+@dataclass(frozen=True)
+class PairState:
+    """What apply records for a linked pair once its writes succeed."""
+
+    source_id: str
+    source_type: str
+    target_type: str | None
+    target_id: str | None  # None while the target record is being created
+    made_by: str
+    synced: dict[str, Any]
+
+
+@dataclass
+class StepChanges:
+    step: str
+    changes: list[Change] = field(default_factory=list)
+    pairs: list[PairState] = field(default_factory=list)
+    unlinks: list[str] = field(default_factory=list)  # source ids whose link ends (deletions)
+    watermarks: dict[str, str] = field(default_factory=dict)
+    read: dict[str, int] = field(default_factory=dict)  # records read per side
+    fingerprint: list[tuple[str, str, str]] = field(default_factory=list)  # (side, id, modified)
+    keys: dict[str, list[tuple[str, str, str | None, list[tuple[int, str]]]]] = field(default_factory=dict)
+
+    def add(self, change: Change) -> None:
+        self.changes.append(change)
+
+
+@dataclass
+class ChangeSet:
+    job: str
+    plan_hash: str
+    steps: list[StepChanges] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        tally = Counter(c.action for step in self.steps for c in step.changes if c.counted)
+        return {
+            "create": tally["create"],
+            "update": tally["update"],
+            "delete": tally["delete"],
+            "skip": tally["skip"],
+            "conflict": tally["conflict"],
+            "link": tally["link"],
+        }
+
+    def has_changes(self) -> bool:
+        counts = self.counts()
+        return any(counts[action] for action in ("create", "update", "delete", "link"))
+
+    def summary(self) -> str:
+        c = self.counts()
+        conflicts = f"{c['conflict']} conflict{'s' if c['conflict'] != 1 else ''}"
+        return (
+            f"Plan: {c['create']} to create, {c['update']} to update, {c['delete']} to delete, "
+            f"{c['skip']} skipped, {conflicts}."
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "job": self.job,
+            "plan_hash": self.plan_hash,
+            "counts": self.counts(),
+            "steps": [
+                {
+                    "step": step.step,
+                    "read": step.read,
+                    "changes": [_change_dict(change) for change in step.changes],
+                }
+                for step in self.steps
+            ],
+        }
+
+
+def _change_dict(change: Change) -> dict[str, Any]:
+    data = dataclasses.asdict(change)
+    data["fields"] = [dataclasses.asdict(f) for f in change.fields]
+    return {key: value for key, value in data.items() if value not in (None, (), [], {})}

@@ -1,0 +1,171 @@
+"""A job: one compiled mapping document with its open connectors and state store.
+
+This is the small public API that the CLI, tests and other programs call: ``Job.open`` a mapping,
+then ``plan()`` for a dry run or ``apply()`` to write. It owns the order of work (reconcile an
+interrupted run first, then each step: decide, write, record) and nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.apply import DEFAULT_BATCH_SIZE, StepReport, apply_step, reconcile
+from engine.changeset import ChangeSet
+from engine.compile import compile_plan
+from engine.connectors import Connector, Registry
+from engine.errors import SyncmapError, UsageError
+from engine.plan import Plan
+from engine.resolve import find_project_root
+from engine.run import RunContext, open_connectors, run, run_step
+from engine.state import StateStore
+
+STATE_FILE = Path(".syncmap") / "state.db"
+
+
+@dataclass
+class RunReport:
+    """What an apply did, with the same counts as the preview."""
+
+    changeset: ChangeSet
+    steps: list[StepReport] = field(default_factory=list)
+    recovered: int = 0
+    api_calls: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> int:
+        return sum(len(step.failed) for step in self.steps)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.changeset.to_dict(),
+            "written": sum(step.written for step in self.steps),
+            "failed": [
+                {"step": step.step, "record": change.origin, "action": change.action, "error": error}
+                for step in self.steps
+                for change, error in step.failed
+            ],
+            "recovered": self.recovered,
+            "api_calls": self.api_calls,
+        }
+
+
+class Job:
+    """A mapping document ready to plan or apply."""
+
+    def __init__(self, plan: Plan, connectors: dict[str, Connector], state: StateStore):
+        self.plan = plan
+        self.connectors = connectors
+        self.state = state
+
+    @classmethod
+    def open(
+        cls,
+        mapping: Path,
+        state_path: Path | None = None,
+        registry: Registry | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> Job:
+        plan = compile_plan(mapping)
+        state = StateStore(state_path or find_project_root(mapping) / STATE_FILE)
+        connectors = open_connectors(
+            plan, registry or Registry(), mapping.resolve().parent, environ or os.environ
+        )
+        return cls(plan, connectors, state)
+
+    def close(self) -> None:
+        for connector in self.connectors.values():
+            connector.close()
+        self.state.close()
+
+    def __enter__(self) -> Job:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def name(self) -> str:
+        return self.plan.name
+
+    def context(self) -> RunContext:
+        return RunContext(self.plan, self.connectors, self.state, self.name)
+
+    def plan_changes(self) -> ChangeSet:
+        """The dry run: decide everything, write nothing (not even to the state store)."""
+        return run(self.plan, self.context())
+
+    def apply(
+        self,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        progress: Callable[[int], None] | None = None,
+        expected_fingerprint: str | None = None,
+    ) -> RunReport:
+        """Decide and write step by step, so later steps see the links earlier steps made."""
+        if expected_fingerprint is not None and fingerprint(self.plan_changes()) != expected_fingerprint:
+            raise SyncmapError(
+                "the records changed since this plan was saved; it was not applied",
+                hint="run `syncmap plan --out` again and review the new plan",
+            )
+        context = self.context()
+        steps = {step.name: step for step in self.plan.steps}
+        report = RunReport(ChangeSet(self.name, self.plan.hash), recovered=reconcile(context, steps))
+        run_id = self.state.start_run(self.name, self.plan.hash)
+        self.state.set_job_status(self.name, "running")
+        try:
+            for step in self.plan.steps:
+                if step.mode == "manual":
+                    continue
+                changes = run_step(step, context)
+                report.changeset.steps.append(changes)
+                report.steps.append(apply_step(changes, step, context, run_id, batch_size, progress))
+        except SyncmapError as e:
+            self.state.finish_run(run_id, "error", report.changeset.counts(), e.message)
+            self.state.set_job_status(self.name, "errors", e.message)
+            raise
+        report.api_calls = self.api_calls()
+        status = "errors" if report.failed else "active"
+        self.state.finish_run(run_id, "done", {**report.changeset.counts(), "failed": report.failed}, None)
+        self.state.set_job_status(
+            self.name, status, f"{report.failed} records failed" if report.failed else None
+        )
+        return report
+
+    def api_calls(self) -> dict[str, int]:
+        return {
+            name: sum(getattr(connector, "calls", {}).values()) for name, connector in self.connectors.items()
+        }
+
+
+def fingerprint(changeset: ChangeSet) -> str:
+    """A digest of the plan and of every record a dry run read (id and modification time)."""
+    data = [changeset.plan_hash, [sorted(step.fingerprint) for step in changeset.steps]]
+    return "sha256:" + hashlib.sha256(json.dumps(data).encode()).hexdigest()
+
+
+def saved_plan(changeset: ChangeSet, mapping: Path) -> dict[str, Any]:
+    return {
+        "syncmap_plan": 1,
+        "mapping": str(mapping),
+        "fingerprint": fingerprint(changeset),
+        **changeset.to_dict(),
+    }
+
+
+def load_saved_plan(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise UsageError(
+            f"{path} is not a saved plan: {e}", hint="create one with `syncmap plan MAPPING --out plan.json`"
+        ) from e
+    if not isinstance(data, dict) or data.get("syncmap_plan") != 1:
+        raise UsageError(
+            f"{path} is not a saved plan", hint="create one with `syncmap plan MAPPING --out plan.json`"
+        )
+    return data

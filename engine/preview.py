@@ -1,0 +1,140 @@
+"""Preview: render a ChangeSet for people (Terraform-like text) or machines (JSON).
+
+Rendering only: the ChangeSet is already decided. Long previews are summarised per step; skipped
+records are grouped by reason; personal data (emails, phone numbers) can be masked for sharing a
+preview in a pull request or a ticket.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from typing import Any
+
+import click
+
+from engine.changeset import Change, ChangeSet
+from engine.plan import Plan
+
+EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*(@[A-Za-z0-9.-]+)")
+PHONE = re.compile(r"(\+?\d)[\d\s().-]{5,}(\d{2})")
+SYMBOLS = {"create": ("+", "green"), "update": ("~", "yellow"), "delete": ("-", "red"), "link": ("=", "cyan")}
+
+
+def mask(value: Any) -> Any:
+    """Hide most of every email address and phone number in a value, keeping it recognisable."""
+    if isinstance(value, str):
+        return PHONE.sub(r"\1•••\2", EMAIL.sub(r"\1•••\2", value))
+    if isinstance(value, dict):
+        return {key: mask(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [mask(item) for item in value]
+    return value
+
+
+def render_json(changeset: ChangeSet, masked: bool = False) -> str:
+    data = changeset.to_dict()
+    return json.dumps(mask(data) if masked else data, indent=2, default=str)
+
+
+def render_text(
+    changeset: ChangeSet, plan: Plan, limit: int = 20, detailed: bool = False, masked: bool = False
+) -> str:
+    show = mask if masked else (lambda value: value)
+    lines = [click.style(f"syncmap plan {plan.name}", bold=True) + f"  {plan.hash[:19]}", ""]
+    for step_changes in changeset.steps:
+        step = plan.step(step_changes.step)
+        read = ", ".join(f"{count} {side}" for side, count in step_changes.read.items())
+        lines.append(
+            click.style(step.name, bold=True)
+            + f"  {step.source.connection}.{'/'.join(step.source.types)} <-> "
+            + f"{step.target.connection}.{'/'.join(step.target.types)}  (read {read})"
+        )
+        writes = [c for c in step_changes.changes if c.action in SYMBOLS]
+        shown = writes if detailed else writes[:limit]
+        for change in shown:
+            lines.extend(_change_lines(change, show))
+        if len(writes) > len(shown):
+            lines.append(f"  ... and {len(writes) - len(shown)} more (use --detailed, or --limit N)")
+        for change in (c for c in step_changes.changes if c.action == "conflict"):
+            lines.append(
+                click.style("  ! conflict ", fg="magenta")
+                + f"{change.record_type} {change.record_id}: {show(change.reason)}"
+            )
+        lines.extend(_skipped_lines(step_changes.changes, detailed, limit))
+        if not step_changes.changes:
+            lines.append("  no changes")
+        lines.append("")
+    lines.append(click.style(changeset.summary(), bold=True))
+    return "\n".join(lines)
+
+
+def _change_lines(change: Change, show) -> list[str]:
+    symbol, color = SYMBOLS[change.action]
+    where = "" if change.side == "target" else " (source)"
+    record = f"{change.record_type} {change.record_id}" if change.record_id else f"new {change.record_type}"
+    head = f"  {click.style(symbol, fg=color)} {change.action} {record}{where}"
+    if change.origin:
+        head += f"  from {show(change.origin)}"
+    if change.reason:
+        head += f"  [{show(change.reason)}]"
+    lines = [head]
+    width = max((len(f.field) for f in change.fields), default=0)
+    for f in change.fields:
+        value = (
+            _value(show(f.new))
+            if change.action == "create"
+            else f"{_value(show(f.old))} -> {_value(show(f.new))}"
+        )
+        lines.append(f"      {f.field.ljust(width)}  {value}")
+    return lines
+
+
+def _skipped_lines(changes: list[Change], detailed: bool, limit: int) -> list[str]:
+    counted: dict[str, list[Change]] = defaultdict(list)
+    uncounted: dict[str, list[Change]] = defaultdict(list)
+    for change in changes:
+        if change.action == "skip":
+            (counted if change.counted else uncounted)[change.reason or "skipped"].append(change)
+    lines = []
+    for title, groups, listed in (("skipped", counted, True), ("not counted", uncounted, detailed)):
+        if not groups:
+            continue
+        lines.append(f"  {title}:")
+        for reason, items in sorted(groups.items(), key=lambda item: -len(item[1])):
+            names = [f"{c.record_type} {c.record_id}" for c in items]
+            sample = ", ".join(names if detailed else names[: min(limit, 5)])
+            more = (
+                "" if detailed or len(names) <= min(limit, 5) else f", ... {len(names) - min(limit, 5)} more"
+            )
+            lines.append(
+                f"    {reason}: {len(items)}"
+                + (f"  ({sample}{more})" if listed else "  (--detailed lists them)")
+            )
+    return lines
+
+
+def _value(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def render_report(report, plan: Plan) -> str:
+    """The closing lines of an apply: what was written, what failed, API calls made."""
+    counts = report.changeset.counts()
+    lines = [
+        f"Applied {plan.name}: {counts['create']} created, {counts['update']} updated, {counts['delete']} deleted, "
+        f"{counts['skip']} skipped, {counts['conflict']} conflicts, {report.failed} failed."
+    ]
+    for step in report.steps:
+        for change, error in step.failed:
+            lines.append(
+                f"  failed {change.action} {change.record_type} {change.record_id or ''} from {change.origin}: {error}"
+            )
+    if report.recovered:
+        lines.append(f"  {report.recovered} records created by an interrupted run were found and linked.")
+    if report.api_calls:
+        lines.append(
+            "  calls: " + ", ".join(f"{name} {count}" for name, count in sorted(report.api_calls.items()))
+        )
+    return "\n".join(lines)

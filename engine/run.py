@@ -1,0 +1,674 @@
+"""Run: read changes, filter, match, decide, and produce a ChangeSet. Nothing here writes.
+
+For each step of the Plan, in dependency order: read both sides since their watermarks, drop
+records that fail a filter (with the reason), find each record's partner (its link first, then
+the match keys in order, the priority type winning), and decide field by field which way values
+flow, using the directions, the last synced values (three-way) and the conflict policies.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.changeset import Change, ChangeSet, FieldChange, PairState, StepChanges
+from engine.connectors import Connector, Record, Registry
+from engine.errors import RecordError
+from engine.expressions import parse_datetime, phone_e164
+from engine.plan import FLOWS, FieldRule, Plan, Step
+from engine.secrets import resolve_settings
+from engine.state import StateStore
+
+PLACEHOLDER = "(new {type} for {origin})"
+
+
+def normalize_key(value: Any, how: str, region: str) -> str | None:
+    """A match key in comparable form; None when the record has no usable key."""
+    if value in (None, ""):
+        return None
+    text = str(value)
+    if how == "phone":
+        return phone_e164(text, region)
+    if how == "email":
+        text = text.strip().lower()
+        return text if "@" in text else None
+    if how == "lower":
+        return text.strip().lower() or None
+    if how == "trim":
+        return text.strip() or None
+    return text
+
+
+def get_path(values: Any, path: str) -> Any:
+    for key in path.split("."):
+        if not isinstance(values, dict):
+            return None
+        values = values.get(key)
+    return values
+
+
+def set_path(values: dict[str, Any], current: dict[str, Any], path: str, value: Any) -> None:
+    """Set a (possibly nested) field in ``values``, keeping siblings from ``current``."""
+    keys = path.split(".")
+    if len(keys) > 1 and keys[0] not in values:
+        values[keys[0]] = (
+            copy.deepcopy(current.get(keys[0])) if isinstance(current.get(keys[0]), dict) else {}
+        )
+    target = values
+    for key in keys[:-1]:
+        target = target.setdefault(key, {})
+    target[keys[-1]] = value
+
+
+@dataclass
+class RunContext:
+    """Everything a run needs besides the Plan: the job's connectors and its state."""
+
+    plan: Plan
+    connectors: dict[str, Connector]
+    state: StateStore
+    job: str
+    planned_links: dict[str, dict[str, str]] = field(default_factory=dict)  # step -> source id -> target id
+    describes: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    lookups: dict[tuple, Any] = field(default_factory=dict)
+
+    def connector(self, name: str) -> Connector:
+        return self.connectors[name]
+
+    def links_of(self, step: str) -> dict[str, str]:
+        """Source id -> target id for a step, including links planned earlier in this run."""
+        links = {source_id: link.target_id for source_id, link in self.state.links(self.job, step).items()}
+        links.update(self.planned_links.get(step, {}))
+        return links
+
+    def target_fields(self, connection: str, record_type: str) -> set[str]:
+        key = (connection, record_type)
+        if key not in self.describes:
+            self.describes[key] = set(self.connector(connection).describe(record_type).fields)
+        return self.describes[key]
+
+
+def run(plan: Plan, context: RunContext) -> ChangeSet:
+    """Decide every step of the plan (a dry run: nothing is written anywhere)."""
+    changeset = ChangeSet(job=context.job, plan_hash=plan.hash)
+    for step in plan.steps:
+        if step.mode == "manual":
+            continue
+        changeset.steps.append(run_step(step, context))
+    return changeset
+
+
+def run_step(step: Step, context: RunContext) -> StepChanges:
+    return _StepRun(step, context).decide()
+
+
+class _StepRun:
+    """The decisions of one step: one instance per step and run."""
+
+    def __init__(self, step: Step, context: RunContext):
+        self.step = step
+        self.context = context
+        self.job = context.job
+        self.state = context.state
+        self.region = context.plan.defaults.phone_region
+        self.source = context.connector(step.source.connection)
+        self.target = context.connector(step.target.connection)
+        self.out = StepChanges(step=step.name)
+        self.links = context.state.links(self.job, step.name)
+        self.by_target = {link.target_id: link for link in self.links.values()}
+        self.key_overlay: dict[tuple[str, int, str], list[tuple[str, str, str | None]]] = defaultdict(list)
+        self.refreshed: dict[str, set[str]] = {"source": set(), "target": set()}
+        self.claimed: set[str] = set()  # target ids matched earlier in this run
+        self.handled_targets: set[str] = set()
+        self.planned: dict[str, str] = context.planned_links.setdefault(step.name, {})
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def read(self, side: str) -> list[Record]:
+        spec = self.step.source if side == "source" else self.step.target
+        connector = self.source if side == "source" else self.target
+        since = self.state.watermark(self.job, self.step.name, side)
+        records = []
+        for record_type in spec.types:
+            records.extend(connector.read(record_type, since=since, where=spec.where))
+        retry = [
+            letter["record_id"]
+            for letter in self.state.dead_letters(self.job, self.step.name)
+            if letter["side"] == side
+        ]
+        seen = {record.id for record in records}
+        for record_type in spec.types:
+            missing = [record_id for record_id in retry if record_id not in seen]
+            records.extend(connector.get(record_type, missing).values() if missing else ())
+        self.out.read[side] = len(records)
+        self.out.fingerprint.extend((side, r.id, r.modified or "") for r in records)
+        newest = max((r.modified for r in records if r.modified), default=None)
+        if newest:
+            self.out.watermarks[side] = newest
+        for record in records:
+            self.index_keys(side, record)
+        return records
+
+    def index_keys(self, side: str, record: Record) -> None:
+        self.refreshed[side].add(record.id)
+        keys = [] if record.deleted else self.key_values(side, record)
+        for index, value in keys:
+            self.key_overlay[(side, index, value)].append((record.type, record.id, record.modified))
+        self.out.keys.setdefault(side, []).append((record.type, record.id, record.modified, keys))
+
+    def key_values(self, side: str, record: Record) -> list[tuple[int, str]]:
+        found = []
+        for index, key in enumerate(self.step.match):
+            raw = (
+                [key.source(record.values)]
+                if side == "source"
+                else [get_path(record.values, f) for f in key.target_fields]
+            )
+            for value in raw:
+                normalized = normalize_key(value, key.normalize, self.region)
+                if normalized is not None:
+                    found.append((index, normalized))
+        return found
+
+    def candidates(self, side: str, index: int, value: str) -> list[tuple[str, str, str | None]]:
+        stored = [
+            row
+            for row in self.state.find_keys(self.job, self.step.name, side, index, value)
+            if row[1] not in self.refreshed[side]
+        ]
+        return list(dict.fromkeys(stored + self.key_overlay.get((side, index, value), [])))
+
+    # -- deciding -------------------------------------------------------------------------------
+
+    def decide(self) -> StepChanges:
+        source_records = self.read("source")
+        target_records = self.read("target")
+        targets_by_id = {record.id: record for record in target_records}
+        for record in source_records:
+            self.from_source(record, targets_by_id)
+        for record in target_records:
+            if record.id not in self.handled_targets:
+                self.from_target(record)
+        return self.out
+
+    def skip(self, side: str, record: Record, reason: str, counted: bool = True) -> None:
+        self.out.add(
+            Change(self.step.name, "skip", side, record.type, record.id, reason=reason, counted=counted)
+        )
+
+    def failing_filter(self, side: str, record: Record) -> str | None:
+        for rule in self.step.filters:
+            if rule.side == side:
+                try:
+                    if not _truthy(rule.require(record.values)):
+                        return rule.reason
+                except RecordError as e:
+                    return e.message
+        return None
+
+    def from_source(self, record: Record, targets_by_id: dict[str, Record]) -> None:
+        link = self.links.get(record.id)
+        if record.deleted:
+            self.deleted(
+                "source",
+                record,
+                link.target_type if link else None,
+                link.target_id if link else None,
+                record.id,
+            )
+            return
+        reason = self.failing_filter("source", record)
+        if reason:
+            self.skip("source", record, reason)
+            return
+        if self.step.parent and self.parent_missing(record):
+            return
+        if link:
+            self.handled_targets.add(link.target_id)
+            partner = targets_by_id.get(link.target_id) or self.target.get(
+                link.target_type, [link.target_id]
+            ).get(link.target_id)
+            if partner is None:
+                self.skip(
+                    "source",
+                    record,
+                    f"linked {link.target_type} {link.target_id} no longer exists",
+                    counted=True,
+                )
+                return
+            self.pair(record, partner, link.made_by, new=False)
+            return
+        match = self.match("source", record)
+        if isinstance(match, str):
+            return
+        if match is None:
+            self.create("target", record)
+            return
+        made_by, partner_type, partner_id = match
+        partner = targets_by_id.get(partner_id) or self.target.get(partner_type, [partner_id]).get(partner_id)
+        if partner is None:
+            self.create("target", record)
+            return
+        self.handled_targets.add(partner.id)
+        self.pair(record, partner, made_by, new=True)
+
+    def from_target(self, record: Record) -> None:
+        link = self.by_target.get(record.id)
+        if record.deleted:
+            self.deleted(
+                "target",
+                record,
+                self.step.source.types[0],
+                link.source_id if link else None,
+                link.source_id if link else None,
+            )
+            return
+        reason = self.failing_filter("target", record) or self.outranked(record)
+        if reason:
+            self.skip("target", record, reason)
+            return
+        if link:
+            partner = self.source.get(link.source_type, [link.source_id]).get(link.source_id)
+            if partner is None:
+                self.skip("target", record, f"linked {link.source_type} {link.source_id} no longer exists")
+                return
+            self.pair(partner, record, link.made_by, new=False)
+            return
+        match = self.match("target", record)
+        if isinstance(match, str):
+            return
+        if match is None:
+            self.create("source", record)
+            return
+        made_by, partner_type, partner_id = match
+        partner = self.source.get(partner_type, [partner_id]).get(partner_id)
+        if partner is None:
+            self.create("source", record)
+            return
+        self.pair(partner, record, made_by, new=True)
+
+    def outranked(self, record: Record) -> str | None:
+        """A record of a lesser type is ignored when a record of the priority type shares its key."""
+        priority = self.step.target.priority
+        if priority is None or record.type == priority:
+            return None
+        for index, value in self.key_values("target", record):
+            if any(
+                kind == priority and rid != record.id
+                for kind, rid, _ in self.candidates("target", index, value)
+            ):
+                return f"a {priority} with the same {self.key_name(index)} has priority"
+        return None
+
+    def key_name(self, index: int) -> str:
+        return self.step.match[index].source.text
+
+    def match(self, side: str, record: Record) -> tuple[str, str, str] | str | None:
+        """(made_by, partner type, partner id), None when nothing matches, or a reason string once
+        a conflict or skip has been recorded."""
+        other = "target" if side == "source" else "source"
+        for index, value in self.key_values(side, record):
+            found = [row for row in self.candidates(other, index, value) if row[1] != record.id]
+            if not found:
+                continue
+            if other == "target" and self.step.target.priority:
+                preferred = [row for row in found if row[0] == self.step.target.priority]
+                found = preferred or found
+            types = {row[0] for row in found}
+            if len(found) > 1 and len(types) == 1:
+                chosen = self.ambiguous(side, record, index, value, found)
+                if chosen is None:
+                    return "conflict"
+                found = [chosen]
+            partner_type, partner_id, _ = found[0]
+            taken = self.taken(other, partner_id, record.id)
+            if taken:
+                self.out.add(
+                    Change(
+                        self.step.name, "conflict", side, record.type, record.id,
+                        reason=f"{self.key_name(index)} {value} matches {partner_type} {partner_id}, already linked to {taken}",
+                    )
+                )  # fmt: skip
+                return "conflict"
+            self.claimed.add(partner_id)
+            return f"key:{self.key_name(index)}", partner_type, partner_id
+        return None
+
+    def taken(self, side: str, partner_id: str, record_id: str) -> str | None:
+        if side == "target":
+            link = self.by_target.get(partner_id)
+            if link and link.source_id != record_id:
+                return f"{link.source_type} {link.source_id}"
+            return "another record in this run" if partner_id in self.claimed else None
+        link = self.links.get(partner_id)
+        if link and link.target_id != record_id:
+            return f"{link.target_type} {link.target_id}"
+        return None
+
+    def ambiguous(self, side: str, record: Record, index: int, value: str, found: list) -> tuple | None:
+        policy = self.step.conflicts.ambiguous
+        if policy != "hold":
+            ordered = sorted(found, key=lambda row: row[2] or "")
+            return ordered[0] if policy == "oldest" else ordered[-1]
+        names = ", ".join(f"{kind} {rid}" for kind, rid, _ in found)
+        self.out.add(
+            Change(
+                self.step.name, "conflict", side, record.type, record.id,
+                reason=f"{self.key_name(index)} {value} matches {len(found)} records: {names}; held until resolved",
+            )
+        )  # fmt: skip
+        return None
+
+    def parent_missing(self, record: Record) -> bool:
+        parent = self.step.parent
+        rule = next(rule for rule in self.step.fields if rule.link == parent.object)
+        parent_id = rule.source(record.values) if rule.source else None
+        if parent_id is not None and str(parent_id) in self.context.links_of(parent.object):
+            return False
+        waiting = parent.when_missing == "wait"
+        reason = f"{parent.object} {parent_id} is not linked" + (" yet; waiting" if waiting else "")
+        self.skip("source", record, reason, counted=False)
+        if waiting and record.modified:
+            current = self.out.watermarks.get("source")
+            self.out.watermarks["source"] = min(current, record.modified) if current else record.modified
+        return True
+
+    # -- field values -----------------------------------------------------------------------------
+
+    def applies(self, rule: FieldRule, target_type: str) -> bool:
+        if rule.types and target_type not in rule.types:
+            return False
+        fields = self.context.target_fields(self.step.target.connection, target_type) if rule.optional else ()
+        return not rule.optional or rule.target in fields
+
+    def forward(self, rule: FieldRule, source: Record) -> Any:
+        """The target value a field takes from the source record."""
+        values = source.values
+        if rule.source is not None:
+            value = rule.source(values)
+        elif rule.compute is not None:
+            value = rule.compute(values)
+        elif rule.template is not None:
+            value = rule.template(values)
+        else:
+            value = rule.value
+        if rule.transform is not None and value is not None:
+            value = rule.transform(value)
+        if rule.value_map is not None and value is not None:
+            value = dict(rule.value_map).get(str(value))
+        if value in (None, "") and rule.default is not None:
+            value = rule.default
+        if rule.link and value is not None:
+            value = self.context.links_of(rule.link).get(str(value))
+        if rule.lookup and value is not None:
+            value = self.lookup_id(rule, value)
+        return value
+
+    def backward(self, rule: FieldRule, target: Record) -> Any:
+        """The source value a field takes from the target record."""
+        value = get_path(target.values, rule.target)
+        if rule.link and value is not None:
+            reverse = {t: s for s, t in self.context.links_of(rule.link).items()}
+            value = reverse.get(str(value))
+        if rule.lookup and value is not None:
+            value = self.lookup_value(rule, value)
+        if rule.value_map is not None and value is not None:
+            value = {str(t): s for s, t in rule.value_map}.get(str(value))
+        if rule.transform is not None and value is not None:
+            value = rule.transform(value)
+        return value
+
+    def lookup_id(self, rule: FieldRule, value: Any) -> str | None:
+        key = ("id", rule.lookup.object, rule.lookup.by, value)
+        if key not in self.context.lookups:
+            found = self.target.find(rule.lookup.object, rule.lookup.by, [value])
+            self.context.lookups[key] = found[0].id if len(found) == 1 else None
+        return self.context.lookups[key]
+
+    def lookup_value(self, rule: FieldRule, record_id: Any) -> Any:
+        key = ("value", rule.lookup.object, rule.lookup.by, record_id)
+        if key not in self.context.lookups:
+            found = self.target.get(rule.lookup.object, [str(record_id)])
+            record = found.get(str(record_id))
+            self.context.lookups[key] = record.values.get(rule.lookup.by) if record else None
+        return self.context.lookups[key]
+
+    # -- writes ------------------------------------------------------------------------------------
+
+    def create(self, side: str, origin: Record) -> None:
+        spec = self.step.target if side == "target" else self.step.source
+        if "to_" + side not in FLOWS[self.step.directions.create]:
+            where = "the target" if side == "target" else "the source"
+            self.skip(
+                "source" if side == "target" else "target",
+                origin,
+                f"no match, and creating records in {where} is off",
+            )
+            return
+        record_type = spec.create_as or spec.types[0]
+        connector = self.target if side == "target" else self.source
+        try:
+            values, synced = self.creation_values(side, origin, record_type)
+        except RecordError as e:
+            self.skip("source" if side == "target" else "target", origin, e.message)
+            return
+        planned_id = None
+        info = connector.describe(record_type)
+        id_info = info.fields.get(spec.id_field or info.id_field)
+        if id_info is not None and id_info.createable:
+            planned_id = uuid.uuid4().hex
+            values[spec.id_field or info.id_field] = planned_id
+        origin_ref = f"{origin.type} {origin.id}"
+        source_id = origin.id if side == "target" else planned_id
+        self.out.add(
+            Change(
+                self.step.name, "create", side, record_type, None, origin=origin_ref,
+                fields=tuple(FieldChange(k, None, v) for k, v in values.items() if v != planned_id),
+                source_id=source_id, planned_id=planned_id, values=values,
+            )
+        )  # fmt: skip
+        placeholder = planned_id or PLACEHOLDER.format(type=record_type, origin=origin_ref)
+        if side == "target":
+            self.planned[origin.id] = placeholder
+            self.out.pairs.append(
+                PairState(origin.id, origin.type, record_type, planned_id, "created:target", synced)
+            )
+        else:
+            self.handled_targets.add(origin.id)
+            if planned_id:
+                self.planned[planned_id] = origin.id
+                self.out.pairs.append(
+                    PairState(planned_id, record_type, origin.type, origin.id, "created:source", synced)
+                )
+
+    def creation_values(self, side: str, origin: Record, record_type: str) -> tuple[dict, dict]:
+        values: dict[str, Any] = {}
+        synced: dict[str, Any] = {}
+        for rule in self.step.fields:
+            flow = "to_" + side
+            if flow not in FLOWS[rule.directions.create]:
+                continue
+            if side == "target":
+                if not self.applies(rule, record_type):
+                    continue
+                value = self.forward(rule, origin)
+                if value is not None:
+                    values[rule.target] = synced[rule.target] = value
+            elif rule.source is not None and self.applies(rule, origin.type):
+                value = self.backward(rule, origin)
+                synced[rule.target] = get_path(origin.values, rule.target)
+                if value is not None:
+                    set_path(values, {}, rule.source.text, value)
+        return values, synced
+
+    def deleted(
+        self, side: str, record: Record, other_type: str | None, other_id: str | None, source_id: str | None
+    ) -> None:
+        if other_id is None:
+            return
+        other = "target" if side == "source" else "source"
+        policy = self.step.deletes.to_target if other == "target" else self.step.deletes.to_source
+        self.out.unlinks.append(source_id)
+        if other == "target":
+            self.handled_targets.add(other_id)
+        if policy == "propagate":
+            self.out.add(
+                Change(
+                    self.step.name,
+                    "delete",
+                    other,
+                    other_type,
+                    other_id,
+                    origin=f"{record.type} {record.id} (deleted)",
+                    source_id=source_id,
+                )
+            )
+
+    def pair(self, source: Record, target: Record, made_by: str, new: bool) -> None:
+        """Decide field by field which way values flow between two linked records."""
+        base = None if new else self.state.snapshots(self.job, self.step.name, [source.id]).get(source.id)
+        to_target: dict[str, FieldChange] = {}
+        to_source: dict[str, FieldChange] = {}
+        source_values: dict[str, Any] = {}
+        synced: dict[str, Any] = {}
+        resolved: list[str] = []
+        try:
+            for rule in self.step.fields:
+                if not self.applies(rule, target.type):
+                    continue
+                flows = (
+                    FLOWS[rule.directions.update]
+                    if not new
+                    else FLOWS[rule.directions.update] or FLOWS[rule.directions.create]
+                )
+                forward = self.forward(rule, source) if "to_target" in flows else None
+                current = get_path(target.values, rule.target)
+                synced[rule.target] = current
+                if "to_target" not in flows and "to_source" not in flows:
+                    continue
+                way = self.direction_of_change(
+                    rule, source, target, forward, current, base, new, flows, resolved
+                )
+                if way == "to_target" and forward != current:
+                    to_target[rule.target] = FieldChange(rule.target, current, forward)
+                    synced[rule.target] = forward
+                elif way == "to_source" and rule.source is not None:
+                    value = self.backward(rule, target)
+                    old = rule.source(source.values)
+                    if value != old:
+                        to_source[rule.source.text] = FieldChange(rule.source.text, old, value)
+                        set_path(source_values, dict(source.values), rule.source.text, value)
+        except RecordError as e:
+            self.skip("source", source, e.message)
+            return
+        if resolved and "hold" in resolved:
+            names = f"{source.type} {source.id} and {target.type} {target.id}"
+            self.out.add(
+                Change(
+                    self.step.name, "conflict", "source", source.type, source.id, origin=f"{target.type} {target.id}",
+                    reason=f"{names} share a key but their values differ; held until resolved (duplicate_key: hold)",
+                )
+            )  # fmt: skip
+            return
+        reason = f"matched on {made_by.removeprefix('key:')}" if new else None
+        policy_note = "; ".join(sorted(set(resolved))) or None
+        if new:
+            self.out.add(
+                Change(
+                    self.step.name,
+                    "link",
+                    "target",
+                    target.type,
+                    target.id,
+                    origin=f"{source.type} {source.id}",
+                    reason=reason,
+                    source_id=source.id,
+                )
+            )
+        if to_target:
+            self.out.add(
+                Change(
+                    self.step.name, "update", "target", target.type, target.id, origin=f"{source.type} {source.id}",
+                    fields=tuple(to_target.values()), reason=policy_note, source_id=source.id,
+                    values={name: change.new for name, change in to_target.items()},
+                )
+            )  # fmt: skip
+        if to_source:
+            self.out.add(
+                Change(
+                    self.step.name, "update", "source", source.type, source.id, origin=f"{target.type} {target.id}",
+                    fields=tuple(to_source.values()), reason=policy_note, source_id=source.id, values=source_values,
+                )
+            )  # fmt: skip
+        if new or to_target or to_source or base != synced:
+            self.out.pairs.append(PairState(source.id, source.type, target.type, target.id, made_by, synced))
+        if new:
+            self.planned[source.id] = target.id
+
+    def direction_of_change(
+        self, rule, source, target, forward, current, base, new, flows, resolved
+    ) -> str | None:
+        """Which way this field's value should flow: the three-way comparison and the policies."""
+        if "to_target" in flows and forward == current:
+            return None
+        if "to_target" not in flows:
+            return "to_source"
+        if "to_source" not in flows or rule.source is None:
+            return "to_target"
+        if new or base is None:
+            if current in (None, ""):
+                return "to_target"  # a first match fills gaps and never blanks a value
+            if forward in (None, ""):
+                return "to_source"
+            policy = self.step.conflicts.duplicate_key
+            if policy == "hold":
+                resolved.append("hold")
+                return None
+            resolved.append(f"duplicate_key: {policy}")
+            return "to_source" if policy == "keep_target" else "to_target"
+        synced = base.get(rule.target)
+        source_changed = forward != synced
+        target_changed = current != synced
+        if source_changed and not target_changed:
+            return "to_target"
+        if target_changed and not source_changed:
+            return "to_source"
+        policy = rule.conflict or self.step.conflicts.concurrent_edit
+        resolved.append(f"both changed {rule.target}: {policy}")
+        if policy == "source_wins":
+            return "to_target"
+        if policy == "target_wins":
+            return "to_source"
+        return "to_target" if _newer(source.modified, target.modified) else "to_source"
+
+
+def _newer(first: str | None, second: str | None) -> bool:
+    """True when the first modification time is later (an unknown time never wins)."""
+    a = parse_datetime(first) if first else None
+    b = parse_datetime(second) if second else None
+    if a is None or b is None:
+        return a is not None
+    return a > b
+
+
+def _truthy(value: Any) -> bool:
+    return value not in (None, False, "", [], {})
+
+
+def open_connectors(
+    plan: Plan, registry: Registry, base_dir: Path, environ: Mapping[str, str]
+) -> dict[str, Connector]:
+    """Open every connection of the plan, replacing `${ENV}` references from the environment."""
+    return {
+        connection.name: registry.open(
+            connection.connector,
+            resolve_settings(connection.name, dict(connection.settings), environ),
+            base_dir,
+        )
+        for connection in plan.connections
+    }
