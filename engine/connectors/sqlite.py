@@ -1,0 +1,514 @@
+"""The SQLite connector: the local platform store, and syncmap's embedded default.
+
+Each record type is one table, created the first time a record of that type is written:
+
+    id TEXT PRIMARY KEY, data TEXT (JSON of all values), updated_at TEXT, deleted INTEGER
+
+with an index on (updated_at, id) for incremental reads. ``updated_at`` is an ISO 8601 UTC time
+with microseconds (``2026-11-23T10:00:00.123456+00:00``), so text order is time order. A delete
+keeps the row as a tombstone (``deleted = 1``) and bumps ``updated_at``, so an incremental read
+reports it. Describing a type that has no table yet gives just the id and modified fields; reads
+of it give nothing; the table appears on the first write.
+
+Every write stamps ``updated_at`` with a time strictly later than any already in the table, even
+within one microsecond or from another process, so a watermark never skips a change.
+
+This connector never decides anything about syncing, never loads a whole table into memory, and
+never lets one failing record fail the rest of its batch.
+
+The helpers at the top (times, settings, JSON values, field inference) are shared with the memory
+and jsonl connectors, which promise the same semantics.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from engine.connectors import FieldInfo, ObjectInfo, Record, Write, WriteResult
+from engine.diagnostics import did_you_mean
+from engine.errors import ConnectorError
+
+BATCH = 500  # values per IN (...) list in get and find
+READ_PAGE = 500  # rows fetched per query while streaming a read
+SAMPLE_ROWS = 200  # recently modified rows looked at by describe
+BUSY_TIMEOUT_SECONDS = 5.0  # how long to wait for another process's write lock
+MICROSECOND = timedelta(microseconds=1)
+
+
+# --- shared with the memory and jsonl connectors ------------------------------------------------
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO 8601 time as an aware datetime; a time without an offset is taken as UTC."""
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def format_time(moment: datetime) -> str:
+    """The one spelling of a time that syncmap stores, e.g. ``2026-11-23T10:00:00.123456+00:00``."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def canonical_time(text: Any, what: str) -> str:
+    """``text`` in the stored spelling; ConnectorError naming ``what`` when it is not a time."""
+    try:
+        return format_time(parse_time(str(text)))
+    except ValueError as e:
+        raise ConnectorError(
+            f"{what} `{text}` is not an ISO 8601 time",
+            hint="write times like 2026-11-23T10:00:00Z or 2026-11-23T10:00:00.123456+00:00",
+        ) from e
+
+
+class Clock:
+    """Hands out strictly increasing UTC times: the wall clock, or 1 µs after the last time handed
+    out or observed when the wall clock has not moved past it."""
+
+    def __init__(self) -> None:
+        self.last: datetime | None = None
+
+    def observe(self, stamp: str | None) -> None:
+        """Make later ticks come after ``stamp`` (a time already stored, perhaps by someone else)."""
+        if stamp is not None:
+            moment = parse_time(stamp)
+            if self.last is None or moment > self.last:
+                self.last = moment
+
+    def tick(self) -> str:
+        now = datetime.now(UTC)
+        if self.last is not None and now <= self.last:
+            now = self.last + MICROSECOND
+        self.last = now
+        return format_time(now)
+
+
+def check_settings(
+    connector: str, settings: Mapping[str, Any], required: Sequence[str], optional: Sequence[str]
+) -> None:
+    """Unknown settings are usually typos: report them, and any required one that is missing."""
+    known = [*required, *optional]
+    for name in settings:
+        if name not in known:
+            hint = did_you_mean(name, known) or f"{connector} settings: {', '.join(known)}"
+            raise ConnectorError(f"unknown {connector} setting `{name}`", hint=hint)
+    for name in required:
+        if settings.get(name) in (None, ""):
+            raise ConnectorError(
+                f"the {connector} connector needs a `{name}` setting",
+                hint=f"add `settings: {{{name}: ...}}` to the connection",
+            )
+
+
+def resolve_path(base_dir: Path | None, path: Any) -> Path:
+    """A path from settings, relative to the mapping document's folder."""
+    return Path(base_dir or Path.cwd()) / str(path)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} value {value!r} cannot be stored as JSON")
+
+
+def encode_values(values: Mapping[str, Any]) -> str:
+    """Values as stored JSON text; dates become ISO text, NaN and other objects are refused."""
+    return json.dumps(values, default=_json_default, allow_nan=False, ensure_ascii=False)
+
+
+def lookup(values: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted path such as ``company.name``; None when any part is missing."""
+    value: Any = values
+    for part in path.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+def chunks(items: Sequence[Any], size: int = BATCH) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def unique(values: Iterable[Any]) -> list[Any]:
+    """Values without repeats or None, in first-seen order (None never equals a stored value)."""
+    return list(dict.fromkeys(v for v in values if v is not None))
+
+
+_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def value_type(value: Any) -> str | None:
+    """The FieldInfo type a stored JSON value suggests; None for null, which suggests nothing."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "list"
+    if _DATETIME.match(value):
+        return "datetime"
+    return "date" if _DATE.fullmatch(value) else "string"
+
+
+def infer_fields(
+    samples: Iterable[Mapping[str, Any]], id_field: str, modified_field: str, writable: bool = True
+) -> dict[str, FieldInfo]:
+    """The id and modified fields, then the union of the samples' keys in name order; a key seen
+    with values of different types is a string."""
+    types: dict[str, str | None] = {}
+    for values in samples:
+        for name, value in values.items():
+            seen, kind = types.get(name), value_type(value)
+            types[name] = kind if seen is None else seen if kind in (None, seen) else "string"
+    fields = {
+        id_field: FieldInfo(id_field, "id", createable=writable, updateable=False, nillable=False),
+        modified_field: FieldInfo(
+            modified_field, "datetime", createable=False, updateable=False, nillable=False
+        ),
+    }
+    for name in sorted(types.keys() - fields.keys()):
+        fields[name] = FieldInfo(name, types[name] or "string", createable=writable, updateable=writable)
+    return fields
+
+
+def prepare_seed(
+    values: Mapping[str, Any], id_field: str, modified_field: str, clock: Clock
+) -> tuple[str, dict[str, Any], str, bool]:
+    """A fixture record as (id, values, modified, deleted): its own id and modified time kept
+    (a new id, and now, when it has none), ``_deleted: true`` making it a tombstone."""
+    values = dict(values)
+    deleted = bool(values.pop("_deleted", False))
+    record_id = given_id(values, id_field) or uuid.uuid4().hex
+    stamp = values.get(modified_field)
+    stamp = canonical_time(stamp, modified_field) if stamp else clock.tick()
+    clock.observe(stamp)
+    values[id_field], values[modified_field] = record_id, stamp
+    return record_id, values, stamp, deleted
+
+
+def given_id(values: Mapping[str, Any], id_field: str) -> str | None:
+    """The id a record's values carry, as text; None when absent or empty."""
+    value = values.get(id_field)
+    return None if value in (None, "") else str(value)
+
+
+class RecordRefused(Exception):
+    """A write that cannot be applied to this one record; it becomes a failed WriteResult."""
+
+
+# --- the connector --------------------------------------------------------------------------------
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _json_path(field_name: str) -> str:
+    """``company.name`` as the SQLite JSON path ``$."company"."name"``."""
+    return "$" + "".join("." + _quote(part) for part in field_name.split("."))
+
+
+class SqliteConnector:
+    """Records in a local SQLite file, one table per record type (see the module docstring)."""
+
+    def __init__(self, settings: Mapping[str, Any], base_dir: Path | None = None):
+        check_settings("sqlite", settings, required=("path",), optional=("id_field", "modified_field"))
+        self.id_field: str = settings.get("id_field") or "id"
+        self.modified_field: str = settings.get("modified_field") or "updated_at"
+        self.path = (
+            settings["path"] if settings["path"] == ":memory:" else resolve_path(base_dir, settings["path"])
+        )
+        self.calls: Counter[str] = Counter()
+        self.clock = Clock()
+        self._tables: set[str] = set()
+        self.db = self._open()
+
+    def __repr__(self) -> str:
+        return f"SqliteConnector({{'path': {str(self.path)!r}}})"
+
+    def __enter__(self) -> SqliteConnector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- the protocol
+
+    def describe(self, object_type: str) -> ObjectInfo:
+        """Fields inferred from the most recently modified rows; a type without a table yet has
+        just the id and modified fields (the table is created by its first write)."""
+        self.calls["describe"] += 1
+        samples: list[dict[str, Any]] = []
+        if self._exists(object_type):
+            sql = f"SELECT id, data FROM {_quote(object_type)} ORDER BY updated_at DESC LIMIT {SAMPLE_ROWS}"
+            with self._errors(f"describing `{object_type}`"):
+                samples = [self._decode(object_type, i, data) for i, data in self.db.execute(sql)]
+        fields = infer_fields(samples, self.id_field, self.modified_field)
+        return ObjectInfo(object_type, fields, id_field=self.id_field, modified_field=self.modified_field)
+
+    def read(self, object_type: str, since: str | None = None, where: str | None = None) -> Iterator[Record]:
+        """Records modified at or after ``since``, tombstones included, by (updated_at, id)."""
+        self.calls["read"] += 1
+        if where is not None:
+            raise ConnectorError(
+                f"the sqlite connector does not support `where` (reading `{object_type}`)",
+                hint="remove `where` from this side and filter records in the mapping instead",
+            )
+        start = canonical_time(since, "since") if since is not None else None
+        until = self._latest(object_type)
+        return self._pages(object_type, start, until) if until is not None else iter(())
+
+    def get(self, object_type: str, ids: Sequence[str]) -> dict[str, Record]:
+        self.calls["get"] += 1
+        wanted = unique(str(i) for i in ids)
+        found: dict[str, Record] = {}
+        for record in self._select_in(object_type, "id", wanted):
+            found[record.id] = record
+        return found
+
+    def find(self, object_type: str, field_name: str, values: Sequence[Any]) -> list[Record]:
+        """Live records whose field (a dotted path reaches into nested objects) equals a value."""
+        self.calls["find"] += 1
+        if field_name == self.id_field:
+            return self._select_in(object_type, "id", unique(str(v) for v in values))
+        return self._select_in(object_type, "json_extract(data, ?)", unique(values), _json_path(field_name))
+
+    def write(self, object_type: str, writes: Sequence[Write]) -> list[WriteResult]:
+        """One transaction per batch; each record in its own savepoint, so a failure undoes only it."""
+        self.calls["write"] += 1
+        if not writes:
+            return []
+        with self._transaction(f"writing `{object_type}`"):
+            self._create_table(object_type)
+            self.clock.observe(self._latest(object_type))
+            return [self._apply(object_type, write) for write in writes]
+
+    # --- helpers for tests and examples
+
+    def seed(self, object_type: str, records: Iterable[Mapping[str, Any]]) -> SqliteConnector:
+        """Insert or replace fixture records keeping their ids and modified times (see
+        ``prepare_seed``); returns the connector so a test can write ``conn = SqliteConnector(...).seed(...)``."""
+        sql = f"INSERT OR REPLACE INTO {_quote(object_type)} (id, data, updated_at, deleted) VALUES (?, ?, ?, ?)"
+        with self._transaction(f"seeding `{object_type}`"):
+            self._create_table(object_type)
+            for values in records:
+                record_id, values, stamp, deleted = prepare_seed(
+                    values, self.id_field, self.modified_field, self.clock
+                )
+                self.db.execute(sql, (record_id, encode_values(values), stamp, int(deleted)))
+        return self
+
+    def types(self) -> list[str]:
+        """The record types that have a table."""
+        sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%' ORDER BY name"
+        with self._errors("listing tables"):
+            return [name for (name,) in self.db.execute(sql)]
+
+    # --- reading
+
+    def _latest(self, object_type: str) -> str | None:
+        """The latest modified time in the type's table; None when it has no rows or no table."""
+        if not self._exists(object_type):
+            return None
+        with self._errors(f"reading `{object_type}`"):
+            return self.db.execute(f"SELECT max(updated_at) FROM {_quote(object_type)}").fetchone()[0]
+
+    def _pages(self, object_type: str, since: str | None, until: str) -> Iterator[Record]:
+        """Rows up to ``until`` (the latest time when the read was asked for), a page per query by
+        (updated_at, id) keyset: no cursor stays open between records, so the caller may write while
+        reading, and rows written after the read began are left for the next read."""
+        table = _quote(object_type)
+        after, params = "updated_at >= ?", [since or ""]
+        while True:
+            sql = (
+                f"SELECT id, data, updated_at, deleted FROM {table} WHERE {after} AND updated_at <= ? "
+                f"ORDER BY updated_at, id LIMIT {READ_PAGE}"
+            )
+            with self._errors(f"reading `{object_type}`"):
+                rows = self.db.execute(sql, [*params, until]).fetchall()
+            for row in rows:
+                yield self._record(object_type, row)
+            if len(rows) < READ_PAGE:
+                return
+            last_id, _, last_stamp, _ = rows[-1]
+            after, params = "(updated_at, id) > (?, ?)", [last_stamp, last_id]
+
+    def _select_in(self, object_type: str, column: str, values: list[Any], *prefix: Any) -> list[Record]:
+        """Live records whose ``column`` is one of ``values``, at most BATCH values per query."""
+        if not values or not self._exists(object_type):
+            return []
+        records = []
+        for chunk in chunks(values):
+            sql = (
+                f"SELECT id, data, updated_at, deleted FROM {_quote(object_type)} "
+                f"WHERE deleted = 0 AND {column} IN ({', '.join('?' * len(chunk))})"
+            )
+            with self._errors(f"reading `{object_type}`"):
+                rows = self.db.execute(sql, [*prefix, *chunk]).fetchall()
+            records.extend(self._record(object_type, row) for row in rows)
+        return sorted(records, key=lambda r: (r.modified, r.id))
+
+    def _record(self, object_type: str, row: tuple[str, str, str, int]) -> Record:
+        record_id, data, stamp, deleted = row
+        values = self._decode(object_type, record_id, data)
+        values[self.id_field], values[self.modified_field] = record_id, stamp
+        return Record(object_type, record_id, values, modified=stamp, deleted=bool(deleted))
+
+    def _decode(self, object_type: str, record_id: str, data: str) -> dict[str, Any]:
+        try:
+            values = json.loads(data)
+        except json.JSONDecodeError:
+            values = None
+        if not isinstance(values, dict):
+            raise ConnectorError(
+                f"sqlite `{self.path}`: `{object_type}` record `{record_id}` does not hold a JSON object",
+                hint="the `data` column must hold a JSON object; was the table written by another program?",
+            )
+        return values
+
+    # --- writing: one handler per operation, each raising RecordRefused for this record only
+
+    def _apply(self, object_type: str, write: Write) -> WriteResult:
+        handler = {"create": self._create, "update": self._update, "delete": self._delete}.get(write.op)
+        self.db.execute("SAVEPOINT record")
+        try:
+            if handler is None:
+                raise RecordRefused(f"unknown write operation `{write.op}`")
+            record_id = handler(object_type, write)
+        except (RecordRefused, sqlite3.Error, TypeError, ValueError) as e:
+            self.db.execute("ROLLBACK TO record")
+            self.db.execute("RELEASE record")
+            error = str(e) if isinstance(e, RecordRefused) else f"{write.op} of {object_type} failed: {e}"
+            return WriteResult(write.ref, ok=False, id=write.id, error=error)
+        self.db.execute("RELEASE record")
+        return WriteResult(write.ref, ok=True, id=record_id)
+
+    def _create(self, object_type: str, write: Write) -> str:
+        record_id = given_id(write.values, self.id_field) or write.id or uuid.uuid4().hex
+        if self._stored(object_type, record_id) is not None:
+            raise RecordRefused(f"{object_type} `{record_id}` already exists")
+        # a create over a tombstone brings the id back to life with only the new values
+        self._store(object_type, record_id, dict(write.values), deleted=False)
+        return record_id
+
+    def _update(self, object_type: str, write: Write) -> str:
+        record_id = self._target(object_type, write)
+        stored = self._stored(object_type, record_id)
+        if stored is None:
+            raise RecordRefused(f"{object_type} `{record_id}` not found")
+        given = given_id(write.values, self.id_field)
+        if given is not None and given != record_id:
+            raise RecordRefused(f"{object_type} `{record_id}`: the id field `{self.id_field}` cannot change")
+        self._store(object_type, record_id, {**json.loads(stored), **write.values}, deleted=False)
+        return record_id
+
+    def _delete(self, object_type: str, write: Write) -> str:
+        record_id = self._target(object_type, write)
+        stored = self._stored(object_type, record_id)
+        if stored is None:
+            raise RecordRefused(f"{object_type} `{record_id}` not found")
+        self._store(object_type, record_id, json.loads(stored), deleted=True)
+        return record_id
+
+    def _target(self, object_type: str, write: Write) -> str:
+        if not write.id:
+            raise RecordRefused(f"an {write.op} of `{object_type}` needs the record id")
+        return str(write.id)
+
+    def _stored(self, object_type: str, record_id: str) -> str | None:
+        """The stored JSON of a live record, None when it is missing or deleted."""
+        sql = f"SELECT data FROM {_quote(object_type)} WHERE id = ? AND deleted = 0"
+        row = self.db.execute(sql, (record_id,)).fetchone()
+        return row[0] if row else None
+
+    def _store(self, object_type: str, record_id: str, values: dict[str, Any], deleted: bool) -> None:
+        """Write one row stamped now, the stamp copied into the values so readers see it."""
+        stamp = self.clock.tick()
+        values[self.id_field], values[self.modified_field] = record_id, stamp
+        sql = f"INSERT OR REPLACE INTO {_quote(object_type)} (id, data, updated_at, deleted) VALUES (?, ?, ?, ?)"
+        self.db.execute(sql, (record_id, encode_values(values), stamp, int(deleted)))
+
+    # --- the file
+
+    def _open(self) -> sqlite3.Connection:
+        if isinstance(self.path, Path):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._errors("opening the file"):
+            db = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+            try:
+                db.execute("PRAGMA journal_mode = WAL")
+                db.execute("PRAGMA synchronous = NORMAL")
+            except sqlite3.Error:
+                db.close()
+                raise
+        return db
+
+    def _exists(self, object_type: str) -> bool:
+        """Whether the type has a table; another process may create one at any time."""
+        if object_type not in self._tables:
+            sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+            with self._errors("reading the schema"):
+                if self.db.execute(sql, (object_type,)).fetchone():
+                    self._tables.add(object_type)
+        return object_type in self._tables
+
+    def _create_table(self, object_type: str) -> None:
+        if object_type.lower().startswith("sqlite_") or not object_type:
+            raise ConnectorError(
+                f"`{object_type}` cannot be a sqlite record type",
+                hint="names starting with `sqlite_` are reserved by SQLite; choose another record type name",
+            )
+        if object_type in self._tables:
+            return
+        table = _quote(object_type)
+        self.db.execute(
+            f"CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY, data TEXT NOT NULL, "
+            "updated_at TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0)"
+        )
+        index = _quote(f"{object_type}_updated_at")
+        self.db.execute(f"CREATE INDEX IF NOT EXISTS {index} ON {table} (updated_at, id)")
+        self._tables.add(object_type)
+
+    @contextmanager
+    def _transaction(self, action: str) -> Iterator[None]:
+        """BEGIN IMMEDIATE takes the write lock up front, waiting up to the busy timeout for it."""
+        with self._errors(action):
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        """sqlite3 errors leave the connector as ConnectorError naming the file and what failed."""
+        try:
+            yield
+        except sqlite3.Error as e:
+            locked = "locked" in str(e) or "busy" in str(e)
+            hint = (
+                f"another process held the write lock for more than {BUSY_TIMEOUT_SECONDS:g} s; retry"
+                if locked
+                else "check that the file is a syncmap SQLite store and that it is writable"
+            )
+            raise ConnectorError(f"sqlite `{self.path}`: {action} failed: {e}", hint=hint) from e
