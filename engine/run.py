@@ -123,7 +123,8 @@ class _StepRun:
         self.by_target = {link.target_id: link for link in self.links.values()}
         self.key_overlay: dict[tuple[str, int, str], list[tuple[str, str, str | None]]] = defaultdict(list)
         self.refreshed: dict[str, set[str]] = {"source": set(), "target": set()}
-        self.claimed: set[str] = set()  # target ids matched earlier in this run
+        self.claimed: dict[str, set[str]] = {"source": set(), "target": set()}  # ids paired in this run
+        self.held: set[str] = set()  # ids in a conflict held for a person: not matched again this run
         self.handled_targets: set[str] = set()
         self.planned: dict[str, str] = context.planned_links.setdefault(step.name, {})
 
@@ -272,6 +273,8 @@ class _StepRun:
         if reason:
             self.skip("target", record, reason)
             return
+        if record.id in self.held:
+            return
         if link:
             partner = self.source.get(link.source_type, [link.source_id]).get(link.source_id)
             if partner is None:
@@ -316,6 +319,9 @@ class _StepRun:
             found = [row for row in self.candidates(other, index, value) if row[1] != record.id]
             if not found:
                 continue
+            if any(row[1] in self.held for row in found):
+                self.held.add(record.id)
+                return "held"
             if other == "target" and self.step.target.priority:
                 preferred = [row for row in found if row[0] == self.step.target.priority]
                 found = preferred or found
@@ -335,7 +341,8 @@ class _StepRun:
                     )
                 )  # fmt: skip
                 return "conflict"
-            self.claimed.add(partner_id)
+            self.claimed[other].add(partner_id)
+            self.claimed[side].add(record.id)
             return f"key:{self.key_name(index)}", partner_type, partner_id
         return None
 
@@ -344,17 +351,18 @@ class _StepRun:
             link = self.by_target.get(partner_id)
             if link and link.source_id != record_id:
                 return f"{link.source_type} {link.source_id}"
-            return "another record in this run" if partner_id in self.claimed else None
-        link = self.links.get(partner_id)
-        if link and link.target_id != record_id:
-            return f"{link.target_type} {link.target_id}"
-        return None
+        else:
+            link = self.links.get(partner_id)
+            if link and link.target_id != record_id:
+                return f"{link.target_type} {link.target_id}"
+        return "another record in this run" if partner_id in self.claimed[side] else None
 
     def ambiguous(self, side: str, record: Record, index: int, value: str, found: list) -> tuple | None:
         policy = self.step.conflicts.ambiguous
         if policy != "hold":
             ordered = sorted(found, key=lambda row: row[2] or "")
             return ordered[0] if policy == "oldest" else ordered[-1]
+        self.held.update([record.id, *(rid for _, rid, _ in found)])
         names = ", ".join(f"{kind} {rid}" for kind, rid, _ in found)
         self.out.add(
             Change(

@@ -1,0 +1,78 @@
+"""Helpers for runtime scenarios: a job over two in-memory stores, and changes as short lines."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from engine.changeset import Change, ChangeSet
+from engine.connectors.memory import MemoryConnector, drop_stores
+from engine.job import Job
+
+CONTACTS = """\
+syncmap: 1
+name: contacts-job
+connections:
+  platform: {connector: memory, settings: {store: platform}}
+  crm: {connector: memory, settings: {store: crm}}
+objects:
+  contacts:
+    source: {connection: platform, object: contacts}
+    target: {connection: crm, object: [Lead, Contact], priority: Contact, create_as: Lead}
+    direction: both
+    match:
+      - {source: phone, target: [MobilePhone, Phone], normalize: phone}
+    filters:
+      - {side: source, require: first_name, reason: no first name}
+      - {side: target, require: "phone_valid(MobilePhone || Phone)", reason: no valid phone}
+    fields:
+      FirstName: first_name
+      LastName: {source: last_name, default: Unknown}
+      MobilePhone: {source: phone, transform: "phone_e164(@)"}
+      Email: {source: email, transform: "email(@)"}
+    conflicts: {duplicate_key: keep_target}
+"""
+
+
+def describe(change: Change) -> str:
+    """A change as one readable line: `update target Contact c1: Email None -> 'a@b.c'`."""
+    record = change.record_id or "(new)"
+    text = f"{change.action} {change.side} {change.record_type} {record}"
+    if change.fields and change.action == "update":
+        text += ": " + ", ".join(f"{f.field} {f.old!r} -> {f.new!r}" for f in change.fields)
+    elif change.fields:
+        text += ": " + ", ".join(f"{f.field}={f.new!r}" for f in change.fields)
+    if change.reason and change.action in ("skip", "conflict"):
+        text += f" ({change.reason})"
+    return text
+
+
+def lines(changeset: ChangeSet, counted_only: bool = False) -> list[str]:
+    return sorted(describe(c) for step in changeset.steps for c in step.changes if c.counted or not counted_only)
+
+
+@pytest.fixture
+def stores():
+    drop_stores()
+    yield MemoryConnector({"store": "platform"}), MemoryConnector({"store": "crm"})
+    drop_stores()
+
+
+@pytest.fixture
+def open_job(tmp_path: Path):
+    """Open a Job for a mapping text (the CONTACTS job by default), with its own state file."""
+    (tmp_path / "syncmap.toml").write_text("")
+    jobs = []
+
+    def make(text: str = CONTACTS) -> Job:
+        mapping = tmp_path / "job.yaml"
+        mapping.write_text(textwrap.dedent(text))
+        job = Job.open(mapping, tmp_path / "state.db")
+        jobs.append(job)
+        return job
+
+    yield make
+    for job in jobs:
+        job.close()

@@ -1,0 +1,231 @@
+"""Runtime scenarios over two in-memory stores: matching, directions, conflicts, deletes, parents."""
+
+from __future__ import annotations
+
+from tests.runtime.conftest import CONTACTS, lines
+
+
+def test_first_run_links_creates_both_ways_and_skips_with_reasons(stores, open_job):
+    platform, crm = stores
+    platform.seed("contacts", [
+        {"id": "p1", "first_name": "Ana", "last_name": "Lopez", "phone": "(415) 555-0100"},
+        {"id": "p2", "first_name": "Bo", "phone": "415 555 0101"},
+        {"id": "p3", "first_name": "", "phone": "415 555 0102"},
+    ])  # fmt: skip
+    crm.seed("Contact", [{"id": "c1", "FirstName": "Ana", "LastName": "Lopez", "MobilePhone": "+14155550100"}])
+    crm.seed("Lead", [
+        {"id": "l1", "FirstName": "Cy", "LastName": "Ng", "Phone": "+1 415 555 0199"},
+        {"id": "l2", "FirstName": "Di", "LastName": "Ma", "Phone": "n/a"},
+    ])  # fmt: skip
+    changes = open_job().plan_changes()
+    assert lines(changes) == [
+        "create source contacts (new): first_name='Cy', last_name='Ng'",
+        "create target Lead (new): FirstName='Bo', LastName='Unknown', MobilePhone='+14155550101'",
+        "link target Contact c1",
+        "skip source contacts p3 (no first name)",
+        "skip target Lead l2 (no valid phone)",
+    ]
+    assert changes.summary() == "Plan: 2 to create, 0 to update, 0 to delete, 2 skipped, 0 conflicts."
+
+
+def test_dry_run_writes_nothing_and_a_second_apply_plans_nothing(stores, open_job):
+    platform, crm = stores
+    platform.seed("contacts", [{"id": f"p{i}", "first_name": f"N{i}", "phone": f"415555{i:04d}"} for i in range(50)])
+    job = open_job()
+    before = (platform.records("contacts"), crm.records("Lead"), job.state.db.execute("select count(*) from runs").fetchone())
+    job.plan_changes()
+    after = (platform.records("contacts"), crm.records("Lead"), job.state.db.execute("select count(*) from runs").fetchone())
+    assert before == after
+    report = job.apply()
+    assert report.changeset.counts()["create"] == 50
+    assert len(crm.records("Lead")) == 50
+    assert lines(job.plan_changes(), counted_only=True) == []
+    assert lines(job.apply().changeset) == []
+
+
+def test_no_echo_after_a_two_way_run(stores, open_job):
+    platform, crm = stores
+    platform.seed("contacts", [{"id": "p1", "first_name": "Ana", "phone": "4155550100", "email": "ana@acme.com"}])
+    crm.seed("Contact", [{"id": "c9", "FirstName": "Eve", "LastName": "Ro", "MobilePhone": "+14155550199"}])
+    job = open_job()
+    job.apply()
+    platform.write("contacts", [_update("p1", first_name="Anna")])
+    crm.write("Contact", [_update("c9", LastName="Rowe")])
+    assert lines(job.apply().changeset) == [
+        "update source contacts " + _id_of(platform, "Eve") + ": last_name 'Ro' -> 'Rowe'",
+        "update target Lead " + _id_of(crm, "Anna", "Lead", "FirstName") + ": FirstName 'Ana' -> 'Anna'",
+    ]
+    assert lines(job.plan_changes(), counted_only=True) == []
+
+
+def live(connector, record_type):
+    return [record for record in connector.records(record_type) if not record.deleted]
+
+
+def _update(record_id, **values):
+    from engine.connectors import Write
+
+    return Write(record_id, "update", "", record_id, values)
+
+
+def _id_of(connector, name, record_type="contacts", field="first_name"):
+    return next(r.id for r in connector.records(record_type) if r.values.get(field) == name)
+
+
+def test_priority_type_wins_and_the_other_is_ignored(stores, open_job):
+    platform, crm = stores
+    platform.seed("contacts", [{"id": "p1", "first_name": "Ana", "phone": "4155550100"}])
+    crm.seed("Lead", [{"id": "l1", "FirstName": "Ana", "LastName": "L", "MobilePhone": "+14155550100"}])
+    crm.seed("Contact", [{"id": "c1", "FirstName": "Ana", "LastName": "C", "Phone": "415-555-0100"}])
+    assert lines(open_job().plan_changes()) == [
+        "link target Contact c1",
+        "skip target Lead l1 (a Contact with the same phone has priority)",
+        "update source contacts p1: last_name None -> 'C'",
+        "update target Contact c1: MobilePhone None -> '+14155550100'",  # a first link fills gaps
+    ]
+
+
+def test_an_ambiguous_key_is_held_not_guessed(stores, open_job):
+    platform, crm = stores
+    platform.seed("contacts", [{"id": "p1", "first_name": "Ana", "phone": "4155550100"}])
+    crm.seed("Contact", [
+        {"id": "c1", "FirstName": "Ana", "LastName": "A", "MobilePhone": "+14155550100"},
+        {"id": "c2", "FirstName": "Ana", "LastName": "B", "Phone": "(415) 555-0100"},
+    ])  # fmt: skip
+    job = open_job()
+    changes = job.plan_changes()
+    assert lines(changes) == [
+        "conflict source contacts p1 (phone +14155550100 matches 2 records: Contact c1, Contact c2; held until resolved)"
+    ]
+    job.apply()
+    assert len(live(crm, "Contact")) == 2 and live(crm, "Lead") == []
+
+
+def concurrent_edit(stores, open_job, policy: str, source_first: bool):
+    platform, crm = stores
+    platform.seed("contacts", [{"id": "p1", "first_name": "Ana", "phone": "4155550100"}])
+    job = open_job(CONTACTS.replace("conflicts: {duplicate_key: keep_target}", f"conflicts: {{concurrent_edit: {policy}}}"))
+    job.apply()
+    lead = crm.records("Lead")[0].id
+    edits = [
+        lambda: platform.write("contacts", [_update("p1", first_name="FromPlatform")]),
+        lambda: crm.write("Lead", [_update(lead, FirstName="FromCrm")]),
+    ]
+    for edit in edits if source_first else reversed(edits):
+        edit()
+    job.apply()
+    return platform.records("contacts")[0].values["first_name"], crm.records("Lead")[0].values["FirstName"]
+
+
+def test_concurrent_edits_last_write_wins(stores, open_job):
+    assert concurrent_edit(stores, open_job, "last_write_wins", source_first=True) == ("FromCrm", "FromCrm")
+
+
+def test_concurrent_edits_last_write_wins_the_other_way(stores, open_job):
+    assert concurrent_edit(stores, open_job, "last_write_wins", source_first=False) == ("FromPlatform", "FromPlatform")
+
+
+def test_concurrent_edits_source_wins(stores, open_job):
+    assert concurrent_edit(stores, open_job, "source_wins", source_first=True) == ("FromPlatform", "FromPlatform")
+
+
+def test_concurrent_edits_target_wins(stores, open_job):
+    assert concurrent_edit(stores, open_job, "target_wins", source_first=False) == ("FromCrm", "FromCrm")
+
+
+def first_match(stores, open_job, policy: str):
+    platform, crm = stores
+    platform.seed("contacts", [{"id": "p1", "first_name": "Ana", "last_name": "Platform", "phone": "4155550100"}])
+    crm.seed("Contact", [{"id": "c1", "FirstName": "Ana", "LastName": "Crm", "MobilePhone": "+14155550100"}])
+    job = open_job(CONTACTS.replace("duplicate_key: keep_target", f"duplicate_key: {policy}"))
+    return job, lines(job.plan_changes())
+
+
+def test_duplicate_key_keep_target(stores, open_job):
+    assert first_match(stores, open_job, "keep_target")[1] == [
+        "link target Contact c1",
+        "update source contacts p1: last_name 'Platform' -> 'Crm'",
+    ]
+
+
+def test_duplicate_key_keep_source(stores, open_job):
+    assert first_match(stores, open_job, "keep_source")[1] == [
+        "link target Contact c1",
+        "update target Contact c1: LastName 'Crm' -> 'Platform'",
+    ]
+
+
+def test_duplicate_key_hold(stores, open_job):
+    job, found = first_match(stores, open_job, "hold")
+    assert found == [
+        "conflict source contacts p1 (contacts p1 and Contact c1 share a key but their values differ; "
+        "held until resolved (duplicate_key: hold))"
+    ]
+
+
+DELETES = CONTACTS.replace("conflicts: {duplicate_key: keep_target}", "deletes: {to_target: propagate, to_source: ignore}")
+
+
+def test_deletes_propagate_one_way_and_are_ignored_the_other(stores, open_job):
+    platform, crm = stores
+    platform.seed("contacts", [
+        {"id": "p1", "first_name": "Ana", "phone": "4155550100"},
+        {"id": "p2", "first_name": "Bo", "phone": "4155550101"},
+    ])  # fmt: skip
+    job = open_job(DELETES)
+    job.apply()
+    from engine.connectors import Write
+
+    platform.write("contacts", [Write("d1", "delete", "contacts", "p1")])
+    bo = _id_of(crm, "Bo", "Lead", "FirstName")
+    crm.write("Lead", [Write("d2", "delete", "Lead", bo)])
+    assert lines(job.apply().changeset) == ["delete target Lead " + _id_of(crm, "Ana", "Lead", "FirstName")]
+    assert live(crm, "Lead") == []
+    assert [r.id for r in live(platform, "contacts")] == ["p2"]  # the crm deletion was ignored
+    assert lines(job.plan_changes(), counted_only=True) == []
+
+
+ACTIVITIES = """\
+syncmap: 1
+name: activities-job
+connections:
+  platform: {connector: memory, settings: {store: platform}}
+  crm: {connector: memory, settings: {store: crm}}
+objects:
+  accounts:
+    source: {connection: platform, object: accounts}
+    target: {connection: crm, object: Account}
+    direction: to_target
+    match:
+      - {source: external_id, target: External_Id__c, normalize: lower}
+    fields:
+      Name: name
+      External_Id__c: {source: external_id, transform: "lower(@)"}
+  tasks:
+    source: {connection: platform, object: tasks}
+    target: {connection: crm, object: Task}
+    direction: to_target
+    parent: accounts
+    fields:
+      Subject: title
+      WhatId: {source: account_id, link: accounts, create_only: true}
+      Status: {value: Completed}
+"""
+
+
+def test_a_child_with_an_unknown_parent_is_skipped_and_not_counted(stores, open_job):
+    platform, crm = stores
+    platform.seed("accounts", [{"id": "a1", "name": "Acme", "external_id": "ACME-1"}])
+    platform.seed("tasks", [
+        {"id": "t1", "title": "Call back", "account_id": "a1"},
+        {"id": "t2", "title": "Orphan", "account_id": "a404"},
+    ])  # fmt: skip
+    job = open_job(ACTIVITIES)
+    assert [step.name for step in job.plan.steps] == ["accounts", "tasks"]
+    report = job.apply()
+    assert report.changeset.counts() == {"create": 2, "update": 0, "delete": 0, "skip": 0, "conflict": 0, "link": 0}
+    assert lines(report.changeset) == [
+        "create target Account (new): External_Id__c='acme-1', Name='Acme'",
+        "create target Task (new): Status='Completed', Subject='Call back', WhatId='" + crm.records("Account")[0].id + "'",
+        "skip source tasks t2 (accounts a404 is not linked)",
+    ]
