@@ -568,7 +568,7 @@ class _StepRun:
                 elif way == "to_source" and rule.source is not None:
                     value = self.backward(rule, target)
                     old = rule.source(source.values)
-                    if value != old:
+                    if value != self.comparable(rule, old):
                         to_source[rule.source.text] = FieldChange(rule.source.text, old, value)
                         set_path(source_values, dict(source.values), rule.source.text, value)
         except RecordError as e:
@@ -618,10 +618,16 @@ class _StepRun:
         if new:
             self.planned[source.id] = target.id
 
+    @staticmethod
+    def comparable(rule: FieldRule, value: Any) -> Any:
+        """A value as the field's transform would write it: formatting alone is not a change."""
+        return rule.transform(value) if rule.transform is not None and value is not None else value
+
     def direction_of_change(
         self, rule, source, target, forward, current, base, new, flows, resolved
     ) -> str | None:
         """Which way this field's value should flow: the three-way comparison and the policies."""
+        current = self.comparable(rule, current)
         if "to_target" in flows and forward == current:
             return None
         if "to_target" not in flows:
@@ -639,7 +645,7 @@ class _StepRun:
                 return None
             resolved.append(f"duplicate_key: {policy}")
             return "to_source" if policy == "keep_target" else "to_target"
-        synced = base.get(rule.target)
+        synced = self.comparable(rule, base.get(rule.target))
         source_changed = forward != synced
         target_changed = current != synced
         if source_changed and not target_changed:

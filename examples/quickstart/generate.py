@@ -1,0 +1,116 @@
+"""Fill platform.db and crm.db with a few hundred realistic, messy contacts (same data every time).
+
+Run it again to start the quickstart over: it also forgets the sync state in .syncmap/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+from pathlib import Path
+
+from engine.connectors.sqlite import SqliteConnector
+
+HERE = Path(__file__).resolve().parent
+FIRST = [
+    "Ana",
+    "Bo",
+    "Chen",
+    "Dana",
+    "Eli",
+    "Fatima",
+    "Gus",
+    "Hana",
+    "Ivan",
+    "Jo",
+    "Kai",
+    "Lena",
+    "Mo",
+    "Nia",
+]
+LAST = ["Lopez", "Smith", "Nguyen", "Okafor", "Rossi", "Kim", "Novak", "Silva", "Khan", "Berg"]
+
+
+def phone_variants(number: int, rng: random.Random) -> str:
+    """One US number written the many ways people type it."""
+    digits = f"415{number:07d}"
+    area, prefix, line = digits[:3], digits[3:6], digits[6:]
+    forms = [
+        f"({area}) {prefix}-{line}",
+        f"+1 {area} {prefix} {line}",
+        digits,
+        f"{area}.{prefix}.{line}",
+        f"1-{area}-{prefix}-{line}",
+    ]
+    return rng.choice(forms)
+
+
+def person(rng: random.Random, number: int) -> dict:
+    first, last = rng.choice(FIRST), rng.choice(LAST)
+    email = (
+        f"  {first}.{last}{number}@Example.com "
+        if rng.random() < 0.3
+        else f"{first.lower()}.{last.lower()}{number}@example.com"
+    )
+    return {"first": first, "last": last, "email": email, "number": 5550000 + number}
+
+
+def generate(count: int, seed: int = 7) -> tuple[list[dict], list[dict], list[dict]]:
+    rng = random.Random(seed)
+    platform, leads, contacts = [], [], []
+    for i in range(count):
+        p = person(rng, i)
+        roll = rng.random()
+        if roll < 0.55 or i % 40 == 0:  # only on the platform (some without a first name)
+            first = "" if i % 25 == 0 else p["first"]
+            platform.append(
+                {
+                    "id": f"p{i}",
+                    "first_name": first,
+                    "last_name": p["last"],
+                    "phone": phone_variants(p["number"], rng),
+                    "email": p["email"],
+                }
+            )
+        if 0.35 < roll < 0.7:  # in the CRM as a Contact (the overlap with the platform matches on phone)
+            contacts.append(
+                {
+                    "id": f"003{i:06d}",
+                    "FirstName": p["first"],
+                    "LastName": p["last"],
+                    "MobilePhone": phone_variants(p["number"], rng),
+                    "Email": p["email"].strip().lower(),
+                }
+            )
+        if roll > 0.65 or i % 30 == 0:  # a Lead (some share a phone with a Contact: the Contact has priority)
+            phone = phone_variants(p["number"], rng) if i % 17 else "n/a"
+            leads.append(
+                {
+                    "id": f"00Q{i:06d}",
+                    "FirstName": p["first"],
+                    "LastName": p["last"],
+                    "Phone": phone,
+                    "Company": f"{p['last']} & Co",
+                }
+            )
+    return platform, leads, contacts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--records", type=int, default=300, help="people to generate (default 300)")
+    args = parser.parse_args()
+    for name in ("platform.db", "crm.db"):
+        for suffix in ("", "-wal", "-shm"):
+            (HERE / f"{name}{suffix}").unlink(missing_ok=True)
+    shutil.rmtree(HERE / ".syncmap", ignore_errors=True)
+    platform, leads, contacts = generate(args.records)
+    SqliteConnector({"path": "platform.db"}, HERE).seed("contacts", platform).close()
+    crm = SqliteConnector({"path": "crm.db"}, HERE)
+    crm.seed("Lead", leads).seed("Contact", contacts).close()
+    print(f"platform.db: {len(platform)} contacts; crm.db: {len(leads)} Leads, {len(contacts)} Contacts")
+
+
+if __name__ == "__main__":
+    main()
