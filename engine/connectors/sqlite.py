@@ -318,7 +318,7 @@ class SqliteConnector:
 
     def types(self) -> list[str]:
         """The record types that have a table."""
-        sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%' ORDER BY name"
+        sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND substr(name, 1, 7) != 'sqlite_' ORDER BY name"
         with self._errors("listing tables"):
             return [name for (name,) in self.db.execute(sql)]
 
