@@ -137,9 +137,7 @@ class Job:
         return report
 
     def api_calls(self) -> dict[str, int]:
-        return {
-            name: sum(getattr(connector, "calls", {}).values()) for name, connector in self.connectors.items()
-        }
+        return {name: sum(connector.calls.values()) for name, connector in self.connectors.items()}
 
 
 def fingerprint(changeset: ChangeSet) -> str:

@@ -18,6 +18,7 @@ relative paths. Tests can bypass discovery by passing a ``Registry`` with instan
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -86,6 +87,8 @@ class WriteResult:
 
 
 class Connector(Protocol):
+    calls: Counter[str]  # calls made per method (read, get, find, write), for the run report
+
     def describe(self, object_type: str) -> ObjectInfo:
         """Fields and capabilities of a record type; ConnectorError when it does not exist."""
         ...

@@ -100,14 +100,16 @@ def generate(count: int, seed: int = 7) -> tuple[list[dict], list[dict], list[di
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=300, help="people to generate (default 300)")
+    parser.add_argument("--dir", type=Path, default=HERE, help="folder for the two stores (default: here)")
     args = parser.parse_args()
+    folder = args.dir
     for name in ("platform.db", "crm.db"):
         for suffix in ("", "-wal", "-shm"):
-            (HERE / f"{name}{suffix}").unlink(missing_ok=True)
-    shutil.rmtree(HERE / ".syncmap", ignore_errors=True)
+            (folder / f"{name}{suffix}").unlink(missing_ok=True)
+    shutil.rmtree(folder / ".syncmap", ignore_errors=True)
     platform, leads, contacts = generate(args.records)
-    SqliteConnector({"path": "platform.db"}, HERE).seed("contacts", platform).close()
-    crm = SqliteConnector({"path": "crm.db"}, HERE)
+    SqliteConnector({"path": "platform.db"}, folder).seed("contacts", platform).close()
+    crm = SqliteConnector({"path": "crm.db"}, folder)
     crm.seed("Lead", leads).seed("Contact", contacts).close()
     print(f"platform.db: {len(platform)} contacts; crm.db: {len(leads)} Leads, {len(contacts)} Contacts")
 
