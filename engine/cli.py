@@ -160,7 +160,7 @@ def plan_command(
 
     Reads both sides and decides everything, but writes nothing anywhere, not even the state store.
     """
-    with Job.open(mapping, state_path) as job:
+    with Job.open(mapping, state_path, read_only=True) as job:
         changeset = job.plan_changes()
         if out:
             out.write_text(json.dumps(saved_plan(changeset, mapping), indent=2, default=str))

@@ -70,9 +70,11 @@ class Job:
         state_path: Path | None = None,
         registry: Registry | None = None,
         environ: Mapping[str, str] | None = None,
+        read_only: bool = False,
     ) -> Job:
+        """Compile a mapping and open its connectors and state (``read_only`` for dry runs)."""
         plan = compile_plan(mapping)
-        state = StateStore(state_path or find_project_root(mapping) / STATE_FILE)
+        state = StateStore(state_path or find_project_root(mapping) / STATE_FILE, read_only=read_only)
         connectors = open_connectors(
             plan, registry or Registry(), mapping.resolve().parent, environ or os.environ
         )

@@ -25,7 +25,7 @@ SYMBOLS = {"create": ("+", "green"), "update": ("~", "yellow"), "delete": ("-", 
 def mask(value: Any) -> Any:
     """Hide most of every email address and phone number in a value, keeping it recognisable."""
     if isinstance(value, str):
-        return PHONE.sub(r"\1•••\2", EMAIL.sub(r"\1•••\2", value))
+        return PHONE.sub(r"\1***\2", EMAIL.sub(r"\1***\2", value))
     if isinstance(value, dict):
         return {key: mask(item) for key, item in value.items()}
     if isinstance(value, list):

@@ -98,9 +98,18 @@ class JournalEntry:
 class StateStore:
     """One SQLite file of sync state, shared safely by several processes (WAL, busy timeout)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, read_only: bool = False):
+        """Open (creating and migrating) the store; ``read_only`` never touches the file, and
+        stands in an empty store when it does not exist yet, so a dry run leaves no trace."""
         self.path = path
         try:
+            if read_only:
+                exists = path.exists()
+                target = f"file:{path}?mode=ro" if exists else "file::memory:"
+                self.db = sqlite3.connect(target, uri=True, timeout=30, isolation_level=None)
+                if not exists:
+                    self._migrate()
+                return
             path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
