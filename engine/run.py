@@ -230,6 +230,8 @@ class _StepRun:
         if self.step.parent and self.parent_missing(record):
             return
         if link:
+            if link.target_id in targets_by_id and targets_by_id[link.target_id].deleted:
+                return  # the deletion is decided from the side where it happened
             self.handled_targets.add(link.target_id)
             partner = targets_by_id.get(link.target_id) or self.target.get(
                 link.target_type, [link.target_id]

@@ -12,7 +12,9 @@ def test_first_run_links_creates_both_ways_and_skips_with_reasons(stores, open_j
         {"id": "p2", "first_name": "Bo", "phone": "415 555 0101"},
         {"id": "p3", "first_name": "", "phone": "415 555 0102"},
     ])  # fmt: skip
-    crm.seed("Contact", [{"id": "c1", "FirstName": "Ana", "LastName": "Lopez", "MobilePhone": "+14155550100"}])
+    crm.seed(
+        "Contact", [{"id": "c1", "FirstName": "Ana", "LastName": "Lopez", "MobilePhone": "+14155550100"}]
+    )
     crm.seed("Lead", [
         {"id": "l1", "FirstName": "Cy", "LastName": "Ng", "Phone": "+1 415 555 0199"},
         {"id": "l2", "FirstName": "Di", "LastName": "Ma", "Phone": "n/a"},
@@ -30,11 +32,21 @@ def test_first_run_links_creates_both_ways_and_skips_with_reasons(stores, open_j
 
 def test_dry_run_writes_nothing_and_a_second_apply_plans_nothing(stores, open_job):
     platform, crm = stores
-    platform.seed("contacts", [{"id": f"p{i}", "first_name": f"N{i}", "phone": f"415555{i:04d}"} for i in range(50)])
+    platform.seed(
+        "contacts", [{"id": f"p{i}", "first_name": f"N{i}", "phone": f"415555{i:04d}"} for i in range(50)]
+    )
     job = open_job()
-    before = (platform.records("contacts"), crm.records("Lead"), job.state.db.execute("select count(*) from runs").fetchone())
+    before = (
+        platform.records("contacts"),
+        crm.records("Lead"),
+        job.state.db.execute("select count(*) from runs").fetchone(),
+    )
     job.plan_changes()
-    after = (platform.records("contacts"), crm.records("Lead"), job.state.db.execute("select count(*) from runs").fetchone())
+    after = (
+        platform.records("contacts"),
+        crm.records("Lead"),
+        job.state.db.execute("select count(*) from runs").fetchone(),
+    )
     assert before == after
     report = job.apply()
     assert report.changeset.counts()["create"] == 50
@@ -45,7 +57,9 @@ def test_dry_run_writes_nothing_and_a_second_apply_plans_nothing(stores, open_jo
 
 def test_no_echo_after_a_two_way_run(stores, open_job):
     platform, crm = stores
-    platform.seed("contacts", [{"id": "p1", "first_name": "Ana", "phone": "4155550100", "email": "ana@acme.com"}])
+    platform.seed(
+        "contacts", [{"id": "p1", "first_name": "Ana", "phone": "4155550100", "email": "ana@acme.com"}]
+    )
     crm.seed("Contact", [{"id": "c9", "FirstName": "Eve", "LastName": "Ro", "MobilePhone": "+14155550199"}])
     job = open_job()
     job.apply()
@@ -104,7 +118,11 @@ def test_an_ambiguous_key_is_held_not_guessed(stores, open_job):
 def concurrent_edit(stores, open_job, policy: str, source_first: bool):
     platform, crm = stores
     platform.seed("contacts", [{"id": "p1", "first_name": "Ana", "phone": "4155550100"}])
-    job = open_job(CONTACTS.replace("conflicts: {duplicate_key: keep_target}", f"conflicts: {{concurrent_edit: {policy}}}"))
+    job = open_job(
+        CONTACTS.replace(
+            "conflicts: {duplicate_key: keep_target}", f"conflicts: {{concurrent_edit: {policy}}}"
+        )
+    )
     job.apply()
     lead = crm.records("Lead")[0].id
     edits = [
@@ -122,11 +140,17 @@ def test_concurrent_edits_last_write_wins(stores, open_job):
 
 
 def test_concurrent_edits_last_write_wins_the_other_way(stores, open_job):
-    assert concurrent_edit(stores, open_job, "last_write_wins", source_first=False) == ("FromPlatform", "FromPlatform")
+    assert concurrent_edit(stores, open_job, "last_write_wins", source_first=False) == (
+        "FromPlatform",
+        "FromPlatform",
+    )
 
 
 def test_concurrent_edits_source_wins(stores, open_job):
-    assert concurrent_edit(stores, open_job, "source_wins", source_first=True) == ("FromPlatform", "FromPlatform")
+    assert concurrent_edit(stores, open_job, "source_wins", source_first=True) == (
+        "FromPlatform",
+        "FromPlatform",
+    )
 
 
 def test_concurrent_edits_target_wins(stores, open_job):
@@ -135,7 +159,9 @@ def test_concurrent_edits_target_wins(stores, open_job):
 
 def first_match(stores, open_job, policy: str):
     platform, crm = stores
-    platform.seed("contacts", [{"id": "p1", "first_name": "Ana", "last_name": "Platform", "phone": "4155550100"}])
+    platform.seed(
+        "contacts", [{"id": "p1", "first_name": "Ana", "last_name": "Platform", "phone": "4155550100"}]
+    )
     crm.seed("Contact", [{"id": "c1", "FirstName": "Ana", "LastName": "Crm", "MobilePhone": "+14155550100"}])
     job = open_job(CONTACTS.replace("duplicate_key: keep_target", f"duplicate_key: {policy}"))
     return lines(job.plan_changes())
@@ -162,7 +188,9 @@ def test_duplicate_key_hold(stores, open_job):
     ]
 
 
-DELETES = CONTACTS.replace("conflicts: {duplicate_key: keep_target}", "deletes: {to_target: propagate, to_source: ignore}")
+DELETES = CONTACTS.replace(
+    "conflicts: {duplicate_key: keep_target}", "deletes: {to_target: propagate, to_source: ignore}"
+)
 
 
 def test_deletes_propagate_one_way_and_are_ignored_the_other(stores, open_job):
@@ -222,9 +250,57 @@ def test_a_child_with_an_unknown_parent_is_skipped_and_not_counted(stores, open_
     job = open_job(ACTIVITIES)
     assert [step.name for step in job.plan.steps] == ["accounts", "tasks"]
     report = job.apply()
-    assert report.changeset.counts() == {"create": 2, "update": 0, "delete": 0, "skip": 0, "conflict": 0, "link": 0}
+    assert report.changeset.counts() == {
+        "create": 2,
+        "update": 0,
+        "delete": 0,
+        "skip": 0,
+        "conflict": 0,
+        "link": 0,
+    }
     assert lines(report.changeset) == [
         "create target Account (new): External_Id__c='acme-1', Name='Acme'",
-        "create target Task (new): Status='Completed', Subject='Call back', WhatId='" + crm.records("Account")[0].id + "'",
+        "create target Task (new): Status='Completed', Subject='Call back', WhatId='"
+        + crm.records("Account")[0].id
+        + "'",
         "skip source tasks t2 (accounts a404 is not linked)",
     ]
+
+
+def test_deletes_propagate_to_the_source_too(stores, open_job):
+    platform, crm = stores
+    platform.seed("contacts", [{"id": "p1", "first_name": "Ana", "phone": "4155550100"}])
+    job = open_job(CONTACTS.replace("conflicts: {duplicate_key: keep_target}", "deletes: propagate"))
+    job.apply()
+    from engine.connectors import Write
+
+    lead = crm.records("Lead")[0].id
+    crm.write("Lead", [Write("d", "delete", "Lead", lead)])
+    assert lines(job.apply().changeset) == ["delete source contacts p1"]
+    assert live(platform, "contacts") == []
+
+
+FAILING = CONTACTS.replace(
+    "crm: {connector: memory, settings: {store: crm}}", "crm: {connector: jsonl, settings: {path: crm}}"
+).replace("object: [Lead, Contact], priority: Contact, create_as: Lead", "object: Lead")
+
+
+def test_a_failing_record_is_reported_kept_and_retried_without_stopping_the_run(stores, open_job, tmp_path):
+    platform, _ = stores
+    (tmp_path / "crm").mkdir()
+    (tmp_path / "crm" / "Lead.jsonl").write_text("")
+    platform.seed("contacts", [
+        {"id": "p1", "first_name": "Ana", "phone": "4155550100"},
+        {"id": "p2", "first_name": "Bo", "phone": "4155550101"},
+    ])  # fmt: skip
+    job = open_job(FAILING)
+    first = job.apply()
+    assert first.failed == 2
+    assert [(letter["record_id"], letter["attempts"]) for letter in job.state.dead_letters(job.name)] == [
+        ("p1", 1),
+        ("p2", 1),
+    ]
+    assert "read-only" in job.state.dead_letters(job.name)[0]["error"]
+    second = job.apply()  # nothing changed on the platform, yet both records are tried again
+    assert second.failed == 2
+    assert [letter["attempts"] for letter in job.state.dead_letters(job.name)] == [2, 2]
