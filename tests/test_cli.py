@@ -107,3 +107,18 @@ def test_readme_commands_are_the_ones_ci_runs():
     ci = (REPO / ".ci" / "run").read_text()
     assert "python -m pytest" in readme.split("```")[1]
     assert "python -m pytest" in ci
+
+
+def test_the_readme_tour_compiles(tmp_path):
+    readme = (REPO / "README.md").read_text()
+    tour = readme.split("## A mapping document in five minutes")[1].split("```yaml\n")[1].split("```")[0]
+    root = write_project(
+        tmp_path,
+        {
+            "examples/acme/tour.yaml": tour,
+            "mappings/avochato.yaml": (REPO / "mappings" / "avochato.yaml").read_text(),
+            "rules/contact-quality.yaml": (REPO / "rules" / "contact-quality.yaml").read_text(),
+        },
+    )
+    result = run_syncmap("compile", "examples/acme/tour.yaml", cwd=root)
+    assert result.returncode == 0, result.stderr
