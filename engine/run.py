@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.changeset import Change, ChangeSet, FieldChange, PairState, StepChanges
-from engine.connectors import Connector, Record, Registry
+from engine.connectors import Connector, ObjectInfo, Record, Registry
 from engine.errors import RecordError
 from engine.expressions import parse_datetime, phone_e164
 from engine.plan import FLOWS, FieldRule, Plan, Step
@@ -74,7 +74,7 @@ class RunContext:
     state: StateStore
     job: str
     planned_links: dict[str, dict[str, str]] = field(default_factory=dict)  # step -> source id -> target id
-    describes: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    describes: dict[tuple[str, str], ObjectInfo] = field(default_factory=dict)
     lookups: dict[tuple, Any] = field(default_factory=dict)
 
     def connector(self, name: str) -> Connector:
@@ -86,11 +86,15 @@ class RunContext:
         links.update(self.planned_links.get(step, {}))
         return links
 
-    def target_fields(self, connection: str, record_type: str) -> set[str]:
+    def describe(self, connection: str, record_type: str) -> ObjectInfo:
+        """A record type's description, asked once per run."""
         key = (connection, record_type)
         if key not in self.describes:
-            self.describes[key] = set(self.connector(connection).describe(record_type).fields)
+            self.describes[key] = self.connector(connection).describe(record_type)
         return self.describes[key]
+
+    def target_fields(self, connection: str, record_type: str) -> set[str]:
+        return set(self.describe(connection, record_type).fields)
 
 
 def run(plan: Plan, context: RunContext) -> ChangeSet:
@@ -190,12 +194,49 @@ class _StepRun:
         source_records = self.read("source")
         target_records = self.read("target")
         targets_by_id = {record.id: record for record in target_records}
+        self.known = {
+            "source": {record.id: record for record in source_records},
+            "target": dict(targets_by_id),
+        }
+        for side, records, links in (
+            ("source", source_records, self.links),
+            ("target", target_records, self.by_target),
+        ):
+            other = "target" if side == "source" else "source"
+            wanted: dict[str, set[str]] = defaultdict(set)
+            for record in records:
+                link = links.get(record.id)
+                if link:
+                    wanted[link.target_type if other == "target" else link.source_type].add(
+                        link.target_id if other == "target" else link.source_id
+                    )
+                    continue
+                for index, value in self.key_values(side, record):
+                    for record_type, record_id, _ in self.candidates(other, index, value):
+                        wanted[record_type].add(record_id)
+            self.prefetch(other, wanted)
         for record in source_records:
             self.from_source(record, targets_by_id)
         for record in target_records:
             if record.id not in self.handled_targets:
                 self.from_target(record)
         return self.out
+
+    def prefetch(self, side: str, wanted: dict[str, set[str]]) -> None:
+        """Fetch the partners the records read may need, one batched call per record type."""
+        connector = self.target if side == "target" else self.source
+        for record_type, ids in wanted.items():
+            missing = [record_id for record_id in ids if record_id not in self.known[side]]
+            if missing:
+                found = connector.get(record_type, missing)
+                self.known[side].update({record_id: found.get(record_id) for record_id in missing})
+
+    def partner(self, side: str, record_type: str, record_id: str) -> Record | None:
+        """A record of the other side, from this run's reads or fetched once."""
+        if record_id not in self.known[side]:
+            connector = self.target if side == "target" else self.source
+            self.known[side][record_id] = connector.get(record_type, [record_id]).get(record_id)
+        return self.known[side][record_id]
 
     def skip(self, side: str, record: Record, reason: str, counted: bool = True) -> None:
         self.out.add(
@@ -233,9 +274,7 @@ class _StepRun:
             if link.target_id in targets_by_id and targets_by_id[link.target_id].deleted:
                 return  # the deletion is decided from the side where it happened
             self.handled_targets.add(link.target_id)
-            partner = targets_by_id.get(link.target_id) or self.target.get(
-                link.target_type, [link.target_id]
-            ).get(link.target_id)
+            partner = self.partner("target", link.target_type, link.target_id)
             if partner is None:
                 self.skip(
                     "source",
@@ -253,7 +292,7 @@ class _StepRun:
             self.create("target", record)
             return
         made_by, partner_type, partner_id = match
-        partner = targets_by_id.get(partner_id) or self.target.get(partner_type, [partner_id]).get(partner_id)
+        partner = self.partner("target", partner_type, partner_id)
         if partner is None:
             self.create("target", record)
             return
@@ -278,7 +317,7 @@ class _StepRun:
         if record.id in self.held:
             return
         if link:
-            partner = self.source.get(link.source_type, [link.source_id]).get(link.source_id)
+            partner = self.partner("source", link.source_type, link.source_id)
             if partner is None:
                 self.skip("target", record, f"linked {link.source_type} {link.source_id} no longer exists")
                 return
@@ -291,7 +330,7 @@ class _StepRun:
             self.create("source", record)
             return
         made_by, partner_type, partner_id = match
-        partner = self.source.get(partner_type, [partner_id]).get(partner_id)
+        partner = self.partner("source", partner_type, partner_id)
         if partner is None:
             self.create("source", record)
             return
@@ -461,14 +500,13 @@ class _StepRun:
             )
             return
         record_type = spec.create_as or spec.types[0]
-        connector = self.target if side == "target" else self.source
         try:
             values, synced = self.creation_values(side, origin, record_type)
         except RecordError as e:
             self.skip("source" if side == "target" else "target", origin, e.message)
             return
         planned_id = None
-        info = connector.describe(record_type)
+        info = self.context.describe(spec.connection, record_type)
         id_info = info.fields.get(spec.id_field or info.id_field)
         if id_info is not None and id_info.createable:
             planned_id = uuid.uuid4().hex
