@@ -50,7 +50,9 @@ def describe(change: Change) -> str:
 
 
 def lines(changeset: ChangeSet, counted_only: bool = False) -> list[str]:
-    return sorted(describe(c) for step in changeset.steps for c in step.changes if c.counted or not counted_only)
+    return sorted(
+        describe(c) for step in changeset.steps for c in step.changes if c.counted or not counted_only
+    )
 
 
 @pytest.fixture
