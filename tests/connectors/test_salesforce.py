@@ -1,0 +1,625 @@
+"""The Salesforce connector against the sandbox, through the real simple-salesforce client over
+HTTPS: describe, streamed incremental reads with tombstones, batched lookups, escaping,
+Collections and Bulk API 2.0 writes, retries without duplicates, call counts, hidden secrets."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import traceback
+from datetime import UTC, date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
+from urllib.parse import unquote_plus, urlsplit
+
+import pytest
+
+from engine.connectors import Registry, Write
+from engine.connectors.salesforce import MAX_QUERY_LENGTH, SalesforceConnector
+from engine.errors import ConnectorError
+from engine.sandbox import Sandbox
+from engine.sandbox.tls import server_context
+
+
+class Clock:
+    """The sandbox's clock: 1 ms per reading, and jumps on demand, so stamps are predictable."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+        self.lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        with self.lock:
+            self.now += timedelta(milliseconds=1)
+            return self.now
+
+    def advance(self, seconds: float) -> None:
+        with self.lock:
+            self.now += timedelta(seconds=seconds)
+
+
+CLOCK = Clock()
+LOG: list[str] = []
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with Sandbox(clock=CLOCK, log=LOG.append) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def small_pages():
+    with Sandbox(page_size=50) as running:
+        yield running
+
+
+@pytest.fixture
+def sb(sandbox):
+    sandbox.reset()
+    sandbox.set_faults(request_limit_rate=0.0, unavailable_rate=0.0, lock_rate=0.0)
+    LOG.clear()
+    return sandbox
+
+
+def settings(sandbox, **more):
+    return {
+        "instance_url": sandbox.instance_url,
+        "session_id": sandbox.session_id,
+        "ca_file": str(sandbox.ca_file),
+        **more,
+    }
+
+
+@pytest.fixture
+def connect(sb, tmp_path):
+    opened = []
+
+    def connect(sandbox=sb, **more):
+        connector = SalesforceConnector(settings(sandbox, **more), tmp_path)
+        opened.append(connector)
+        return connector
+
+    yield connect
+    for connector in opened:
+        connector.close()
+
+
+def creates(count, prefix="C", **values):
+    return [
+        Write(f"{prefix}{i}", "create", "Contact", values={"LastName": f"{prefix}{i}", **values})
+        for i in range(count)
+    ]
+
+
+def seed(sandbox, count, prefix="C"):
+    """Contacts written straight through the sandbox's client (not counted by any connector)."""
+    records = [{"attributes": {"type": "Contact"}, "LastName": f"{prefix}{i}"} for i in range(count)]
+    ids = []
+    for start in range(0, count, 200):
+        answer = sandbox.client().restful(
+            "composite/sobjects",
+            method="POST",
+            json={"allOrNone": False, "records": records[start : start + 200]},
+        )
+        ids += [result["id"] for result in answer]
+    return ids
+
+
+def count(sandbox, sobject="Contact"):
+    return sandbox.client().query(f"SELECT COUNT() FROM {sobject}")["totalSize"]
+
+
+def served(sandbox):
+    """The sandbox's log lines so far; each is written just after its answer, so wait for them."""
+    deadline = time.monotonic() + 2
+    while len(LOG) < sandbox.stats()["total"] and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return list(LOG)
+
+
+def queries(sandbox):
+    """The SOQL of each query the sandbox served, in order."""
+    return [
+        unquote_plus(line.split("?q=", 1)[1].split(" ", 1)[0]) for line in served(sandbox) if "?q=" in line
+    ]
+
+
+# --- settings and describe ------------------------------------------------------------------------
+
+
+def test_registered_as_the_salesforce_connector():
+    assert Registry().factory("salesforce") is SalesforceConnector
+
+
+def test_unknown_settings_and_missing_credentials_are_reported(tmp_path):
+    with pytest.raises(ConnectorError) as excinfo:
+        SalesforceConnector({"instance_url": "https://x", "session_id": "s", "bulk_treshold": 5}, tmp_path)
+    assert (excinfo.value.message, excinfo.value.hint) == (
+        "unknown salesforce setting `bulk_treshold`",
+        "did you mean `bulk_threshold`?",
+    )
+    with pytest.raises(ConnectorError, match="needs credentials"):
+        SalesforceConnector({"instance_url": "https://x"}, tmp_path)
+    with pytest.raises(ConnectorError, match="`session_id` needs `instance_url` too"):
+        SalesforceConnector({"session_id": "s"}, tmp_path)
+    with pytest.raises(ConnectorError, match="`batch_size` must be a number from 1 to 200"):
+        SalesforceConnector({"instance_url": "https://x", "session_id": "s", "batch_size": 500}, tmp_path)
+    with pytest.raises(ConnectorError, match="extra_fields"):
+        SalesforceConnector(
+            {"instance_url": "https://x", "session_id": "s", "extra_fields": "Account.Name"}, tmp_path
+        )
+
+
+def test_describe_maps_fields_and_is_fetched_once(connect):
+    connector = connect()
+    info = connector.describe("Contact")
+    assert connector.describe("Contact") is info
+    assert (info.name, info.id_field, info.modified_field) == ("Contact", "Id", "SystemModstamp")
+    assert (info.createable, info.updateable, info.deletable) == (True, True, True)
+    fields = info.fields
+    assert (fields["Id"].type, fields["Id"].createable, fields["Id"].updateable) == ("id", False, False)
+    assert (fields["LastName"].type, fields["LastName"].nillable) == ("string", False)
+    assert (fields["AccountId"].type, fields["AccountId"].reference_to) == ("reference", ("Account",))
+    assert fields["Birthdate"].type == "date" and fields["HasOptedOutOfEmail"].type == "boolean"
+    assert fields["LeadSource"].type == "picklist" and not fields["Name"].createable
+    assert connector.calls == {"describe": 1}
+
+
+def test_unknown_object_suggests_a_name_from_describe_global(connect):
+    connector = connect()
+    with pytest.raises(ConnectorError) as excinfo:
+        connector.describe("Contcat")
+    assert (excinfo.value.message, excinfo.value.hint) == (
+        "unknown Salesforce object `Contcat`",
+        "did you mean `Contact`?",
+    )
+    with pytest.raises(ConnectorError, match="unknown Salesforce object `Foo`"):
+        connector.describe("Foo")
+    assert connector.calls == {"describe": 2, "describe_global": 1}
+
+
+# --- reading ----------------------------------------------------------------------------------------
+
+
+def test_read_streams_every_record_oldest_first_with_modified_in_iso_8601(sb, connect):
+    seed(sb, 3)
+    connector = connect()
+    reader = connector.read("Contact")
+    assert not isinstance(reader, list)
+    records = list(reader)
+    assert [r.values["LastName"] for r in records] == ["C0", "C1", "C2"]
+    first = records[0]
+    assert first.type == "Contact" and first.id == first.values["Id"] and not first.deleted
+    assert "attributes" not in first.values
+    assert first.modified == datetime.fromisoformat(first.modified).isoformat(timespec="microseconds")
+    assert first.modified.endswith("+00:00")
+    assert queries(sb)[-1].startswith("SELECT Id, IsDeleted, CreatedDate, ")
+    assert queries(sb)[-1].endswith(" FROM Contact ORDER BY SystemModstamp, Id")
+
+
+def test_incremental_reads_overlap_the_watermark_without_delivering_twice(sb, connect):
+    a, b, c = seed(sb, 3)
+    connector = connect()
+    first = list(connector.read("Contact"))
+    watermark = max(r.modified for r in first)
+    CLOCK.advance(120)
+    sb.client().Contact.update(b, {"Title": "CEO"})
+
+    again = list(connector.read("Contact", since=watermark))
+    assert [(r.id, r.values["Title"]) for r in again] == [(b, "CEO")]  # a and c: seen in the overlap
+    floor = (datetime.fromisoformat(watermark) - timedelta(seconds=60)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert f"WHERE SystemModstamp >= {floor} ORDER BY" in queries(sb)[-1]
+
+    newest = again[-1].modified
+    assert list(connector.read("Contact", since=newest)) == []
+    # a caller going back to an older watermark (its last run failed) gets everything again
+    assert [r.id for r in connector.read("Contact", since=watermark)] == [a, c, b]
+    # a connector that has not read before cannot know what the overlap repeats
+    assert [r.id for r in connect().read("Contact", since=watermark)] == [a, c, b]
+
+
+def test_deleted_records_come_back_from_query_all_as_tombstones(sb, connect):
+    a, b = seed(sb, 2)
+    connector = connect()
+    watermark = max(r.modified for r in connector.read("Contact"))
+    CLOCK.advance(120)
+    [result] = connector.write("Contact", [Write("d", "delete", "Contact", id=b)])
+    assert result.ok and result.id == b
+    [tombstone] = connector.read("Contact", since=watermark)
+    assert (tombstone.id, tombstone.deleted, tombstone.values["IsDeleted"]) == (b, True, True)
+    assert tombstone.modified > watermark
+    assert list(connector.get("Contact", [a, b])) == [a]
+    assert connector.find("Contact", "LastName", ["C1"]) == []
+
+
+def test_where_is_checked_once_then_added_to_the_query(sb, connect):
+    client = sb.client()
+    for name, source in (("W1", "Web"), ("W2", "Phone Inquiry"), ("W3", "Web")):
+        client.Contact.create({"LastName": name, "LeadSource": source})
+    connector = connect()
+    where = "LeadSource = 'Web'"
+    assert [r.values["LastName"] for r in connector.read("Contact", where=where)] == ["W1", "W3"]
+    assert [r.values["LastName"] for r in connector.read("Contact", where=where)] == ["W1", "W3"]
+    assert connector.calls == {"describe": 1, "query": 3}  # one check, two reads
+    assert queries(sb)[0] == "SELECT Id FROM Contact WHERE (LeadSource = 'Web') LIMIT 1"
+    assert queries(sb)[1].endswith("FROM Contact WHERE (LeadSource = 'Web') ORDER BY SystemModstamp, Id")
+
+
+def test_a_malformed_where_is_reported_with_salesforces_message(connect):
+    connector = connect()
+    with pytest.raises(ConnectorError) as excinfo:
+        connector.read("Contact", where="LeadSorce = 'Web'")
+    assert excinfo.value.message.startswith("Salesforce rejected the `where` of `Contact`: INVALID_FIELD: ")
+    assert "LeadSorce" in excinfo.value.message
+    assert "SOQL condition" in excinfo.value.hint
+    with pytest.raises(ConnectorError, match="`where` of `Contact`: MALFORMED_QUERY"):
+        connector.read("Contact", where="LeadSource = = 'Web'")
+    with pytest.raises(ConnectorError, match="`where` of `Contact` has unbalanced parentheses or quotes"):
+        connector.read("Contact", where="Email = 'x') OR (Name != null")
+    assert connector.calls == {"describe": 1, "query": 2}
+
+
+def test_extra_fields_come_back_nested_as_salesforce_returns_them(sb, connect):
+    client = sb.client()
+    account = client.Account.create({"Name": "Acme"})["id"]
+    client.Contact.create({"LastName": "Ada", "AccountId": account})
+    client.Contact.create({"LastName": "Bob"})
+    client.Lead.create({"LastName": "Cy", "Company": "Cy Inc"})
+    connector = connect(extra_fields=["Account.Name", "Owner.Email"])
+    ada, bob = connector.read("Contact")
+    assert ada.values["Account"] == {"Name": "Acme"}
+    assert (
+        ada.values["Owner"] == {"Email": ada.values["Owner"]["Email"]} and "@" in ada.values["Owner"]["Email"]
+    )
+    assert bob.values["Account"] is None
+    [lead] = connector.read("Lead")  # a Lead has no Account: only Owner.Email applies
+    assert "Account" not in lead.values and set(lead.values["Owner"]) == {"Email"}
+    [found] = connector.find("Contact", "Account.Name", ["Acme"])
+    assert found.id == ada.id and found.values["Account"] == {"Name": "Acme"}
+    with pytest.raises(
+        ConnectorError, match="rejected the query reading `Contact`: INVALID_FIELD"
+    ) as excinfo:
+        list(connect(extra_fields={"Contact": ["Account.Nmae"]}).read("Contact"))
+    assert "extra_fields" in excinfo.value.hint
+
+
+def test_reading_2500_records_takes_one_query_and_one_query_more(sb, connect):
+    connector = connect()
+    results = connector.write("Contact", creates(2500))
+    assert all(r.ok for r in results)
+    assert connector.calls == {"describe": 1, "bulk": 6}  # above bulk_threshold (2000): one job
+    reader = connect()
+    assert sum(1 for _ in reader.read("Contact")) == 2500
+    assert reader.calls == {"describe": 1, "query": 1, "query_more": 1}
+
+
+# --- get and find ------------------------------------------------------------------------------------
+
+
+def test_get_and_find_batch_many_values_into_few_queries(sb, connect):
+    ids = seed(sb, 1200)
+    connector = connect()
+    found = connector.get("Contact", ids + [i[:15] for i in ids[:10]] + ["not-an-id"])
+    assert len(found) == 1210 and found[ids[0][:15]].id == ids[0]
+    assert connector.calls == {"describe": 1, "query": 3}  # 18-character ids fill about 570 per query
+    names = [f"C{i}" for i in range(1200)]
+    assert len(connector.find("Contact", "LastName", [*names, None, "C1"])) == 1200
+    assert connector.calls == {"describe": 1, "query": 4}  # short names: all 1,200 fit in one query
+    encoded = [len(line.split(" ")[1]) for line in served(sb) if "?q=" in line]
+    assert max(encoded) < MAX_QUERY_LENGTH + 40  # the path before `?q=` is 36 characters
+
+
+def test_get_follows_query_more_when_pages_are_small(small_pages, connect):
+    small_pages.reset()
+    ids = seed(small_pages, 120)
+    connector = connect(small_pages)
+    assert len(connector.get("Contact", ids)) == 120
+    assert connector.calls == {"describe": 1, "query": 1, "query_more": 2}
+
+
+def test_find_escapes_quotes_backslashes_and_wildcards(sb, connect):
+    names = ["O'Brien", "back\\slash", "100% sure_x", "100", "x' OR LastName != 'y", 'say "hi"']
+    connector = connect()
+    assert all(
+        r.ok
+        for r in connector.write(
+            "Contact", [Write(n, "create", "Contact", values={"LastName": n}) for n in names]
+        )
+    )
+    for name in names:
+        assert [r.values["LastName"] for r in connector.find("Contact", "LastName", [name])] == [name]
+    assert connector.find("Contact", "LastName", ["100%", "%", "x' OR LastName != '"]) == []
+
+
+def test_find_formats_numbers_dates_and_booleans_for_their_fields(sb, connect):
+    client = sb.client()
+    ada = client.Contact.create({"LastName": "Ada", "Birthdate": "1990-05-01", "HasOptedOutOfEmail": True})[
+        "id"
+    ]
+    client.Contact.create({"LastName": "Bob", "Birthdate": "1991-01-01"})
+    start = "2026-03-02T10:00:00.000+0000"
+    meeting = client.Event.create({"Subject": "Call", "DurationInMinutes": 30, "StartDateTime": start})["id"]
+    connector = connect()
+    assert [
+        r.id for r in connector.find("Contact", "Birthdate", [date(1990, 5, 1), "1990-05-01", "May 1"])
+    ] == [ada]
+    assert [r.id for r in connector.find("Contact", "HasOptedOutOfEmail", [True, "maybe"])] == [ada]
+    assert [r.id for r in connector.find("Event", "DurationInMinutes", ["30", 30.0, "thirty"])] == [meeting]
+    moment = datetime(2026, 3, 2, 11, tzinfo=UTC) - timedelta(hours=1)
+    assert [r.id for r in connector.find("Event", "StartDateTime", [moment])] == [meeting]
+    assert [r.id for r in connector.find("Contact", "Id", [ada[:15]])] == [ada]
+    assert connector.find("Contact", "Birthdate", [None, "nope"]) == []
+    with pytest.raises(ConnectorError) as excinfo:
+        connector.find("Contact", "Emial", ["a@x.com"])
+    assert (excinfo.value.message, excinfo.value.hint) == (
+        "no field `Emial` on Salesforce object `Contact`",
+        "did you mean `Email`?",
+    )
+
+
+# --- writing ------------------------------------------------------------------------------------------
+
+
+def test_collections_write_200_at_a_time_with_one_result_per_record(sb, connect):
+    connector = connect()
+    writes = creates(450)
+    writes[201] = Write("bad", "create", "Contact", values={"FirstName": "No last name"})
+    results = connector.write("Contact", writes)
+    assert [r.ref for r in results] == [w.ref for w in writes]
+    assert connector.calls == {"describe": 1, "collections": 3}
+    assert results[201] == WriteResultLike(
+        "bad", error="REQUIRED_FIELD_MISSING: Required fields are missing: [LastName]"
+    )
+    assert sum(r.ok for r in results) == 449 and count(sb) == 449
+
+    ok = [r for r in results if r.ok]
+    updates = [
+        Write(f"u{i}", "update", "Contact", id=r.id, values={"Title": "VP"}) for i, r in enumerate(ok[:250])
+    ]
+    deletes = [Write(f"d{i}", "delete", "Contact", id=r.id) for i, r in enumerate(ok[250:])]
+    assert all(r.ok for r in connector.write("Contact", updates + deletes))
+    assert connector.calls == {"describe": 1, "collections": 6}  # 250 updates, 199 deletes
+    assert count(sb) == 250
+    assert sb.client().query("SELECT COUNT() FROM Contact WHERE Title = 'VP'")["totalSize"] == 250
+
+
+class WriteResultLike:
+    """Equal to a failed WriteResult with this ref and error."""
+
+    def __init__(self, ref, error):
+        self.ref, self.error = ref, error
+
+    def __eq__(self, other):
+        return (other.ref, other.ok, other.error) == (self.ref, False, self.error)
+
+
+def test_values_are_checked_against_describe_before_sending(sb, connect):
+    [contact] = seed(sb, 1)
+    connector = connect()
+    writes = [
+        Write("ro", "update", "Contact", id=contact, values={"Name": "Full Name", "Title": "x"}),
+        Write("typo", "create", "Contact", values={"LastName": "T", "Emial": "t@x.com"}),
+        Write("noid", "update", "Contact", id=None, values={"Title": "x"}),
+        Write("echo", "create", "Contact", values={"Id": "003000000000001AAA", "LastName": "Echo",
+                                                    "attributes": {"type": "Contact"}, "Account": {"Name": "Acme"},
+                                                    "Birthdate": date(1990, 1, 2)}),
+        Write("same", "update", "Contact", id=contact, values={"Id": contact, "Owner": None}),
+        Write("date", "update", "Contact", id=contact, values={"Birthdate": "May 1"}),
+        Write("bool", "update", "Contact", id=contact, values={"HasOptedOutOfEmail": "yes"}),
+        Write("ref", "update", "Contact", id=contact, values={"AccountId": "Acme"}),
+    ]  # fmt: skip
+    results = connector.write("Contact", writes)
+    assert [(r.ok, r.error) for r in results[:3]] == [
+        (False, "`Contact.Name` cannot be changed by an update: Salesforce marks it not updateable"),
+        (False, "no field `Emial` on `Contact` (did you mean `Email`?)"),
+        (False, "an update of `Contact` needs a Salesforce record id, not `None`"),
+    ]
+    assert results[3].ok and results[3].id != "003000000000001AAA"
+    assert results[4].ok and results[4].id == contact
+    assert [r.error for r in results[5:]] == [
+        "`Contact.Birthdate`: `May 1` is not a date value",
+        "`Contact.HasOptedOutOfEmail`: `yes` is not a boolean value",
+        "`Contact.AccountId`: `Acme` is not a reference value",
+    ]
+    assert connector.calls == {"describe": 1, "collections": 1}  # only the create was sent
+    assert sb.client().Contact.get(results[3].id)["Birthdate"] == "1990-01-02"
+
+
+def test_bulk_api_above_the_threshold_maps_results_back_in_order(sb, connect):
+    connector = connect(bulk_threshold=100)
+    writes = creates(150)
+    writes[7] = Write("bad", "create", "Contact", values={"FirstName": "No last name"})
+    writes[9] = Write("twin", "create", "Contact", values={"LastName": "C0"})  # same row as C0
+    results = connector.write("Contact", writes)
+    assert [r.ref for r in results] == [w.ref for w in writes]
+    assert results[7] == WriteResultLike(
+        "bad", error="REQUIRED_FIELD_MISSING: Required fields are missing: [LastName]"
+    )
+    assert sum(r.ok for r in results) == 149 and len({r.id for r in results if r.ok}) == 149
+    assert connector.calls == {"describe": 1, "bulk": 6}  # create, upload, close, status, 2 result files
+    stored = {
+        r["Id"]: r["LastName"] for r in sb.client().query_all("SELECT Id, LastName FROM Contact")["records"]
+    }
+    assert all(stored[r.id] == w.values["LastName"] for w, r in zip(writes, results, strict=True) if r.ok)
+
+    ok = [r for r in results if r.ok]
+    updates = [
+        Write(f"u{i}", "update", "Contact", id=r.id, values={"Email": f"u{i}@x.com"})
+        for i, r in enumerate(ok)
+    ]
+    updates[3] = Write(
+        "badmail", "update", "Contact", id=ok[3].id, values={"Email": "not an email", "Title": None}
+    )
+    updated = connector.write("Contact", updates)
+    assert [r.ok for r in updated].count(False) == 1
+    assert not updated[3].ok and updated[3].error.startswith(
+        "INVALID_EMAIL_ADDRESS: Email: invalid email address"
+    )
+    deleted = connector.write(
+        "Contact", [Write(f"d{i}", "delete", "Contact", id=r.id) for i, r in enumerate(ok)]
+    )
+    assert all(r.ok for r in deleted) and count(sb) == 0
+    assert connector.calls == {"describe": 1, "bulk": 18}
+
+
+# --- retries, call counts and secrets ----------------------------------------------------------------
+
+
+def test_refused_requests_are_retried_and_no_create_is_duplicated(sb, connect):
+    connector = connect(retry_delay_seconds=0.001, max_retries=10, bulk_threshold=500)
+    connector.describe("Contact")
+    sb.set_faults(request_limit_rate=0.25, unavailable_rate=0.25, seed=11)
+    collections = connector.write("Contact", creates(450, "A"))
+    bulk = connector.write("Contact", creates(600, "B"))
+    read = list(connector.read("Contact"))
+    found = connector.find("Contact", "LastName", ["A1", "B1"])
+    sb.set_faults(request_limit_rate=0.0, unavailable_rate=0.0)
+    assert all(r.ok for r in collections + bulk)
+    assert count(sb) == 1050 and len(read) == 1050 and len({r.id for r in read}) == 1050 and len(found) == 2
+    assert connector.calls["collections"] > 3 and connector.calls["bulk"] > 6  # retries are counted
+    stats = sb.stats()["by_kind"]
+    assert connector.calls["collections"] == stats["collections_create"]
+    assert sum(connector.calls.values()) == sb.stats()["total"] - 1  # each request once; count() made one
+
+
+def test_retries_give_up_after_max_retries(sb, connect):
+    connector = connect(retry_delay_seconds=0.001, max_retries=2)
+    connector.describe("Contact")
+    sb.set_faults(request_limit_rate=1.0)
+    with pytest.raises(ConnectorError) as excinfo:
+        list(connector.read("Contact"))
+    assert excinfo.value.message == (
+        "Salesforce query still failing after 3 attempts: 403 REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded."
+    )
+    results = connector.write("Contact", creates(450))
+    sb.set_faults(request_limit_rate=0.0)
+    assert [r.ok for r in results] == [False] * 450
+    assert results[0].error.startswith("Salesforce collections still failing after 3 attempts: 403")
+    assert results[-1].error.startswith("not sent: an earlier call for Contact failed")
+    assert connector.calls == {"describe": 1, "query": 3, "collections": 3}  # the later chunks were not sent
+    assert count(sb) == 0
+
+
+def test_secrets_never_appear_in_errors_or_repr(sb, tmp_path):
+    secret_session = "00D-SESSION-SECRET-" + "x" * 20
+    connector = SalesforceConnector({**settings(sb), "session_id": secret_session}, tmp_path)
+    password, token = "hunter2-PASSWORD-secret", "TOKEN-secret-123"
+    login = SalesforceConnector(
+        {"instance_url": sb.instance_url, "ca_file": str(sb.ca_file), "username": "ana@acme.com",
+         "password": password, "security_token": token},
+        tmp_path,
+    )  # fmt: skip
+    oauth = {"client_id": "app", "client_secret": "CLIENT-secret-456", "instance_url": sb.instance_url}
+    failures = []
+    for attempt in (lambda: connector.describe("Contact"), lambda: login.read("Contact")):
+        with pytest.raises(ConnectorError) as excinfo:
+            attempt()
+        failures.append(excinfo.value)
+    with pytest.raises(ConnectorError) as excinfo:
+        SalesforceConnector(oauth, tmp_path).describe("Contact")
+    failures.append(excinfo.value)
+    assert (
+        failures[0].message
+        == "Salesforce describe failed: 401 INVALID_SESSION_ID: Session expired or invalid"
+    )
+    assert failures[1].message.startswith("Salesforce login (password) failed: 404")
+    assert login.calls == {"login": 1}
+    shown = [repr(connector), repr(login), str(connector.__dict__.get("_settings"))]
+    for error in failures:
+        shown += [str(error), repr(error), error.hint or "", "".join(traceback.format_exception(error))]
+    for secret in (secret_session, password, token, oauth["client_secret"]):
+        assert not [text for text in shown if secret in text]
+    connector.close()
+    login.close()
+
+
+GATEWAY_DESCRIBE = {"name": "Contact", "createable": True, "updateable": True, "deletable": True, "fields": [
+    {"name": "Id", "type": "id", "createable": False, "updateable": False, "nillable": False},
+    {"name": "SystemModstamp", "type": "datetime", "createable": False, "updateable": False},
+    {"name": "LastName", "type": "string", "createable": True, "updateable": True, "nillable": False},
+]}  # fmt: skip
+
+
+class FlakyGateway(BaseHTTPRequestHandler):
+    """An org behind a gateway that answers 502 to every create and to the first update."""
+
+    seen: ClassVar[list[str]] = []
+
+    def do_GET(self):
+        self.answer(200, GATEWAY_DESCRIBE)
+
+    def do_POST(self):
+        self.seen.append("POST")
+        self.answer(502, {"message": "Bad Gateway"})
+
+    def do_PATCH(self):
+        self.seen.append("PATCH")
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if self.seen.count("PATCH") == 1:
+            return self.answer(502, {"message": "Bad Gateway"})
+        self.answer(200, [{"id": r["Id"], "success": True, "errors": []} for r in body["records"]])
+
+    def answer(self, status, body):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def gateway(tmp_path):
+    context = server_context(tmp_path / "ca.pem")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FlakyGateway)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    FlakyGateway.seen = []
+    yield f"https://127.0.0.1:{server.server_address[1]}", tmp_path / "ca.pem"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_create_answered_502_is_not_replayed_but_an_update_is(gateway):
+    url, ca_file = gateway
+    connector = SalesforceConnector(
+        {"instance_url": url, "session_id": "s", "ca_file": str(ca_file), "retry_delay_seconds": 0.001},
+        Path("."),
+    )
+    [created] = connector.write("Contact", creates(1))
+    assert not created.ok and created.error.startswith("outcome unknown: Salesforce answered 502 ERROR")
+    assert "not sent again so that no duplicate is made" in created.error
+    update = Write("u", "update", "Contact", id="003000000000001AAA", values={"LastName": "X"})
+    assert connector.write("Contact", [update])[0].ok
+    assert FlakyGateway.seen == ["POST", "PATCH", "PATCH"]
+    assert connector.calls == {"describe": 1, "collections": 3}
+    connector.close()
+
+
+def test_an_unreachable_org_is_a_connector_error(tmp_path):
+    connector = SalesforceConnector(
+        {
+            "instance_url": "https://127.0.0.1:9",
+            "session_id": "s",
+            "max_retries": 1,
+            "retry_delay_seconds": 0.001,
+        },
+        tmp_path,
+    )
+    with pytest.raises(ConnectorError, match=r"describe still failing after 2 attempts: ConnectionError: "):
+        connector.describe("Contact")
+
+
+def test_ssl_errors_point_at_ca_file(sb, tmp_path):
+    connector = SalesforceConnector({"instance_url": sb.instance_url, "session_id": sb.session_id}, tmp_path)
+    with pytest.raises(ConnectorError) as excinfo:
+        connector.describe("Contact")
+    assert "SSLError" in excinfo.value.message and "ca_file" in excinfo.value.hint
+    assert urlsplit(sb.instance_url).netloc in excinfo.value.message
