@@ -44,7 +44,14 @@ from simple_salesforce.util import exception_handler
 from urllib3.exceptions import NewConnectionError
 
 from engine.connectors import FieldInfo, ObjectInfo, Record, Write, WriteResult, soql
-from engine.connectors.sqlite import check_settings, format_time, parse_time, resolve_path, unique
+from engine.connectors.sqlite import (
+    canonical_time,
+    check_settings,
+    format_time,
+    parse_time,
+    resolve_path,
+    unique,
+)
 from engine.diagnostics import did_you_mean
 from engine.errors import ConnectorError
 
@@ -265,12 +272,7 @@ class SalesforceConnector:
         info = self.describe(object_type)
         conditions, start = [], None
         if since is not None and info.modified_field:
-            start = parse_time(str(since)) if _is_time(since) else None
-            if start is None:
-                raise ConnectorError(
-                    f"watermark `{since}` is not an ISO 8601 time",
-                    hint="write times like 2026-11-23T10:00:00Z",
-                )
+            start = parse_time(canonical_time(since, "watermark"))
             floor = (start - self.overlap).replace(microsecond=0)
             conditions.append(f"{info.modified_field} >= {soql.datetime_literal(floor)}")
         if where:
@@ -454,6 +456,8 @@ class SalesforceConnector:
             if e.status != 400:
                 raise
             hint = "check the field names in `extra_fields` and `where` against the object's describe"
+            if e.code == "INVALID_QUERY_LOCATOR":
+                hint = "the query's cursor expired before all its pages were read; read again"
             raise ConnectorError(f"Salesforce rejected the query {what}: {e.code}: {e.detail}", hint) from e
 
     # --- writing
@@ -603,8 +607,16 @@ class SalesforceConnector:
 
     def _login(self) -> tuple[str, str]:
         """A session from a password or from client credentials, through simple-salesforce."""
-        self.calls["login"] += 1
         domain = self._settings.get("domain") or "login"
+        if self.auth == "client credentials" and self.instance_url and not self._settings.get("domain"):
+            host = urlparse(self.instance_url).hostname or ""
+            domain = host.removesuffix(".salesforce.com")
+            if domain == host:
+                raise ConnectorError(
+                    "client credentials need the org's My Domain",
+                    hint="set `domain` to the part before .salesforce.com, e.g. `acme.my`",
+                )
+        self.calls["login"] += 1
         try:
             if self.auth == "password":
                 return SalesforceLogin(
@@ -612,22 +624,12 @@ class SalesforceConnector:
                     security_token=self._secrets.get("security_token"), domain=domain,
                     sf_version=self.api_version, session=self.session, scratch_url=self.instance_url,
                 )  # fmt: skip
-            if self.instance_url and not self._settings.get("domain"):
-                host = urlparse(self.instance_url).hostname or ""
-                domain = host.removesuffix(".salesforce.com")
-                if domain == host:
-                    raise ConnectorError(
-                        "client credentials need the org's My Domain",
-                        hint="set `domain` to the part before .salesforce.com, e.g. `acme.my`",
-                    )
             return SalesforceLogin(
                 consumer_key=self._settings["client_id"], consumer_secret=self._secrets["client_secret"],
                 domain=domain, session=self.session,
             )  # fmt: skip
         except SalesforceAuthenticationFailed as e:
             detail = f"{e.code}: {e.auth_message}"
-        except ConnectorError:
-            raise
         except Exception as e:  # a login must fail as a ConnectorError, never with a secret in a chain
             detail = f"{type(e).__name__}: {e}"
         # `from None`: the login request carried the secrets, so no exception from it is chained
@@ -690,27 +692,28 @@ class BulkJob:
             delay = min(BULK_POLL_SECONDS[1], delay * 2)
 
     def _results(self, rows: list[list[str]]) -> list[tuple[bool, Any, Any]]:
-        """Each result row is matched to the first unmatched write with the same cells (and, for
-        updates and deletes, the same Id); identical rows are interchangeable."""
+        """Result rows matched back to the writes: by all their cells (identical rows are
+        interchangeable), then, for updates and deletes, by record id. A write with no result
+        row fails as not processed."""
         waiting: dict[tuple[str, ...], deque[int]] = {}
         for index, row in enumerate(rows):
             waiting.setdefault(tuple(row), deque()).append(index)
         answers: list[tuple[bool, Any, Any] | None] = [None] * len(rows)
+        unmatched: list[tuple[str, dict[str, str]]] = []
         for kind in ("successfulResults", "failedResults"):
             for result in csv.DictReader(io.StringIO(self._send("GET", f"jobs/ingest/{self.id}/{kind}"))):
-                key = tuple(result.get(name, "") or "" for name in self.header)
-                queue = waiting.get(key)
-                if not queue:
-                    continue
-                index = queue.popleft()
-                if kind == "successfulResults":
-                    answers[index] = (True, result.get("sf__Id") or None, None)
+                queue = waiting.get(tuple(result.get(name) or "" for name in self.header))
+                if queue:
+                    answers[queue.popleft()] = _bulk_answer(kind, result)
                 else:
-                    answers[index] = (
-                        False,
-                        result.get("sf__Id") or None,
-                        _bulk_error(result.get("sf__Error", "")),
-                    )
+                    unmatched.append((kind, result))
+        if unmatched and "Id" in self.header:
+            column = self.header.index("Id")
+            by_id = {rows[i][column][:15]: i for i, answer in enumerate(answers) if answer is None}
+            for kind, result in unmatched:
+                index = by_id.pop((result.get("Id") or result.get("sf__Id") or "")[:15], None)
+                if index is not None:
+                    answers[index] = _bulk_answer(kind, result)
         missing = (False, None, f"not processed by Bulk API job {self.id}")
         return [answer or missing for answer in answers]
 
@@ -780,14 +783,6 @@ def _field_info(entry: Mapping[str, Any]) -> FieldInfo:
         nillable=bool(entry.get("nillable", True)),
         reference_to=tuple(entry.get("referenceTo") or ()),
     )
-
-
-def _is_time(text: Any) -> bool:
-    try:
-        parse_time(str(text))
-    except ValueError:
-        return False
-    return True
 
 
 def _plain(value: Any) -> Any:
@@ -892,6 +887,12 @@ def _collection_result(op: str, result: Mapping[str, Any]) -> tuple[bool, Any, A
         return True, result.get("id"), None  # already in the recycle bin: the wanted end state
     text = "; ".join(f"{e.get('statusCode', 'ERROR')}: {e.get('message', '')}" for e in errors)
     return False, result.get("id"), text or "failed without an error message"
+
+
+def _bulk_answer(kind: str, result: Mapping[str, str]) -> tuple[bool, Any, Any]:
+    if kind == "successfulResults":
+        return True, result.get("sf__Id") or None, None
+    return False, result.get("sf__Id") or None, _bulk_error(result.get("sf__Error") or "")
 
 
 _BULK_ERROR = re.compile(r"(?P<code>[A-Z_]+):(?P<message>.*?)(?::(?P<fields>[\w,]*))?\s*--\s*$", re.S)

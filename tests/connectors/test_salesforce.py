@@ -428,6 +428,27 @@ def test_values_are_checked_against_describe_before_sending(sb, connect):
     assert sb.client().Contact.get(results[3].id)["Birthdate"] == "1990-01-02"
 
 
+def test_values_are_sent_as_their_fields_types_and_deleting_twice_is_fine(sb, connect):
+    [contact] = seed(sb, 1)
+    connector = connect()
+    update = {"HasOptedOutOfEmail": "true", "Birthdate": date(1990, 1, 2), "Title": 12}
+    event = {
+        "Subject": "Call",
+        "DurationInMinutes": "45",
+        "StartDateTime": datetime(2026, 3, 2, 10, tzinfo=UTC),
+    }
+    results = connector.write("Contact", [Write("u", "update", "Contact", id=contact, values=update)])
+    results += connector.write("Event", [Write("e", "create", "Event", values=event)])
+    assert all(r.ok for r in results)
+    stored = sb.client().Contact.get(contact)
+    assert (stored["HasOptedOutOfEmail"], stored["Birthdate"], stored["Title"]) == (True, "1990-01-02", "12")
+    stored = sb.client().Event.get(results[1].id)
+    assert (stored["DurationInMinutes"], stored["StartDateTime"]) == (45, "2026-03-02T10:00:00.000+0000")
+    twice = [Write("d1", "delete", "Contact", id=contact), Write("d2", "delete", "Contact", id=contact)]
+    assert [r.ok for r in connector.write("Contact", twice[:1])] == [True]
+    assert [r.ok for r in connector.write("Contact", twice[1:])] == [True]  # already in the recycle bin
+
+
 def test_bulk_api_above_the_threshold_maps_results_back_in_order(sb, connect):
     connector = connect(bulk_threshold=100)
     writes = creates(150)
