@@ -589,11 +589,7 @@ class _StepRun:
             for rule in self.step.fields:
                 if not self.applies(rule, target.type):
                     continue
-                flows = (
-                    FLOWS[rule.directions.update]
-                    if not new
-                    else FLOWS[rule.directions.update] or FLOWS[rule.directions.create]
-                )
+                flows = FLOWS[rule.directions.update]  # linking an existing record is no creation
                 forward = self.forward(rule, source) if "to_target" in flows else None
                 current = get_path(target.values, rule.target)
                 synced[rule.target] = current

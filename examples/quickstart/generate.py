@@ -1,4 +1,5 @@
-"""Fill platform.db and crm.db with a few hundred realistic, messy contacts (same data every time).
+"""Fill platform.db and crm.db with a few hundred realistic, messy contacts (same data every time),
+and write the CRM's records to org.jsonl too, to seed `syncmap sandbox` (a local Salesforce).
 
 Run it again to start the quickstart over: it also forgets the sync state in .syncmap/.
 """
@@ -6,6 +7,7 @@ Run it again to start the quickstart over: it also forgets the sync state in .sy
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import shutil
 from pathlib import Path
@@ -111,7 +113,19 @@ def main() -> None:
     SqliteConnector({"path": "platform.db"}, folder).seed("contacts", platform).close()
     crm = SqliteConnector({"path": "crm.db"}, folder)
     crm.seed("Lead", leads).seed("Contact", contacts).close()
-    print(f"platform.db: {len(platform)} contacts; crm.db: {len(leads)} Leads, {len(contacts)} Contacts")
+    write_org_seed(folder / "org.jsonl", leads, contacts)
+    print(
+        f"platform.db: {len(platform)} contacts; crm.db and org.jsonl: {len(leads)} Leads, {len(contacts)} Contacts"
+    )
+
+
+def write_org_seed(path: Path, leads: list[dict], contacts: list[dict]) -> None:
+    """The CRM records as a `syncmap sandbox --seed` file (the org gives them real Salesforce ids)."""
+    with path.open("w") as out:
+        for record_type, records in (("Lead", leads), ("Contact", contacts)):
+            for record in records:
+                fields = {key: value for key, value in record.items() if key != "id"}
+                out.write(json.dumps({"attributes": {"type": record_type}, **fields}) + "\n")
 
 
 if __name__ == "__main__":
