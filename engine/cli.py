@@ -18,7 +18,7 @@ from typing import Any
 import click
 import yaml
 
-from engine import __version__, preview
+from engine import __version__, preview, remote
 from engine.apply import DEFAULT_BATCH_SIZE
 from engine.compile import compile_plan
 from engine.diagnostics import render_json, render_text
@@ -102,14 +102,23 @@ def validate(paths: tuple[Path, ...], output_format: str) -> None:
 @main.command("compile")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @FORMAT
+@click.option(
+    "--check-remote", is_flag=True, help="Also check fields against the connected systems (describe)."
+)
 @reports_errors
-def compile_command(file: Path, output_format: str) -> None:
+def compile_command(file: Path, output_format: str, check_remote: bool) -> None:
     """Compile a mapping document into its Plan and print it.
 
     `extends` and rule sets are resolved, defaults filled in, objects ordered by their
-    dependencies. The hash changes exactly when the meaning of the documents changes.
+    dependencies. The hash changes exactly when the meaning of the documents changes. With
+    --check-remote, target fields are checked against each connection's describe.
     """
     compiled = compile_plan(file)
+    if check_remote:
+        with Job.open(file, read_only=True) as job:
+            problems = remote.check_remote(job.plan, job.connectors)
+        if problems:
+            raise DocumentError(problems)
     data = {"hash": compiled.hash, "files": list(compiled.files), **plan_data(compiled)}
     if output_format == "json":
         click.echo(json.dumps(data, indent=2))

@@ -406,6 +406,7 @@ class _Compiler:
             conflict=spec.conflict,
             link=spec.link,
             lookup=plan.Lookup(spec.lookup.object, spec.lookup.by) if spec.lookup else None,
+            location=self.source.locate(at, at_key=True),
         )
 
     def field_direction(

@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.diagnostics import Location
 from engine.expressions import CompiledExpression
 
 Scalar = str | int | float | bool | None
@@ -92,6 +93,7 @@ class FieldRule:
     conflict: str | None = None
     link: str | None = None
     lookup: Lookup | None = None
+    location: Location | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,69 @@
+"""Check a Plan against the systems it connects: the fields each target record type really has.
+
+This is the part of compiling that needs a connection (`syncmap compile --check-remote`): it asks
+each target connector to describe its record types and reports, at the field's place in the
+document, fields that do not exist, values that cannot be set in the direction they flow, and
+reference fields given raw values instead of ids translated through `link` or `lookup`.
+"""
+
+from __future__ import annotations
+
+from engine.connectors import Connector, ObjectInfo
+from engine.diagnostics import Diagnostic, did_you_mean, sort_diagnostics
+from engine.errors import ConnectorError
+from engine.plan import FLOWS, FieldRule, Plan, Step
+
+
+def check_remote(plan: Plan, connectors: dict[str, Connector]) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    for step in plan.steps:
+        connector = connectors[step.target.connection]
+        for record_type in step.target.types:
+            try:
+                info = connector.describe(record_type)
+            except ConnectorError as e:
+                found.append(
+                    Diagnostic("remote-describe", f"cannot describe {record_type}: {e.message}", hint=e.hint)
+                )
+                continue
+            for rule in step.fields:
+                if not rule.types or record_type in rule.types:
+                    found.extend(_check_field(step, rule, info))
+    return sort_diagnostics(found)
+
+
+def _check_field(step: Step, rule: FieldRule, info: ObjectInfo) -> list[Diagnostic]:
+    def problem(code: str, message: str, hint: str | None = None) -> Diagnostic:
+        return Diagnostic(code, message, rule.location, ("objects", step.name, "fields", rule.target), hint)
+
+    name = rule.target.split(".")[0]
+    described = info.fields.get(name)
+    if described is None:
+        if rule.optional or "." in rule.target:
+            return []
+        hint = did_you_mean(name, info.fields) or "add `optional: true` if only some orgs have this field"
+        return [problem("unknown-field", f"{info.name} has no field `{name}`", hint)]
+    found = []
+    creates = "to_target" in FLOWS[rule.directions.create]
+    updates = "to_target" in FLOWS[rule.directions.update]
+    if creates and not described.createable:
+        found.append(
+            problem(
+                "not-createable",
+                f"{info.name}.{name} cannot be set on new records",
+                "set `direction: to_source`",
+            )
+        )
+    if updates and not described.updateable:
+        hint = "add `create_only: true`" if described.createable else "set `direction: to_source`"
+        found.append(problem("not-updateable", f"{info.name}.{name} cannot be changed once set", hint))
+    if (creates or updates) and described.type == "reference" and not (rule.link or rule.lookup):
+        targets = ", ".join(described.reference_to) or "another record"
+        found.append(
+            problem(
+                "raw-reference",
+                f"{info.name}.{name} refers to {targets}; a raw value cannot be written to it",
+                "translate ids with `link: <object>` (a synced object) or `lookup: {object: User, by: Email}`",
+            )
+        )
+    return found

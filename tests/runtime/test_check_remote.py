@@ -1,0 +1,93 @@
+"""`syncmap compile --check-remote` checks target fields against the org's describe, located."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from engine.sandbox import Sandbox
+
+MAPPING = textwrap.dedent(
+    """\
+    syncmap: 1
+    connections:
+      platform: {connector: sqlite, settings: {path: platform.db}}
+      salesforce:
+        connector: salesforce
+        settings: {instance_url: "${SF_INSTANCE_URL}", session_id: "${SF_SESSION_ID}", ca_file: "${SF_CA_FILE}"}
+    objects:
+      contacts:
+        source: {connection: platform, object: contacts}
+        target: {connection: salesforce, object: Contact}
+        fields:
+          Emial: email
+          CreatedDate: {source: created, direction: to_target}
+          AccountId: account_id
+          OwnerId: {source: owner_email, lookup: {object: User, by: Email}}
+      tasks:
+        source: {connection: platform, object: tasks}
+        target: {connection: salesforce, object: Task}
+        direction: to_target
+        parent: contacts
+        fields:
+          WhoId: {source: contact_id, link: contacts}
+          Subject: title
+          Type: {value: Email, optional: true}
+          Priority: {value: Normal}
+    """
+)
+
+
+def compile_remote(tmp_path: Path, org: Sandbox, text: str) -> subprocess.CompletedProcess:
+    (tmp_path / "syncmap.toml").write_text("")
+    (tmp_path / "job.yaml").write_text(text)
+    env = {
+        **os.environ,
+        "SF_INSTANCE_URL": org.instance_url,
+        "SF_SESSION_ID": org.session_id,
+        "SF_CA_FILE": str(org.ca_file),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "engine", "compile", "job.yaml", "--check-remote"],
+        cwd=tmp_path, capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+
+
+def errors(result: subprocess.CompletedProcess) -> list[str]:
+    return [line for line in result.stderr.splitlines() if ": error: " in line or line.startswith("  hint:")]
+
+
+def test_fields_are_checked_against_describe(tmp_path):
+    with Sandbox(drop_fields=["Task.Type"]) as org:
+        result = compile_remote(tmp_path, org, MAPPING)
+    assert result.returncode == 1
+    assert errors(result) == [
+        "job.yaml:12:7: error: Contact has no field `Emial` at objects.contacts.fields.Emial",
+        "  hint: did you mean `Email`?",
+        "job.yaml:13:7: error: Contact.CreatedDate cannot be changed once set at objects.contacts.fields.CreatedDate",
+        "  hint: set `direction: to_source`",
+        "job.yaml:13:7: error: Contact.CreatedDate cannot be set on new records at objects.contacts.fields.CreatedDate",
+        "  hint: set `direction: to_source`",
+        "job.yaml:14:7: error: Contact.AccountId refers to Account; a raw value cannot be written to it at objects.contacts.fields.AccountId",
+        "  hint: translate ids with `link: <object>` (a synced object) or `lookup: {object: User, by: Email}`",
+    ]
+    assert org.session_id not in result.stderr
+
+
+def test_optional_fields_are_kept_only_where_the_org_has_them(tmp_path):
+    valid = "\n".join(
+        line
+        for line in MAPPING.splitlines()
+        if not line.strip().startswith(("Emial", "CreatedDate", "AccountId"))
+    )
+    with Sandbox(drop_fields=["Task.Type"]) as org:
+        assert compile_remote(tmp_path, org, valid).returncode == 0
+    required_type = valid.replace("Type: {value: Email, optional: true}", "Type: {value: Email}")
+    with Sandbox(drop_fields=["Task.Type"]) as org:
+        result = compile_remote(tmp_path, org, required_type)
+    assert errors(result)[0].endswith("error: Task has no field `Type` at objects.tasks.fields.Type")
+    with Sandbox() as org:
+        assert compile_remote(tmp_path, org, required_type).returncode == 0
