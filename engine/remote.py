@@ -29,7 +29,45 @@ def check_remote(plan: Plan, connectors: dict[str, Connector]) -> list[Diagnosti
             for rule in step.fields:
                 if not rule.types or record_type in rule.types:
                     found.extend(_check_field(step, rule, info))
+            if record_type.endswith("__c") and any(key.normalize == "phone" for key in step.match):
+                found.extend(_check_custom_object(step, info, connector))
     return sort_diagnostics(found)
+
+
+def _check_custom_object(step: Step, info: ObjectInfo, connector: Connector) -> list[Diagnostic]:
+    """The rules a custom object must meet to take contacts and activities in place of Leads and
+    Contacts (seed 000): a phone field to match on, searchable, activities and feed tracking."""
+    where = step.match[0].source.location
+    path = ("objects", step.name, "target", "object")
+    problems = []
+    if not any(f.type == "phone" for f in info.fields.values()):
+        problems.append(("has no Phone-type field to match contacts on", "add a Phone field to the object"))
+    if not info.flags.get("searchable", True):
+        problems.append(
+            ("is not searchable", "Setup > Object Manager > Edit: under Search Status, click Allow Search")
+        )
+    try:
+        task = connector.describe("Task")
+    except ConnectorError:
+        task = None
+    what = task.fields.get("WhatId") if task else None
+    if what is not None and info.name not in what.reference_to:
+        problems.append(
+            (
+                "does not allow activities",
+                "Setup > Object Manager > Edit: under Optional Features, click Allow Activities",
+            )
+        )
+    if not info.flags.get("feedEnabled", True):
+        problems.append(
+            (
+                "has no feed tracking",
+                "Feature Settings > Feed Tracking: find the object, click Enable Feed Tracking",
+            )
+        )
+    return [
+        Diagnostic("custom-object", f"{info.name} {message}", where, path, hint) for message, hint in problems
+    ]
 
 
 def _check_field(step: Step, rule: FieldRule, info: ObjectInfo) -> list[Diagnostic]:

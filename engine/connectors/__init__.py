@@ -36,7 +36,7 @@ class FieldInfo:
     """What a connector knows about one field of a record type."""
 
     name: str
-    type: str = "string"  # string, number, boolean, date, datetime, id, reference, picklist
+    type: str = "string"  # string, number, boolean, date, datetime, id, reference, picklist, phone
     createable: bool = True
     updateable: bool = True
     nillable: bool = True
@@ -54,6 +54,7 @@ class ObjectInfo:
     createable: bool = True
     updateable: bool = True
     deletable: bool = True
+    flags: Mapping[str, Any] = field(default_factory=dict)  # system-specific, e.g. Salesforce's searchable
 
 
 @dataclass(frozen=True)

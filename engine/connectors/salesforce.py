@@ -75,6 +75,7 @@ TYPES = {"id": "id", "reference": "reference", "boolean": "boolean", "date": "da
 TYPES |= {name: "number" for name in soql.NUMBER_TYPES} | {
     "picklist": "picklist",
     "multipicklist": "picklist",
+    "phone": "phone",
 }
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _PATH = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)*")
@@ -263,6 +264,7 @@ class SalesforceConnector:
                 raw["name"], fields, id_field="Id", modified_field=modified,
                 createable=bool(raw.get("createable", True)), updateable=bool(raw.get("updateable", True)),
                 deletable=bool(raw.get("deletable", True)),
+                flags={key: raw[key] for key in ("searchable", "feedEnabled", "custom", "queryable") if key in raw},
             )  # fmt: skip
         return self._infos[object_type]
 

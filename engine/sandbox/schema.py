@@ -121,6 +121,7 @@ class SObject:
     deletable: bool = True
     feed_enabled: bool = True
     searchable: bool = True
+    activities: bool = True  # "Allow Activities": Tasks and Events may point at it (WhatId)
 
     @property
     def custom(self) -> bool:
@@ -220,7 +221,13 @@ def system_fields() -> tuple[Field, ...]:
     user = {"type": "reference", "reference_to": ("User",), "length": 18, **read_only}
     return (
         Field(
-            "Id", "id", "Record ID", 18, nillable=False, id_lookup=True, filled_by_org=True,
+            "Id",
+            "id",
+            "Record ID",
+            18,
+            nillable=False,
+            id_lookup=True,
+            filled_by_org=True,
             **read_only,
         ),
         Field("IsDeleted", "boolean", "Deleted", nillable=False, **read_only),
@@ -228,7 +235,9 @@ def system_fields() -> tuple[Field, ...]:
         Field("CreatedById", label="Created By ID", relationship_name="CreatedBy", **user),
         Field("LastModifiedDate", "datetime", "Last Modified Date", nillable=False, **read_only),
         Field(
-            "LastModifiedById", label="Last Modified By ID", relationship_name="LastModifiedBy",
+            "LastModifiedById",
+            label="Last Modified By ID",
+            relationship_name="LastModifiedBy",
             **user,
         ),
         Field("SystemModstamp", "datetime", "System Modstamp", nillable=False, **read_only),
@@ -270,8 +279,14 @@ def custom_object(entry: dict[str, Any], index: int) -> SObject:
         *system_fields(),
         Field("Name", label=f"{entry.get('label', name)} Name", length=80, nillable=False),
         Field(
-            "OwnerId", "reference", "Owner ID", 18, nillable=False, reference_to=("User",),
-            relationship_name="Owner", filled_by_org=True,
+            "OwnerId",
+            "reference",
+            "Owner ID",
+            18,
+            nillable=False,
+            reference_to=("User",),
+            relationship_name="Owner",
+            filled_by_org=True,
         ),
     )
     return merge_fields(
@@ -281,6 +296,9 @@ def custom_object(entry: dict[str, Any], index: int) -> SObject:
             fields=builtin,
             label=entry.get("label", name.removesuffix("__c").replace("_", " ")),
             label_plural=entry.get("labelPlural", ""),
+            feed_enabled=bool(entry.get("feedEnabled", True)),
+            searchable=bool(entry.get("searchable", True)),
+            activities=bool(entry.get("allowActivities", True)),
         ),
         entry,
     )
@@ -293,9 +311,7 @@ def merge_fields(sobject: SObject, entry: dict[str, Any]) -> SObject:
     removed = {name.lower() for name in entry.get("removeFields", ())}
     for name in removed - set(sobject.field_names):
         raise UsageError(f"cannot remove field {sobject.name}.{name}: no such field")
-    kept = tuple(
-        added.pop(f.name.lower(), f) for f in sobject.fields if f.name.lower() not in removed
-    )
+    kept = tuple(added.pop(f.name.lower(), f) for f in sobject.fields if f.name.lower() not in removed)
     return dataclasses.replace(sobject, fields=kept + tuple(added.values()))
 
 
@@ -335,16 +351,16 @@ def build_schema(
 
 
 def _link_what_ids(sobjects: Iterable[SObject]) -> Iterator[SObject]:
-    """Activities' WhatId may point at accounts and at every custom object, as in an org."""
+    """Activities' WhatId may point at accounts and at every custom object that allows
+    activities, as in an org (a describe entry may say `"allowActivities": false`)."""
     sobjects = list(sobjects)
-    targets = ("Account", *(s.name for s in sobjects if s.custom))
+    targets = ("Account", *(s.name for s in sobjects if s.custom and s.activities))
     for sobject in sobjects:
         what = sobject.field("WhatId")
         if what is None:
             yield sobject
             continue
         fields = tuple(
-            dataclasses.replace(f, reference_to=targets) if f is what else f
-            for f in sobject.fields
+            dataclasses.replace(f, reference_to=targets) if f is what else f for f in sobject.fields
         )
         yield dataclasses.replace(sobject, fields=fields)

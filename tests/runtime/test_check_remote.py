@@ -91,3 +91,58 @@ def test_optional_fields_are_kept_only_where_the_org_has_them(tmp_path):
     assert errors(result)[0].endswith("error: Task has no field `Type` at objects.tasks.fields.Type")
     with Sandbox() as org:
         assert compile_remote(tmp_path, org, required_type).returncode == 0
+
+
+CUSTOM_OBJECTS = {
+    "sobjects": [
+        {"name": "Patient__c", "fields": [{"name": "Mobile__c", "type": "phone"}]},
+        {
+            "name": "Visitor__c",
+            "searchable": False,
+            "feedEnabled": False,
+            "allowActivities": False,
+            "fields": [{"name": "Mobile__c", "type": "string"}],
+        },
+    ]
+}
+
+
+def test_a_custom_object_must_be_eligible_to_take_contacts(tmp_path):
+    import json
+
+    describe = tmp_path / "describe.json"
+    describe.write_text(json.dumps(CUSTOM_OBJECTS))
+    mapping = textwrap.dedent(
+        """\
+        syncmap: 1
+        connections:
+          platform: {connector: sqlite, settings: {path: platform.db}}
+          salesforce:
+            connector: salesforce
+            settings: {instance_url: "${SF_INSTANCE_URL}", session_id: "${SF_SESSION_ID}", ca_file: "${SF_CA_FILE}"}
+        objects:
+          patients:
+            source: {connection: platform, object: contacts}
+            target: {connection: salesforce, object: Patient__c}
+            match: [{source: phone, target: Mobile__c, normalize: phone}]
+            fields: {Mobile__c: phone, Name: name}
+          visitors:
+            source: {connection: platform, object: visitors}
+            target: {connection: salesforce, object: Visitor__c}
+            match: [{source: phone, target: Mobile__c, normalize: phone}]
+            fields: {Mobile__c: phone, Name: name}
+        """
+    )
+    with Sandbox(describe_file=describe) as org:
+        result = compile_remote(tmp_path, org, mapping)
+    assert result.returncode == 1
+    assert [line for line in errors(result) if ": error: " in line] == [
+        "job.yaml:16:22: error: Visitor__c does not allow activities at objects.visitors.target.object",
+        "job.yaml:16:22: error: Visitor__c has no Phone-type field to match contacts on at objects.visitors.target.object",
+        "job.yaml:16:22: error: Visitor__c has no feed tracking at objects.visitors.target.object",
+        "job.yaml:16:22: error: Visitor__c is not searchable at objects.visitors.target.object",
+    ]
+    assert (
+        "hint: Setup > Object Manager > Edit: under Optional Features, click Allow Activities"
+        in result.stderr
+    )
