@@ -835,7 +835,7 @@ def _writable(info: ObjectInfo, name: str, op: str) -> str | None:
 def _typed(field: FieldInfo, value: Any) -> Any:
     """A value as JSON for its field. A value Salesforce could not read as the field's type is
     refused here: in a Collections call it would fail the whole call, not just its record."""
-    if value is None or value == "" or field.type in ("string", "picklist"):
+    if value is None or value == "" or field.type in ("string", "picklist", "phone"):
         return _json_value(value)
     literal = {
         "number": soql.number_literal,
