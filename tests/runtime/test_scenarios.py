@@ -304,3 +304,29 @@ def test_a_failing_record_is_reported_kept_and_retried_without_stopping_the_run(
     second = job.apply()  # nothing changed on the platform, yet both records are tried again
     assert second.failed == 2
     assert [letter["attempts"] for letter in job.state.dead_letters(job.name)] == [2, 2]
+
+
+def test_runs_are_recorded_with_their_counts_and_the_job_status(stores, open_job, tmp_path):
+    platform, _ = stores
+    platform.seed("contacts", [{"id": "p1", "first_name": "Ana", "phone": "4155550100"}])
+    job = open_job()
+    job.apply()
+    (run,) = job.state.runs(job.name)
+    assert (run["status"], run["plan_hash"]) == ("done", job.plan.hash)
+    assert run["counts"] == {
+        "create": 1,
+        "update": 0,
+        "delete": 0,
+        "skip": 0,
+        "conflict": 0,
+        "link": 0,
+        "failed": 0,
+    }
+    assert job.state.job_status(job.name) == ("active", None)
+
+    (tmp_path / "crm").mkdir()
+    (tmp_path / "crm" / "Lead.jsonl").write_text("")
+    platform.seed("contacts", [{"id": "p2", "first_name": "Bo", "phone": "4155550101"}])
+    failing = open_job(FAILING)
+    failing.apply()
+    assert failing.state.job_status(failing.name) == ("errors", "2 records failed")
