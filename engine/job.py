@@ -133,9 +133,8 @@ class Job:
         report.api_calls = self.api_calls()
         status = "errors" if report.failed else "active"
         self.state.finish_run(run_id, "done", {**report.changeset.counts(), "failed": report.failed}, None)
-        self.state.set_job_status(
-            self.name, status, f"{report.failed} records failed" if report.failed else None
-        )
+        failures = f"{report.failed} record{'s' if report.failed != 1 else ''} failed"
+        self.state.set_job_status(self.name, status, failures if report.failed else None)
         return report
 
     def api_calls(self) -> dict[str, int]:
