@@ -21,11 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from engine.connectors import ObjectInfo, Record, Write, WriteResult
-from engine.connectors.sqlite import (
+from engine.connectors.local import (
+    among,
     canonical_time,
     check_settings,
     infer_fields,
     lookup,
+    refuse_where,
     resolve_path,
     unique,
 )
@@ -78,11 +80,7 @@ class JsonlConnector:
 
     def read(self, object_type: str, since: str | None = None, where: str | None = None) -> Iterator[Record]:
         self.calls["read"] += 1
-        if where is not None:
-            raise ConnectorError(
-                f"the jsonl connector does not support `where` (reading `{object_type}`)",
-                hint="remove `where` from this side and filter records in the mapping instead",
-            )
+        refuse_where("jsonl", object_type, where)
         start = canonical_time(since, "since") if since is not None else None
         records = self._records(object_type)
         return (_fresh(r) for r in records if start is None or r.modified is None or r.modified >= start)
@@ -99,7 +97,7 @@ class JsonlConnector:
         if field_name == self.id_field:
             ids = {str(v) for v in wanted}
             return [_fresh(r) for r in live if r.id in ids]
-        return [_fresh(r) for r in live if _among(lookup(r.values, field_name), wanted)]
+        return [_fresh(r) for r in live if among(lookup(r.values, field_name), wanted)]
 
     def write(self, object_type: str, writes: Sequence[Write]) -> list[WriteResult]:
         self.calls["write"] += 1
@@ -171,7 +169,3 @@ class JsonlConnector:
 def _fresh(record: Record) -> Record:
     """A copy whose values the caller may change without changing the parsed file."""
     return dataclasses.replace(record, values=copy.deepcopy(record.values))
-
-
-def _among(value: Any, wanted: set[Any]) -> bool:
-    return value is not None and not isinstance(value, dict | list) and value in wanted

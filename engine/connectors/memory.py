@@ -12,7 +12,6 @@ It never persists anything and is not meant for production data.
 from __future__ import annotations
 
 import json
-import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,20 +19,20 @@ from pathlib import Path
 from typing import Any
 
 from engine.connectors import ObjectInfo, Record, Write, WriteResult
-from engine.connectors.sqlite import (
+from engine.connectors.local import (
     SAMPLE_ROWS,
     Clock,
-    RecordRefused,
+    TombstoneWrites,
+    among,
     canonical_time,
     check_settings,
     encode_values,
-    given_id,
     infer_fields,
     lookup,
     prepare_seed,
+    refuse_where,
     unique,
 )
-from engine.errors import ConnectorError
 
 
 @dataclass
@@ -64,7 +63,7 @@ def drop_stores() -> None:
     STORES.clear()
 
 
-class MemoryConnector:
+class MemoryConnector(TombstoneWrites):
     """Records in a MemoryStore: a private one, or the named one of ``settings["store"]``."""
 
     def __init__(self, settings: Mapping[str, Any] | None = None, base_dir: Path | None = None):
@@ -96,11 +95,7 @@ class MemoryConnector:
 
     def read(self, object_type: str, since: str | None = None, where: str | None = None) -> Iterator[Record]:
         self.calls["read"] += 1
-        if where is not None:
-            raise ConnectorError(
-                f"the memory connector does not support `where` (reading `{object_type}`)",
-                hint="remove `where` from this side and filter records in the mapping instead",
-            )
+        refuse_where("memory", object_type, where)
         start = canonical_time(since, "since") if since is not None else ""
         # the order is fixed when the read starts, so writes made while reading are left for the next
         chosen = sorted(
@@ -122,7 +117,7 @@ class MemoryConnector:
             return sorted(self.get(object_type, values).values(), key=lambda r: (r.modified, r.id))
         wanted = set(unique(values))
         live = (self._record(object_type, i) for i, row in self._rows(object_type).items() if not row.deleted)
-        found = [record for record in live if _among(lookup(record.values, field_name), wanted)]
+        found = [record for record in live if among(lookup(record.values, field_name), wanted)]
         return sorted(found, key=lambda r: (r.modified, r.id))
 
     def write(self, object_type: str, writes: Sequence[Write]) -> list[WriteResult]:
@@ -146,49 +141,11 @@ class MemoryConnector:
         """Every record of a type, tombstones included, oldest first (what a full read gives)."""
         return [self._record(object_type, record_id) for record_id in self._ordered(object_type)]
 
-    # --- writing: one handler per operation, each raising RecordRefused for this record only
+    # --- writing: the shared semantics (see TombstoneWrites) on these two primitives
 
-    def _apply(self, object_type: str, write: Write) -> WriteResult:
-        handler = {"create": self._create, "update": self._update, "delete": self._delete}.get(write.op)
-        try:
-            if handler is None:
-                raise RecordRefused(f"unknown write operation `{write.op}`")
-            record_id = handler(object_type, write)
-        except (RecordRefused, TypeError, ValueError) as e:
-            error = str(e) if isinstance(e, RecordRefused) else f"{write.op} of {object_type} failed: {e}"
-            return WriteResult(write.ref, ok=False, id=write.id, error=error)
-        return WriteResult(write.ref, ok=True, id=record_id)
-
-    def _create(self, object_type: str, write: Write) -> str:
-        record_id = given_id(write.values, self.id_field) or write.id or uuid.uuid4().hex
-        if self._live(object_type, record_id) is not None:
-            raise RecordRefused(f"{object_type} `{record_id}` already exists")
-        self._store(object_type, record_id, dict(write.values), deleted=False)
-        return record_id
-
-    def _update(self, object_type: str, write: Write) -> str:
-        record_id = self._target(object_type, write)
-        row = self._live(object_type, record_id)
-        if row is None:
-            raise RecordRefused(f"{object_type} `{record_id}` not found")
-        given = given_id(write.values, self.id_field)
-        if given is not None and given != record_id:
-            raise RecordRefused(f"{object_type} `{record_id}`: the id field `{self.id_field}` cannot change")
-        self._store(object_type, record_id, {**json.loads(row.data), **write.values}, deleted=False)
-        return record_id
-
-    def _delete(self, object_type: str, write: Write) -> str:
-        record_id = self._target(object_type, write)
-        row = self._live(object_type, record_id)
-        if row is None:
-            raise RecordRefused(f"{object_type} `{record_id}` not found")
-        self._store(object_type, record_id, json.loads(row.data), deleted=True)
-        return record_id
-
-    def _target(self, object_type: str, write: Write) -> str:
-        if not write.id:
-            raise RecordRefused(f"an {write.op} of `{object_type}` needs the record id")
-        return str(write.id)
+    def _stored(self, object_type: str, record_id: str) -> str | None:
+        row = self._rows(object_type).get(record_id)
+        return row.data if row is not None and not row.deleted else None
 
     def _store(self, object_type: str, record_id: str, values: dict[str, Any], deleted: bool) -> None:
         stamp = self.store.clock.tick()
@@ -203,17 +160,8 @@ class MemoryConnector:
     def _ordered(self, object_type: str) -> list[str]:
         return [i for _, i in sorted((row.modified, i) for i, row in self._rows(object_type).items())]
 
-    def _live(self, object_type: str, record_id: str) -> Row | None:
-        row = self._rows(object_type).get(record_id)
-        return row if row is not None and not row.deleted else None
-
     def _record(self, object_type: str, record_id: str) -> Record:
         row = self._rows(object_type)[record_id]
         values = json.loads(row.data)
         values[self.id_field], values[self.modified_field] = record_id, row.modified
         return Record(object_type, record_id, values, modified=row.modified, deleted=row.deleted)
-
-
-def _among(value: Any, wanted: set[Any]) -> bool:
-    """Exact equality as SQLite's json_extract compares: 1 and "1" differ, true equals 1."""
-    return value is not None and not isinstance(value, dict | list) and value in wanted

@@ -16,202 +16,48 @@ within one microsecond or from another process, so a watermark never skips a cha
 This connector never decides anything about syncing, never loads a whole table into memory, and
 never lets one failing record fail the rest of its batch.
 
-The helpers at the top (times, settings, JSON values, field inference) are shared with the memory
-and jsonl connectors, which promise the same semantics.
+The write semantics and the helpers (times, settings, JSON values, field inference) live in
+``engine.connectors.local``, shared with the memory and jsonl connectors, which promise the same.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
-import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from engine.connectors import FieldInfo, ObjectInfo, Record, Write, WriteResult
-from engine.diagnostics import did_you_mean
+from engine.connectors import ObjectInfo, Record, Write, WriteResult
+from engine.connectors.local import (
+    SAMPLE_ROWS,
+    Clock,
+    TombstoneWrites,
+    canonical_time,
+    check_settings,
+    encode_values,
+    infer_fields,
+    prepare_seed,
+    refuse_where,
+    resolve_path,
+    unique,
+)
+
+# re-exported: the salesforce connector imports these from here
+from engine.connectors.local import format_time as format_time
+from engine.connectors.local import parse_time as parse_time
 from engine.errors import ConnectorError
 
 BATCH = 500  # values per IN (...) list in get and find
 READ_PAGE = 500  # rows fetched per query while streaming a read
-SAMPLE_ROWS = 200  # recently modified rows looked at by describe
 BUSY_TIMEOUT_SECONDS = 5.0  # how long to wait for another process's write lock
-MICROSECOND = timedelta(microseconds=1)
-
-
-# --- shared with the memory and jsonl connectors ------------------------------------------------
-
-
-def parse_time(text: str) -> datetime:
-    """An ISO 8601 time as an aware datetime; a time without an offset is taken as UTC."""
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def format_time(moment: datetime) -> str:
-    """The one spelling of a time that syncmap stores, e.g. ``2026-11-23T10:00:00.123456+00:00``."""
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def canonical_time(text: Any, what: str) -> str:
-    """``text`` in the stored spelling; ConnectorError naming ``what`` when it is not a time."""
-    try:
-        return format_time(parse_time(str(text)))
-    except ValueError as e:
-        raise ConnectorError(
-            f"{what} `{text}` is not an ISO 8601 time",
-            hint="write times like 2026-11-23T10:00:00Z or 2026-11-23T10:00:00.123456+00:00",
-        ) from e
-
-
-class Clock:
-    """Hands out strictly increasing UTC times: the wall clock, or 1 µs after the last time handed
-    out or observed when the wall clock has not moved past it."""
-
-    def __init__(self) -> None:
-        self.last: datetime | None = None
-
-    def observe(self, stamp: str | None) -> None:
-        """Make later ticks come after ``stamp`` (a time already stored, perhaps by someone else)."""
-        if stamp is not None:
-            moment = parse_time(stamp)
-            if self.last is None or moment > self.last:
-                self.last = moment
-
-    def tick(self) -> str:
-        now = datetime.now(UTC)
-        if self.last is not None and now <= self.last:
-            now = self.last + MICROSECOND
-        self.last = now
-        return format_time(now)
-
-
-def check_settings(
-    connector: str, settings: Mapping[str, Any], required: Sequence[str], optional: Sequence[str]
-) -> None:
-    """Unknown settings are usually typos: report them, and any required one that is missing."""
-    known = [*required, *optional]
-    for name in settings:
-        if name not in known:
-            hint = did_you_mean(name, known) or f"{connector} settings: {', '.join(known)}"
-            raise ConnectorError(f"unknown {connector} setting `{name}`", hint=hint)
-    for name in required:
-        if settings.get(name) in (None, ""):
-            raise ConnectorError(
-                f"the {connector} connector needs a `{name}` setting",
-                hint=f"add `settings: {{{name}: ...}}` to the connection",
-            )
-
-
-def resolve_path(base_dir: Path | None, path: Any) -> Path:
-    """A path from settings, relative to the mapping document's folder."""
-    return Path(base_dir or Path.cwd()) / str(path)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} value {value!r} cannot be stored as JSON")
-
-
-def encode_values(values: Mapping[str, Any]) -> str:
-    """Values as stored JSON text; dates become ISO text, NaN and other objects are refused."""
-    return json.dumps(values, default=_json_default, allow_nan=False, ensure_ascii=False)
-
-
-def lookup(values: Mapping[str, Any], path: str) -> Any:
-    """The value at a dotted path such as ``company.name``; None when any part is missing."""
-    value: Any = values
-    for part in path.split("."):
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(part)
-    return value
 
 
 def chunks(items: Sequence[Any], size: int = BATCH) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def unique(values: Iterable[Any]) -> list[Any]:
-    """Values without repeats or None, in first-seen order (None never equals a stored value)."""
-    return list(dict.fromkeys(v for v in values if v is not None))
-
-
-_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def value_type(value: Any) -> str | None:
-    """The FieldInfo type a stored JSON value suggests; None for null, which suggests nothing."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, list):
-        return "list"
-    if _DATETIME.match(value):
-        return "datetime"
-    return "date" if _DATE.fullmatch(value) else "string"
-
-
-def infer_fields(
-    samples: Iterable[Mapping[str, Any]], id_field: str, modified_field: str, writable: bool = True
-) -> dict[str, FieldInfo]:
-    """The id and modified fields, then the union of the samples' keys in name order; a key seen
-    with values of different types is a string."""
-    types: dict[str, str | None] = {}
-    for values in samples:
-        for name, value in values.items():
-            seen, kind = types.get(name), value_type(value)
-            types[name] = kind if seen is None else seen if kind in (None, seen) else "string"
-    fields = {
-        id_field: FieldInfo(id_field, "id", createable=writable, updateable=False, nillable=False),
-        modified_field: FieldInfo(
-            modified_field, "datetime", createable=False, updateable=False, nillable=False
-        ),
-    }
-    for name in sorted(types.keys() - fields.keys()):
-        fields[name] = FieldInfo(name, types[name] or "string", createable=writable, updateable=writable)
-    return fields
-
-
-def prepare_seed(
-    values: Mapping[str, Any], id_field: str, modified_field: str, clock: Clock
-) -> tuple[str, dict[str, Any], str, bool]:
-    """A fixture record as (id, values, modified, deleted): its own id and modified time kept
-    (a new id, and now, when it has none), ``_deleted: true`` making it a tombstone."""
-    values = dict(values)
-    deleted = bool(values.pop("_deleted", False))
-    record_id = given_id(values, id_field) or uuid.uuid4().hex
-    stamp = values.get(modified_field)
-    stamp = canonical_time(stamp, modified_field) if stamp else clock.tick()
-    clock.observe(stamp)
-    values[id_field], values[modified_field] = record_id, stamp
-    return record_id, values, stamp, deleted
-
-
-def given_id(values: Mapping[str, Any], id_field: str) -> str | None:
-    """The id a record's values carry, as text; None when absent or empty."""
-    value = values.get(id_field)
-    return None if value in (None, "") else str(value)
-
-
-class RecordRefused(Exception):
-    """A write that cannot be applied to this one record; it becomes a failed WriteResult."""
-
-
-# --- the connector --------------------------------------------------------------------------------
 
 
 def _quote(name: str) -> str:
@@ -223,7 +69,7 @@ def _json_path(field_name: str) -> str:
     return "$" + "".join("." + _quote(part) for part in field_name.split("."))
 
 
-class SqliteConnector:
+class SqliteConnector(TombstoneWrites):
     """Records in a local SQLite file, one table per record type (see the module docstring)."""
 
     def __init__(self, settings: Mapping[str, Any], base_dir: Path | None = None):
@@ -267,11 +113,7 @@ class SqliteConnector:
     def read(self, object_type: str, since: str | None = None, where: str | None = None) -> Iterator[Record]:
         """Records modified at or after ``since``, tombstones included, by (updated_at, id)."""
         self.calls["read"] += 1
-        if where is not None:
-            raise ConnectorError(
-                f"the sqlite connector does not support `where` (reading `{object_type}`)",
-                hint="remove `where` from this side and filter records in the mapping instead",
-            )
+        refuse_where("sqlite", object_type, where)
         start = canonical_time(since, "since") if since is not None else None
         until = self._latest(object_type)
         return self._pages(object_type, start, until) if until is not None else iter(())
@@ -384,54 +226,17 @@ class SqliteConnector:
             )
         return values
 
-    # --- writing: one handler per operation, each raising RecordRefused for this record only
+    # --- writing: the shared semantics (see TombstoneWrites), each record in its own savepoint
+
+    refusals = (*TombstoneWrites.refusals, sqlite3.Error)
 
     def _apply(self, object_type: str, write: Write) -> WriteResult:
-        handler = {"create": self._create, "update": self._update, "delete": self._delete}.get(write.op)
         self.db.execute("SAVEPOINT record")
-        try:
-            if handler is None:
-                raise RecordRefused(f"unknown write operation `{write.op}`")
-            record_id = handler(object_type, write)
-        except (RecordRefused, sqlite3.Error, TypeError, ValueError) as e:
+        result = super()._apply(object_type, write)
+        if not result.ok:
             self.db.execute("ROLLBACK TO record")
-            self.db.execute("RELEASE record")
-            error = str(e) if isinstance(e, RecordRefused) else f"{write.op} of {object_type} failed: {e}"
-            return WriteResult(write.ref, ok=False, id=write.id, error=error)
         self.db.execute("RELEASE record")
-        return WriteResult(write.ref, ok=True, id=record_id)
-
-    def _create(self, object_type: str, write: Write) -> str:
-        record_id = given_id(write.values, self.id_field) or write.id or uuid.uuid4().hex
-        if self._stored(object_type, record_id) is not None:
-            raise RecordRefused(f"{object_type} `{record_id}` already exists")
-        # a create over a tombstone brings the id back to life with only the new values
-        self._store(object_type, record_id, dict(write.values), deleted=False)
-        return record_id
-
-    def _update(self, object_type: str, write: Write) -> str:
-        record_id = self._target(object_type, write)
-        stored = self._stored(object_type, record_id)
-        if stored is None:
-            raise RecordRefused(f"{object_type} `{record_id}` not found")
-        given = given_id(write.values, self.id_field)
-        if given is not None and given != record_id:
-            raise RecordRefused(f"{object_type} `{record_id}`: the id field `{self.id_field}` cannot change")
-        self._store(object_type, record_id, {**json.loads(stored), **write.values}, deleted=False)
-        return record_id
-
-    def _delete(self, object_type: str, write: Write) -> str:
-        record_id = self._target(object_type, write)
-        stored = self._stored(object_type, record_id)
-        if stored is None:
-            raise RecordRefused(f"{object_type} `{record_id}` not found")
-        self._store(object_type, record_id, json.loads(stored), deleted=True)
-        return record_id
-
-    def _target(self, object_type: str, write: Write) -> str:
-        if not write.id:
-            raise RecordRefused(f"an {write.op} of `{object_type}` needs the record id")
-        return str(write.id)
+        return result
 
     def _stored(self, object_type: str, record_id: str) -> str | None:
         """The stored JSON of a live record, None when it is missing or deleted."""
