@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from engine.sandbox import Sandbox
 
-MAPPING = textwrap.dedent(
+CONNECTIONS = textwrap.dedent(
     """\
     syncmap: 1
     connections:
@@ -18,6 +19,10 @@ MAPPING = textwrap.dedent(
       salesforce:
         connector: salesforce
         settings: {instance_url: "${SF_INSTANCE_URL}", session_id: "${SF_SESSION_ID}", ca_file: "${SF_CA_FILE}"}
+    """
+)
+MAPPING = CONNECTIONS + textwrap.dedent(
+    """\
     objects:
       contacts:
         source: {connection: platform, object: contacts}
@@ -108,18 +113,10 @@ CUSTOM_OBJECTS = {
 
 
 def test_a_custom_object_must_be_eligible_to_take_contacts(tmp_path):
-    import json
-
     describe = tmp_path / "describe.json"
     describe.write_text(json.dumps(CUSTOM_OBJECTS))
-    mapping = textwrap.dedent(
+    mapping = CONNECTIONS + textwrap.dedent(
         """\
-        syncmap: 1
-        connections:
-          platform: {connector: sqlite, settings: {path: platform.db}}
-          salesforce:
-            connector: salesforce
-            settings: {instance_url: "${SF_INSTANCE_URL}", session_id: "${SF_SESSION_ID}", ca_file: "${SF_CA_FILE}"}
         objects:
           patients:
             source: {connection: platform, object: contacts}
