@@ -39,6 +39,10 @@ Rate = click.FloatRange(0.0, 1.0)
     "--drop-field", multiple=True, metavar="OBJECT.FIELD",
     help="Remove a standard field, e.g. Task.Type for orgs without it (repeatable).",
 )
+@click.option(
+    "--person-accounts", is_flag=True,
+    help="Enable Person Accounts: an Account with a LastName is a person (PersonEmail, PersonMobilePhone).",
+)
 @click.option("--session-id", help="Bearer token clients must send (default: random).")
 @click.option("--page-size", default=2000, show_default=True, help="Records per query page.")
 @click.option(
@@ -67,6 +71,7 @@ def sandbox_command(**options: object) -> None:
             seed=options["seed"],
             describe_file=options["describe"],
             drop_fields=options["drop_field"],
+            person_accounts=options["person_accounts"],
             page_size=options["page_size"],
             session_id=options["session_id"],
             host=options["host"],

@@ -1,7 +1,7 @@
 """Fields the org computes itself on every write, as Salesforce does.
 
-A full name from first and last names, a Task's IsClosed from its status, an Event's end, duration
-and date from each other. Kept apart from validation so that the rules read as a list.
+A full name from first and last names (also a Person Account's), a Task's IsClosed from its
+status, an Event's end, duration and date from each other. Kept apart from validation so that the rules read as a list.
 """
 
 from __future__ import annotations
@@ -22,10 +22,20 @@ def derive(sobject: SObject, record: dict[str, Any]) -> None:
     if name is not None and not name.createable and sobject.field("LastName"):
         parts = (record.get("FirstName"), record.get("LastName"))
         record["Name"] = " ".join(part for part in parts if part) or None
+    if sobject.name == "Account" and sobject.field("PersonMobilePhone"):
+        _derive_person_account(record)
     if sobject.name == "Task" and sobject.field("IsClosed"):
         record["IsClosed"] = record.get("Status") in CLOSED_TASK_STATUSES
     if sobject.name == "Event":
         _derive_event_times(record)
+
+
+def _derive_person_account(record: dict[str, Any]) -> None:
+    """In an org with Person Accounts, an Account with a last name is a person, named by it."""
+    record["IsPersonAccount"] = bool(record.get("LastName"))
+    if record["IsPersonAccount"]:
+        parts = (record.get("FirstName"), record.get("LastName"))
+        record["Name"] = " ".join(part for part in parts if part)
 
 
 def _derive_event_times(record: dict[str, Any]) -> None:

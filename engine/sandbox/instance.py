@@ -38,7 +38,8 @@ class Sandbox:
     """A local Salesforce-compatible REST API over HTTPS.
 
     ``seed`` takes JSON/JSONL files and record dicts; it is loaded only into a new database
-    (and again on ``reset()``). ``drop_fields`` removes fields such as ``"Task.Type"``.
+    (and again on ``reset()``). ``drop_fields`` removes fields such as ``"Task.Type"``;
+    ``person_accounts`` enables Person Accounts (an Account with a LastName is a person).
     """
 
     def __init__(
@@ -47,6 +48,7 @@ class Sandbox:
         seed: Iterable[seeding.SeedSource] = (),
         describe_file: str | Path | None = None,
         drop_fields: Iterable[str] = (),
+        person_accounts: bool = False,
         page_size: int = 2000,
         session_id: str | None = None,
         host: str = "127.0.0.1",
@@ -64,7 +66,7 @@ class Sandbox:
         self.db_path = Path(db_path) if db_path else None
         self.seed_records = seeding.read_records(seed)
         entries = read_describe_file(Path(describe_file)) if describe_file else []
-        self.schema = build_schema(standard_objects(), entries, drop_fields)
+        self.schema = build_schema(standard_objects(person_accounts), entries, drop_fields)
         self.page_size = page_size
         self.session_id = session_id or "00D8d0000000001!" + secrets.token_urlsafe(32)
         self.host, self.port = host, port

@@ -40,11 +40,13 @@ class Org:
         self.api_version = api_version
         self.clock = clock or (lambda: datetime.now(UTC))
         self.user_id = self._ensure_user()
+        self._ensure_lead_statuses()
 
     def reset(self) -> None:
         """Remove every record; the sandbox user comes back with a new id."""
         self.store.clear()
         self.user_id = self._ensure_user()
+        self._ensure_lead_statuses()
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -244,6 +246,20 @@ class Org:
                 400, "MALFORMED_ID", f"{sobject.name} id value of incorrect type: {value}", ("Id",)
             )
         return record_id
+
+    def _ensure_lead_statuses(self) -> None:
+        """The Lead Status picklist as LeadStatus records, as every org has them."""
+        lead_status = self.schema.get("LeadStatus")
+        lead = self.schema.get("Lead")
+        if lead_status is None or lead is None or self.store.scan(lead_status.name):
+            return
+        statuses = lead.field("Status").picklist
+        for position, label in enumerate(statuses, start=1):
+            values = {
+                "MasterLabel": label, "ApiName": label, "SortOrder": position,
+                "IsDefault": position == 1, "IsConverted": label == "Closed - Converted",
+            }  # fmt: skip
+            self.create(lead_status, values, trusted=True)
 
     def _ensure_user(self) -> str:
         """The id of the user every API call acts as, created on first start."""

@@ -1,4 +1,5 @@
-"""The standard objects every sandbox org starts with: Lead, Contact, Account, Task, Event, User.
+"""The standard objects every sandbox org starts with: Lead, Contact, Account, Task, Event, User,
+LeadStatus.
 
 Only the fields integrations commonly touch are here, with Salesforce's names, types, lengths,
 required-ness and picklist values; an org's extra fields come from a describe file instead.
@@ -59,8 +60,20 @@ def activity_fields() -> tuple[Field, ...]:
     )
 
 
-def standard_objects() -> tuple[SObject, ...]:
-    """The standard sObjects, each with the system fields first as describe lists them."""
+def person_account_fields() -> tuple[Field, ...]:
+    """The fields an org with Person Accounts enabled adds to Account: an Account with a
+    LastName is a person, and its Name is derived from the first and last names."""
+    return (
+        text("FirstName", 40, "First Name"),
+        text("LastName", 80, "Last Name"),
+        typed("PersonEmail", "email", "Email"),
+        typed("PersonMobilePhone", "phone", "Mobile"),
+    )
+
+
+def standard_objects(person_accounts: bool = False) -> tuple[SObject, ...]:
+    """The standard sObjects, each with the system fields first as describe lists them.
+    ``person_accounts`` gives Account the fields of an org with Person Accounts enabled."""
     lead = (
         *person_name_fields(),
         text("Company", nillable=False),
@@ -97,6 +110,7 @@ def standard_objects() -> tuple[SObject, ...]:
         typed("Description", "textarea"),
         typed("IsPersonAccount", "boolean", nillable=False, default=False, **READ_ONLY),
         owner(),
+        *(person_account_fields() if person_accounts else ()),
     )
     task = (
         *activity_fields(),
@@ -121,6 +135,13 @@ def standard_objects() -> tuple[SObject, ...]:
         text("Alias", 8),
         typed("IsActive", "boolean", "Active", nillable=False, default=True),
     )
+    lead_status = (
+        text("MasterLabel", 255, "Master Label", **READ_ONLY),
+        text("ApiName", 255, "Api Name", **READ_ONLY),
+        typed("SortOrder", "int", "Sort Order", **READ_ONLY),
+        typed("IsDefault", "boolean", "Is Default", nillable=False, default=False, **READ_ONLY),
+        typed("IsConverted", "boolean", "Is Converted", nillable=False, default=False, **READ_ONLY),
+    )
     system = system_fields()
     return (
         SObject("Lead", "00Q", system + lead, "Lead"),
@@ -129,4 +150,8 @@ def standard_objects() -> tuple[SObject, ...]:
         SObject("Task", "00T", system + task, "Task", feed_enabled=False),
         SObject("Event", "00U", system + event, "Event", feed_enabled=False),
         SObject("User", "005", system + user, "User", "Users", deletable=False),
+        SObject(
+            "LeadStatus", "01J", system + lead_status, "Lead Status", "Lead Status Values",
+            createable=False, updateable=False, deletable=False, feed_enabled=False,
+        ),
     )
