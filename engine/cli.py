@@ -23,7 +23,7 @@ from engine.apply import DEFAULT_BATCH_SIZE
 from engine.compile import compile_plan
 from engine.diagnostics import render_json, render_text
 from engine.errors import DocumentError, SyncmapError, UsageError
-from engine.job import Job, load_saved_plan, saved_plan
+from engine.job import Job, Selection, load_saved_plan, saved_plan
 from engine.plan import plan_data
 from engine.sandbox.command import sandbox_command
 from engine.schema import KINDS, schema_text
@@ -148,10 +148,32 @@ STATE = click.option(
 )  # fmt: skip
 
 
+def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """`--object`, `--full` and `--push`/`--pull`: one-time operations, given to the command as
+    a Selection."""
+
+    @click.option(
+        "--object",
+        "objects",
+        multiple=True,
+        metavar="NAME",
+        help="Run only this object (repeatable); `mode: manual` objects run only when named.",
+    )
+    @click.option("--full", is_flag=True, help="Read every record, not only the changes since the last run.")
+    @click.option("--push", "flow", flag_value="to_target", help="Only write to the target (push).")
+    @click.option("--pull", "flow", flag_value="to_source", help="Only write to the source (pull).")
+    @functools.wraps(command)
+    def wrapper(*args: Any, objects: tuple[str, ...], full: bool, flow: str | None, **kwargs: Any) -> Any:
+        return command(*args, selection=Selection(objects, full, flow), **kwargs)
+
+    return wrapper
+
+
 @main.command("plan")
 @click.argument("mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @STATE
 @FORMAT
+@selection_options
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan to apply it later."
 )
@@ -163,16 +185,16 @@ STATE = click.option(
 )
 @reports_errors
 def plan_command(
-    mapping: Path, state_path, output_format, out, detailed, limit, mask, detailed_exitcode
+    mapping: Path, state_path, output_format, selection, out, detailed, limit, mask, detailed_exitcode
 ) -> None:
     """Dry run: show what apply would create, update, delete, skip (and why), and hold as conflicts.
 
     Reads both sides and decides everything, but writes nothing anywhere, not even the state store.
     """
-    with Job.open(mapping, state_path, read_only=True) as job:
+    with Job.open(mapping, state_path, read_only=True, selection=selection) as job:
         changeset = job.plan_changes()
         if out:
-            out.write_text(json.dumps(saved_plan(changeset, mapping), indent=2, default=str))
+            out.write_text(json.dumps(saved_plan(changeset, mapping, selection), indent=2, default=str))
         if output_format == "json":
             click.echo(preview.render_json(changeset, masked=mask))
         else:
@@ -189,9 +211,10 @@ def plan_command(
 )
 @STATE
 @FORMAT
+@selection_options
 @click.option("--batch-size", default=DEFAULT_BATCH_SIZE, show_default=True, help="Records per write call.")
 @reports_errors
-def apply_command(target: Path, state_path, output_format, batch_size) -> None:
+def apply_command(target: Path, state_path, output_format, selection, batch_size) -> None:
     """Run the sync and write the changes, or apply a plan saved by `syncmap plan --out`.
 
     A saved plan is applied only if neither the mapping nor the records changed since it was made.
@@ -200,9 +223,15 @@ def apply_command(target: Path, state_path, output_format, batch_size) -> None:
     expected = None
     mapping = target
     if target.suffix == ".json":
+        if selection != Selection():
+            raise UsageError(
+                "--object, --full, --push and --pull cannot be given with a saved plan",
+                hint="a saved plan is applied with the options it was planned with",
+            )
         saved = load_saved_plan(target)
         mapping, expected = Path(saved["mapping"]), saved["fingerprint"]
-    with Job.open(mapping, state_path) as job:
+        selection = Selection.from_dict(saved.get("selection", {}))
+    with Job.open(mapping, state_path, selection=selection) as job:
         if expected and job.plan.hash != saved["plan_hash"]:
             raise UsageError(
                 "the mapping changed since this plan was saved; it was not applied",

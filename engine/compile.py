@@ -284,7 +284,11 @@ class _Compiler:
                 self.error("unknown-rule", f"unknown rule `{spec.rule}`", (*at, "rule"), hint)
                 return None
             require = self.expression(rule.require, (*at, "rule"))
-            return plan.Filter(spec.side, require, spec.reason or rule.reason, spec.rule) if require else None
+            return (
+                plan.Filter(spec.side, require, spec.reason or rule.reason, spec.rule, spec.unlink)
+                if require
+                else None
+            )
         if spec.reason is None:
             self.error(
                 "missing-reason",
@@ -293,7 +297,7 @@ class _Compiler:
                 "it is shown for every skipped record",
             )
         require = self.expression(spec.require, (*at, "require"))
-        return plan.Filter(spec.side, require, spec.reason or "", None) if require else None
+        return plan.Filter(spec.side, require, spec.reason or "", None, spec.unlink) if require else None
 
     # -- fields --------------------------------------------------------------------------------
 

@@ -19,13 +19,47 @@ from engine.apply import DEFAULT_BATCH_SIZE, StepReport, apply_step, reconcile
 from engine.changeset import ChangeSet
 from engine.compile import compile_plan
 from engine.connectors import Connector, Registry
+from engine.diagnostics import did_you_mean
 from engine.errors import SyncmapError, UsageError
-from engine.plan import Plan
+from engine.plan import Plan, Step
 from engine.resolve import find_project_root
 from engine.run import RunContext, open_connectors, run, run_step
 from engine.state import StateStore
 
 STATE_FILE = Path(".syncmap") / "state.db"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What one run covers. The default is a scheduled run: the automatic objects, changes only,
+    both ways. One-time operations narrow it: `objects` (manual ones included), `full` (every
+    record, e.g. "push all"), `flow` (`to_target` pushes, `to_source` pulls, nothing else)."""
+
+    objects: tuple[str, ...] = ()
+    full: bool = False
+    flow: str | None = None
+
+    def steps(self, plan: Plan) -> list[Step]:
+        names = [step.name for step in plan.steps]
+        for name in self.objects:
+            if name not in names:
+                raise UsageError(
+                    f"{plan.name} has no object `{name}`",
+                    hint=did_you_mean(name, names) or f"its objects: {', '.join(names)}",
+                )
+        chosen = [
+            step
+            for step in plan.steps
+            if (step.name in self.objects if self.objects else step.mode == "automatic")
+        ]
+        return [step.only(self.flow) if self.flow else step for step in chosen]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"objects": list(self.objects), "full": self.full, "flow": self.flow}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Selection:
+        return cls(tuple(data.get("objects", ())), bool(data.get("full")), data.get("flow"))
 
 
 @dataclass
@@ -58,10 +92,18 @@ class RunReport:
 class Job:
     """A mapping document ready to plan or apply."""
 
-    def __init__(self, plan: Plan, connectors: dict[str, Connector], state: StateStore):
+    def __init__(
+        self,
+        plan: Plan,
+        connectors: dict[str, Connector],
+        state: StateStore,
+        selection: Selection = Selection(),
+    ):
         self.plan = plan
         self.connectors = connectors
         self.state = state
+        self.selection = selection
+        self.steps = selection.steps(plan)
 
     @classmethod
     def open(
@@ -71,6 +113,7 @@ class Job:
         registry: Registry | None = None,
         environ: Mapping[str, str] | None = None,
         read_only: bool = False,
+        selection: Selection = Selection(),
     ) -> Job:
         """Compile a mapping and open its connectors and state (``read_only`` for dry runs)."""
         plan = compile_plan(mapping)
@@ -78,7 +121,7 @@ class Job:
         connectors = open_connectors(
             plan, registry or Registry(), mapping.resolve().parent, environ or os.environ
         )
-        return cls(plan, connectors, state)
+        return cls(plan, connectors, state, selection)
 
     def close(self) -> None:
         for connector in self.connectors.values():
@@ -96,11 +139,18 @@ class Job:
         return self.plan.name
 
     def context(self) -> RunContext:
-        return RunContext(self.plan, self.connectors, self.state, self.name)
+        return RunContext(
+            self.plan,
+            self.connectors,
+            self.state,
+            self.name,
+            full=self.selection.full,
+            flow=self.selection.flow,
+        )
 
     def plan_changes(self) -> ChangeSet:
         """The dry run: decide everything, write nothing (not even to the state store)."""
-        return run(self.plan, self.context())
+        return run(self.plan, self.steps, self.context())
 
     def apply(
         self,
@@ -120,9 +170,7 @@ class Job:
         run_id = self.state.start_run(self.name, self.plan.hash)
         self.state.set_job_status(self.name, "running")
         try:
-            for step in self.plan.steps:
-                if step.mode == "manual":
-                    continue
+            for step in self.steps:
                 changes = run_step(step, context)
                 report.changeset.steps.append(changes)
                 report.steps.append(apply_step(changes, step, context, run_id, batch_size, progress))
@@ -147,11 +195,12 @@ def fingerprint(changeset: ChangeSet) -> str:
     return "sha256:" + hashlib.sha256(json.dumps(data).encode()).hexdigest()
 
 
-def saved_plan(changeset: ChangeSet, mapping: Path) -> dict[str, Any]:
+def saved_plan(changeset: ChangeSet, mapping: Path, selection: Selection) -> dict[str, Any]:
     return {
         "syncmap_plan": 1,
         "mapping": str(mapping),
         "fingerprint": fingerprint(changeset),
+        "selection": selection.to_dict(),
         **changeset.to_dict(),
     }
 

@@ -146,6 +146,13 @@ class Filter(Strict):
     reason: str | None = Field(
         None, min_length=1, description="Why a record is skipped, shown in the preview and the run report."
     )
+    unlink: bool = Field(
+        False,
+        description=(
+            "A linked record that starts failing this filter loses its link (both records are kept), "
+            "e.g. a user mapping whose user was deactivated."
+        ),
+    )
 
 
 class Parent(Strict):

@@ -52,6 +52,10 @@ class Directions:
     def allows(self, flow: str) -> bool:
         return flow in FLOWS[self.create] or flow in FLOWS[self.update]
 
+    def only(self, flow: str) -> Directions:
+        """These directions kept to one flow (`to_target` or `to_source`)."""
+        return Directions(*(flow if flow in FLOWS[way] else "none" for way in (self.create, self.update)))
+
 
 @dataclass(frozen=True)
 class MatchKey:
@@ -66,6 +70,7 @@ class Filter:
     require: CompiledExpression
     reason: str
     rule: str | None = None
+    unlink: bool = False  # a linked record failing it loses its link
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,21 @@ class Step:
     mode: str
     depends_on: tuple[str, ...]
     description: str | None = None
+
+    def only(self, flow: str) -> Step:
+        """This step with every direction (object, fields, deletes) kept to one flow: a push
+        (`to_target`) or a pull (`to_source`)."""
+        return dataclasses.replace(
+            self,
+            directions=self.directions.only(flow),
+            fields=tuple(
+                dataclasses.replace(rule, directions=rule.directions.only(flow)) for rule in self.fields
+            ),
+            deletes=Deletes(
+                self.deletes.to_target if flow == "to_target" else "ignore",
+                self.deletes.to_source if flow == "to_source" else "ignore",
+            ),
+        )
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,6 +76,8 @@ class RunContext:
     planned_links: dict[str, dict[str, str]] = field(default_factory=dict)  # step -> source id -> target id
     describes: dict[tuple[str, str], ObjectInfo] = field(default_factory=dict)
     lookups: dict[tuple, Any] = field(default_factory=dict)
+    full: bool = False  # read every record, not only the changes since the last run
+    flow: str | None = None  # a one-way run (push or pull): it keeps no watermark
 
     def connector(self, name: str) -> Connector:
         return self.connectors[name]
@@ -97,12 +99,10 @@ class RunContext:
         return set(self.describe(connection, record_type).fields)
 
 
-def run(plan: Plan, context: RunContext) -> ChangeSet:
-    """Decide every step of the plan (a dry run: nothing is written anywhere)."""
+def run(plan: Plan, steps: Iterable[Step], context: RunContext) -> ChangeSet:
+    """Decide the steps of a plan (a dry run: nothing is written anywhere)."""
     changeset = ChangeSet(job=context.job, plan_hash=plan.hash)
-    for step in plan.steps:
-        if step.mode == "manual":
-            continue
+    for step in steps:
         changeset.steps.append(run_step(step, context))
     return changeset
 
@@ -129,6 +129,8 @@ class _StepRun:
         self.refreshed: dict[str, set[str]] = {"source": set(), "target": set()}
         self.claimed: dict[str, set[str]] = {"source": set(), "target": set()}  # ids paired in this run
         self.held: set[str] = set()  # ids in a conflict held for a person: not matched again this run
+        self.checked: dict[str, set[str]] = {"source": set(), "target": set()}  # filters evaluated
+        self.filtered: set[str] = set()  # ids failing a filter: skipped, never paired this run
         self.handled_targets: set[str] = set()
         self.planned: dict[str, str] = context.planned_links.setdefault(step.name, {})
 
@@ -137,7 +139,7 @@ class _StepRun:
     def read(self, side: str) -> list[Record]:
         spec = self.step.source if side == "source" else self.step.target
         connector = self.source if side == "source" else self.target
-        since = self.state.watermark(self.job, self.step.name, side)
+        since = None if self.context.full else self.state.watermark(self.job, self.step.name, side)
         records = []
         for record_type in spec.types:
             records.extend(connector.read(record_type, since=since, where=spec.where))
@@ -220,6 +222,8 @@ class _StepRun:
         for record in target_records:
             if record.id not in self.handled_targets:
                 self.from_target(record)
+        if self.context.flow:
+            self.out.watermarks.clear()  # changes flowing the other way are still to be synced
         return self.out
 
     def prefetch(self, side: str, wanted: dict[str, set[str]]) -> None:
@@ -243,15 +247,33 @@ class _StepRun:
             Change(self.step.name, "skip", side, record.type, record.id, reason=reason, counted=counted)
         )
 
-    def failing_filter(self, side: str, record: Record) -> str | None:
+    def filtered_out(
+        self, side: str, record: Record, source_id: str | None, unlink_only: bool = False
+    ) -> bool:
+        """Whether a record fails a filter of its side, skipping it with the reason the first time
+        it is asked. A linked record (``source_id``) failing a filter with `unlink` loses its link.
+        ``unlink_only`` checks just those filters, for a partner reached from the other side."""
+        if record.id in self.checked[side]:
+            return record.id in self.filtered
+        if not unlink_only:
+            self.checked[side].add(record.id)
         for rule in self.step.filters:
-            if rule.side == side:
-                try:
-                    if not _truthy(rule.require(record.values)):
-                        return rule.reason
-                except RecordError as e:
-                    return e.message
-        return None
+            if rule.side != side or (unlink_only and not rule.unlink):
+                continue
+            try:
+                if _truthy(rule.require(record.values)):
+                    continue
+                reason = rule.reason
+            except RecordError as e:
+                reason = e.message
+            if rule.unlink and source_id is not None:
+                self.out.unlinks.append(source_id)
+                reason += "; its link is removed"
+            self.checked[side].add(record.id)
+            self.filtered.add(record.id)
+            self.skip(side, record, reason)
+            return True
+        return False
 
     def from_source(self, record: Record, targets_by_id: dict[str, Record]) -> None:
         link = self.links.get(record.id)
@@ -264,9 +286,7 @@ class _StepRun:
                 record.id,
             )
             return
-        reason = self.failing_filter("source", record)
-        if reason:
-            self.skip("source", record, reason)
+        if self.filtered_out("source", record, record.id if link else None):
             return
         if self.step.parent and self.parent_missing(record):
             return
@@ -310,7 +330,9 @@ class _StepRun:
                 link.source_id if link else None,
             )
             return
-        reason = self.failing_filter("target", record) or self.outranked(record)
+        if self.filtered_out("target", record, link.source_id if link else None):
+            return
+        reason = self.outranked(record)
         if reason:
             self.skip("target", record, reason)
             return
@@ -579,6 +601,12 @@ class _StepRun:
 
     def pair(self, source: Record, target: Record, made_by: str, new: bool) -> None:
         """Decide field by field which way values flow between two linked records."""
+        linked_id = None if new else source.id
+        if any(
+            self.filtered_out(side, record, linked_id, unlink_only=True)
+            for side, record in (("source", source), ("target", target))
+        ):
+            return
         base = None if new else self.state.snapshots(self.job, self.step.name, [source.id]).get(source.id)
         to_target: dict[str, FieldChange] = {}
         to_source: dict[str, FieldChange] = {}
