@@ -179,8 +179,8 @@ def _find_by_keys(connector, step: Step, entry) -> str | None:
 def _link_recovered(context: RunContext, step: Step, entry, found_id: str) -> None:
     origin_type, _, origin_id = entry.origin_id.partition(" ")
     if entry.side == "target":
-        link = Link(origin_type, entry.payload["source_id"], entry.record_type, found_id, "recovered")
+        link = Link(origin_type, entry.payload["source_id"], entry.record_type, found_id, "recovered:target")
     else:
-        link = Link(entry.record_type, found_id, origin_type, origin_id, "recovered")
+        link = Link(entry.record_type, found_id, origin_type, origin_id, "recovered:source")
     context.state.save_link(context.job, step.name, link)
     context.state.save_snapshot(context.job, step.name, link.source_id, {})

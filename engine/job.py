@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.apply import DEFAULT_BATCH_SIZE, StepReport, apply_step, reconcile
-from engine.changeset import ChangeSet
+from engine.changeset import Change, ChangeSet, StepChanges
 from engine.compile import compile_plan
 from engine.connectors import Connector, Registry
 from engine.diagnostics import did_you_mean
@@ -167,8 +167,9 @@ class Job:
         context = self.context()
         steps = {step.name: step for step in self.plan.steps}
         report = RunReport(ChangeSet(self.name, self.plan.hash), recovered=reconcile(context, steps))
+        first = not any(past["status"] == "done" for past in self.state.runs(self.name))
         run_id = self.state.start_run(self.name, self.plan.hash)
-        self.state.set_job_status(self.name, "running")
+        self.state.set_job_status(self.name, "initial sync" if first else "running")
         try:
             for step in self.steps:
                 changes = run_step(step, context)
@@ -183,6 +184,38 @@ class Job:
         self.state.finish_run(run_id, "done", {**report.changeset.counts(), "failed": report.failed}, None)
         failures = f"{report.failed} record{'s' if report.failed != 1 else ''} failed"
         self.state.set_job_status(self.name, status, failures if report.failed else None)
+        return report
+
+    def revert_changes(self, side: str) -> ChangeSet:
+        """Delete and revert, as a plan: delete every record this job created on one side (its
+        links say which: made by `created:<side>` or `recovered:<side>`), and nothing else.
+        Children are deleted before their parents."""
+        changeset = ChangeSet(self.name, self.plan.hash)
+        for step in reversed(self.plan.steps):
+            changes = StepChanges(step.name)
+            for source_id, link in self.state.links(self.name, step.name).items():
+                if link.made_by not in (f"created:{side}", f"recovered:{side}"):
+                    continue
+                record_type, record_id = (
+                    (link.target_type, link.target_id) if side == "target" else (link.source_type, source_id)
+                )
+                changes.add(
+                    Change(step.name, "delete", side, record_type, record_id,
+                           reason="created by this job", source_id=source_id)
+                )  # fmt: skip
+                changes.unlinks.append(source_id)
+            changeset.steps.append(changes)
+        return changeset
+
+    def revert(self, side: str, batch_size: int = DEFAULT_BATCH_SIZE) -> RunReport:
+        """Apply ``revert_changes``: the records are deleted, their links forgotten."""
+        context = self.context()
+        report = RunReport(self.revert_changes(side))
+        run_id = self.state.start_run(self.name, self.plan.hash)
+        for changes in report.changeset.steps:
+            report.steps.append(apply_step(changes, self.plan.step(changes.step), context, run_id, batch_size))
+        self.state.finish_run(run_id, "reverted", {**report.changeset.counts(), "failed": report.failed}, None)
+        report.api_calls = self.api_calls()
         return report
 
     def api_calls(self) -> dict[str, int]:

@@ -701,8 +701,8 @@ class _StepRun:
         if new or base is None:
             if current in (None, ""):
                 return "to_target"  # a first match fills gaps and never blanks a value
-            if forward in (None, ""):
-                return "to_source"
+            if forward in (None, "") or forward == rule.default:
+                return "to_source"  # a placeholder default never overrides a real value
             policy = self.step.conflicts.duplicate_key
             if policy == "hold":
                 resolved.append("hold")

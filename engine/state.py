@@ -25,7 +25,7 @@ MIGRATIONS = [
         job TEXT NOT NULL, step TEXT NOT NULL,
         source_type TEXT NOT NULL, source_id TEXT NOT NULL,
         target_type TEXT NOT NULL, target_id TEXT NOT NULL,
-        made_by TEXT NOT NULL,          -- 'created:target', 'created:source', 'key:<n>', 'recovered'
+        made_by TEXT NOT NULL,          -- 'created:<side>', 'recovered:<side>', 'key:<name>'
         created_at TEXT NOT NULL,
         PRIMARY KEY (job, step, source_id)
     );
