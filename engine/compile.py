@@ -438,7 +438,7 @@ class _Compiler:
                     "use `direction: to_source`",
                 )
                 return None
-            if not directions.allows(flow) and (directions.create, directions.update) != ("none", "none"):
+            if not directions.allows(flow) and self.written_together((*at, "direction"), (*at[:-2], "direction")):
                 self.error(
                     "direction-conflict",
                     f"field direction `{spec.direction}` contradicts the object's direction "
@@ -448,6 +448,13 @@ class _Compiler:
                 )
                 return None
         return spec.direction
+
+    def written_together(self, field_at: DocPath, object_at: DocPath) -> bool:
+        """Whether a field's direction and its object's were written in one file: a contradiction
+        there is a mistake, while a document narrowing its template's direction simply stops the
+        template's one-way fields from flowing."""
+        field_location, object_location = self.source.locate(field_at), self.source.locate(object_at)
+        return bool(field_location and object_location and field_location.file == object_location.file)
 
     def value_map(self, spec: str | dict | None, at: DocPath, flows_back: bool) -> tuple | None:
         if spec is None:

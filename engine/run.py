@@ -19,7 +19,7 @@ from typing import Any
 from engine.changeset import Change, ChangeSet, FieldChange, PairState, StepChanges
 from engine.connectors import Connector, ObjectInfo, Record, Registry
 from engine.errors import RecordError
-from engine.expressions import parse_datetime, phone_e164
+from engine.expressions import field_path, parse_datetime, phone_e164
 from engine.plan import FLOWS, FieldRule, Plan, Step
 from engine.secrets import resolve_settings
 from engine.state import StateStore
@@ -552,9 +552,39 @@ class _StepRun:
             self.handled_targets.add(origin.id)
             if planned_id:
                 self.planned[planned_id] = origin.id
+                self.fill_gaps(Record(record_type, planned_id, values), origin, synced)
                 self.out.pairs.append(
                     PairState(planned_id, record_type, origin.type, origin.id, "created:source", synced)
                 )
+
+    def fill_gaps(self, created: Record, target: Record, synced: dict[str, Any]) -> None:
+        """A target record that a new source record was created from gets, where it is empty,
+        what the mapping derives from that new record (its `Phone` copied into `MobilePhone`),
+        as a first match would: the next run then has nothing left to do."""
+        fills: dict[str, FieldChange] = {}
+        for rule in self.step.fields:
+            current = get_path(target.values, rule.target)
+            if (
+                current not in (None, "")
+                or "to_target" not in FLOWS[rule.directions.update]
+                or not self.applies(rule, target.type)
+            ):
+                continue
+            try:
+                value = self.forward(rule, created)
+            except RecordError:
+                continue  # left for the next run, which reports it
+            if value not in (None, ""):
+                fills[rule.target] = FieldChange(rule.target, current, value)
+                synced[rule.target] = value
+        if fills:
+            self.out.add(
+                Change(
+                    self.step.name, "update", "target", target.type, target.id,
+                    origin=f"{created.type} {created.id} (new)", fields=tuple(fills.values()),
+                    source_id=created.id, values={name: change.new for name, change in fills.items()},
+                )
+            )  # fmt: skip
 
     def creation_values(self, side: str, origin: Record, record_type: str) -> tuple[dict, dict]:
         values: dict[str, Any] = {}
@@ -574,7 +604,22 @@ class _StepRun:
                 synced[rule.target] = get_path(origin.values, rule.target)
                 if value is not None:
                     set_path(values, {}, rule.source.text, value)
+        if side == "source":
+            self.carry_keys(origin, values)
         return values, synced
+
+    def carry_keys(self, origin: Record, values: dict[str, Any]) -> None:
+        """A source record created from a target record carries the key that matched them, even
+        when no field maps it back (a Contact with only `Phone` gives the new contact its phone)."""
+        for key in self.step.match:
+            path = field_path(key.source.text)
+            if path is None or get_path(values, ".".join(path)) not in (None, ""):
+                continue
+            for name in key.target_fields:
+                normalized = normalize_key(get_path(origin.values, name), key.normalize, self.region)
+                if normalized is not None:
+                    set_path(values, {}, ".".join(path), normalized)
+                    break
 
     def deleted(
         self, side: str, record: Record, other_type: str | None, other_id: str | None, source_id: str | None
@@ -742,11 +787,24 @@ def open_connectors(
     plan: Plan, registry: Registry, base_dir: Path, environ: Mapping[str, str]
 ) -> dict[str, Connector]:
     """Open every connection of the plan, replacing `${ENV}` references from the environment."""
-    return {
-        connection.name: registry.open(
-            connection.connector,
-            resolve_settings(connection.name, dict(connection.settings), environ),
-            base_dir,
-        )
-        for connection in plan.connections
-    }
+    opened = {}
+    for connection in plan.connections:
+        settings = resolve_settings(connection.name, dict(connection.settings), environ)
+        if connection.connector == "salesforce":
+            settings["extra_fields"] = related_fields(plan, connection.name)
+        opened[connection.name] = registry.open(connection.connector, settings, base_dir)
+    return opened
+
+
+def related_fields(plan: Plan, connection: str) -> dict[str, list[str]]:
+    """The parent-record fields (`Account.Name`) the plan maps on a Salesforce connection, by
+    record type: Salesforce returns them only when a query names them."""
+    wanted: dict[str, list[str]] = defaultdict(list)
+    for step in plan.steps:
+        if step.target.connection != connection:
+            continue
+        for rule in step.fields:
+            if "." in rule.target:
+                for record_type in rule.types or step.target.types:
+                    wanted[record_type].append(rule.target)
+    return {record_type: list(dict.fromkeys(paths)) for record_type, paths in wanted.items()}

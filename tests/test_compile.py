@@ -167,6 +167,22 @@ def test_extends_merges_mappings_replaces_lists_and_null_removes(project):
     assert plan.files == ("templates/base.yaml", "job.yaml")
 
 
+def test_a_document_narrowing_its_templates_direction_stops_one_way_fields(project):
+    template = BASE.replace(
+        "      FirstName: first_name",
+        "      FirstName: first_name\n      Phone: {source: phone, direction: to_target}",
+    )
+    child = "syncmap: 1\nextends: templates/base.yaml\nobjects:\n  contacts:\n    direction: to_source\n"
+    plan = compiled(project, child, **{"templates/base.yaml": template})
+    rules = {rule.target: rule.directions for rule in plan.step("contacts").fields}
+    assert (rules["Phone"].create, rules["Phone"].update) == ("none", "none")
+    assert (rules["FirstName"].create, rules["FirstName"].update) == ("to_source", "to_source")
+
+    with pytest.raises(DocumentError) as written_together:  # one file: a contradiction, reported
+        compiled(project, template.replace("    fields:", "    direction: to_source\n    fields:"))
+    assert "contradicts the object's direction" in written_together.value.diagnostics[0].message
+
+
 def test_field_directions_follow_the_object_and_what_the_field_is(project):
     text = BASE.replace(
         "    fields:",

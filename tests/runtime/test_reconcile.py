@@ -28,7 +28,7 @@ def test_a_record_created_under_a_planned_id_is_found_and_linked(stores, open_jo
     report = job.apply()
     assert report.recovered == 1
     assert [r.id for r in crm.records("Lead")] == ["planned-1"]
-    assert job.state.links(job.name, "contacts")["p1"].made_by == "recovered"
+    assert job.state.links(job.name, "contacts")["p1"].made_by == "recovered:target"
     assert lines(job.plan_changes(), counted_only=True) == []
 
 

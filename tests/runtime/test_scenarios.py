@@ -21,13 +21,15 @@ def test_first_run_links_creates_both_ways_and_skips_with_reasons(stores, open_j
     ])  # fmt: skip
     changes = open_job().plan_changes()
     assert lines(changes) == [
-        "create source contacts (new): first_name='Cy', last_name='Ng'",
+        # the new contact carries the phone that identifies it; the Lead gets it as its MobilePhone
+        "create source contacts (new): first_name='Cy', last_name='Ng', phone='+14155550199'",
         "create target Lead (new): FirstName='Bo', LastName='Unknown', MobilePhone='+14155550101'",
         "link target Contact c1",
         "skip source contacts p3 (no first name)",
         "skip target Lead l2 (no valid phone)",
+        "update target Lead l1: MobilePhone None -> '+14155550199'",
     ]
-    assert changes.summary() == "Plan: 2 to create, 0 to update, 0 to delete, 2 skipped, 0 conflicts."
+    assert changes.summary() == "Plan: 2 to create, 1 to update, 0 to delete, 2 skipped, 0 conflicts."
 
 
 def test_dry_run_writes_nothing_and_a_second_apply_plans_nothing(stores, open_job):
