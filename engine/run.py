@@ -739,6 +739,9 @@ class _StepRun:
         current = self.comparable(rule, current)
         if "to_target" in flows and forward == current:
             return None
+        if rule.default is not None and forward == rule.default and current not in (None, ""):
+            # a placeholder default never overwrites a real value; the value may flow back instead
+            return "to_source" if "to_source" in flows and rule.source is not None else None
         if "to_target" not in flows:
             return "to_source"
         if "to_source" not in flows or rule.source is None:
@@ -746,8 +749,8 @@ class _StepRun:
         if new or base is None:
             if current in (None, ""):
                 return "to_target"  # a first match fills gaps and never blanks a value
-            if forward in (None, "") or forward == rule.default:
-                return "to_source"  # a placeholder default never overrides a real value
+            if forward in (None, ""):
+                return "to_source"
             policy = self.step.conflicts.duplicate_key
             if policy == "hold":
                 resolved.append("hold")
