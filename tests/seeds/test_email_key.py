@@ -53,7 +53,7 @@ def test_updates_reach_salesforce_only_when_field_mapping_is_enabled(project):
     project.sf.Contact.update(contact, {"LastName": "Lopez-Diaz"})
     project.apply()
     assert project.soql("SELECT FirstName, LastName FROM Contact") == [
-        {"FirstName": "Anabel", "LastName": "Lopez"}
+        {"FirstName": "Anabel", "LastName": "Lopez-Diaz"}  # the placeholder default never overwrites it
     ]
     assert project.platform("subscribers")["s1"].get("last_name") is None, (
         "a Salesforce update reached the list"
