@@ -481,8 +481,11 @@ class _StepRun:
         return value
 
     def backward(self, rule: FieldRule, target: Record) -> Any:
-        """The source value a field takes from the target record."""
+        """The source value a field takes from the target record; a placeholder default written
+        to the target never comes back as a value."""
         value = get_path(target.values, rule.target)
+        if rule.default is not None and value == rule.default:
+            return None
         if rule.link and value is not None:
             reverse = {t: s for s, t in self.context.links_of(rule.link).items()}
             value = reverse.get(str(value))
