@@ -745,13 +745,14 @@ class _StepRun:
         if rule.default is not None and forward == rule.default and current not in (None, ""):
             # a placeholder default never overwrites a real value; the value may flow back instead
             return "to_source" if "to_source" in flows and rule.source is not None else None
+        first_match = new or base is None
         if "to_target" not in flows:
-            return "to_source"
+            return None if first_match and current in (None, "") else "to_source"
         if "to_source" not in flows or rule.source is None:
-            return "to_target"
-        if new or base is None:
+            return None if first_match and forward in (None, "") else "to_target"
+        if first_match:  # a first match fills gaps and never blanks a value
             if current in (None, ""):
-                return "to_target"  # a first match fills gaps and never blanks a value
+                return "to_target"
             if forward in (None, ""):
                 return "to_source"
             policy = self.step.conflicts.duplicate_key

@@ -67,17 +67,17 @@ def test_usage_errors_exit_2():
 
 
 def test_compile_prints_the_resolved_plan():
-    result = run_syncmap("compile", "examples/acme/contacts.yaml")
+    result = run_syncmap("compile", "examples/avochato/acme.yaml")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("# plan acme-contacts sha256:")
     assert "phone_region: GB" in result.stdout  # overridden by the customer document
     assert "create_as: Contact" in result.stdout
-    as_json = json.loads(run_syncmap("compile", "examples/acme/contacts.yaml", "--format", "json").stdout)
+    as_json = json.loads(run_syncmap("compile", "examples/avochato/acme.yaml", "--format", "json").stdout)
     assert as_json["hash"] in result.stdout.splitlines()[0]
     assert [step["name"] for step in as_json["steps"]] == ["contacts", "activities"]
     assert as_json["files"] == [
         "mappings/avochato.yaml",
-        "examples/acme/contacts.yaml",
+        "examples/avochato/acme.yaml",
         "rules/contact-quality.yaml",
     ]
 
@@ -115,10 +115,10 @@ def test_the_readme_tour_compiles(tmp_path):
     root = write_project(
         tmp_path,
         {
-            "examples/acme/tour.yaml": tour,
+            "examples/avochato/tour.yaml": tour,
             "mappings/avochato.yaml": (REPO / "mappings" / "avochato.yaml").read_text(),
             "rules/contact-quality.yaml": (REPO / "rules" / "contact-quality.yaml").read_text(),
         },
     )
-    result = run_syncmap("compile", "examples/acme/tour.yaml", cwd=root)
+    result = run_syncmap("compile", "examples/avochato/tour.yaml", cwd=root)
     assert result.returncode == 0, result.stderr

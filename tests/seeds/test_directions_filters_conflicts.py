@@ -143,3 +143,15 @@ def test_concurrent_edits_the_last_update_wins(project):
     project.sf.Contact.update(contact, {"FirstName": "Salesforce later"})
     project.apply()
     assert project.platform("contacts")["q1"]["first_name"] == "Salesforce later", "the later edit lost"
+
+
+def test_a_first_match_never_blanks_a_value_even_one_way(project):
+    project.use("aloware", {"objects": {"contacts": {"direction": {"update": "to_source"}}}})
+    project.on_platform(
+        "contacts", {"id": "w1", "first_name": "Ana", "phone": "4155550100", "email": "ana@example.com"}
+    )
+    project.in_salesforce("Lead", FirstName="Ana", LastName="Lopez", Company="L", Phone="4155550100")
+    report = project.apply()
+    assert project.platform("contacts")["w1"]["email"] == "ana@example.com", "Salesforce's empty Email blanked it"
+    assert project.platform("contacts")["w1"]["last_name"] == "Lopez", "Salesforce's LastName did not fill the gap"
+    assert actions(report, "conflict") == []
