@@ -395,6 +395,8 @@ class _StepRun:
                     return "conflict"
                 found = [chosen]
             partner_type, partner_id, _ = found[0]
+            if side == "target" and self.one_of_several(record, index, value, found[0]):
+                return "conflict"
             taken = self.taken(other, partner_id, record.id)
             if taken:
                 self.out.add(
@@ -408,6 +410,21 @@ class _StepRun:
             self.claimed[side].add(record.id)
             return f"key:{self.key_name(index)}", partner_type, partner_id
         return None
+
+    def one_of_several(self, record: Record, index: int, value: str, source_row: tuple) -> bool:
+        """Whether a target record reached from its own side shares the key with other unlinked
+        records of its type: the source record then matches several, which the ambiguity policy
+        decides exactly as when the source record is read (it may not be, in this run)."""
+        rivals = [
+            row
+            for row in self.candidates("target", index, value)
+            if row[0] == record.type and row[1] not in self.by_target
+        ]
+        source = self.partner("source", source_row[0], source_row[1]) if len(rivals) > 1 else None
+        if source is None:
+            return False
+        chosen = self.ambiguous("source", source, index, value, rivals)
+        return chosen is None or chosen[1] != record.id
 
     def taken(self, side: str, partner_id: str, record_id: str) -> str | None:
         if side == "target":
@@ -668,7 +685,10 @@ class _StepRun:
                 flows = FLOWS[rule.directions.update]  # linking an existing record is no creation
                 forward = self.forward(rule, source) if "to_target" in flows else None
                 current = get_path(target.values, rule.target)
-                synced[rule.target] = current
+                # what the next run compares with: the source's value for a field flowing only to
+                # the target, else the target's (the agreed value once both sides hold it)
+                one_way = "to_source" not in flows or rule.source is None
+                synced[rule.target] = forward if one_way and "to_target" in flows else current
                 if "to_target" not in flows and "to_source" not in flows:
                     continue
                 way = self.direction_of_change(
@@ -746,10 +766,13 @@ class _StepRun:
             # a placeholder default never overwrites a real value; the value may flow back instead
             return "to_source" if "to_source" in flows and rule.source is not None else None
         first_match = new or base is None
-        if "to_target" not in flows:
-            return None if first_match and current in (None, "") else "to_source"
+        synced = None if first_match else self.comparable(rule, base.get(rule.target))
+        if "to_target" not in flows:  # one way: only a value that changed since the last sync flows
+            changed = current not in (None, "") if first_match else current != synced
+            return "to_source" if changed else None
         if "to_source" not in flows or rule.source is None:
-            return None if first_match and forward in (None, "") else "to_target"
+            changed = forward not in (None, "") if first_match else forward != synced
+            return "to_target" if changed else None
         if first_match:  # a first match fills gaps and never blanks a value
             if current in (None, ""):
                 return "to_target"
@@ -761,7 +784,6 @@ class _StepRun:
                 return None
             resolved.append(f"duplicate_key: {policy}")
             return "to_source" if policy == "keep_target" else "to_target"
-        synced = self.comparable(rule, base.get(rule.target))
         source_changed = forward != synced
         target_changed = current != synced
         if source_changed and not target_changed:

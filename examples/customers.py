@@ -24,7 +24,22 @@ from pathlib import Path
 from engine.connectors.sqlite import SqliteConnector
 
 HERE = Path(__file__).resolve().parent
-FIRST = ["Ana", "Bo", "Chen", "Dana", "Eli", "Fatima", "Gus", "Hana", "Ivan", "Jo", "Kai", "Lena", "Mo", "Nia"]
+FIRST = [
+    "Ana",
+    "Bo",
+    "Chen",
+    "Dana",
+    "Eli",
+    "Fatima",
+    "Gus",
+    "Hana",
+    "Ivan",
+    "Jo",
+    "Kai",
+    "Lena",
+    "Mo",
+    "Nia",
+]
 LAST = ["Lopez", "Smith", "Nguyen", "Okafor", "Rossi", "Kim", "Novak", "Silva", "Khan", "Berg"]
 COMPANIES = ["Globex", "Initech", "Umbrella", "Hooli", "Vandelay", "Stark"]
 
@@ -66,7 +81,9 @@ class Example:
         self.platform.setdefault(record_type, []).append(values)
 
     def in_org(self, sobject: str, **values) -> None:
-        self.org.append({"attributes": {"type": sobject}, **{k: v for k, v in values.items() if v is not None}})
+        self.org.append(
+            {"attributes": {"type": sobject}, **{k: v for k, v in values.items() if v is not None}}
+        )
 
     def write(self, folder: Path, store: str) -> str:
         for suffix in ("", "-wal", "-shm"):
@@ -80,7 +97,9 @@ class Example:
         return f"{folder.name}/{store}: {counts}; {folder.name}/org.jsonl: {len(self.org)} Salesforce records"
 
 
-def phone_people(example: Example, count: int, phone: Callable[[int, random.Random], str], extra=dict) -> None:
+def phone_people(
+    example: Example, count: int, phone: Callable[[int, random.Random], str], extra=dict
+) -> None:
     """People keyed on a phone number; what each one shows in the plan depends on i % 10."""
     rng = example.rng
     for i in range(count):
@@ -99,13 +118,19 @@ def phone_people(example: Example, count: int, phone: Callable[[int, random.Rand
         elif case in (3, 4):  # only on the platform
             example.on_platform("contacts", **contact)
         elif case in (5, 6):  # only in Salesforce
-            example.in_org("Lead", FirstName=first, LastName=last, Phone=phone(number, rng), Company=COMPANIES[i % 6])
+            example.in_org(
+                "Lead", FirstName=first, LastName=last, Phone=phone(number, rng), Company=COMPANIES[i % 6]
+            )
         elif case == 7:  # in Salesforce without a usable phone or first name: skipped
-            example.in_org("Lead", LastName=last, Phone=phone(number, rng) if i % 20 else "n/a", Company="Hooli")
+            example.in_org(
+                "Lead", LastName=last, Phone=phone(number, rng) if i % 20 else "n/a", Company="Hooli"
+            )
         elif case == 8:  # the same phone on two Leads: ambiguous, held for a person
             example.on_platform("contacts", **contact)
             for twin in (first, f"{first}ie"):
-                example.in_org("Lead", FirstName=twin, LastName=last, Phone=phone(number, rng), Company="Globex")
+                example.in_org(
+                    "Lead", FirstName=twin, LastName=last, Phone=phone(number, rng), Company="Globex"
+                )
         else:  # on both sides with different names: a duplicate key, decided by the document's policy
             example.on_platform("contacts", **contact)
             example.in_org("Contact", FirstName=f"{first}a", LastName=last, Phone=phone(number, rng))
@@ -123,7 +148,13 @@ def brightwave() -> Example:
     for i in range(60):
         first, last = example.person(i)
         email = messy_email(first, f"{last}{i}", "brightwave.example", rng)
-        member = {"id": f"m{i:04d}", "email": email, "first_name": first, "last_name": last}
+        member = {
+            "id": f"m{i:04d}",
+            "email": email,
+            "first_name": first,
+            "last_name": last,
+            "unsubscribed": i % 5 == 0,
+        }
         case = i % 6
         if case in (0, 1):  # on the list and in Salesforce, the email written differently
             example.on_platform("subscribers", **member)
@@ -132,7 +163,9 @@ def brightwave() -> Example:
         elif case == 2:  # only on the list; some without an email
             example.on_platform("subscribers", **{**member, "email": "" if i % 4 == 0 else email})
         elif case == 3:  # only in Salesforce; some without an email
-            example.in_org("Contact", FirstName=first, LastName=last, Email=None if i % 4 == 1 else email.strip())
+            example.in_org(
+                "Contact", FirstName=first, LastName=last, Email=None if i % 4 == 1 else email.strip()
+            )
         elif case == 4:  # two Contacts share one email: ambiguous, held
             example.on_platform("subscribers", **member)
             for twin in (last, f"{last}-Jones"):
@@ -147,7 +180,12 @@ def northwind() -> Example:
     example = Example(seed=2)
     for n, name in enumerate(COMPANIES):
         example.in_org("Account", Id=f"001{n + 1:012d}", Name=name)
-    phone_people(example, 60, us_phone, lambda i: {"job_title": "Buyer" if i % 2 else None, "sf_object_type": "Contact"})
+    phone_people(
+        example,
+        60,
+        us_phone,
+        lambda i: {"job_title": "Buyer" if i % 2 else None, "sf_object_type": "Contact"},
+    )
     for record in example.org:  # PhoneIQ reads the Company from the Contact's Account
         if record["attributes"]["type"] == "Contact":
             record["AccountId"] = f"001{example.rng.randrange(1, len(COMPANIES) + 1):012d}"
@@ -157,10 +195,17 @@ def northwind() -> Example:
 def pinecrest() -> Example:
     example = Example(seed=3)
     phone_people(example, 60, us_phone, lambda i: {"company_name": None})
-    users = [("ana", "active", "user"), ("bo", "active", "user"), ("cy", "suspended", "user"), ("desk", "active", "extension")]
+    users = [
+        ("ana", "active", "user"),
+        ("bo", "active", "user"),
+        ("cy", "suspended", "user"),
+        ("desk", "active", "extension"),
+    ]
     for n, (name, status, kind) in enumerate(users):
         email = f"{name}@pinecrest.example"
-        example.on_platform("users", id=f"u{n}", email=email.title() if n == 1 else email, status=status, kind=kind)
+        example.on_platform(
+            "users", id=f"u{n}", email=email.title() if n == 1 else email, status=status, kind=kind
+        )
         example.in_org("User", Username=email, Email=email, LastName=name.title(), IsActive=name != "bo")
     return example
 
@@ -174,8 +219,12 @@ EXAMPLES = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("examples", nargs="*", metavar="EXAMPLE", help=f"any of {', '.join(EXAMPLES)} (default: all)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "examples", nargs="*", metavar="EXAMPLE", help=f"any of {', '.join(EXAMPLES)} (default: all)"
+    )
     parser.add_argument("--dir", type=Path, default=HERE, help="folder holding the example folders")
     args = parser.parse_args()
     unknown = sorted(set(args.examples) - set(EXAMPLES))

@@ -117,6 +117,34 @@ def test_an_ambiguous_key_is_held_not_guessed(stores, open_job):
     assert len(live(crm, "Contact")) == 2 and live(crm, "Lead") == []
 
 
+def test_an_ambiguous_key_stays_held_when_only_the_target_records_are_read_again(stores, open_job):
+    platform, crm = stores
+    platform.seed("contacts", [{"id": "p1", "first_name": "Ana", "phone": "4155550100"}])
+    job = open_job(
+        CONTACTS.replace("    direction: both", "    direction: {create: to_source, update: both}")
+    )
+    job.apply()  # p1 is not created in the CRM, and is not read again
+    crm.seed("Contact", [
+        {"id": "c1", "FirstName": "Ana", "LastName": "A", "MobilePhone": "+14155550100"},
+        {"id": "c2", "FirstName": "Ana", "LastName": "B", "Phone": "(415) 555-0100"},
+    ])  # fmt: skip
+    assert lines(job.plan_changes()) == [
+        "conflict source contacts p1 (phone +14155550100 matches 2 records: Contact c1, Contact c2; held until resolved)"
+    ], "an ambiguity seen only from the target side was guessed"
+
+
+def test_a_later_duplicate_of_a_linked_record_does_not_take_the_link(stores, open_job):
+    platform, crm = stores
+    platform.seed("contacts", [{"id": "p1", "first_name": "Ana", "phone": "4155550100"}])
+    crm.seed("Contact", [{"id": "c1", "FirstName": "Ana", "LastName": "A", "MobilePhone": "+14155550100"}])
+    job = open_job()
+    job.apply()
+    crm.seed("Contact", [{"id": "c3", "FirstName": "Ana", "LastName": "C", "Phone": "4155550100"}])
+    assert lines(job.plan_changes()) == [
+        "conflict target Contact c3 (phone +14155550100 matches contacts p1, already linked to Contact c1)"
+    ]
+
+
 def concurrent_edit(stores, open_job, policy: str, source_first: bool):
     platform, crm = stores
     platform.seed("contacts", [{"id": "p1", "first_name": "Ana", "phone": "4155550100"}])

@@ -39,9 +39,10 @@ def test_ingest_upsert_by_external_id(sf):
         external_id_field="ExtId__c",
         wait=0,
     )
-    created = {r["ExtId__c"]: r["sf__Created"] for r in rows(
-        sf.bulk2.Foo__c.get_successful_records(result["job_id"])
-    )}
+    created = {
+        r["ExtId__c"]: r["sf__Created"]
+        for r in rows(sf.bulk2.Foo__c.get_successful_records(result["job_id"]))
+    }
     assert created == {"bulk-1": "false", "bulk-2": "true"}
     assert sf.Foo__c.get_by_custom_id("ExtId__c", "bulk-1")["Name"] == "uno"
 
@@ -49,11 +50,13 @@ def test_ingest_upsert_by_external_id(sf):
 def test_query_job_pages_csv_with_locators(sf):
     for i in range(5):
         sf.Account.create({"Name": f"Bulk Q{i}", "Phone": f"555-{i}"})
-    pages = list(sf.bulk2.Account.query(
-        "SELECT Name, Phone, Owner.Email FROM Account WHERE Name LIKE 'Bulk Q%' ORDER BY Name",
-        max_records=2,
-        wait=0,
-    ))
+    pages = list(
+        sf.bulk2.Account.query(
+            "SELECT Name, Phone, Owner.Email FROM Account WHERE Name LIKE 'Bulk Q%' ORDER BY Name",
+            max_records=2,
+            wait=0,
+        )
+    )
     assert len(pages) == 3
     records = [row for page in pages for row in rows(page)]
     assert [r["Name"] for r in records] == [f"Bulk Q{i}" for i in range(5)]

@@ -43,11 +43,13 @@ def test_without_all_or_none_each_record_stands_alone(sf):
     assert [r["success"] for r in results] == [True, False, True]
     assert results[1] == {
         "success": False,
-        "errors": [{
-            "statusCode": "REQUIRED_FIELD_MISSING",
-            "message": "Required fields are missing: [LastName]",
-            "fields": ["LastName"],
-        }],
+        "errors": [
+            {
+                "statusCode": "REQUIRED_FIELD_MISSING",
+                "message": "Required fields are missing: [LastName]",
+                "fields": ["LastName"],
+            }
+        ],
     }
     assert count(sf, "Coll partial") == 2
 
@@ -77,17 +79,13 @@ def test_update_and_delete_collections(sf):
     phones = sf.query("SELECT Phone FROM Lead WHERE Company = 'Coll upd'")["records"]
     assert [r["Phone"] for r in phones] == ["123"] * 3
 
-    deleted = sf.restful(
-        "composite/sobjects", method="DELETE", params={"ids": ",".join(ids[:2])}
-    )
+    deleted = sf.restful("composite/sobjects", method="DELETE", params={"ids": ",".join(ids[:2])})
     assert deleted == [{"id": i, "success": True, "errors": []} for i in ids[:2]]
     assert count(sf, "Coll upd") == 1
 
 
 def test_upsert_and_retrieve_collections(sf):
-    records = [
-        {"attributes": {"type": "Foo__c"}, "Name": n, "ExtId__c": f"coll-{n}"} for n in "ab"
-    ]
+    records = [{"attributes": {"type": "Foo__c"}, "Name": n, "ExtId__c": f"coll-{n}"} for n in "ab"]
     body = {"allOrNone": True, "records": records}
     first = sf.restful("composite/sobjects/Foo__c/ExtId__c", method="PATCH", json=body)
     assert [r["created"] for r in first] == [True, True]

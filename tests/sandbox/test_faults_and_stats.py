@@ -47,9 +47,7 @@ def test_fault_rate_is_partial_and_reproducible_from_its_seed(fresh_sandbox):
 
 def test_lock_failures_hit_some_records_of_a_collection(fresh_sandbox):
     fresh_sandbox.set_faults(lock_rate=0.3, seed=1)
-    records = [
-        {"attributes": {"type": "Account"}, "Name": f"Lock {i}"} for i in range(50)
-    ]
+    records = [{"attributes": {"type": "Account"}, "Name": f"Lock {i}"} for i in range(50)]
     results = fresh_sandbox.client().restful(
         "composite/sobjects", method="POST", json={"allOrNone": False, "records": records}
     )
@@ -84,7 +82,12 @@ def test_stats_count_calls_per_endpoint_kind(fresh_sandbox):
     sf.Lead.describe()
     stats = fresh_sandbox.stats()
     assert stats["by_kind"] == {
-        "create": 13, "get": 1, "update": 1, "query": 1, "query_more": 1, "describe": 1,
+        "create": 13,
+        "get": 1,
+        "update": 1,
+        "query": 1,
+        "query_more": 1,
+        "describe": 1,
     }
     assert stats["total"] == 18
     assert stats["by_status"] == {"200": 4, "201": 13, "204": 1}

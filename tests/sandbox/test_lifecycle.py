@@ -20,9 +20,9 @@ def test_seed_files_and_records(tmp_path):
     (tmp_path / "Contact.jsonl").write_text(
         '{"LastName": "Jsonl"}\n{"attributes": {"type": "Lead"}, "LastName": "L", "Company": "C"}\n'
     )
-    (tmp_path / "accounts.json").write_text(json.dumps({"records": [
-        {"attributes": {"type": "Account"}, "Name": "From query result"}
-    ]}))
+    (tmp_path / "accounts.json").write_text(
+        json.dumps({"records": [{"attributes": {"type": "Account"}, "Name": "From query result"}]})
+    )
     seed = [tmp_path / "Contact.jsonl", tmp_path / "accounts.json", {"type": "Account", "Name": "D"}]
     with Sandbox(seed=seed) as sandbox:
         sf = sandbox.client()
@@ -34,9 +34,7 @@ def test_seed_files_and_records(tmp_path):
 
 def test_bad_seed_is_a_usage_error(tmp_path):
     (tmp_path / "bad.json").write_text('[{"type": "Lead", "Nope__c": 1}]')
-    with pytest.raises(UsageError, match="cannot seed Lead record"), Sandbox(
-        seed=[tmp_path / "bad.json"]
-    ):
+    with pytest.raises(UsageError, match="cannot seed Lead record"), Sandbox(seed=[tmp_path / "bad.json"]):
         pass
 
 
@@ -53,9 +51,21 @@ def test_database_file_keeps_records_across_restarts_and_seeds_once(tmp_path):
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
 def test_command_prints_one_json_line_serves_and_stops_cleanly(stop_signal):
     process = subprocess.Popen(
-        [sys.executable, "-m", "engine.sandbox", "--port", "0", "--page-size", "5",
-         "--drop-field", "Task.Type"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "engine.sandbox",
+            "--port",
+            "0",
+            "--page-size",
+            "5",
+            "--drop-field",
+            "Task.Type",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     try:
@@ -81,9 +91,19 @@ def test_command_prints_one_json_line_serves_and_stops_cleanly(stop_signal):
 def test_command_reports_bad_options_without_traceback(tmp_path):
     (tmp_path / "describe.json").write_text('{"sobjects": [{"label": "no name"}]}')
     result = subprocess.run(
-        [sys.executable, "-m", "engine.sandbox", "--port", "0", "--describe",
-         str(tmp_path / "describe.json")],
-        cwd=ROOT, capture_output=True, text=True, timeout=20,
+        [
+            sys.executable,
+            "-m",
+            "engine.sandbox",
+            "--port",
+            "0",
+            "--describe",
+            str(tmp_path / "describe.json"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=20,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert result.returncode == 2

@@ -85,7 +85,8 @@ def test_create_get_update_delete(sf):
     assert created["success"] is True and created["errors"] == []
     lead = sf.Lead.get(created["id"])
     assert lead["attributes"] == {
-        "type": "Lead", "url": f"/services/data/v59.0/sobjects/Lead/{created['id']}",
+        "type": "Lead",
+        "url": f"/services/data/v59.0/sobjects/Lead/{created['id']}",
     }
     assert lead["Status"] == "Open - Not Contacted"
     assert lead["Name"] == "Crud"
@@ -96,7 +97,9 @@ def test_create_get_update_delete(sf):
     assert sf.Lead.update(created["id"], {"FirstName": "Ada", "Phone": "+1 555"}) == 204
     updated = sf.Lead.get(created["id"], params={"fields": "FirstName,Name,Phone"})
     assert {k: updated[k] for k in ("FirstName", "Name", "Phone")} == {
-        "FirstName": "Ada", "Name": "Ada Crud", "Phone": "+1 555",
+        "FirstName": "Ada",
+        "Name": "Ada Crud",
+        "Phone": "+1 555",
     }
     assert "Email" not in updated
     assert sf.Lead.delete(created["id"]) == 204
@@ -117,9 +120,13 @@ def test_task_is_closed_follows_status(sf):
 
 
 def test_event_end_follows_start_and_duration(sf):
-    event_id = sf.Event.create({
-        "Subject": "Demo", "StartDateTime": "2026-05-01T09:30:00Z", "DurationInMinutes": 45,
-    })["id"]
+    event_id = sf.Event.create(
+        {
+            "Subject": "Demo",
+            "StartDateTime": "2026-05-01T09:30:00Z",
+            "DurationInMinutes": 45,
+        }
+    )["id"]
     event = sf.Event.get(event_id)
     assert event["EndDateTime"] == "2026-05-01T10:15:00.000+0000"
     assert event["ActivityDate"] == "2026-05-01"
@@ -158,18 +165,38 @@ def test_unique_external_id_rejects_duplicates(sf):
     [
         ("Lead", {"FirstName": "No"}, "REQUIRED_FIELD_MISSING", ["LastName", "Company"]),
         ("Lead", {"LastName": "X", "Company": "X", "Nope__c": 1}, "INVALID_FIELD", []),
-        ("Account", {"Name": "X", "IsPersonAccount": True},
-         "INVALID_FIELD_FOR_INSERT_UPDATE", ["IsPersonAccount"]),
+        (
+            "Account",
+            {"Name": "X", "IsPersonAccount": True},
+            "INVALID_FIELD_FOR_INSERT_UPDATE",
+            ["IsPersonAccount"],
+        ),
         ("Lead", {"LastName": "X" * 81, "Company": "X"}, "STRING_TOO_LONG", ["LastName"]),
-        ("Lead", {"LastName": "X", "Company": "X", "Status": "Bogus"},
-         "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", ["Status"]),
-        ("Lead", {"LastName": "X", "Company": "X", "Email": "not-an-email"},
-         "INVALID_EMAIL_ADDRESS", ["Email"]),
+        (
+            "Lead",
+            {"LastName": "X", "Company": "X", "Status": "Bogus"},
+            "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+            ["Status"],
+        ),
+        (
+            "Lead",
+            {"LastName": "X", "Company": "X", "Email": "not-an-email"},
+            "INVALID_EMAIL_ADDRESS",
+            ["Email"],
+        ),
         ("Contact", {"LastName": "X", "AccountId": "garbage"}, "MALFORMED_ID", ["AccountId"]),
-        ("Contact", {"LastName": "X", "AccountId": ids.to18("00Q8d0000000001")},
-         "FIELD_INTEGRITY_EXCEPTION", ["AccountId"]),
-        ("Contact", {"LastName": "X", "AccountId": ids.to18("0018d00000ZZZZZ")},
-         "INVALID_CROSS_REFERENCE_KEY", ["AccountId"]),
+        (
+            "Contact",
+            {"LastName": "X", "AccountId": ids.to18("00Q8d0000000001")},
+            "FIELD_INTEGRITY_EXCEPTION",
+            ["AccountId"],
+        ),
+        (
+            "Contact",
+            {"LastName": "X", "AccountId": ids.to18("0018d00000ZZZZZ")},
+            "INVALID_CROSS_REFERENCE_KEY",
+            ["AccountId"],
+        ),
         ("Task", {"Subject": "X", "ActivityDate": "2026-13-45"}, "JSON_PARSER_ERROR", []),
         ("Event", {"Subject": "X"}, "REQUIRED_FIELD_MISSING", ["StartDateTime"]),
     ],
@@ -217,8 +244,10 @@ def test_wrong_session_id_gets_401_invalid_session(sandbox):
 def test_client_can_be_built_by_hand_from_the_printed_info(sandbox):
     info = sandbox.info()
     client = Salesforce(
-        instance_url=info["instance_url"], session_id=info["session_id"],
-        session=sandbox.http_session(), version=info["version"],
+        instance_url=info["instance_url"],
+        session_id=info["session_id"],
+        session=sandbox.http_session(),
+        version=info["version"],
     )
     assert client.query("SELECT COUNT() FROM User")["totalSize"] == 1
 

@@ -33,8 +33,7 @@ def test_soql_case(soql_sf, case):
 
 def test_parent_fields_are_nested_like_salesforce(soql_sf):
     records = soql_sf.query_all(
-        "SELECT LastName, Account.Name, Owner.Email, CreatedBy.Email FROM Contact "
-        "ORDER BY LastName"
+        "SELECT LastName, Account.Name, Owner.Email, CreatedBy.Email FROM Contact ORDER BY LastName"
     )["records"]
     ann, _, cy = records
     assert ann["Account"]["Name"] == "Acme"
@@ -77,7 +76,5 @@ def test_ids_filter_in_15_or_18_characters(soql_sf):
 
 
 def test_batch_size_header_sets_the_page_size(soql_sf):
-    result = soql_sf.query(
-        "SELECT Id FROM Lead", headers={"Sforce-Query-Options": "batchSize=200"}
-    )
+    result = soql_sf.query("SELECT Id FROM Lead", headers={"Sforce-Query-Options": "batchSize=200"})
     assert result["done"] is True and len(result["records"]) == 6

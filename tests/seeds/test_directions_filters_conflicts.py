@@ -152,6 +152,10 @@ def test_a_first_match_never_blanks_a_value_even_one_way(project):
     )
     project.in_salesforce("Lead", FirstName="Ana", LastName="Lopez", Company="L", Phone="4155550100")
     report = project.apply()
-    assert project.platform("contacts")["w1"]["email"] == "ana@example.com", "Salesforce's empty Email blanked it"
-    assert project.platform("contacts")["w1"]["last_name"] == "Lopez", "Salesforce's LastName did not fill the gap"
+    assert project.platform("contacts")["w1"]["email"] == "ana@example.com", (
+        "Salesforce's empty Email blanked it"
+    )
+    assert project.platform("contacts")["w1"]["last_name"] == "Lopez", (
+        "Salesforce's LastName did not fill the gap"
+    )
     assert actions(report, "conflict") == []

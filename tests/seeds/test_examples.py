@@ -1,0 +1,65 @@
+"""Each customer example, as a consultant runs it: generate its data, start the sandbox on its
+org, `syncmap compile` shows the customer's settings on top of the template, `syncmap plan` shows
+creates, updates, skips with reasons and conflicts, and after `syncmap apply` nothing is left to
+create."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.sandbox import Sandbox
+from tests.conftest import REPO
+
+EXAMPLES = {
+    "avochato": ("acme.yaml", ["phone_region: GB", "create_as: Contact"]),
+    "syncapps": ("brightwave.yaml", ["target: HasOptedOutOfEmail", "normalize: email"]),
+    "phoneiq": ("northwind.yaml", ["target: Title", "update: to_source"]),
+    "aloware": ("pinecrest.yaml", ["priority: Lead", "create: to_source"]),
+}
+
+
+def syncmap(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "engine", *args], cwd=cwd, env={**os.environ, **(env or {})},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLES))
+def test_the_customer_example_plans_every_kind_of_decision(example, tmp_path):
+    document, resolved = EXAMPLES[example]
+    (tmp_path / "syncmap.toml").write_text("")
+    for folder in ("mappings", "rules"):
+        shutil.copytree(REPO / folder, tmp_path / folder)
+    (tmp_path / "examples" / example).mkdir(parents=True)
+    shutil.copy(REPO / "examples" / example / document, tmp_path / "examples" / example / document)
+    generator = [sys.executable, str(REPO / "examples" / "customers.py"), example, "--dir", "examples"]
+    subprocess.run(generator, cwd=tmp_path, check=True, capture_output=True)
+    mapping = f"examples/{example}/{document}"
+
+    compiled = syncmap("compile", mapping, cwd=tmp_path)
+    assert compiled.returncode == 0, compiled.stderr
+    for setting in resolved:
+        assert setting in compiled.stdout, f"`syncmap compile` does not show the customer's {setting}"
+
+    with Sandbox(seed=[tmp_path / "examples" / example / "org.jsonl"]) as org:
+        env = {
+            "SF_INSTANCE_URL": org.instance_url,
+            "SF_SESSION_ID": org.session_id,
+            "SF_CA_FILE": str(org.ca_file),
+        }
+        planned = syncmap("plan", mapping, "--limit", "500", cwd=tmp_path, env=env)
+        assert planned.returncode == 0, planned.stderr
+        for mark in ("+ create new", "~ update", "! conflict", "  skipped:\n    no "):
+            assert mark in planned.stdout, f"the plan of {example} shows no `{mark.strip()}`"
+
+        applied = syncmap("apply", mapping, cwd=tmp_path, env=env)
+        assert applied.returncode == 0, applied.stdout + applied.stderr
+        again = syncmap("plan", mapping, cwd=tmp_path, env=env)
+        assert "Plan: 0 to create, 0 to update," in again.stdout, again.stdout
