@@ -11,7 +11,7 @@ from engine.validate import validate
 from tests.conftest import REPO, run_syncmap, write_project
 
 SEEDS = [path.read_text() for path in sorted((REPO / "mappings").glob("*.yaml"))] + [
-    (REPO / "examples" / "acme" / "contacts.yaml").read_text()
+    (REPO / "examples" / "avochato" / "acme.yaml").read_text()
 ]
 YAML_NOISE = [*":-\t{}[]\"'&*!|>#%@`,?\n ", "\n  ", ": ", "- ", "{{", "}}", "~", "null", "yes", "1e3"]
 
