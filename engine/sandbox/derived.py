@@ -1,7 +1,8 @@
 """Fields the org computes itself on every write, as Salesforce does.
 
-A full name from first and last names (also a Person Account's), a Task's IsClosed from its
-status, an Event's end, duration and date from each other. Kept apart from validation so that the rules read as a list.
+A full name from first and last names (also a Person Account's), an activity's AccountId from
+its WhatId, a Task's IsClosed from its status, an Event's end, duration and date from each
+other. Kept apart from validation so that the rules read as a list.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ def derive(sobject: SObject, record: dict[str, Any]) -> None:
         record["Name"] = " ".join(part for part in parts if part) or None
     if sobject.name == "Account" and sobject.field("PersonMobilePhone"):
         _derive_person_account(record)
+    if sobject.field("WhatId") and sobject.field("AccountId"):  # an activity's account
+        what = record.get("WhatId")
+        record["AccountId"] = what if isinstance(what, str) and what.startswith("001") else None
     if sobject.name == "Task" and sobject.field("IsClosed"):
         record["IsClosed"] = record.get("Status") in CLOSED_TASK_STATUSES
     if sobject.name == "Event":

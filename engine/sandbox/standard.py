@@ -55,8 +55,10 @@ def activity_fields() -> tuple[Field, ...]:
         typed("Description", "textarea"),
         reference("WhoId", ("Contact", "Lead"), "Who"),
         reference("WhatId", ("Account",), "What"),
+        reference("AccountId", ("Account",), "Account", **READ_ONLY),
         owner(),
         picklist("Type", ACTIVITY_TYPES),
+        typed("IsArchived", "boolean", "Archived", nillable=False, default=False, **READ_ONLY),
     )
 
 

@@ -49,3 +49,13 @@ def test_without_person_accounts_an_account_has_no_person_fields(sf):
     with pytest.raises(SalesforceMalformedRequest) as refused:
         sf.Account.create({"LastName": "Lopez"})
     assert refused.value.content[0]["errorCode"] == "INVALID_FIELD"
+
+
+def test_an_activity_names_its_account_through_its_what_id(sf):
+    account = sf.Account.create({"Name": "Globex"})["id"]
+    task = sf.Task.create({"Subject": "Call", "WhatId": account})["id"]
+    row = sf.query(f"SELECT AccountId, IsArchived FROM Task WHERE Id = '{task}'")["records"][0]
+    assert (row["AccountId"], row["IsArchived"]) == (account, False)
+    with pytest.raises(SalesforceMalformedRequest) as refused:
+        sf.Task.update(task, {"AccountId": account})
+    assert refused.value.content[0]["errorCode"] == "INVALID_FIELD_FOR_INSERT_UPDATE"
