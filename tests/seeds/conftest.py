@@ -23,9 +23,12 @@ from engine.sandbox import Sandbox
 from tests.conftest import REPO
 
 
+ACTIVITY_FIELDS = Path(__file__).parent / "data" / "activity-fields.json"  # the templates' custom fields
+
+
 @pytest.fixture(scope="session")
 def org() -> Sandbox:
-    with Sandbox(person_accounts=True) as running:
+    with Sandbox(person_accounts=True, describe_file=ACTIVITY_FIELDS) as running:
         yield running
 
 
@@ -64,14 +67,17 @@ class Project:
 
     # -- the document ---------------------------------------------------------------------------
 
-    def use(self, template: str, overrides: dict[str, Any] | None = None) -> Project:
-        """Write the customer document: the template (whose platform connection is named after
-        it), pointed at this folder, plus overrides."""
+    def use(self, template: str, overrides: dict[str, Any] | None = None, name: str | None = None) -> Project:
+        """Write a customer document (`customer.yaml`, or `<name>.yaml` for a second job): the
+        template, whose platform connection is named after its first word, pointed at this
+        folder, plus overrides."""
+        if name:
+            self.mapping = self.folder / f"{name}.yaml"
         document = {
             "syncmap": 1,
             "extends": f"mappings/{template}.yaml",
             "connections": {
-                template: {"settings": {"path": "platform.db"}},
+                template.split("-")[0]: {"settings": {"path": "platform.db"}},
                 "salesforce": {"settings": {"ca_file": "${SF_CA_FILE}"}},
             },
         }

@@ -1,0 +1,68 @@
+"""Seeds 000 and 004: calls, texts, tasks, touchpoints and campaign touches as Salesforce
+activities, with the rules that are easy to get wrong."""
+
+from __future__ import annotations
+
+from tests.seeds.conftest import actions
+
+NOT_LINKED_YET = {"objects": {"contacts": {"direction": {"create": "to_source", "update": "both"}}}}
+
+
+def test_calls_and_texts_become_completed_tasks_on_the_linked_record(project):
+    project.use("avochato")
+    lead = project.in_salesforce(
+        "Lead", FirstName="Ana", LastName="Lopez", Company="L", MobilePhone="+14155550100"
+    )
+    project.on_platform(
+        "contacts", {"id": "a1", "first_name": "Ana", "last_name": "Lopez", "phone": "4155550100"}
+    )
+    project.on_platform(
+        "activities",
+        {"id": "act1", "contact_id": "a1", "kind": "call", "direction": "inbound",
+         "occurred_at": "2026-11-20T09:30:00Z", "body": "Asked about pricing"},
+        {"id": "act2", "contact_id": "a1", "kind": "text", "direction": "outbound",
+         "occurred_at": "2026-11-21T16:00:00Z", "body": "Here is the quote"},
+        {"id": "act3", "contact_id": "a1", "kind": "voicemail_greeting", "occurred_at": "2026-11-21T16:00:00Z"},
+    )  # fmt: skip
+    report = project.apply()
+    assert ("source", "activities", "not a call, text or note") in actions(report, "skip")
+    tasks = project.soql(
+        "SELECT Subject, Description, Status, IsClosed, WhoId, ActivityDate, Avochato_Activity_Id__c "
+        "FROM Task ORDER BY Avochato_Activity_Id__c"
+    )
+    assert tasks == [
+        {"Subject": "Call inbound (2026-11-20)", "Description": "Asked about pricing", "Status": "Completed",
+         "IsClosed": True, "WhoId": lead, "ActivityDate": "2026-11-20", "Avochato_Activity_Id__c": "act1"},
+        {"Subject": "Text message outbound (2026-11-21)", "Description": "Here is the quote", "Status": "Completed",
+         "IsClosed": True, "WhoId": lead, "ActivityDate": "2026-11-21", "Avochato_Activity_Id__c": "act2"},
+    ]  # fmt: skip
+    assert not project.plan().has_changes(), "logging the activities again would duplicate them"
+
+
+def test_an_activity_of_an_unlinked_contact_waits_until_the_link_exists(project):
+    project.use("avochato", NOT_LINKED_YET)  # contacts are not created in Salesforce: b1 stays unlinked
+    project.on_platform(
+        "contacts", {"id": "b1", "first_name": "Bo", "last_name": "Kim", "phone": "4155550101"}
+    )
+    project.on_platform(
+        "activities",
+        {
+            "id": "act9",
+            "contact_id": "b1",
+            "kind": "call",
+            "direction": "inbound",
+            "occurred_at": "2026-11-20T09:30:00Z",
+        },
+    )
+    first = project.apply()
+    waiting = [c for s in first.changeset.steps for c in s.changes if c.record_id == "act9"]
+    assert [(c.action, c.reason, c.counted) for c in waiting] == [
+        ("skip", "contacts b1 is not linked yet; waiting", False)
+    ]
+    assert project.soql("SELECT Id FROM Task") == []
+
+    contact = project.in_salesforce("Contact", FirstName="Bo", LastName="Kim", Phone="(415) 555-0101")
+    project.apply()
+    assert project.soql("SELECT WhoId, Subject FROM Task") == [
+        {"WhoId": contact, "Subject": "Call inbound (2026-11-20)"}
+    ], "the waiting activity was not logged once its contact was linked"
