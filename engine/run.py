@@ -13,6 +13,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +141,10 @@ class _StepRun:
         spec = self.step.source if side == "source" else self.step.target
         connector = self.source if side == "source" else self.target
         since = None if self.context.full else self.state.watermark(self.job, self.step.name, side)
+        if spec.modified_within_seconds:  # a window is a limit even on a full run
+            floor = datetime.now(UTC) - timedelta(seconds=spec.modified_within_seconds)
+            if since is None or parse_datetime(since) < floor:
+                since = floor.isoformat(timespec="microseconds")
         records = []
         for record_type in spec.types:
             records.extend(connector.read(record_type, since=since, where=spec.where))

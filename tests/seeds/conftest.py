@@ -22,7 +22,6 @@ from engine.job import Job, RunReport, Selection
 from engine.sandbox import Sandbox
 from tests.conftest import REPO
 
-
 ACTIVITY_FIELDS = Path(__file__).parent / "data" / "activity-fields.json"  # the templates' custom fields
 
 

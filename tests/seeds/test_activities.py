@@ -3,6 +3,9 @@ activities, with the rules that are easy to get wrong."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+from engine.connectors import Write
 from tests.seeds.conftest import actions
 
 NOT_LINKED_YET = {"objects": {"contacts": {"direction": {"create": "to_source", "update": "both"}}}}
@@ -66,3 +69,70 @@ def test_an_activity_of_an_unlinked_contact_waits_until_the_link_exists(project)
     assert project.soql("SELECT WhoId, Subject FROM Task") == [
         {"WhoId": contact, "Subject": "Call inbound (2026-11-20)"}
     ], "the waiting activity was not logged once its contact was linked"
+
+
+def totango_accounts(project, *names: str) -> list[str]:
+    """Salesforce Accounts, and the Totango accounts holding their ids lower-cased."""
+    ids = [project.in_salesforce("Account", Name=name) for name in names]
+    project.on_platform(
+        "accounts",
+        *({"id": i.lower(), "account_id": i.lower(), "name": n} for i, n in zip(ids, names, strict=True)),
+    )
+    return ids
+
+
+def old(days: int) -> str:
+    return (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="microseconds")
+
+
+def test_outbound_tasks_land_on_matched_accounts_only_recent_ones_and_the_account_is_set_once(project):
+    project.use("totango-tasks-outbound")
+    rep = project.in_salesforce("User", Username="rep@acme.test", Email="rep@acme.test", LastName="Rep")
+    globex, initech = totango_accounts(project, "Globex", "Initech")
+    project.on_platform(
+        "tasks",
+        {"id": "t1", "account_id": globex.lower(), "title": "Renewal call", "priority": "High",
+         "status": "Not Started", "due_date": "2026-12-01", "assigned_to": "rep@acme.test"},
+        {"id": "t2", "account_id": "001000000000999aaa", "title": "Unmatched account"},
+        {"id": "t3", "account_id": globex.lower(), "title": "Old news", "updated_at": old(40)},
+    )  # fmt: skip
+    report = project.apply()
+    assert project.soql("SELECT Subject, WhatId, Priority, Status, ActivityDate, OwnerId FROM Task") == [
+        {"Subject": "Renewal call", "WhatId": globex, "Priority": "High", "Status": "Not Started",
+         "ActivityDate": "2026-12-01", "OwnerId": rep}
+    ], "the task was not written on its account, or an old or unmatched task was"  # fmt: skip
+    unmatched = [c for s in report.changeset.steps for c in s.changes if c.record_id == "t2"]
+    assert [(c.action, c.counted) for c in unmatched] == [("skip", False)], "an unmatched task was counted"
+    assert report.changeset.counts()["skip"] == 0
+
+    project.edit_on_platform("tasks", "t1", title="Renewal call (moved)", account_id=initech.lower())
+    project.apply()
+    assert project.soql("SELECT Subject, WhatId FROM Task") == [
+        {"Subject": "Renewal call (moved)", "WhatId": globex}
+    ], "WhatId changed on update"
+
+    with project.platform_store() as store:
+        store.write("tasks", [Write("gone", "delete", "tasks", "t1")])
+    project.apply()
+    assert project.soql("SELECT Id FROM Task") == [], "a task deleted in Totango was kept in Salesforce"
+
+
+def test_with_the_create_toggle_off_only_matched_tasks_are_updated(project):
+    project.use("totango-tasks-outbound", {"objects": {"tasks": {"direction": {"create": "none"}}}})
+    (globex,) = totango_accounts(project, "Globex")
+    existing = project.in_salesforce("Task", Subject="Kickoff", WhatId=globex)
+    project.on_platform(
+        "tasks",
+        {
+            "id": "t1",
+            "account_id": globex.lower(),
+            "external_id": existing.lower(),
+            "title": "Kickoff (agenda)",
+        },
+        {"id": "t2", "account_id": globex.lower(), "title": "Brand new"},
+    )
+    report = project.apply()
+    assert project.soql("SELECT Subject FROM Task") == [{"Subject": "Kickoff (agenda)"}]
+    assert ("source", "tasks", "no match, and creating records in the target is off") in actions(
+        report, "skip"
+    )
