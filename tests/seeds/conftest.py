@@ -34,10 +34,14 @@ def org() -> Sandbox:
 @pytest.fixture
 def project(org: Sandbox, tmp_path: Path) -> Project:
     org.reset()
-    (tmp_path / "syncmap.toml").write_text("")
-    for folder in ("mappings", "rules"):  # templates live inside the project that extends them
-        shutil.copytree(REPO / folder, tmp_path / folder)
-    return Project(tmp_path, org)
+    return new_project(tmp_path, org)
+
+
+def new_project(folder: Path, org: Sandbox) -> Project:
+    (folder / "syncmap.toml").write_text("")
+    for templates in ("mappings", "rules"):  # templates live inside the project that extends them
+        shutil.copytree(REPO / templates, folder / templates)
+    return Project(folder, org)
 
 
 def merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:

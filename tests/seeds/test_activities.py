@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from engine.connectors import Write
-from tests.seeds.conftest import actions
+from engine.sandbox import Sandbox
+from tests.seeds.conftest import ACTIVITY_FIELDS, actions, new_project
 
 NOT_LINKED_YET = {"objects": {"contacts": {"direction": {"create": "to_source", "update": "both"}}}}
 
@@ -136,3 +137,48 @@ def test_with_the_create_toggle_off_only_matched_tasks_are_updated(project):
     assert ("source", "tasks", "no match, and creating records in the target is off") in actions(
         report, "skip"
     )
+
+
+CAMPAIGN_TOUCHES = [
+    {"id": "CT-1", "account_id": None, "campaign_type": "ongoing", "campaign_name": "Spring launch",
+     "recipients": 120, "sender_email": "ana@acme.com", "start_date": "2026-11-20"},
+    {"id": "CT-2", "account_id": None, "campaign_type": "one_time", "campaign_name": "Webinar",
+     "recipients": 8, "sender_email": "bo@acme.com", "start_date": "2026-11-21T08:00:00Z"},
+    {"id": "CT-3", "account_id": None, "campaign_type": "ongoing", "campaign_name": "No date",
+     "recipients": 1, "sender_email": "bo@acme.com"},
+]  # fmt: skip
+
+
+def campaign_touches(project) -> None:
+    (globex,) = totango_accounts(project, "Globex")
+    project.on_platform(
+        "campaign_touches", *({**touch, "account_id": globex.lower()} for touch in CAMPAIGN_TOUCHES)
+    )
+
+
+def test_campaign_touches_become_email_events_with_the_seeds_subject(project):
+    project.use("totango-campaign-touches-outbound")
+    campaign_touches(project)
+    report = project.apply()
+    assert project.soql(
+        "SELECT Subject, Type, ActivityDate, IsAllDayEvent, Totango_Campaign_Touch_Id__c FROM Event "
+        "ORDER BY Totango_Campaign_Touch_Id__c"
+    ) == [
+        {"Subject": 'Ongoing campaign "Spring launch" was sent to 120 users. From: ana@acme.com', "Type": "Email",
+         "ActivityDate": "2026-11-20", "IsAllDayEvent": True, "Totango_Campaign_Touch_Id__c": "CT-1"},
+        {"Subject": 'One time campaign "Webinar" was sent to 8 users. From: bo@acme.com', "Type": "Email",
+         "ActivityDate": "2026-11-21", "IsAllDayEvent": True, "Totango_Campaign_Touch_Id__c": "CT-2"},
+    ]  # fmt: skip
+    assert ("source", "campaign_touches", "no start date") in actions(report, "skip")
+
+
+def test_campaign_touch_events_have_no_type_where_the_event_object_has_none(tmp_path):
+    with Sandbox(describe_file=ACTIVITY_FIELDS, drop_fields=["Event.Type"]) as org_without_type:
+        project = new_project(tmp_path, org_without_type).use("totango-campaign-touches-outbound")
+        campaign_touches(project)
+        report = project.apply()
+        assert report.failed == 0
+        assert sorted(row["Subject"] for row in project.soql("SELECT Subject FROM Event")) == [
+            'One time campaign "Webinar" was sent to 8 users. From: bo@acme.com',
+            'Ongoing campaign "Spring launch" was sent to 120 users. From: ana@acme.com',
+        ], "without a Type field on Event, the campaign touches were not written"
