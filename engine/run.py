@@ -293,7 +293,7 @@ class _StepRun:
             return
         if self.filtered_out("source", record, record.id if link else None):
             return
-        if self.step.parent and self.parent_missing(record):
+        if self.step.parent and self.parent_missing("source", record):
             return
         if link:
             if link.target_id in targets_by_id and targets_by_id[link.target_id].deleted:
@@ -336,6 +336,8 @@ class _StepRun:
             )
             return
         if self.filtered_out("target", record, link.source_id if link else None):
+            return
+        if self.step.parent and self.parent_missing("target", record):
             return
         reason = self.outranked(record)
         if reason:
@@ -457,18 +459,26 @@ class _StepRun:
         )  # fmt: skip
         return None
 
-    def parent_missing(self, record: Record) -> bool:
+    def parent_missing(self, side: str, record: Record) -> bool:
+        """Whether a record's parent (the record its `link:` field names) is not linked yet; such
+        a record is skipped uncounted, and with `wait` read again until it is."""
         parent = self.step.parent
         rule = next(rule for rule in self.step.fields if rule.link == parent.object)
-        parent_id = rule.source(record.values) if rule.source else None
-        if parent_id is not None and str(parent_id) in self.context.links_of(parent.object):
+        links = self.context.links_of(parent.object)
+        if side == "source":
+            parent_id = rule.source(record.values) if rule.source else None
+            linked = parent_id is not None and str(parent_id) in links
+        else:
+            parent_id = get_path(record.values, rule.target)
+            linked = parent_id is not None and str(parent_id) in set(links.values())
+        if linked:
             return False
         waiting = parent.when_missing == "wait"
         reason = f"{parent.object} {parent_id} is not linked" + (" yet; waiting" if waiting else "")
-        self.skip("source", record, reason, counted=False)
+        self.skip(side, record, reason, counted=False)
         if waiting and record.modified:
-            current = self.out.watermarks.get("source")
-            self.out.watermarks["source"] = min(current, record.modified) if current else record.modified
+            current = self.out.watermarks.get(side)
+            self.out.watermarks[side] = min(current, record.modified) if current else record.modified
         return True
 
     # -- field values -----------------------------------------------------------------------------

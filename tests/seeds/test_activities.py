@@ -182,3 +182,44 @@ def test_campaign_touch_events_have_no_type_where_the_event_object_has_none(tmp_
             'One time campaign "Webinar" was sent to 8 users. From: bo@acme.com',
             'Ongoing campaign "Spring launch" was sent to 120 users. From: ana@acme.com',
         ], "without a Type field on Event, the campaign touches were not written"
+
+
+def test_inbound_tasks_are_read_through_the_soql_filter_and_need_a_title(project):
+    project.use("totango-tasks-inbound")
+    globex, _ = totango_accounts(project, "Globex", "Initech")
+    unlinked = project.in_salesforce("Account", Name="Hooli")  # not in Totango
+    call = project.in_salesforce(
+        "Task", Subject="Call back", WhatId=globex, Priority="High", ActivityDate="2026-12-01"
+    )
+    project.in_salesforce("Task", Subject="   ", WhatId=globex)
+    project.in_salesforce("Task", Subject="No account")  # AccountId = null: outside the SOQL filter
+    project.in_salesforce("Task", Subject="Other account", WhatId=unlinked)
+    report = project.apply()
+
+    tasks = list(project.platform("tasks").values())
+    assert [(t["title"], t["external_id"], t["account_id"], t["priority"], t["due_date"]) for t in tasks] == [
+        ("Call back", call.lower(), globex.lower(), "High", "2026-12-01")
+    ], "the Salesforce task was not imported with its lower-cased id on its account"
+    assert ("target", "Task", "no title") in actions(report, "skip")
+    assert all(step.read.get("target", 0) <= 3 for step in report.changeset.steps if step.step == "tasks"), (
+        "a task outside the SOQL filter was read"
+    )
+
+    project.sf.Task.update(call, {"Subject": "Call back on Monday"})
+    project.apply()
+    assert [t["title"] for t in project.platform("tasks").values()] == ["Call back on Monday"]
+    project.sf.Task.delete(call)
+    project.apply()
+    assert project.platform("tasks") == {}, "a task deleted in Salesforce was kept in Totango"
+
+
+def test_inbound_with_the_create_toggle_off_only_updates_tasks_already_in_totango(project):
+    project.use("totango-tasks-inbound", {"objects": {"tasks": {"direction": {"create": "none"}}}})
+    (globex,) = totango_accounts(project, "Globex")
+    known = project.in_salesforce("Task", Subject="Kickoff (agenda)", WhatId=globex)
+    project.in_salesforce("Task", Subject="Brand new", WhatId=globex)
+    project.on_platform(
+        "tasks", {"id": "t1", "account_id": globex.lower(), "external_id": known.lower(), "title": "Kickoff"}
+    )
+    project.apply()
+    assert [t["title"] for t in project.platform("tasks").values()] == ["Kickoff (agenda)"]
