@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 
 from engine.changeset import Change, StepChanges
 from engine.connectors import Write
+from engine.expressions import field_path
 from engine.plan import Step
-from engine.run import RunContext
+from engine.run import RunContext, normalize_key
 from engine.state import Link
 
 DEFAULT_BATCH_SIZE = 200
@@ -70,12 +71,45 @@ def apply_step(
                         )
             if progress:
                 progress(len(batch))
+    _give_new_ids_to_keys(changes, step, context, created, report)
     with context.state.transaction():
         _record_pairs(changes, step, context, created, failed_pairs)
         for side, value in changes.watermarks.items():
             context.state.save_watermark(context.job, step.name, side, value)
     context.planned_links.pop(step.name, None)
     return report
+
+
+def _give_new_ids_to_keys(
+    changes: StepChanges, step: Step, context: RunContext, created: dict[str, str], report: StepReport
+) -> None:
+    """A target record created for a source record gives its new id to the source's key field
+    when the key is the target's id (Totango's External ID <- Task Id): another job sharing that
+    key (the inbound half of a two-way sync) then matches the pair instead of creating it again."""
+    region = context.plan.defaults.phone_region
+    writes: dict[str, list[Write]] = defaultdict(list)
+    for change in changes.changes:
+        new_id = created.get(change.source_id or "")
+        if change.action != "create" or change.side != "target" or new_id is None:
+            continue
+        id_field = context.describe(step.target.connection, change.record_type).id_field
+        for key in step.match:
+            path = field_path(key.source.text)
+            if path and len(path) == 1 and id_field in key.target_fields:
+                source_type = (change.origin or "").split(" ")[0]
+                value = normalize_key(new_id, key.normalize, region)
+                writes[source_type].append(
+                    Write(
+                        f"key:{change.source_id}", "update", source_type, change.source_id, {path[0]: value}
+                    )
+                )
+    connector = context.connector(step.source.connection)
+    for source_type, batch in writes.items():
+        for write, result in zip(batch, connector.write(source_type, batch), strict=True):
+            if not result.ok:
+                report.failed.append(
+                    (Change(step.name, "update", "source", source_type, write.id), result.error or "failed")
+                )
 
 
 def _groups(changes: list[Change]) -> list[tuple[tuple[str, str, str], list[Change]]]:

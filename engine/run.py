@@ -698,7 +698,8 @@ class _StepRun:
                 if not self.applies(rule, target.type):
                     continue
                 flows = FLOWS[rule.directions.update]  # linking an existing record is no creation
-                forward = self.forward(rule, source) if "to_target" in flows else None
+                # the source's value also for a field flowing back only: a concurrent edit compares it
+                forward = self.forward(rule, source) if "to_target" in flows or rule.source else None
                 current = get_path(target.values, rule.target)
                 # what the next run compares with: the source's value for a field flowing only to
                 # the target, else the target's (the agreed value once both sides hold it)
@@ -780,38 +781,33 @@ class _StepRun:
         if rule.default is not None and forward == rule.default and current not in (None, ""):
             # a placeholder default never overwrites a real value; the value may flow back instead
             return "to_source" if "to_source" in flows and rule.source is not None else None
-        first_match = new or base is None
-        synced = None if first_match else self.comparable(rule, base.get(rule.target))
-        if "to_target" not in flows:  # one way: only a value that changed since the last sync flows
-            changed = current not in (None, "") if first_match else current != synced
-            return "to_source" if changed else None
-        if "to_source" not in flows or rule.source is None:
-            changed = forward not in (None, "") if first_match else forward != synced
-            return "to_target" if changed else None
-        if first_match:  # a first match fills gaps and never blanks a value
+        to_target = "to_target" in flows
+        to_source = "to_source" in flows and rule.source is not None
+        if new or base is None:  # a first match fills gaps and never blanks a value
+            if not to_source:
+                return "to_target" if forward not in (None, "") else None
+            if not to_target or forward in (None, ""):
+                return "to_source" if current not in (None, "") else None
             if current in (None, ""):
                 return "to_target"
-            if forward in (None, ""):
-                return "to_source"
             policy = self.step.conflicts.duplicate_key
             if policy == "hold":
                 resolved.append("hold")
                 return None
             resolved.append(f"duplicate_key: {policy}")
             return "to_source" if policy == "keep_target" else "to_target"
-        source_changed = forward != synced
+        synced = self.comparable(rule, base.get(rule.target))
+        source_changed = forward != synced and (to_target or rule.source is not None)
         target_changed = current != synced
-        if source_changed and not target_changed:
-            return "to_target"
-        if target_changed and not source_changed:
-            return "to_source"
-        policy = rule.conflict or self.step.conflicts.concurrent_edit
-        resolved.append(f"both changed {rule.target}: {policy}")
-        if policy == "source_wins":
-            return "to_target"
-        if policy == "target_wins":
-            return "to_source"
-        return "to_target" if _newer(source.modified, target.modified) else "to_source"
+        if source_changed and target_changed:  # also between the two one-way jobs of a two-way sync
+            policy = rule.conflict or self.step.conflicts.concurrent_edit
+            resolved.append(f"both changed {rule.target}: {policy}")
+            if policy == "last_write_wins":
+                policy = "source_wins" if _newer(source.modified, target.modified) else "target_wins"
+            way = "to_target" if policy == "source_wins" else "to_source"
+        else:
+            way = "to_target" if source_changed else "to_source" if target_changed else None
+        return way if (way == "to_target" and to_target) or (way == "to_source" and to_source) else None
 
 
 def _newer(first: str | None, second: str | None) -> bool:

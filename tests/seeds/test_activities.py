@@ -3,6 +3,7 @@ activities, with the rules that are easy to get wrong."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 from engine.connectors import Write
@@ -223,3 +224,37 @@ def test_inbound_with_the_create_toggle_off_only_updates_tasks_already_in_totang
     )
     project.apply()
     assert [t["title"] for t in project.platform("tasks").values()] == ["Kickoff (agenda)"]
+
+
+def test_two_way_tasks_are_two_jobs_sharing_the_external_id_without_echo(project):
+    inbound = project.use("totango-tasks-inbound", name="inbound").mapping
+    outbound = project.use("totango-tasks-outbound", name="outbound").mapping
+    (globex,) = totango_accounts(project, "Globex")
+    project.on_platform("tasks", {"id": "t1", "account_id": globex.lower(), "title": "Renewal call"})
+
+    def run(mapping):
+        project.mapping = mapping
+        return project.apply()
+
+    run(outbound)
+    ((task_id, subject),) = [
+        (row["Id"], row["Subject"]) for row in project.soql("SELECT Id, Subject FROM Task")
+    ]
+    assert (subject, project.platform("tasks")["t1"]["external_id"]) == ("Renewal call", task_id.lower()), (
+        "the created Task's id was not stored lower-cased as the Totango task's External ID"
+    )
+    first_inbound = run(inbound)
+    assert actions(first_inbound, "create") == [], "the inbound job imported the outbound job's own Task"
+    for mapping in (outbound, inbound, outbound, inbound):
+        echo = run(mapping)
+        assert actions(echo, "update") == [] and actions(echo, "create") == [], "the two jobs echo each other"
+
+    project.sf.Task.update(task_id, {"Subject": "Renewal call (Salesforce)"})
+    time.sleep(0.01)
+    project.edit_on_platform("tasks", "t1", title="Renewal call (Totango, later)")
+    run(inbound)  # the older Salesforce edit does not overwrite the later Totango one
+    run(outbound)
+    assert project.platform("tasks")["t1"]["title"] == "Renewal call (Totango, later)"
+    assert project.soql("SELECT Subject FROM Task") == [{"Subject": "Renewal call (Totango, later)"}], (
+        "the last update lost"
+    )
