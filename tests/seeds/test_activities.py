@@ -258,3 +258,24 @@ def test_two_way_tasks_are_two_jobs_sharing_the_external_id_without_echo(project
     assert project.soql("SELECT Subject FROM Task") == [{"Subject": "Renewal call (Totango, later)"}], (
         "the last update lost"
     )
+
+
+def test_touchpoints_double_map_their_date_and_name_a_participant(project):
+    project.use(
+        "totango-touchpoints-outbound",
+        {"objects": {"touchpoints": {"fields": {"DurationInMinutes": {"value": 30}}}}},
+    )
+    (globex,) = totango_accounts(project, "Globex")
+    contact = project.in_salesforce("Contact", FirstName="Ana", LastName="Lopez", Email="ana@globex.example")
+    project.on_platform("contacts", {"id": "p1", "email": " Ana@Globex.example"})
+    project.on_platform(
+        "touchpoints",
+        {"id": "tp1", "account_id": globex.lower(), "subject": "QBR", "content": "Went well",
+         "touchpoint_date": "2026-11-20T15:00:00Z", "participant_id": "p1"},
+    )  # fmt: skip
+    report = project.apply()
+    assert report.failed == 0, report.to_dict()["failed"]
+    assert project.soql("SELECT Subject, ActivityDate, StartDateTime, WhoId, WhatId FROM Event") == [
+        {"Subject": "QBR", "ActivityDate": "2026-11-20", "StartDateTime": "2026-11-20T15:00:00.000+0000",
+         "WhoId": contact, "WhatId": globex}
+    ], "the touchpoint date was not written to both ActivityDate and StartDateTime, or the participant is missing"  # fmt: skip
