@@ -261,10 +261,7 @@ def test_two_way_tasks_are_two_jobs_sharing_the_external_id_without_echo(project
 
 
 def test_touchpoints_double_map_their_date_and_name_a_participant(project):
-    project.use(
-        "totango-touchpoints-outbound",
-        {"objects": {"touchpoints": {"fields": {"DurationInMinutes": {"value": 30}}}}},
-    )
+    project.use("totango-touchpoints-outbound")
     (globex,) = totango_accounts(project, "Globex")
     contact = project.in_salesforce("Contact", FirstName="Ana", LastName="Lopez", Email="ana@globex.example")
     project.on_platform("contacts", {"id": "p1", "email": " Ana@Globex.example"})
