@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from engine.connectors import Write
+from engine.remote import check_remote
 from engine.sandbox import Sandbox
 from tests.seeds.conftest import ACTIVITY_FIELDS, actions, new_project
 
@@ -276,3 +277,21 @@ def test_touchpoints_double_map_their_date_and_name_a_participant(project):
         {"Subject": "QBR", "ActivityDate": "2026-11-20", "StartDateTime": "2026-11-20T15:00:00.000+0000",
          "WhoId": contact, "WhatId": globex}
     ], "the touchpoint date was not written to both ActivityDate and StartDateTime, or the participant is missing"  # fmt: skip
+
+
+TEMPLATES = [
+    "avochato", "totango-tasks-outbound", "totango-tasks-inbound", "totango-touchpoints-outbound",
+    "totango-touchpoints-inbound", "totango-campaign-touches-outbound",
+]  # fmt: skip
+
+
+def test_the_activity_templates_pass_the_describe_checks_and_raw_references_are_refused(project):
+    for template in TEMPLATES:
+        with project.use(template).job() as job:
+            assert check_remote(job.plan, job.connectors) == [], f"{template} fails the describe checks"
+
+    raw = {"objects": {"tasks": {"fields": {"WhoId": "contact_id", "OwnerId": {"lookup": None}}}}}
+    with project.use("totango-tasks-outbound", raw).job() as job:
+        problems = check_remote(job.plan, job.connectors)
+    assert sorted(p.path[-1] for p in problems) == ["OwnerId", "WhoId"], "a raw value went into a reference"
+    assert all("a raw value cannot be written" in p.message for p in problems)
