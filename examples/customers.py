@@ -1,9 +1,10 @@
-"""Generate messy data for the four customer examples, one per shipped template:
+"""Generate messy data for the customer examples of the shipped templates:
 
     examples/avochato/acme.yaml         Avochato (SMS), UK phone numbers      seed 000
     examples/syncapps/brightwave.yaml   SyncApps (marketing list), emails     seed 001
     examples/phoneiq/northwind.yaml     PhoneIQ (phone), Contacts + Accounts  seed 002
     examples/aloware/pinecrest.yaml     Aloware (phone), Leads, users         seed 003
+    examples/totango/*.yaml             Totango (customer success) activities seed 004
 
 For each, the platform's SQLite store (next to the document) and `org.jsonl`, the Salesforce side
 as a `syncmap sandbox --seed` file. The data is the same every time and made to show every kind of
@@ -19,6 +20,7 @@ import json
 import random
 import shutil
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from engine.connectors.sqlite import SqliteConnector
@@ -210,11 +212,57 @@ def pinecrest() -> Example:
     return example
 
 
+def globex() -> Example:
+    """Totango: accounts matched by their Salesforce id, activities on both sides."""
+    example = Example(seed=4)
+    now = datetime.now(UTC)
+    accounts = [f"001{n:012d}AAA" for n in range(1, 5)]
+    for account, name in zip(accounts, COMPANIES, strict=False):
+        example.in_org("Account", Id=account, Name=name)
+    for account, name in zip(accounts[:3], COMPANIES, strict=False):  # the fourth is not in Totango
+        example.on_platform("accounts", id=account.lower(), account_id=account.lower(), name=name)
+    example.in_org("User", Username="rep@globex.example", Email="rep@globex.example", LastName="Rep")
+    for i in range(6):
+        first, last = example.person(i)
+        example.on_platform(
+            "contacts", id=f"p{i}", email=messy_email(first, last, "globex.example", example.rng)
+        )
+        example.in_org("Contact", FirstName=first, LastName=last, Email=f"{first}.{last}@globex.example".lower(),
+                       AccountId=accounts[i % 3])  # fmt: skip
+    for i in range(12):
+        account = accounts[i % 4].lower()  # every fourth on the account Totango does not have
+        updated = now - timedelta(days=45 if i == 5 else i)  # one outside the 30-day window
+        example.on_platform(
+            "tasks", id=f"t{i}", account_id=account, title=f"Follow-up #{i}", status="Not Started",
+            priority=["High", "Normal", "Low"][i % 3], due_date=(now + timedelta(days=i)).date().isoformat(),
+            assigned_to="rep@globex.example", updated_at=updated.isoformat(timespec="microseconds"),
+        )  # fmt: skip
+        example.on_platform(
+            "touchpoints", id=f"tp{i}", account_id=account, subject=f"Check-in #{i}", content="Notes",
+            touchpoint_date=(now - timedelta(days=i)).isoformat(timespec="seconds"), participant_id=f"p{i % 6}",
+        )  # fmt: skip
+        example.on_platform(
+            "campaign_touches", id=f"CT-{i}", account_id=account, campaign_type=["ongoing", "one_time"][i % 2],
+            campaign_name=f"Campaign {i}", recipients=10 * i, sender_email="ana@globex.example",
+            start_date=None if i == 7 else (now - timedelta(days=i)).date().isoformat(),
+        )  # fmt: skip
+    for i in range(8):
+        example.in_org(
+            "Task",
+            Subject="" if i == 3 else f"Salesforce task #{i}",
+            WhatId=accounts[i % 4] if i != 5 else None,
+        )
+        example.in_org("Event", Subject=f"Salesforce meeting #{i}", WhatId=accounts[i % 4], IsAllDayEvent=True,
+                       ActivityDate=(now - timedelta(days=i)).date().isoformat())  # fmt: skip
+    return example
+
+
 EXAMPLES = {
     "avochato": (acme, "acme-avochato.db"),
     "syncapps": (brightwave, "syncapps.db"),
     "phoneiq": (northwind, "phoneiq.db"),
     "aloware": (pinecrest, "aloware.db"),
+    "totango": (globex, "totango.db"),
 }
 
 

@@ -129,6 +129,7 @@ def standard_objects(person_accounts: bool = False) -> tuple[SObject, ...]:
         typed("DurationInMinutes", "int", "Duration"),
         text("Location"),
         typed("IsAllDayEvent", "boolean", "All-Day Event", nillable=False, default=False),
+        typed("IsChild", "boolean", "Is Child", nillable=False, default=False, **READ_ONLY),
     )
     user = (
         text("Username", 80, nillable=False, unique=True, id_lookup=True),

@@ -63,3 +63,39 @@ def test_the_customer_example_plans_every_kind_of_decision(example, tmp_path):
         assert applied.returncode == 0, applied.stdout + applied.stderr
         again = syncmap("plan", mapping, cwd=tmp_path, env=env)
         assert "Plan: 0 to create, 0 to update," in again.stdout, again.stdout
+
+
+TOTANGO_JOBS = [
+    "tasks-outbound", "tasks-inbound", "touchpoints-outbound", "touchpoints-inbound", "campaign-touches-outbound",
+]  # fmt: skip
+
+
+def test_the_totango_example_jobs_run_one_after_another_on_one_org(tmp_path):
+    (tmp_path / "syncmap.toml").write_text("")
+    for folder in ("mappings", "rules"):
+        shutil.copytree(REPO / folder, tmp_path / folder)
+    shutil.copytree(
+        REPO / "examples" / "totango",
+        tmp_path / "examples" / "totango",
+        ignore=shutil.ignore_patterns("*.db", "*.jsonl"),
+    )
+    generator = [sys.executable, str(REPO / "examples" / "customers.py"), "totango", "--dir", "examples"]
+    subprocess.run(generator, cwd=tmp_path, check=True, capture_output=True)
+    folder = tmp_path / "examples" / "totango"
+
+    with Sandbox(seed=[folder / "org.jsonl"], describe_file=folder / "describe.json") as org:
+        env = {
+            "SF_INSTANCE_URL": org.instance_url,
+            "SF_SESSION_ID": org.session_id,
+            "SF_CA_FILE": str(org.ca_file),
+        }
+        for job in TOTANGO_JOBS:
+            mapping = f"examples/totango/{job}.yaml"
+            planned = syncmap("plan", mapping, cwd=tmp_path, env=env)
+            assert planned.returncode == 0, planned.stderr
+            assert "+ create new" in planned.stdout, f"the {job} example creates nothing"
+            applied = syncmap("apply", mapping, cwd=tmp_path, env=env)
+            assert applied.returncode == 0, f"{job}: {applied.stdout}{applied.stderr}"
+        for job in TOTANGO_JOBS:
+            again = syncmap("plan", f"examples/totango/{job}.yaml", cwd=tmp_path, env=env)
+            assert "Plan: 0 to create," in again.stdout, f"{job} would create again:\n{again.stdout}"
