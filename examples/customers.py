@@ -141,6 +141,13 @@ def phone_people(
 def acme() -> Example:
     example = Example(seed=0)
     phone_people(example, 60, uk_phone, lambda i: {"company": COMPANIES[i % 6] if i % 3 else None})
+    kinds = ["call", "text", "note", "voicemail_greeting"]  # the last is neither: skipped with its reason
+    for n, contact in enumerate(example.platform["contacts"][:24]):
+        example.on_platform(
+            "activities", id=f"act{n}", contact_id=contact["id"], kind=kinds[n % 4],
+            direction=["inbound", "outbound"][n % 2], occurred_at=f"2026-11-{1 + n % 20:02d}T09:{n:02d}:00Z",
+            body=f"Message {n}",
+        )  # fmt: skip
     return example
 
 

@@ -48,7 +48,11 @@ def test_the_customer_example_plans_every_kind_of_decision(example, tmp_path):
     for setting in resolved:
         assert setting in compiled.stdout, f"`syncmap compile` does not show the customer's {setting}"
 
-    with Sandbox(seed=[tmp_path / "examples" / example / "org.jsonl"]) as org:
+    describe = REPO / "examples" / example / "describe.json"  # the org's custom fields, if any
+    with Sandbox(
+        seed=[tmp_path / "examples" / example / "org.jsonl"],
+        describe_file=describe if describe.exists() else None,
+    ) as org:
         env = {
             "SF_INSTANCE_URL": org.instance_url,
             "SF_SESSION_ID": org.session_id,
