@@ -233,6 +233,7 @@ class _Compiler:
             id_field=spec.id,
             modified_field=spec.modified,
             where=spec.where,
+            where_location=self.source.locate((*at, "where")) if spec.where else None,
             modified_within_seconds=int(window[:-1]) * SECONDS[window[-1]] if window else None,
         )
 

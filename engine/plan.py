@@ -42,6 +42,7 @@ class Side:
     modified_field: str | None = None
     where: str | None = None
     modified_within_seconds: int | None = None
+    where_location: Location | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

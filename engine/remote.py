@@ -31,7 +31,22 @@ def check_remote(plan: Plan, connectors: dict[str, Connector]) -> list[Diagnosti
                     found.extend(_check_field(step, rule, info))
             if record_type.endswith("__c") and any(key.normalize == "phone" for key in step.match):
                 found.extend(_check_custom_object(step, info, connector))
+            found.extend(_check_where(step, record_type, connector))
     return sort_diagnostics(found)
+
+
+def _check_where(step: Step, record_type: str, connector: Connector) -> list[Diagnostic]:
+    """A consultant's query filter (a SOQL condition) is tried once against the org, if the
+    connector can (`check_where`), so a misspelled field is a compile error, not a failed run."""
+    check = getattr(connector, "check_where", None)
+    if not step.target.where or check is None:
+        return []
+    try:
+        check(record_type, step.target.where)
+    except ConnectorError as e:
+        path = ("objects", step.name, "target", "where")
+        return [Diagnostic("remote-where", e.message, step.target.where_location, path, e.hint)]
+    return []
 
 
 def _check_custom_object(step: Step, info: ObjectInfo, connector: Connector) -> list[Diagnostic]:

@@ -278,7 +278,7 @@ class SalesforceConnector:
             floor = (start - self.overlap).replace(microsecond=0)
             conditions.append(f"{info.modified_field} >= {soql.datetime_literal(floor)}")
         if where:
-            self._check_where(info.name, where)
+            self.check_where(info.name, where)
             conditions.append(f"({where})")
         text = f"SELECT {', '.join(self._columns(object_type))} FROM {info.name}"
         text += f" WHERE {' AND '.join(conditions)}" if conditions else ""
@@ -390,7 +390,7 @@ class SalesforceConnector:
 
     # --- reading
 
-    def _check_where(self, object_type: str, where: str) -> None:
+    def check_where(self, object_type: str, where: str) -> None:
         """A consultant's condition is tried once on a one-row query, so a mistake is reported as a
         mistake in `where`, not as a failed read."""
         if (object_type, where) in self._checked_where:

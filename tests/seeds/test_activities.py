@@ -295,3 +295,22 @@ def test_the_activity_templates_pass_the_describe_checks_and_raw_references_are_
         problems = check_remote(job.plan, job.connectors)
     assert sorted(p.path[-1] for p in problems) == ["OwnerId", "WhoId"], "a raw value went into a reference"
     assert all("a raw value cannot be written" in p.message for p in problems)
+
+
+def test_a_consultants_soql_filter_is_checked_at_compile_time_and_its_values_escaped(project):
+    typo = {"objects": {"tasks": {"target": {"where": "AccountId != null AND IsArchivd = false"}}}}
+    with project.use("totango-tasks-inbound", typo).job() as job:
+        (problem,) = check_remote(job.plan, job.connectors)
+    assert problem.path == ("objects", "tasks", "target", "where")
+    written = project.mapping.read_text().splitlines()[problem.location.line - 1]
+    assert "IsArchivd" in written and problem.location.file.endswith("customer.yaml"), (
+        "the filter's mistake is not shown at its place in the document"
+    )
+    assert "IsArchivd" in problem.message
+
+    (globex,) = totango_accounts(project, "Globex")
+    project.in_salesforce("Task", Subject="It's done", WhatId=globex)
+    project.in_salesforce("Task", Subject="Other", WhatId=globex)
+    quoted = {"objects": {"tasks": {"target": {"where": "Subject = 'It\\'s done'"}}}}
+    project.use("totango-tasks-inbound", quoted).apply()
+    assert [t["title"] for t in project.platform("tasks").values()] == ["It's done"]
