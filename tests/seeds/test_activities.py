@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from engine.connectors import Write
+from engine.preview import render_text
 from engine.remote import check_remote
 from engine.sandbox import Sandbox
 from tests.seeds.conftest import ACTIVITY_FIELDS, actions, new_project
@@ -314,3 +315,61 @@ def test_a_consultants_soql_filter_is_checked_at_compile_time_and_its_values_esc
     quoted = {"objects": {"tasks": {"target": {"where": "Subject = 'It\\'s done'"}}}}
     project.use("totango-tasks-inbound", quoted).apply()
     assert [t["title"] for t in project.platform("tasks").values()] == ["It's done"]
+
+
+def test_inbound_touchpoints_need_a_subject_or_content_and_keep_their_participant(project):
+    project.use("totango-touchpoints-inbound")
+    (globex,) = totango_accounts(project, "Globex")
+    contact = project.in_salesforce("Contact", FirstName="Ana", LastName="Lopez", Email="ana@globex.example")
+    project.on_platform("contacts", {"id": "p1", "email": "ana@globex.example"})
+    meeting = project.in_salesforce(
+        "Event", Subject="QBR", WhatId=globex, WhoId=contact, IsAllDayEvent=True, ActivityDate="2026-11-20"
+    )
+    project.in_salesforce(
+        "Event", Description="Notes only", WhatId=globex, IsAllDayEvent=True, ActivityDate="2026-11-20"
+    )
+    project.in_salesforce("Event", WhatId=globex, IsAllDayEvent=True, ActivityDate="2026-11-20")
+    report = project.apply()
+    touchpoints = sorted(project.platform("touchpoints").values(), key=lambda t: t.get("subject") or "")
+    assert [(t.get("subject"), t.get("content"), t.get("participant_id")) for t in touchpoints] == [
+        (None, "Notes only", None),
+        ("QBR", None, "p1"),
+    ], "a touchpoint with a subject or content was not imported, or lost its participant"
+    assert ("target", "Event", "no subject or content") in actions(report, "skip")
+    assert touchpoints[1]["external_id"] == meeting.lower()
+
+
+def test_an_unmatched_accounts_task_is_not_counted_but_shown_in_the_detailed_preview(project):
+    project.use("totango-tasks-outbound")
+    totango_accounts(project, "Globex")
+    project.on_platform("tasks", {"id": "t9", "account_id": "001000000000999aaa", "title": "Unmatched"})
+    with project.job() as job:
+        changes = job.plan_changes()
+        brief = render_text(changes, job.plan)
+        detailed = render_text(changes, job.plan, detailed=True)
+    assert changes.summary().endswith("0 skipped, 0 conflicts.")
+    assert (
+        "t9" not in brief
+        and "tasks t9" in detailed
+        and "accounts 001000000000999aaa is not linked" in detailed
+    )
+
+
+def test_the_created_by_owner_is_set_on_create_and_never_updated_outbound(project):
+    project.use("totango-campaign-touches-outbound")
+    ana = project.in_salesforce("User", Username="ana@acme.test", Email="ana@acme.test", LastName="Ana")
+    project.in_salesforce("User", Username="bo@acme.test", Email="bo@acme.test", LastName="Bo")
+    (globex,) = totango_accounts(project, "Globex")
+    project.on_platform(
+        "campaign_touches",
+        {**CAMPAIGN_TOUCHES[0], "account_id": globex.lower(), "created_by": "ana@acme.test"},
+    )
+    project.apply()
+    project.edit_on_platform("campaign_touches", "CT-1", created_by="bo@acme.test", recipients=121)
+    project.apply()
+    assert project.soql("SELECT OwnerId, Subject FROM Event") == [
+        {
+            "OwnerId": ana,
+            "Subject": 'Ongoing campaign "Spring launch" was sent to 121 users. From: ana@acme.com',
+        }
+    ], "the owner changed on update, or the update did not arrive"
