@@ -21,12 +21,14 @@ import yaml
 from engine import __version__, preview, remote
 from engine.apply import DEFAULT_BATCH_SIZE
 from engine.compile import compile_plan
-from engine.diagnostics import render_json, render_text
+from engine.diagnostics import did_you_mean, render_json, render_text
 from engine.errors import DocumentError, SyncmapError, UsageError
-from engine.job import Job, Selection, load_saved_plan, saved_plan
+from engine.job import STATE_FILE, Job, Selection, load_saved_plan, saved_plan
 from engine.plan import plan_data
+from engine.resolve import find_project_root
 from engine.sandbox.command import sandbox_command
 from engine.schema import KINDS, schema_text
+from engine.state import StateStore
 from engine.validate import validate as validate_documents
 
 FORMAT = click.option(
@@ -262,6 +264,134 @@ def _progress(output_format: str):
     yield advance
     if written:
         click.echo(err=True)
+
+
+def _state(state_path: Path | None, read_only: bool = False) -> StateStore:
+    """The project's state store (found from the working directory), or the one named."""
+    return StateStore(
+        state_path or find_project_root(Path.cwd() / "syncmap.yaml") / STATE_FILE, read_only=read_only
+    )
+
+
+@main.command()
+@STATE
+@FORMAT
+@reports_errors
+def status(state_path, output_format) -> None:
+    """Every job of the project: its status (initial sync, running, active, paused, errors) and last run."""
+    state = _state(state_path, read_only=True)
+    jobs = state.jobs()
+    state.close()
+    if output_format == "json":
+        click.echo(json.dumps(jobs, indent=2))
+        return
+    if not jobs:
+        click.echo("No jobs yet: `syncmap apply MAPPING` starts one.")
+    for job in jobs:
+        run = job["last_run"] or {}
+        counts = ", ".join(f"{n} {k}" for k, n in (run.get("counts") or {}).items() if n)
+        line = f"{job['job']:<32} {job['status']:<13} last run {run.get('finished_at') or '-'}"
+        click.echo(
+            line
+            + (f"  ({counts})" if counts else "")
+            + (f"\n    {job['last_error']}" if job["last_error"] else "")
+        )
+
+
+@main.command()
+@click.argument("job")
+@STATE
+@FORMAT
+@reports_errors
+def runs(job: str, state_path, output_format) -> None:
+    """The run history of a job, with the counts of each run."""
+    state = _state(state_path, read_only=True)
+    history = state.runs(job)
+    state.close()
+    if not history:
+        raise UsageError(f"no runs of `{job}` in this project", hint="`syncmap status` lists the jobs")
+    if output_format == "json":
+        click.echo(json.dumps(history, indent=2))
+        return
+    for run in history:
+        counts = ", ".join(f"{n} {k}" for k, n in run["counts"].items() if n) or "nothing to do"
+        click.echo(
+            f"#{run['id']:<5} {run['started_at']}  {run['status']:<8} {counts}"
+            + (f"  {run['error']}" if run["error"] else "")
+        )
+
+
+@main.command()
+@click.argument("job")
+@STATE
+@reports_errors
+def pause(job: str, state_path) -> None:
+    """Pause a job: `apply` will not run it until it is resumed."""
+    _set_status(job, state_path, "paused")
+
+
+@main.command()
+@click.argument("job")
+@STATE
+@reports_errors
+def resume(job: str, state_path) -> None:
+    """Resume a paused job: `apply` runs it again, from where it stopped."""
+    _set_status(job, state_path, "active")
+
+
+def _set_status(job: str, state_path: Path | None, status: str) -> None:
+    state = _state(state_path)
+    try:
+        if state.job_status(job) is None:
+            known = [entry["job"] for entry in state.jobs()]
+            raise UsageError(
+                f"no job `{job}` in this project",
+                hint=did_you_mean(job, known) or "`syncmap status` lists the jobs",
+            )
+        with state.transaction():
+            state.set_job_status(job, status)
+    finally:
+        state.close()
+    click.echo(f"{job} is {status}.")
+
+
+@main.command()
+@click.argument("mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@STATE
+@click.option(
+    "--revert", type=click.Choice(["target", "source"]), help="Also delete what the job created on this side."
+)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@reports_errors
+def delete(mapping: Path, state_path, revert: str | None, yes: bool) -> None:
+    """Stop a job and forget its links, keeping the records on both sides; with --revert, first
+    delete the records it created on one side (after showing them)."""
+    with Job.open(mapping, state_path) as job:
+        if revert:
+            changes = job.revert_changes(revert)
+            click.echo(preview.render_text(changes, job.plan, detailed=True))
+            if not yes:
+                _confirm(f"Delete these records and forget {job.name}?")
+            report = job.revert(revert)
+            if report.failed:
+                click.echo(preview.render_report(report, job.plan))
+                sys.exit(1)
+        elif not yes:
+            _confirm(f"Forget the links of {job.name} (the records stay)?")
+        job.state.forget(job.name)
+        click.echo(
+            f"{job.name} is deleted; its records stay"
+            + (f", except those it created in the {revert}." if revert else ".")
+        )
+
+
+def _confirm(question: str) -> None:
+    try:
+        confirmed = click.confirm(question)
+    except click.Abort:  # no terminal to answer on, or Ctrl-C
+        confirmed = False
+    if not confirmed:
+        raise UsageError("nothing was deleted", hint="answer `y`, or pass --yes")
 
 
 @main.command()

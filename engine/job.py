@@ -167,6 +167,10 @@ class Job:
         context = self.context()
         steps = {step.name: step for step in self.plan.steps}
         report = RunReport(ChangeSet(self.name, self.plan.hash), recovered=reconcile(context, steps))
+        if (self.state.job_status(self.name) or ("",))[0] == "paused":
+            raise SyncmapError(
+                f"{self.name} is paused; nothing was run", hint=f"resume it with `syncmap resume {self.name}`"
+            )
         first = not any(past["status"] == "done" for past in self.state.runs(self.name))
         run_id = self.state.start_run(self.name, self.plan.hash)
         self.state.set_job_status(self.name, "initial sync" if first else "running")
@@ -213,8 +217,12 @@ class Job:
         report = RunReport(self.revert_changes(side))
         run_id = self.state.start_run(self.name, self.plan.hash)
         for changes in report.changeset.steps:
-            report.steps.append(apply_step(changes, self.plan.step(changes.step), context, run_id, batch_size))
-        self.state.finish_run(run_id, "reverted", {**report.changeset.counts(), "failed": report.failed}, None)
+            report.steps.append(
+                apply_step(changes, self.plan.step(changes.step), context, run_id, batch_size)
+            )
+        self.state.finish_run(
+            run_id, "reverted", {**report.changeset.counts(), "failed": report.failed}, None
+        )
         report.api_calls = self.api_calls()
         return report
 

@@ -339,3 +339,30 @@ class StateStore:
     def job_status(self, job: str) -> tuple[str, str | None] | None:
         row = self.db.execute("SELECT status, last_error FROM jobs WHERE job=?", (job,)).fetchone()
         return (row[0], row[1]) if row else None
+
+    def jobs(self) -> list[dict[str, Any]]:
+        """Every job this store knows, with its status and its latest run."""
+        rows = self.db.execute("SELECT job, status, last_error, updated_at FROM jobs ORDER BY job").fetchall()
+        found = []
+        for job, status, error, updated in rows:
+            runs = self.runs(job)
+            found.append(
+                {"job": job, "status": status, "last_error": error, "updated_at": updated,
+                 "last_run": runs[-1] if runs else None}
+            )  # fmt: skip
+        return found
+
+    def forget(self, job: str) -> None:
+        """Stop knowing a job: its links, agreed values, watermarks, keys, dead letters and journal
+        go (the records on both sides stay); its run history is kept."""
+        with self.transaction():
+            for table in (
+                "links",
+                "snapshots",
+                "watermarks",
+                "match_keys",
+                "dead_letters",
+                "journal",
+                "jobs",
+            ):
+                self.db.execute(f"DELETE FROM {table} WHERE job=?", (job,))

@@ -1,0 +1,72 @@
+"""`syncmap status`, `runs`, `pause`, `resume` and `delete [--revert]`, run as a user would, each
+in its own process, over the quickstart's two SQLite stores."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_syncmap
+from tests.runtime.test_crash import make_project
+
+
+@pytest.fixture
+def quickstart(tmp_path: Path) -> Path:
+    return make_project(tmp_path / "quickstart", 60)
+
+
+def count(folder: Path, table: str) -> int:
+    with sqlite3.connect(folder / "crm.db") as db:
+        return db.execute(f"SELECT count(*) FROM {table} WHERE deleted = 0").fetchone()[0]
+
+
+def test_status_and_runs_show_each_job_and_its_history(quickstart):
+    folder = quickstart.parent
+    assert run_syncmap("status", cwd=folder).stdout.startswith("No jobs yet")
+    assert run_syncmap("apply", str(quickstart), cwd=folder).returncode == 0
+    assert run_syncmap("apply", str(quickstart), cwd=folder).returncode == 0
+
+    (job,) = json.loads(run_syncmap("status", "--format", "json", cwd=folder).stdout)
+    assert (job["job"], job["status"], job["last_run"]["status"]) == ("quickstart", "active", "done")
+    assert run_syncmap("status", cwd=folder).stdout.startswith("quickstart")
+
+    history = json.loads(run_syncmap("runs", "quickstart", "--format", "json", cwd=folder).stdout)
+    assert len(history) == 2 and history[0]["counts"]["create"] > 0 and history[1]["counts"]["create"] == 0
+    assert "nothing to do" in run_syncmap("runs", "quickstart", cwd=folder).stdout.splitlines()[1]
+    unknown = run_syncmap("runs", "quickstrat", cwd=folder)
+    assert unknown.returncode == 2 and "no runs of `quickstrat`" in unknown.stderr
+
+
+def test_a_paused_job_does_not_run_until_resumed(quickstart):
+    folder = quickstart.parent
+    run_syncmap("apply", str(quickstart), cwd=folder)
+    assert run_syncmap("pause", "quickstart", cwd=folder).stdout == "quickstart is paused.\n"
+    refused = run_syncmap("apply", str(quickstart), cwd=folder)
+    assert (
+        refused.returncode == 1
+        and "quickstart is paused" in refused.stderr
+        and "syncmap resume" in refused.stderr
+    )
+    assert json.loads(run_syncmap("status", "--format", "json", cwd=folder).stdout)[0]["status"] == "paused"
+    assert run_syncmap("resume", "quickstart", cwd=folder).returncode == 0
+    assert run_syncmap("apply", str(quickstart), cwd=folder).returncode == 0
+    typo = run_syncmap("pause", "quickstrat", cwd=folder)
+    assert typo.returncode == 2 and "did you mean `quickstart`?" in typo.stderr
+
+
+def test_delete_forgets_the_links_and_revert_removes_only_what_the_job_created(quickstart):
+    folder = quickstart.parent
+    leads_before, contacts_before = count(folder, "Lead"), count(folder, "Contact")
+    run_syncmap("apply", str(quickstart), cwd=folder)
+    assert count(folder, "Lead") > leads_before
+
+    refused = run_syncmap("delete", str(quickstart), "--revert", "target", cwd=folder)  # no TTY, no --yes
+    assert refused.returncode == 2 and count(folder, "Lead") > leads_before
+    deleted = run_syncmap("delete", str(quickstart), "--revert", "target", "--yes", cwd=folder)
+    assert deleted.returncode == 0, deleted.stderr
+    assert "- delete" in deleted.stdout and "created by this job" in deleted.stdout
+    assert (count(folder, "Lead"), count(folder, "Contact")) == (leads_before, contacts_before)
+    assert json.loads(run_syncmap("status", "--format", "json", cwd=folder).stdout) == []
