@@ -10,7 +10,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,7 @@ from engine.sandbox.command import sandbox_command
 from engine.schema import KINDS, schema_text
 from engine.state import StateStore
 from engine.validate import validate as validate_documents
+from engine.watch import Watcher, interval_seconds, text_line
 
 FORMAT = click.option(
     "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
@@ -264,6 +268,39 @@ def _progress(output_format: str):
     yield advance
     if written:
         click.echo(err=True)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@STATE
+@click.option(
+    "--interval", metavar="DURATION", help="Run every job this often (e.g. `30s`), whatever its `schedule`."
+)
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@reports_errors
+def watch(paths: tuple[Path, ...], state_path, interval: str | None, log_format: str) -> None:
+    """Run every mapping found, each on its schedule, reloading a document when it or a file it
+    uses changes. A document that stops compiling keeps its last good plan running.
+
+    SIGINT or SIGTERM lets the current run finish, then exits 0; a second one exits at once (the
+    journal makes that safe too).
+    """
+    if interval and interval_seconds(interval) is None:
+        raise UsageError(f"`{interval}` is not a duration", hint="for example `30s`, `5m` or `1h`")
+
+    def emit(event: dict[str, Any]) -> None:
+        click.echo(json.dumps(event, default=str) if log_format == "json" else text_line(event), err=True)
+
+    stop = threading.Event()
+
+    def on_signal(number: int, frame: Any) -> None:
+        if stop.is_set():
+            os._exit(130)
+        stop.set()
+
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, on_signal)
+    Watcher(paths or (Path("."),), interval, state_path, emit).serve(stop)
 
 
 def _state(state_path: Path | None, read_only: bool = False) -> StateStore:

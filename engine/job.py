@@ -114,9 +114,11 @@ class Job:
         environ: Mapping[str, str] | None = None,
         read_only: bool = False,
         selection: Selection = Selection(),
+        plan: Plan | None = None,
     ) -> Job:
-        """Compile a mapping and open its connectors and state (``read_only`` for dry runs)."""
-        plan = compile_plan(mapping)
+        """Compile a mapping (unless its ``plan`` is given) and open its connectors and state
+        (``read_only`` for dry runs)."""
+        plan = plan or compile_plan(mapping)
         state = StateStore(state_path or find_project_root(mapping) / STATE_FILE, read_only=read_only)
         connectors = open_connectors(
             plan, registry or Registry(), mapping.resolve().parent, environ or os.environ

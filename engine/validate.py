@@ -52,7 +52,7 @@ def validate(paths: Iterable[Path]) -> ValidationReport:
     for path in find_documents(paths):
         report.documents.append(display_name(path))
         try:
-            if _is_rule_set(path):
+            if is_rule_set(path):
                 load_rule_set(path)
             else:
                 report.plans.append(compile_plan(path))
@@ -79,6 +79,6 @@ def _looks_like_document(path: Path) -> bool:
     return bool(_top_level_keys(path) & set(DOCUMENT_KEYS))
 
 
-def _is_rule_set(path: Path) -> bool:
+def is_rule_set(path: Path) -> bool:
     keys = _top_level_keys(path)
     return "rules:" in keys and "objects:" not in keys

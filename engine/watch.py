@@ -1,0 +1,163 @@
+"""`syncmap watch`: every mapping found, each run on its own schedule, reloaded when its files change.
+
+A job's Plan is compiled once and swapped only between runs, so a run (and every batch in it) is
+decided and written by one plan. A change that does not compile leaves the old plan running and
+prints the located errors; fixing the file resumes the job. File events come from watchfiles, which
+debounces bursts of saves and sees an editor's write-to-temp-then-rename as one change.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import watchfiles
+
+from engine.compile import compile_plan
+from engine.diagnostics import render_text
+from engine.errors import DocumentError, SyncmapError
+from engine.job import Job
+from engine.plan import Plan
+from engine.validate import find_documents, is_rule_set
+
+SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+DEBOUNCE_MS = 50  # saves closer together than this are one change
+TICK_SECONDS = 0.05
+
+
+def interval_seconds(text: str | None) -> float | None:
+    """`5m` as 300.0; None for `manual` or no schedule."""
+    if not text or text == "manual" or text[-1:] not in SECONDS or not text[:-1].isdigit():
+        return None
+    return float(text[:-1]) * SECONDS[text[-1]]
+
+
+@dataclass
+class Watched:
+    """One mapping document and the plan it runs with (None until it first compiles)."""
+
+    path: Path
+    plan: Plan | None = None
+    next_run: float = 0.0
+
+    def files(self) -> set[Path]:
+        """The document and everything it uses (templates it extends, rule sets)."""
+        used = {Path(name).resolve() for name in self.plan.files} if self.plan else set()
+        return used | {self.path.resolve()}
+
+
+class Watcher:
+    def __init__(
+        self,
+        paths: Iterable[Path],
+        interval: str | None,
+        state_path: Path | None,
+        emit: Callable[[dict[str, Any]], None],
+    ):
+        self.paths = list(paths)
+        self.interval = interval
+        self.state_path = state_path
+        self.emit = emit
+        mappings = [path for path in find_documents(self.paths) if not is_rule_set(path)]
+        self.watched = [Watched(path) for path in mappings]
+        self.changes: queue.Queue[set[Path]] = queue.Queue()
+
+    def log(self, event: str, **fields: Any) -> None:
+        self.emit({"time": datetime.now(UTC).isoformat(timespec="milliseconds"), "event": event, **fields})
+
+    # -- plans ----------------------------------------------------------------------------------
+
+    def load(self, watched: Watched) -> None:
+        """Compile a document; on errors keep the plan it had and print where they are."""
+        old = watched.plan
+        try:
+            watched.plan = compile_plan(watched.path)
+        except DocumentError as e:
+            self.log(
+                "invalid", mapping=str(watched.path), errors=render_text(e.diagnostics),
+                keeps=old.hash if old else None,
+            )  # fmt: skip
+            return
+        if old is None:
+            self.log("loaded", job=watched.plan.name, plan=watched.plan.hash, mapping=str(watched.path))
+        elif old.hash != watched.plan.hash:
+            self.log("reloaded", job=watched.plan.name, old=old.hash, new=watched.plan.hash)
+
+    def reload(self, changed: set[Path]) -> None:
+        """Recompile the documents that use a changed file, and only those."""
+        for watched in self.watched:
+            if watched.files() & changed:
+                self.load(watched)
+
+    # -- runs -----------------------------------------------------------------------------------
+
+    def run_due(self, stop: threading.Event) -> None:
+        now = time.monotonic()
+        for watched in self.watched:
+            if stop.is_set():
+                return
+            plan = watched.plan
+            every = interval_seconds(self.interval or (plan.schedule if plan else None))
+            if plan is None or every is None or now < watched.next_run:
+                continue
+            watched.next_run = now + every
+            self.run(watched.path, plan)
+
+    def run(self, mapping: Path, plan: Plan) -> None:
+        started = time.monotonic()
+        try:
+            with Job.open(mapping, self.state_path, plan=plan) as job:
+                if (job.state.job_status(job.name) or ("",))[0] == "paused":
+                    return
+                report = job.apply()
+        except SyncmapError as e:
+            self.log("error", job=plan.name, plan=plan.hash, error=e.message)
+            return
+        self.log(
+            "run", job=plan.name, plan=plan.hash, counts=report.changeset.counts(), failed=report.failed,
+            seconds=round(time.monotonic() - started, 3),
+        )  # fmt: skip
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    def serve(self, stop: threading.Event) -> None:
+        """Load every document, then run and reload until ``stop`` is set."""
+        for watched in self.watched:
+            self.load(watched)
+        folders = sorted({str(p if p.is_dir() else p.parent) for p in self.paths} | self.used_folders())
+        listener = threading.Thread(target=self.listen, args=(folders, stop), daemon=True)
+        listener.start()
+        while not stop.is_set():
+            changed: set[Path] = set()
+            while not self.changes.empty():
+                changed |= self.changes.get()
+            if changed:
+                self.reload(changed)
+            self.run_due(stop)
+            stop.wait(TICK_SECONDS)
+        self.log("stopped")
+
+    def used_folders(self) -> set[str]:
+        return {str(path.parent) for watched in self.watched for path in watched.files()}
+
+    def listen(self, folders: list[str], stop: threading.Event) -> None:
+        for batch in watchfiles.watch(*folders, stop_event=stop, debounce=DEBOUNCE_MS, step=10):
+            self.changes.put({Path(path).resolve() for _, path in batch})
+
+
+def text_line(event: dict[str, Any]) -> str:
+    """A log event as one readable line (the errors of an invalid document follow it)."""
+    details = " ".join(
+        f"{key}={json.dumps(value) if not isinstance(value, str) else value}"
+        for key, value in event.items()
+        if key not in ("time", "event", "errors")
+    )
+    line = f"{event['time']} {event['event']} {details}".rstrip()
+    return line + ("\n" + event["errors"] if event.get("errors") else "")
