@@ -1,0 +1,92 @@
+"""`syncmap watch` as a long-running subprocess over a temporary project: reloads, bad edits,
+and a clean stop on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import queue
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from tests.runtime.test_crash import make_project
+
+
+class Watching:
+    """A running `syncmap watch` and its JSON log events."""
+
+    def __init__(self, folder: Path):
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "engine", "watch", ".", "--interval", "1s", "--log-format", "json"],
+            cwd=folder, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+        self.events: queue.Queue[dict] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.process.stderr:
+            self.events.put(json.loads(line))
+
+    def next(self, event: str, timeout: float = 15.0, **wanted) -> dict:
+        """The next event of this kind (with these values), failing after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                found = self.events.get(timeout=deadline - time.monotonic())
+            except queue.Empty:
+                break
+            if found["event"] == event and all(found.get(k) == v for k, v in wanted.items()):
+                return found
+        raise AssertionError(f"no `{event}` event {wanted} within {timeout} s")
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=30)
+
+
+def lead_sources(folder: Path) -> set[str]:
+    with sqlite3.connect(folder / "crm.db") as db:
+        rows = db.execute("SELECT json_extract(data, '$.LeadSource') FROM Lead WHERE deleted = 0").fetchall()
+    return {source for (source,) in rows if source}
+
+
+def add_platform_contact(folder: Path, number: int) -> None:
+    from engine.connectors.sqlite import SqliteConnector
+
+    with SqliteConnector({"path": "platform.db"}, folder) as store:
+        store.seed("contacts", [{"id": f"new{number}", "first_name": "Zoe", "phone": f"628555{number:04d}"}])
+
+
+def test_watch_reloads_keeps_the_old_plan_on_errors_and_stops_cleanly(tmp_path):
+    mapping = make_project(tmp_path / "project", 40)
+    folder = mapping.parent
+    watching = Watching(folder)
+    try:
+        first = watching.next("run")
+        assert first["counts"]["create"] > 0 and lead_sources(folder) == {"SMS platform"}
+
+        mapping.write_text(mapping.read_text().replace("value: SMS platform", "value: SMS app"))
+        reloaded = watching.next("reloaded")
+        assert reloaded["old"] == first["plan"] and reloaded["new"] != first["plan"]
+        add_platform_contact(folder, 1)
+        watching.next("run", plan=reloaded["new"])
+        assert lead_sources(folder) == {"SMS platform", "SMS app"}, "the new plan was not applied"
+
+        good = mapping.read_text()
+        mapping.write_text(good.replace("direction: both", "direction: bothways"))
+        invalid = watching.next("invalid")
+        assert "`bothways` is not allowed" in invalid["errors"] and invalid["keeps"] == reloaded["new"]
+        watching.next("run", plan=reloaded["new"])  # the old plan keeps running
+
+        mapping.write_text(good.replace("value: SMS app", "value: SMS again"))
+        fixed = watching.next("reloaded")
+        add_platform_contact(folder, 2)
+        watching.next("run", plan=fixed["new"])
+        assert "SMS again" in lead_sources(folder)
+    finally:
+        code = watching.stop()
+    assert code == 0
