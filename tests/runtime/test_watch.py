@@ -13,6 +13,9 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
+from tests.conftest import run_syncmap
 from tests.runtime.test_crash import make_project
 
 
@@ -90,3 +93,21 @@ def test_watch_reloads_keeps_the_old_plan_on_errors_and_stops_cleanly(tmp_path):
     finally:
         code = watching.stop()
     assert code == 0
+
+
+def test_pause_and_resume_from_another_process_while_watch_runs(tmp_path):
+    mapping = make_project(tmp_path / "project", 20)
+    folder = mapping.parent
+    watching = Watching(folder)
+    try:
+        watching.next("run")
+        assert run_syncmap("pause", "quickstart", cwd=folder).returncode == 0
+        time.sleep(0.5)  # a run that started before the pause may still finish
+        while not watching.events.empty():
+            watching.events.get()
+        with pytest.raises(AssertionError, match="no `run` event"):  # a paused job does not run
+            watching.next("run", timeout=2.5)
+        assert run_syncmap("resume", "quickstart", cwd=folder).returncode == 0
+        watching.next("run")
+    finally:
+        assert watching.stop() == 0
