@@ -34,6 +34,8 @@ from engine.schema import KINDS, schema_text
 from engine.state import StateStore
 from engine.validate import validate as validate_documents
 from engine.watch import Watcher, interval_seconds, text_line
+from engine.webhook import SECRET_VARIABLE as WEBHOOK_SECRET
+from engine.webhook import WebhookListener
 
 FORMAT = click.option(
     "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
@@ -277,8 +279,14 @@ def _progress(output_format: str):
     "--interval", metavar="DURATION", help="Run every job this often (e.g. `30s`), whatever its `schedule`."
 )
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--listen", metavar="HOST:PORT",
+    help=f"Accept webhooks: a POST signed with ${WEBHOOK_SECRET} runs the job it names at once.",
+)  # fmt: skip
 @reports_errors
-def watch(paths: tuple[Path, ...], state_path, interval: str | None, log_format: str) -> None:
+def watch(
+    paths: tuple[Path, ...], state_path, interval: str | None, log_format: str, listen: str | None
+) -> None:
     """Run every mapping found, each on its schedule, reloading a document when it or a file it
     uses changes. A document that stops compiling keeps its last good plan running.
 
@@ -300,7 +308,30 @@ def watch(paths: tuple[Path, ...], state_path, interval: str | None, log_format:
 
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, on_signal)
-    Watcher(paths or (Path("."),), interval, state_path, emit).serve(stop)
+    watcher = Watcher(paths or (Path("."),), interval, state_path, emit)
+    listener = _webhooks(listen, watcher) if listen else None
+    try:
+        watcher.serve(stop)
+    finally:
+        if listener:
+            listener.close()
+
+
+def _webhooks(listen: str, watcher: Watcher) -> WebhookListener:
+    secret = os.environ.get(WEBHOOK_SECRET)
+    if not secret:
+        raise UsageError(
+            f"--listen needs a shared secret in ${WEBHOOK_SECRET}", hint="export it before starting"
+        )
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"`{listen}` is not HOST:PORT", hint="for example `--listen 127.0.0.1:8787`")
+    try:
+        listener = WebhookListener((host, int(port)), secret, watcher.trigger, watcher.log)
+    except OSError as e:
+        raise UsageError(f"cannot listen on {listen}: {e.strerror}") from e
+    watcher.log("listening", address=f"{listener.address[0]}:{listener.address[1]}")
+    return listener
 
 
 def _state(state_path: Path | None, read_only: bool = False) -> StateStore:

@@ -45,7 +45,7 @@ class Watched:
 
     path: Path
     plan: Plan | None = None
-    next_run: float = 0.0
+    next_run: float = 0.0  # when it runs next (monotonic clock); inf: only when asked
 
     def files(self) -> set[Path]:
         """The document and everything it uses (templates it extends, rule sets)."""
@@ -68,6 +68,14 @@ class Watcher:
         mappings = [path for path in find_documents(self.paths) if not is_rule_set(path)]
         self.watched = [Watched(path) for path in mappings]
         self.changes: queue.Queue[set[Path]] = queue.Queue()
+        self.triggered: queue.Queue[str] = queue.Queue()  # jobs a webhook asked to run now
+
+    def trigger(self, job: str, records: list[str]) -> bool:
+        """Run a job at the next tick (a webhook's request); False when no such job is watched."""
+        if not any(watched.plan and watched.plan.name == job for watched in self.watched):
+            return False
+        self.triggered.put(job)
+        return True
 
     def log(self, event: str, **fields: Any) -> None:
         self.emit({"time": datetime.now(UTC).isoformat(timespec="milliseconds"), "event": event, **fields})
@@ -105,9 +113,9 @@ class Watcher:
                 return
             plan = watched.plan
             every = interval_seconds(self.interval or (plan.schedule if plan else None))
-            if plan is None or every is None or now < watched.next_run:
-                continue
-            watched.next_run = now + every
+            if plan is None or now < watched.next_run or (every is None and watched.next_run):
+                continue  # a job without a schedule runs only when a webhook asks
+            watched.next_run = now + every if every is not None else float("inf")
             self.run(watched.path, plan)
 
     def run(self, mapping: Path, plan: Plan) -> None:
@@ -140,6 +148,11 @@ class Watcher:
                 changed |= self.changes.get()
             if changed:
                 self.reload(changed)
+            while not self.triggered.empty():
+                job = self.triggered.get()
+                for watched in self.watched:
+                    if watched.plan and watched.plan.name == job:
+                        watched.next_run = 0.0
             self.run_due(stop)
             stop.wait(TICK_SECONDS)
         self.log("stopped")

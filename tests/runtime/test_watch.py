@@ -14,7 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 
+from engine.webhook import signature
 from tests.conftest import run_syncmap
 from tests.runtime.test_crash import make_project
 
@@ -22,9 +24,9 @@ from tests.runtime.test_crash import make_project
 class Watching:
     """A running `syncmap watch` and its JSON log events."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, *options: str):
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "engine", "watch", ".", "--interval", "1s", "--log-format", "json"],
+            [sys.executable, "-m", "engine", "watch", ".", "--log-format", "json", *(options or ("--interval", "1s"))],
             cwd=folder, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
         )  # fmt: skip
         self.events: queue.Queue[dict] = queue.Queue()
@@ -109,5 +111,35 @@ def test_pause_and_resume_from_another_process_while_watch_runs(tmp_path):
             watching.next("run", timeout=2.5)
         assert run_syncmap("resume", "quickstart", cwd=folder).returncode == 0
         watching.next("run")
+    finally:
+        assert watching.stop() == 0
+
+
+def test_a_signed_webhook_runs_its_job_and_anything_else_is_refused(tmp_path, monkeypatch):
+    mapping = make_project(tmp_path / "project", 20)
+    folder = mapping.parent
+    monkeypatch.setenv("SYNCMAP_WEBHOOK_SECRET", "s3cret")
+    watching = Watching(folder, "--interval", "1h", "--listen", "127.0.0.1:0")
+    try:
+        address = watching.next("listening")["address"]
+        watching.next("run")  # the first run, at start; the next would be in an hour
+        url = f"http://{address}/"
+
+        def post(body: bytes, signed_with: str | None = "s3cret") -> int:
+            headers = {"X-Syncmap-Signature": signature(signed_with, body)} if signed_with else {}
+            return requests.post(url, data=body, headers=headers, timeout=10).status_code
+
+        assert post(b'{"job": "quickstart"}', signed_with=None) == 401
+        assert post(b'{"job": "quickstart"}', signed_with="guess") == 401
+        assert post(b"x" * 70_000) == 413
+        assert post(b"{not json") == 400
+        assert post(b'{"job": "nosuchjob"}') == 404
+        refused = [watching.next("webhook")["status"] for _ in range(5)]
+        assert refused == [401, 401, 413, 400, 404]
+
+        add_platform_contact(folder, 3)
+        assert post(b'{"job": "quickstart", "records": ["new3"]}') == 202
+        ran = watching.next("run", timeout=10)
+        assert ran["counts"]["create"] == 1, "the webhook did not run the job"
     finally:
         assert watching.stop() == 0
