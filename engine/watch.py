@@ -124,6 +124,7 @@ class Watcher:
             with Job.open(mapping, self.state_path, plan=plan) as job:
                 if (job.state.job_status(job.name) or ("",))[0] == "paused":
                     return
+                self.log("started", job=plan.name, plan=plan.hash)
                 report = job.apply()
         except SyncmapError as e:
             self.log("error", job=plan.name, plan=plan.hash, error=e.message)

@@ -145,3 +145,17 @@ def test_a_signed_webhook_runs_its_job_and_anything_else_is_refused(tmp_path, mo
         assert ran["counts"]["create"] == 1, "the webhook did not run the job"
     finally:
         assert watching.stop() == 0
+
+
+def test_sigterm_during_a_run_lets_it_finish_and_loses_nothing(tmp_path):
+    mapping = make_project(tmp_path / "project", 1500)
+    folder = mapping.parent
+    watching = Watching(folder)
+    watching.next("started")
+    watching.process.send_signal(signal.SIGTERM)
+    finished = watching.next("run", timeout=60)
+    watching.next("stopped", timeout=60)
+    assert watching.process.wait(timeout=30) == 0
+    assert finished["counts"]["create"] > 0 and finished["failed"] == 0
+    again = run_syncmap("plan", str(mapping), "--detailed-exitcode", cwd=folder)
+    assert again.returncode == 0, "the interrupted watch left changes behind:\n" + again.stdout
