@@ -439,7 +439,9 @@ class _Compiler:
                     "use `direction: to_source`",
                 )
                 return None
-            if not directions.allows(flow) and self.written_together((*at, "direction"), (*at[:-2], "direction")):
+            if not directions.allows(flow) and self.written_together(
+                (*at, "direction"), (*at[:-2], "direction")
+            ):
                 self.error(
                     "direction-conflict",
                     f"field direction `{spec.direction}` contradicts the object's direction "

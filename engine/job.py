@@ -169,9 +169,12 @@ class Job:
         context = self.context()
         steps = {step.name: step for step in self.plan.steps}
         report = RunReport(ChangeSet(self.name, self.plan.hash), recovered=reconcile(context, steps))
-        if (self.state.job_status(self.name) or ("",))[0] == "paused":
+        stopped = (self.state.job_status(self.name) or ("",))[0]
+        if stopped in ("paused", "deleted"):
             raise SyncmapError(
-                f"{self.name} is paused; nothing was run", hint=f"resume it with `syncmap resume {self.name}`"
+                f"{self.name} is {stopped}; nothing was run",
+                hint=f"`syncmap resume {self.name}` lets it run again"
+                + (" (from a new initial sync)" if stopped == "deleted" else ""),
             )
         first = not any(past["status"] == "done" for past in self.state.runs(self.name))
         run_id = self.state.start_run(self.name, self.plan.hash)

@@ -353,16 +353,11 @@ class StateStore:
         return found
 
     def forget(self, job: str) -> None:
-        """Stop knowing a job: its links, agreed values, watermarks, keys, dead letters and journal
-        go (the records on both sides stay); its run history is kept."""
+        """Stop a job and forget it: its links, agreed values, watermarks, keys, dead letters and
+        journal go (the records on both sides stay); its run history is kept, and its status says
+        `deleted` so that nothing runs it again until it is resumed (a new initial sync)."""
+        forgotten = ("links", "snapshots", "watermarks", "match_keys", "dead_letters", "journal")
         with self.transaction():
-            for table in (
-                "links",
-                "snapshots",
-                "watermarks",
-                "match_keys",
-                "dead_letters",
-                "journal",
-                "jobs",
-            ):
+            for table in forgotten:
                 self.db.execute(f"DELETE FROM {table} WHERE job=?", (job,))
+            self.set_job_status(job, "deleted")

@@ -29,7 +29,12 @@ if TYPE_CHECKING:
 JOB_PREFIX = "750"
 INGEST_OPERATIONS = ("insert", "update", "upsert", "delete", "hardDelete")
 DELIMITERS = {
-    "COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^", "BACKQUOTE": "`",
+    "COMMA": ",",
+    "TAB": "\t",
+    "PIPE": "|",
+    "SEMICOLON": ";",
+    "CARET": "^",
+    "BACKQUOTE": "`",
 }
 LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}
 
@@ -84,8 +89,10 @@ class Job:
     def csv(self, header: list[str], rows: list[list[Any]]) -> bytes:
         out = io.StringIO()
         writer = csv.writer(
-            out, delimiter=DELIMITERS[self.column_delimiter],
-            lineterminator=LINE_ENDINGS[self.line_ending], quoting=csv.QUOTE_ALL,
+            out,
+            delimiter=DELIMITERS[self.column_delimiter],
+            lineterminator=LINE_ENDINGS[self.line_ending],
+            quoting=csv.QUOTE_ALL,
         )
         writer.writerow(header)
         writer.writerows([[to_csv(value) for value in row] for row in rows])
@@ -195,9 +202,9 @@ def _process(api: SandboxApi, job: Job) -> None:
 
 def _process_uploads(api: SandboxApi, job: Job, sobject: Any) -> None:
     for upload_text in job.uploads:
-        rows = list(csv.reader(
-            io.StringIO(upload_text, newline=""), delimiter=DELIMITERS[job.column_delimiter]
-        ))
+        rows = list(
+            csv.reader(io.StringIO(upload_text, newline=""), delimiter=DELIMITERS[job.column_delimiter])
+        )
         if not rows:
             continue
         header, *records = rows
@@ -213,9 +220,7 @@ def _process_uploads(api: SandboxApi, job: Job, sobject: Any) -> None:
 
 
 def _write_row(api: SandboxApi, job: Job, sobject: Any, row: dict[str, str], cells: list[str]) -> None:
-    values = {
-        name: from_csv(sobject.field(name), text) for name, text in row.items() if text != ""
-    }
+    values = {name: from_csv(sobject.field(name), text) for name, text in row.items() if text != ""}
     record_id = values.get("Id")
     try:
         api.faults.check_record_lock(record_id)

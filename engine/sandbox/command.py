@@ -28,26 +28,35 @@ Rate = click.FloatRange(0.0, 1.0)
 @click.option("--port", default=8443, show_default=True, help="Port to listen on; 0 picks one.")
 @click.option("--db", type=PathOption, help="SQLite file keeping the records (default: memory).")
 @click.option(
-    "--seed", type=click.Path(exists=True, dir_okay=False, path_type=Path), multiple=True,
+    "--seed",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    multiple=True,
     help="JSON or JSONL file of records to load into a new database (repeatable).",
 )
 @click.option(
-    "--describe", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    "--describe",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Describe JSON adding custom objects and fields (or removing fields).",
 )
 @click.option(
-    "--drop-field", multiple=True, metavar="OBJECT.FIELD",
+    "--drop-field",
+    multiple=True,
+    metavar="OBJECT.FIELD",
     help="Remove a standard field, e.g. Task.Type for orgs without it (repeatable).",
 )
 @click.option(
-    "--person-accounts", is_flag=True,
+    "--person-accounts",
+    is_flag=True,
     help="Enable Person Accounts: an Account with a LastName is a person (PersonEmail, PersonMobilePhone).",
 )
 @click.option("--session-id", help="Bearer token clients must send (default: random).")
 @click.option("--page-size", default=2000, show_default=True, help="Records per query page.")
 @click.option(
-    "--api-version", type=click.Choice(list(API_VERSIONS)), default=DEFAULT_API_VERSION,
-    show_default=True, help="API version reported to clients.",
+    "--api-version",
+    type=click.Choice(list(API_VERSIONS)),
+    default=DEFAULT_API_VERSION,
+    show_default=True,
+    help="API version reported to clients.",
 )
 @click.option("--ca-file", type=PathOption, help="Where to write the CA certificate PEM.")
 @click.option("--request-limit-rate", type=Rate, default=0.0, help="Share of calls failing 403.")

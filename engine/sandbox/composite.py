@@ -22,8 +22,7 @@ MAX_RECORDS = 200
 ROLLED_BACK = ApiError(
     400,
     "ALL_OR_NONE_OPERATION_ROLLED_BACK",
-    "Record rolled back because not all records were valid and the request was using AllOrNone "
-    "header",
+    "Record rolled back because not all records were valid and the request was using AllOrNone header",
 )
 Operation = Callable[[Any], dict[str, Any]]
 
@@ -57,9 +56,7 @@ def upsert(api: SandboxApi, request: Request, sobject: str, field: str) -> Respo
     def operation(values: dict[str, Any]) -> dict[str, Any]:
         key = values.get(external.name)
         if key in (None, ""):
-            raise ApiError(
-                400, "MISSING_ARGUMENT", f"{external.name} not specified", (external.name,)
-            )
+            raise ApiError(400, "MISSING_ARGUMENT", f"{external.name} not specified", (external.name,))
         rest = {k: v for k, v in values.items() if k != external.name}
         record_id, created = api.org.upsert(target, external.name, str(key), rest)
         return {"id": record_id, "created": created}
@@ -118,7 +115,8 @@ def _run(
     """One result per item in order; with all_or_none, any failure undoes every write."""
     if len(items) > MAX_RECORDS:
         raise ApiError(
-            400, "EXCEEDED_ID_LIMIT",
+            400,
+            "EXCEEDED_ID_LIMIT",
             f"record limit reached. cannot submit more than {MAX_RECORDS} records into this call",
         )
     results: list[dict[str, Any]] = []
@@ -170,7 +168,9 @@ ROUTES = [
     Route("DELETE", r"composite/sobjects", "collections_delete", delete),
     Route("GET", r"composite/sobjects/(?P<sobject>\w+)", "collections_get", retrieve),
     Route(
-        "PATCH", r"composite/sobjects/(?P<sobject>\w+)/(?P<field>\w+)", "collections_upsert",
+        "PATCH",
+        r"composite/sobjects/(?P<sobject>\w+)/(?P<field>\w+)",
+        "collections_upsert",
         upsert,
     ),
 ]

@@ -61,7 +61,9 @@ def _derive_event_times(record: dict[str, Any]) -> None:
         raise _missing("DurationInMinutes")
     if record["DurationInMinutes"] < 0:
         raise ApiError(
-            400, "FIELD_INTEGRITY_EXCEPTION", "End Date Time: End time must be after start time",
+            400,
+            "FIELD_INTEGRITY_EXCEPTION",
+            "End Date Time: End time must be after start time",
             ("EndDateTime",),
         )
     record["ActivityDate"] = start.date().isoformat()
@@ -69,6 +71,8 @@ def _derive_event_times(record: dict[str, Any]) -> None:
 
 def _missing(field_name: str) -> ApiError:
     return ApiError(
-        400, "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{field_name}]",
+        400,
+        "REQUIRED_FIELD_MISSING",
+        f"Required fields are missing: [{field_name}]",
         (field_name,),
     )

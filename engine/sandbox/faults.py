@@ -70,7 +70,8 @@ class Faults:
         """Fail one record of a collection or bulk job if the dice say so."""
         if self._draw() < self.settings.lock_rate:
             raise ApiError(
-                400, "UNABLE_TO_LOCK_ROW",
+                400,
+                "UNABLE_TO_LOCK_ROW",
                 f"unable to obtain exclusive access to this record or 1 records: {record_id or ''}",
             )
 

@@ -204,4 +204,3 @@ class Sandbox:
         if self.api is None:
             raise UsageError("the sandbox is not started")
         return self.api
-

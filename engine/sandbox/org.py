@@ -20,7 +20,12 @@ from engine.sandbox.values import coerce, format_datetime
 
 SANDBOX_USERNAME = "sandbox@syncmap.local"
 SYSTEM_FIELDS = (
-    "Id", "IsDeleted", "CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById",
+    "Id",
+    "IsDeleted",
+    "CreatedDate",
+    "CreatedById",
+    "LastModifiedDate",
+    "LastModifiedById",
     "SystemModstamp",
 )
 
@@ -75,17 +80,13 @@ class Org:
     ) -> dict[str, Any]:
         """A record as REST returns it: ``attributes`` then the fields in describe order."""
         fields = [self.field(sobject, n) for n in names] if names else sobject.fields
-        body: dict[str, Any] = {
-            "attributes": {"type": sobject.name, "url": self.url(sobject, record["Id"])}
-        }
+        body: dict[str, Any] = {"attributes": {"type": sobject.name, "url": self.url(sobject, record["Id"])}}
         return body | {f.name: record.get(f.name) for f in fields}
 
     def field(self, sobject: SObject, name: str) -> Field:
         found = sobject.field(name)
         if found is None:
-            raise ApiError(
-                400, "INVALID_FIELD", f"No such column '{name}' on sobject of type {sobject.name}"
-            )
+            raise ApiError(400, "INVALID_FIELD", f"No such column '{name}' on sobject of type {sobject.name}")
         return found
 
     def find_by(self, sobject: SObject, field: Field, value: str) -> list[dict[str, Any]]:
@@ -152,12 +153,14 @@ class Org:
         field = sobject.field(name)
         if field is None:
             raise ApiError(
-                404, "NOT_FOUND",
+                404,
+                "NOT_FOUND",
                 f"Provided external ID field does not exist or is not accessible: {name}",
             )
         if not (field.external_id or field.id_lookup):
             raise ApiError(
-                400, "INVALID_FIELD",
+                400,
+                "INVALID_FIELD",
                 f"Field name provided, {field.name} is not an External ID or indexed field "
                 f"for {sobject.name}",
             )
@@ -186,13 +189,13 @@ class Org:
 
     def _save(self, sobject: SObject, record: dict[str, Any], trusted: bool) -> None:
         derive(sobject, record)
-        missing = [
-            f.name for f in sobject.fields if f.required and record.get(f.name) is None
-        ]
+        missing = [f.name for f in sobject.fields if f.required and record.get(f.name) is None]
         if missing:
             raise ApiError(
-                400, "REQUIRED_FIELD_MISSING",
-                f"Required fields are missing: [{', '.join(missing)}]", tuple(missing),
+                400,
+                "REQUIRED_FIELD_MISSING",
+                f"Required fields are missing: [{', '.join(missing)}]",
+                tuple(missing),
             )
         if not trusted:
             self._check_references(sobject, record)
@@ -207,12 +210,16 @@ class Org:
             target = self.schema.of_id(target_id)
             if target is None or target.name not in field.reference_to:
                 raise ApiError(
-                    400, "FIELD_INTEGRITY_EXCEPTION",
-                    f"{field.label}: id value of incorrect type: {target_id}", (field.name,),
+                    400,
+                    "FIELD_INTEGRITY_EXCEPTION",
+                    f"{field.label}: id value of incorrect type: {target_id}",
+                    (field.name,),
                 )
             if self.lookup(target_id) is None:
                 raise ApiError(
-                    400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id",
+                    400,
+                    "INVALID_CROSS_REFERENCE_KEY",
+                    "invalid cross reference id",
                     (field.name,),
                 )
 
@@ -224,9 +231,11 @@ class Org:
             for other in self.find_by(sobject, field, value):
                 if other["Id"] != record["Id"]:
                     raise ApiError(
-                        400, "DUPLICATE_VALUE",
+                        400,
+                        "DUPLICATE_VALUE",
                         f"duplicate value found: {field.name} duplicates value on record with "
-                        f"id: {other['Id']}", (field.name,),
+                        f"id: {other['Id']}",
+                        (field.name,),
                     )
 
     def _stamp(self, record: dict[str, Any], created: bool, keep: bool = False) -> None:
@@ -269,7 +278,11 @@ class Org:
             return existing[0]["Id"]
         self.user_id = ids.make_id(user.key_prefix, self.store.next_number(user.name))
         values = {
-            "Id": self.user_id, "Username": SANDBOX_USERNAME, "Email": SANDBOX_USERNAME,
-            "FirstName": "Sandbox", "LastName": "User", "Alias": "sandbox",
+            "Id": self.user_id,
+            "Username": SANDBOX_USERNAME,
+            "Email": SANDBOX_USERNAME,
+            "FirstName": "Sandbox",
+            "LastName": "User",
+            "Alias": "sandbox",
         }
         return self.create(user, values, trusted=True)

@@ -90,7 +90,8 @@ def compile_query(text: str, schema: Schema) -> CompiledQuery:
         seen.add(path.column.lower())
     if tree.offset is not None and tree.offset > MAX_OFFSET:
         raise ApiError(
-            400, "NUMBER_OUTSIDE_VALID_RANGE",
+            400,
+            "NUMBER_OUTSIDE_VALID_RANGE",
             f"Maximum SOQL offset allowed is {MAX_OFFSET}",
         )
     return CompiledQuery(
@@ -132,10 +133,7 @@ class QueryRun:
 
     def flat_records(self) -> list[list[Any]]:
         """One row of values per record, in the order of ``query.columns``."""
-        return [
-            [self._context.value(path, record) for path in self.query.select]
-            for record in self.records
-        ]
+        return [[self._context.value(path, record) for path in self.query.select] for record in self.records]
 
     def _nest(self, record: dict[str, Any]) -> dict[str, Any]:
         sobject = self.query.sobject
@@ -246,7 +244,8 @@ class _Binder:
             record_id = ids.normalize(literal.value)
             if record_id is None:
                 raise self.error(
-                    literal.pos, f"invalid ID field: {literal.value}",
+                    literal.pos,
+                    f"invalid ID field: {literal.value}",
                     "INVALID_QUERY_FILTER_OPERATOR",
                 )
             return record_id

@@ -19,8 +19,14 @@ if TYPE_CHECKING:
     from engine.sandbox.api import SandboxApi
 
 API_VERSIONS = {
-    "55.0": "Summer '22", "56.0": "Winter '23", "57.0": "Spring '23", "58.0": "Summer '23",
-    "59.0": "Winter '24", "60.0": "Spring '24", "61.0": "Summer '24", "62.0": "Winter '25",
+    "55.0": "Summer '22",
+    "56.0": "Winter '23",
+    "57.0": "Spring '23",
+    "58.0": "Summer '23",
+    "59.0": "Winter '24",
+    "60.0": "Spring '24",
+    "61.0": "Summer '24",
+    "62.0": "Winter '25",
 }
 DEFAULT_API_VERSION = "59.0"
 DAILY_API_REQUESTS = 15000
@@ -43,19 +49,23 @@ def resources(api: SandboxApi, request: Request) -> Response:
 def limits(api: SandboxApi, request: Request) -> Response:
     used = api.stats.total()
     records = api.org.store.count()
-    return json_response({
-        "DailyApiRequests": {"Max": DAILY_API_REQUESTS, "Remaining": DAILY_API_REQUESTS - used},
-        "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000 - api.bulk.query_jobs()},
-        "DataStorageMB": {"Max": 5, "Remaining": 5 - records * 2 // 1024 // 1024},
-    })
+    return json_response(
+        {
+            "DailyApiRequests": {"Max": DAILY_API_REQUESTS, "Remaining": DAILY_API_REQUESTS - used},
+            "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000 - api.bulk.query_jobs()},
+            "DataStorageMB": {"Max": 5, "Remaining": 5 - records * 2 // 1024 // 1024},
+        }
+    )
 
 
 def describe_global(api: SandboxApi, request: Request) -> Response:
-    return json_response({
-        "encoding": "UTF-8",
-        "maxBatchSize": 200,
-        "sobjects": [s.summary(request.base) for s in api.org.schema],
-    })
+    return json_response(
+        {
+            "encoding": "UTF-8",
+            "maxBatchSize": 200,
+            "sobjects": [s.summary(request.base) for s in api.org.schema],
+        }
+    )
 
 
 def sobject_info(api: SandboxApi, request: Request, sobject: str) -> Response:
@@ -90,9 +100,7 @@ def delete_record(api: SandboxApi, request: Request, sobject: str, record_id: st
     return no_content()
 
 
-def get_by_external_id(
-    api: SandboxApi, request: Request, sobject: str, field: str, value: str
-) -> Response:
+def get_by_external_id(api: SandboxApi, request: Request, sobject: str, field: str, value: str) -> Response:
     target = api.org.schema.require(sobject)
     return json_response(api.org.render(target, _one_by_external_id(api, target, field, value)))
 
@@ -156,9 +164,7 @@ def query_more(api: SandboxApi, request: Request, endpoint: str, locator: str) -
     return json_response(api.pages.next_page(locator, f"{request.base}/{endpoint}"))
 
 
-def _run_query(
-    api: SandboxApi, request: Request, include_deleted: bool, endpoint: str
-) -> Response:
+def _run_query(api: SandboxApi, request: Request, include_deleted: bool, endpoint: str) -> Response:
     text = request.params.get("q")
     if not text:
         raise ApiError(400, "MALFORMED_QUERY", "A query string has to be specified")
@@ -182,7 +188,8 @@ def _batch_size(api: SandboxApi, request: Request) -> int:
 def _record_id(text: str) -> str:
     if not ids.is_valid(text):
         raise ApiError(
-            404, "NOT_FOUND",
+            404,
+            "NOT_FOUND",
             f"Provided external ID field does not exist or is not accessible: {text}",
         )
     return text
@@ -212,9 +219,7 @@ ROUTES = [
     Route("DELETE", SOBJECT + r"/(?P<record_id>\w+)", "delete", delete_record),
     Route("GET", SOBJECT + r"/(?P<field>\w+)/(?P<value>[^/]+)", "get", get_by_external_id),
     Route("PATCH", SOBJECT + r"/(?P<field>\w+)/(?P<value>[^/]+)", "upsert", upsert),
-    Route(
-        "DELETE", SOBJECT + r"/(?P<field>\w+)/(?P<value>[^/]+)", "delete", delete_by_external_id
-    ),
+    Route("DELETE", SOBJECT + r"/(?P<field>\w+)/(?P<value>[^/]+)", "delete", delete_by_external_id),
     Route("GET", r"query", "query", query),
     Route("GET", r"queryAll", "query", query_all),
     Route("GET", r"(?P<endpoint>query|queryAll)/(?P<locator>[\w-]+)", "query_more", query_more),

@@ -27,9 +27,7 @@ Log = Callable[[str], None]
 class SandboxServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(
-        self, address: tuple[str, int], api: SandboxApi, context: ssl.SSLContext, log: Log | None
-    ):
+    def __init__(self, address: tuple[str, int], api: SandboxApi, context: ssl.SSLContext, log: Log | None):
         super().__init__(address, _Handler)
         self.api = api
         self.context = context
@@ -108,9 +106,7 @@ def _json_or_none(body: bytes) -> Any:
         return None
 
 
-def bind(
-    host: str, port: int, api: SandboxApi, context: ssl.SSLContext, log: Log | None
-) -> SandboxServer:
+def bind(host: str, port: int, api: SandboxApi, context: ssl.SSLContext, log: Log | None) -> SandboxServer:
     """A server listening on host:port (0 picks a free port), not yet serving."""
     try:
         return SandboxServer((host, port), api, context, log)

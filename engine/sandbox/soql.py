@@ -15,10 +15,32 @@ from typing import Any
 
 from engine.sandbox.errors import ApiError
 
-KEYWORDS = frozenset({
-    "SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "IN", "LIKE", "ORDER", "BY", "ASC", "DESC",
-    "NULLS", "FIRST", "LAST", "LIMIT", "OFFSET", "NULL", "TRUE", "FALSE", "GROUP", "HAVING",
-})
+KEYWORDS = frozenset(
+    {
+        "SELECT",
+        "FROM",
+        "WHERE",
+        "AND",
+        "OR",
+        "NOT",
+        "IN",
+        "LIKE",
+        "ORDER",
+        "BY",
+        "ASC",
+        "DESC",
+        "NULLS",
+        "FIRST",
+        "LAST",
+        "LIMIT",
+        "OFFSET",
+        "NULL",
+        "TRUE",
+        "FALSE",
+        "GROUP",
+        "HAVING",
+    }
+)
 RELATIVE_DATES = frozenset({"TODAY", "YESTERDAY", "TOMORROW"})
 RELATIVE_N_DATES = frozenset({"LAST_N_DAYS", "NEXT_N_DAYS", "N_DAYS_AGO"})
 OPERATORS = ("!=", "<>", "<=", ">=", "=", "<", ">")
@@ -165,8 +187,10 @@ def _read_string(text: str, start: int) -> tuple[Token, int]:
                 pattern.append(re.escape(_ESCAPES[escaped]))
             else:
                 raise located_error(
-                    "MALFORMED_QUERY", text, pos,
-                    f"Invalid string literal '{text[start:pos + 2]}'. Illegal character sequence "
+                    "MALFORMED_QUERY",
+                    text,
+                    pos,
+                    f"Invalid string literal '{text[start : pos + 2]}'. Illegal character sequence "
                     f"'\\{escaped}' in string literal.",
                 )
             pos += 2
@@ -199,9 +223,7 @@ class _Parser:
 
     def fail(self, token: Token | None = None) -> ApiError:
         token = token or self.token
-        return located_error(
-            "MALFORMED_QUERY", self.text, token.pos, f"unexpected token: '{token.text}'"
-        )
+        return located_error("MALFORMED_QUERY", self.text, token.pos, f"unexpected token: '{token.text}'")
 
     def expect_keyword(self, word: str) -> Token:
         if not self.token.is_keyword(word):
@@ -228,9 +250,7 @@ class _Parser:
         offset = self.integer() if self.accept_keyword("OFFSET") else None
         if self.token.kind != "eof":
             raise self.fail()
-        return Query(
-            self.text, fields, count, sobject.text, sobject.pos, where, order, limit, offset
-        )
+        return Query(self.text, fields, count, sobject.text, sobject.pos, where, order, limit, offset)
 
     def count_call(self) -> bool:
         if not (self.token.is_keyword("COUNT") and self.tokens[self.index + 1].text == "("):
@@ -259,7 +279,9 @@ class _Parser:
             names.append(self.name().text)
         if self.token.text == "(":
             raise located_error(
-                "MALFORMED_QUERY", self.text, first.pos,
+                "MALFORMED_QUERY",
+                self.text,
+                first.pos,
                 f"the sandbox does not support the function {first.text}()",
             )
         return FieldPath(tuple(names), first.pos)

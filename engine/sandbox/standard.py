@@ -10,7 +10,10 @@ from __future__ import annotations
 from engine.sandbox.schema import Field, SObject, system_fields
 
 LEAD_STATUSES = (
-    "Open - Not Contacted", "Working - Contacted", "Closed - Converted", "Closed - Not Converted",
+    "Open - Not Contacted",
+    "Working - Contacted",
+    "Closed - Converted",
+    "Closed - Not Converted",
 )
 LEAD_SOURCES = ("Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other")
 TASK_STATUSES = ("Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred")
@@ -32,9 +35,7 @@ def picklist(name: str, values: tuple[str, ...], default: str | None = None, **o
 
 
 def reference(name: str, to: tuple[str, ...], relationship: str, **options) -> Field:
-    return Field(
-        name, "reference", name, 18, reference_to=to, relationship_name=relationship, **options
-    )
+    return Field(name, "reference", name, 18, reference_to=to, relationship_name=relationship, **options)
 
 
 def owner() -> Field:
@@ -154,7 +155,14 @@ def standard_objects(person_accounts: bool = False) -> tuple[SObject, ...]:
         SObject("Event", "00U", system + event, "Event", feed_enabled=False),
         SObject("User", "005", system + user, "User", "Users", deletable=False),
         SObject(
-            "LeadStatus", "01J", system + lead_status, "Lead Status", "Lead Status Values",
-            createable=False, updateable=False, deletable=False, feed_enabled=False,
+            "LeadStatus",
+            "01J",
+            system + lead_status,
+            "Lead Status",
+            "Lead Status Values",
+            createable=False,
+            updateable=False,
+            deletable=False,
+            feed_enabled=False,
         ),
     )

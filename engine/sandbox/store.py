@@ -69,8 +69,7 @@ class Store:
         """The next value of a named counter, starting at 1 and never reused."""
         with self.transaction():
             self._db.execute(
-                "INSERT INTO counters VALUES (?, 1) "
-                "ON CONFLICT (name) DO UPDATE SET value = value + 1",
+                "INSERT INTO counters VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET value = value + 1",
                 (name,),
             )
             return self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()[0]
@@ -86,9 +85,7 @@ class Store:
     def get(self, record_id: str) -> tuple[str, dict[str, Any]] | None:
         """The sObject name and record stored under an id, deleted or not."""
         with self._lock:
-            row = self._db.execute(
-                "SELECT sobject, body FROM records WHERE id = ?", (record_id,)
-            ).fetchone()
+            row = self._db.execute("SELECT sobject, body FROM records WHERE id = ?", (record_id,)).fetchone()
         return (row[0], json.loads(row[1])) if row else None
 
     def scan(self, sobject: str, include_deleted: bool = False) -> list[dict[str, Any]]:
@@ -103,10 +100,7 @@ class Store:
     def find(self, sobject: str, field: str, value: Any, ignore_case: bool) -> list[dict[str, Any]]:
         """Live records whose field equals value; compared in SQLite, without decoding each."""
         column = "lower(json_extract(body, ?))" if ignore_case else "json_extract(body, ?)"
-        sql = (
-            f"SELECT body FROM records WHERE sobject = ? AND deleted = 0 AND {column} = ? "
-            "ORDER BY id"
-        )
+        sql = f"SELECT body FROM records WHERE sobject = ? AND deleted = 0 AND {column} = ? ORDER BY id"
         wanted = value.lower() if ignore_case else value
         with self._lock:
             rows = self._db.execute(sql, (sobject, f"$.{field}", wanted)).fetchall()

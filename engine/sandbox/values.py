@@ -110,7 +110,9 @@ def _check_text(field: Field, text: str) -> str:
         )
     if field.type == "email" and not _EMAIL.fullmatch(text):
         raise ApiError(
-            400, "INVALID_EMAIL_ADDRESS", f"{field.label}: invalid email address: {text}",
+            400,
+            "INVALID_EMAIL_ADDRESS",
+            f"{field.label}: invalid email address: {text}",
             (field.name,),
         )
     if field.restricted and text not in field.picklist:
@@ -127,7 +129,9 @@ def _check_id(field: Field, value: Any) -> str:
     record_id = ids.normalize(value) if isinstance(value, str) else None
     if record_id is None:
         raise ApiError(
-            400, "MALFORMED_ID", f"{field.label}: id value of incorrect type: {value}",
+            400,
+            "MALFORMED_ID",
+            f"{field.label}: id value of incorrect type: {value}",
             (field.name,),
         )
     return record_id

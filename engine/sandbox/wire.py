@@ -96,7 +96,8 @@ class Router:
                 allowed.append(route.method)
         if allowed:
             raise ApiError(
-                405, "METHOD_NOT_ALLOWED",
+                405,
+                "METHOD_NOT_ALLOWED",
                 f"HTTP Method '{method}' not allowed. Allowed are {','.join(allowed)}",
             )
         raise not_found()

@@ -69,4 +69,10 @@ def test_delete_forgets_the_links_and_revert_removes_only_what_the_job_created(q
     assert deleted.returncode == 0, deleted.stderr
     assert "- delete" in deleted.stdout and "created by this job" in deleted.stdout
     assert (count(folder, "Lead"), count(folder, "Contact")) == (leads_before, contacts_before)
-    assert json.loads(run_syncmap("status", "--format", "json", cwd=folder).stdout) == []
+    (job,) = json.loads(run_syncmap("status", "--format", "json", cwd=folder).stdout)
+    assert job["status"] == "deleted"
+    refused = run_syncmap("apply", str(quickstart), cwd=folder)
+    assert refused.returncode == 1 and "quickstart is deleted" in refused.stderr
+    assert run_syncmap("resume", "quickstart", cwd=folder).returncode == 0
+    assert run_syncmap("apply", str(quickstart), cwd=folder).returncode == 0  # a new initial sync
+    assert count(folder, "Lead") > leads_before
