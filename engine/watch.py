@@ -140,6 +140,7 @@ class Watcher:
         """Load every document, then run and reload until ``stop`` is set."""
         for watched in self.watched:
             self.load(watched)
+        self.drop_templates()
         folders = sorted({str(p if p.is_dir() else p.parent) for p in self.paths} | self.used_folders())
         listener = threading.Thread(target=self.listen, args=(folders, stop), daemon=True)
         listener.start()
@@ -157,6 +158,14 @@ class Watcher:
             self.run_due(stop)
             stop.wait(TICK_SECONDS)
         self.log("stopped")
+
+    def drop_templates(self) -> None:
+        """A document another one extends is a template: it changes its users, it is not a job."""
+        used = {path for watched in self.watched for path in watched.files() - {watched.path.resolve()}}
+        for watched in self.watched:
+            if watched.path.resolve() in used:
+                self.log("template", mapping=str(watched.path))
+        self.watched = [watched for watched in self.watched if watched.path.resolve() not in used]
 
     def used_folders(self) -> set[str]:
         return {str(path.parent) for watched in self.watched for path in watched.files()}

@@ -4,6 +4,7 @@ and a clean stop on SIGTERM."""
 from __future__ import annotations
 
 import json
+import os
 import queue
 import signal
 import sqlite3
@@ -159,3 +160,56 @@ def test_sigterm_during_a_run_lets_it_finish_and_loses_nothing(tmp_path):
     assert finished["counts"]["create"] > 0 and finished["failed"] == 0
     again = run_syncmap("plan", str(mapping), "--detailed-exitcode", cwd=folder)
     assert again.returncode == 0, "the interrupted watch left changes behind:\n" + again.stdout
+
+
+BASE = """\
+syncmap: 1
+connections:
+  platform: {connector: sqlite, settings: {path: platform.db}}
+  crm: {connector: sqlite, settings: {path: crm.db}}
+objects:
+  contacts:
+    source: {connection: platform, object: contacts}
+    target: {connection: crm, object: Contact}
+    match: [{source: email, target: Email, normalize: email}]
+    fields:
+      Email: email
+"""
+
+
+def test_a_template_change_reloads_exactly_the_documents_using_it_and_saves_are_debounced(tmp_path):
+    folder = tmp_path / "project"
+    (folder / "templates").mkdir(parents=True)
+    (folder / "syncmap.toml").write_text("")
+    (folder / "templates" / "base.yaml").write_text(BASE)
+    for name in ("a", "b"):
+        (folder / f"{name}.yaml").write_text(f"syncmap: 1\nextends: templates/base.yaml\nname: {name}\n")
+    (folder / "c.yaml").write_text(BASE + "name: c\n")
+    watching = Watching(folder, "--interval", "1h")
+    try:
+        for _ in range(3):
+            watching.next("run")
+        (folder / "templates" / "base.yaml").write_text(
+            BASE.replace("Email: email", "Email: email\n      FirstName: first")
+        )
+        reloaded = {watching.next("reloaded")["job"], watching.next("reloaded")["job"]}
+        assert reloaded == {"a", "b"}
+        with pytest.raises(AssertionError):  # c does not use the template, which is no job itself
+            watching.next("reloaded", timeout=1.0)
+
+        saved = folder / ".c.yaml.tmp"  # an editor saving through a temporary file and a rename
+        saved.write_text(
+            BASE.replace("Email: email", "Email: {source: email, transform: 'lower(@)'}") + "name: c\n"
+        )
+        os.replace(saved, folder / "c.yaml")
+        assert watching.next("reloaded")["job"] == "c"
+
+        for n in range(5):  # a burst of saves is one reload
+            (folder / "c.yaml").write_text(
+                BASE.replace("Email: email", f"Email: email\n      Title: title{n}") + "name: c\n"
+            )
+        watching.next("reloaded", job="c")
+        with pytest.raises(AssertionError):
+            watching.next("reloaded", timeout=1.0)
+    finally:
+        assert watching.stop() == 0
