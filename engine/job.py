@@ -69,6 +69,7 @@ class RunReport:
     changeset: ChangeSet
     steps: list[StepReport] = field(default_factory=list)
     recovered: int = 0
+    run_id: int | None = None  # the run's number in the state store's history
     api_calls: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -177,7 +178,7 @@ class Job:
                 + (" (from a new initial sync)" if stopped == "deleted" else ""),
             )
         first = not any(past["status"] == "done" for past in self.state.runs(self.name))
-        run_id = self.state.start_run(self.name, self.plan.hash)
+        run_id = report.run_id = self.state.start_run(self.name, self.plan.hash)
         self.state.set_job_status(self.name, "initial sync" if first else "running")
         try:
             for step in self.steps:

@@ -125,12 +125,20 @@ class Watcher:
                 if (job.state.job_status(job.name) or ("",))[0] in ("paused", "deleted"):
                     return
                 self.log("started", job=plan.name, plan=plan.hash)
-                report = job.apply()
+                written = 0
+
+                def progress(count: int) -> None:
+                    nonlocal written
+                    written += count
+                    self.log("progress", job=plan.name, written=written)
+
+                report = job.apply(progress=progress)
         except SyncmapError as e:
             self.log("error", job=plan.name, plan=plan.hash, error=e.message)
             return
         self.log(
-            "run", job=plan.name, plan=plan.hash, counts=report.changeset.counts(), failed=report.failed,
+            "run", job=plan.name, run=report.run_id, plan=plan.hash, counts=report.changeset.counts(),
+            failed=report.failed,
             seconds=round(time.monotonic() - started, 3),
         )  # fmt: skip
 

@@ -72,8 +72,10 @@ def test_watch_reloads_keeps_the_old_plan_on_errors_and_stops_cleanly(tmp_path):
     folder = mapping.parent
     watching = Watching(folder)
     try:
+        assert watching.next("progress")["written"] > 0  # the initial sync reports its progress
         first = watching.next("run")
         assert first["counts"]["create"] > 0 and lead_sources(folder) == {"SMS platform"}
+        assert (first["job"], first["run"]) == ("quickstart", 1) and first["seconds"] >= 0
 
         mapping.write_text(mapping.read_text().replace("value: SMS platform", "value: SMS app"))
         reloaded = watching.next("reloaded")
