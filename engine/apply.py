@@ -87,20 +87,24 @@ def _give_new_ids_to_keys(
     when the key is the target's id (Totango's External ID <- Task Id): another job sharing that
     key (the inbound half of a two-way sync) then matches the pair instead of creating it again."""
     region = context.plan.defaults.phone_region
+    keys = [(key, path[0]) for key in step.match if (path := field_path(key.source.text)) and len(path) == 1]
     writes: dict[str, list[Write]] = defaultdict(list)
     for change in changes.changes:
         new_id = created.get(change.source_id or "")
-        if change.action != "create" or change.side != "target" or new_id is None:
+        if not keys or change.action != "create" or change.side != "target" or new_id is None:
             continue
         id_field = context.describe(step.target.connection, change.record_type).id_field
-        for key in step.match:
-            path = field_path(key.source.text)
-            if path and len(path) == 1 and id_field in key.target_fields:
+        for key, field_name in keys:
+            if id_field in key.target_fields:
                 source_type = (change.origin or "").split(" ")[0]
                 value = normalize_key(new_id, key.normalize, region)
                 writes[source_type].append(
                     Write(
-                        f"key:{change.source_id}", "update", source_type, change.source_id, {path[0]: value}
+                        f"key:{change.source_id}",
+                        "update",
+                        source_type,
+                        change.source_id,
+                        {field_name: value},
                     )
                 )
     connector = context.connector(step.source.connection)

@@ -170,8 +170,8 @@ class Job:
         context = self.context()
         steps = {step.name: step for step in self.plan.steps}
         report = RunReport(ChangeSet(self.name, self.plan.hash), recovered=reconcile(context, steps))
-        stopped = (self.state.job_status(self.name) or ("",))[0]
-        if stopped in ("paused", "deleted"):
+        stopped = self.stopped()
+        if stopped:
             raise SyncmapError(
                 f"{self.name} is {stopped}; nothing was run",
                 hint=f"`syncmap resume {self.name}` lets it run again"
@@ -195,6 +195,11 @@ class Job:
         failures = f"{report.failed} record{'s' if report.failed != 1 else ''} failed"
         self.state.set_job_status(self.name, status, failures if report.failed else None)
         return report
+
+    def stopped(self) -> str | None:
+        """`paused` or `deleted` when the job must not run (until `syncmap resume`), else None."""
+        status = (self.state.job_status(self.name) or ("",))[0]
+        return status if status in ("paused", "deleted") else None
 
     def revert_changes(self, side: str) -> ChangeSet:
         """Delete and revert, as a plan: delete every record this job created on one side (its

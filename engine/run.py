@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -459,19 +460,23 @@ class _StepRun:
         )  # fmt: skip
         return None
 
+    @cached_property
+    def linked_parents(self) -> dict[str, set[str]]:
+        """The ids of linked parent records on each side, read once per step (the parent step ran
+        before this one, so they do not change during it)."""
+        links = self.context.links_of(self.step.parent.object)
+        return {"source": set(links), "target": set(links.values())}
+
     def parent_missing(self, side: str, record: Record) -> bool:
         """Whether a record's parent (the record its `link:` field names) is not linked yet; such
         a record is skipped uncounted, and with `wait` read again until it is."""
         parent = self.step.parent
         rule = next(rule for rule in self.step.fields if rule.link == parent.object)
-        links = self.context.links_of(parent.object)
         if side == "source":
             parent_id = rule.source(record.values) if rule.source else None
-            linked = parent_id is not None and str(parent_id) in links
         else:
             parent_id = get_path(record.values, rule.target)
-            linked = parent_id is not None and str(parent_id) in set(links.values())
-        if linked:
+        if parent_id is not None and str(parent_id) in self.linked_parents[side]:
             return False
         waiting = parent.when_missing == "wait"
         reason = f"{parent.object} {parent_id} is not linked" + (" yet; waiting" if waiting else "")

@@ -122,7 +122,7 @@ class Watcher:
         started = time.monotonic()
         try:
             with Job.open(mapping, self.state_path, plan=plan) as job:
-                if (job.state.job_status(job.name) or ("",))[0] in ("paused", "deleted"):
+                if job.stopped():
                     return
                 self.log("started", job=plan.name, plan=plan.hash)
                 written = 0
