@@ -100,20 +100,32 @@ def test_watch_reloads_keeps_the_old_plan_on_errors_and_stops_cleanly(tmp_path):
     assert code == 0
 
 
-def test_pause_and_resume_from_another_process_while_watch_runs(tmp_path):
+def assert_no_run(watching: Watching) -> None:
+    """No run starts any more (one already under way when the command came may still finish)."""
+    time.sleep(0.5)
+    while not watching.events.empty():
+        watching.events.get()
+    with pytest.raises(AssertionError, match="no `run` event"):
+        watching.next("run", timeout=2.5)
+
+
+def test_status_pause_resume_and_delete_from_another_process_while_watch_runs(tmp_path):
     mapping = make_project(tmp_path / "project", 20)
     folder = mapping.parent
     watching = Watching(folder)
     try:
         watching.next("run")
+        (job,) = json.loads(run_syncmap("status", "--format", "json", cwd=folder).stdout)
+        assert (job["job"], job["status"]) == ("quickstart", "active")
         assert run_syncmap("pause", "quickstart", cwd=folder).returncode == 0
-        time.sleep(0.5)  # a run that started before the pause may still finish
-        while not watching.events.empty():
-            watching.events.get()
-        with pytest.raises(AssertionError, match="no `run` event"):  # a paused job does not run
-            watching.next("run", timeout=2.5)
+        assert_no_run(watching)
         assert run_syncmap("resume", "quickstart", cwd=folder).returncode == 0
         watching.next("run")
+        assert run_syncmap("delete", str(mapping), "--yes", cwd=folder).returncode == 0
+        assert_no_run(watching)  # a deleted job stops
+        assert (
+            json.loads(run_syncmap("status", "--format", "json", cwd=folder).stdout)[0]["status"] == "deleted"
+        )
     finally:
         assert watching.stop() == 0
 
