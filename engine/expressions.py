@@ -270,8 +270,34 @@ def _walk(node: Any) -> Iterator[dict]:
 
 
 def _evaluator(parsed: jmespath.parser.ParsedResult, funcs: DomainFunctions) -> Callable[[Any], Any]:
-    """A fast closure for plain field paths (the common case), JMESPath's interpreter otherwise."""
-    path = _plain_path(parsed.parsed)
+    """Closures for the shapes documents use most (field paths, literals, function calls, `||`,
+    `&&`, `!`, `==`, `!=`), built once from the parsed tree; JMESPath's interpreter for the rest.
+    Both give the same results: the closures follow the interpreter's rules node by node."""
+    closure = _closure(parsed.parsed, funcs)
+    if closure is not None and _plain_path(parsed.parsed) is not None:
+        return closure  # a field path cannot fail
+    options = jmespath.Options(custom_functions=funcs)
+    evaluate = closure or (lambda record: parsed.search(record, options=options))
+
+    def search(record: Any) -> Any:
+        try:
+            return evaluate(record)
+        except jmespath_errors.JMESPathError as e:
+            raise RecordError(f"`{parsed.expression}` failed on this record: {e}") from e
+
+    return search
+
+
+def _closure(node: dict, funcs: DomainFunctions) -> Callable[[Any], Any] | None:
+    """A closure evaluating one node of a parsed expression, or None when any node below is of a
+    kind left to the interpreter."""
+    kind = node["type"]
+    if kind == "literal":
+        value = node["value"]
+        return lambda record: value
+    if kind == "current":
+        return lambda record: record
+    path = _plain_path(node)
     if path is not None:
         if len(path) == 1:
             key = path[0]
@@ -285,15 +311,44 @@ def _evaluator(parsed: jmespath.parser.ParsedResult, funcs: DomainFunctions) -> 
             return record
 
         return walk
-    options = jmespath.Options(custom_functions=funcs)
+    children = [_closure(child, funcs) for child in node["children"]]
+    if any(child is None for child in children):
+        return None
+    if kind == "function_expression":
+        name, call = node["value"], funcs.call_function  # checks the argument types, as JMESPath does
+        return lambda record: call(name, [child(record) for child in children])
+    if kind == "or_expression":
+        left, right = children
+        return lambda record: value if not _is_false(value := left(record)) else right(record)
+    if kind == "and_expression":
+        left, right = children
+        return lambda record: right(record) if not _is_false(value := left(record)) else value
+    if kind == "not_expression":
+        (inner,) = children
+        return lambda record: _is_false(inner(record))
+    if kind == "comparator" and node["value"] in ("eq", "ne"):
+        left, right = children
+        if node["value"] == "eq":
+            return lambda record: _equals(left(record), right(record))
+        return lambda record: not _equals(left(record), right(record))
+    return None
 
-    def search(record: Any) -> Any:
-        try:
-            return parsed.search(record, options=options)
-        except jmespath_errors.JMESPathError as e:
-            raise RecordError(f"`{parsed.expression}` failed on this record: {e}") from e
 
-    return search
+def _equals(left: Any, right: Any) -> bool:
+    """JMESPath's `==`: Python's, except that a number never equals true or false."""
+    numbers = (int, float)
+    if (
+        isinstance(left, bool) != isinstance(right, bool)
+        and isinstance(left, numbers)
+        and isinstance(right, numbers)
+    ):
+        return False
+    return left == right
+
+
+def _is_false(value: Any) -> bool:
+    """JMESPath's falsiness: null, false, and empty text, lists and objects (not 0)."""
+    return value is None or value is False or value in ("", [], {})
 
 
 def field_path(text: str) -> tuple[str, ...] | None:

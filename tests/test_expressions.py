@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import jmespath
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from engine.errors import RecordError
 from engine.expressions import DomainFunctions, ExpressionError, compile_expression, compile_template
 
 CASES = yaml.safe_load((Path(__file__).parent / "cases" / "expressions.yaml").read_text())
@@ -53,3 +57,32 @@ def test_no_python_can_be_reached_from_an_expression():
     for attempt in ("__import__('os')", "eval('1')", "exec('x')", "open('/etc/passwd')"):
         with pytest.raises(ExpressionError, match="unknown function"):
             compile_expression(attempt, functions)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-2, 2) | st.sampled_from([0.0, 1.0, 2.5]) | st.text(max_size=3),
+    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.sampled_from("abc"), inner, max_size=2),
+    max_leaves=4,
+)
+RECORDS = st.dictionaries(st.sampled_from(["a", "b", "c", "n"]), JSON_VALUES, max_size=4)
+SHAPES = [
+    "a", "a.b", "@", "`1`", "'x'", "a || b", "a && b", "!a", "!n", "a == b", "a != `1`", "n == `true`",
+    "a || b && c", "!(a == b) || c.a", "lower(a)", "trim(a || '') != ''", "coalesce(a, b, 'none')",
+    "phone_e164(a)", "email(b) || c", "upper(a) == 'X'", "replace(a, 'x', 'y')",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("text", SHAPES)
+@settings(max_examples=150, deadline=None)
+@given(record=RECORDS)
+def test_compiled_expressions_agree_with_the_jmespath_interpreter(text, record):
+    functions = DomainFunctions("US", VALUE_MAPS)
+    compiled = compile_expression(text, functions)
+    options = jmespath.Options(custom_functions=functions)
+    try:
+        expected = jmespath.search(text, record, options=options)
+    except jmespath.exceptions.JMESPathError:
+        with pytest.raises(RecordError):
+            compiled(record)
+        return
+    assert compiled(record) == expected and type(compiled(record)) is type(expected)
