@@ -10,14 +10,15 @@ the dead-letter list and is read again on the next run.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from engine.changeset import Change, StepChanges
 from engine.connectors import Write
 from engine.expressions import field_path
 from engine.plan import Step
-from engine.run import RunContext, normalize_key
+from engine.run import RunContext, batched, normalize_key
+from engine.spool import Spool
 from engine.state import Link
 
 DEFAULT_BATCH_SIZE = 200
@@ -43,34 +44,32 @@ def apply_step(
     report = StepReport(step.name)
     created: dict[str, str] = {}  # source id (or planned id) -> id of the record created for it
     failed_pairs: set[str] = set()
-    for (side, record_type, _action), group in _groups(changes.changes):
+    for side, record_type, batch in _write_batches(changes.changes, batch_size):
         connector = context.connector(step.target.connection if side == "target" else step.source.connection)
-        for start in range(0, len(group), batch_size):
-            batch = group[start : start + batch_size]
-            with context.state.transaction():
-                refs = [_journal(context, step, run_id, change) for change in batch]
-            writes = [
-                Write(str(ref), change.action, change.record_type, change.record_id, change.values)
-                for ref, change in zip(refs, batch, strict=True)
-            ]
-            results = connector.write(record_type, writes)
-            with context.state.transaction():
-                for ref, change, result in zip(refs, batch, results, strict=True):
-                    context.state.journal_done(ref, "done" if result.ok else "failed")
-                    record_id = change.record_id or result.id or change.planned_id or ""
-                    if result.ok:
-                        report.written += 1
-                        context.state.clear_dead_letter(context.job, step.name, side, _origin_id(change))
-                        if change.action == "create":
-                            created[change.source_id or result.id] = result.id
-                    else:
-                        report.failed.append((change, result.error or "failed"))
-                        failed_pairs.add(change.source_id or record_id)
-                        context.state.dead_letter(
-                            context.job, step.name, _other(side), _origin_id(change), result.error or "failed"
-                        )
-            if progress:
-                progress(len(batch))
+        with context.state.transaction():
+            refs = [_journal(context, step, run_id, change) for change in batch]
+        writes = [
+            Write(str(ref), change.action, change.record_type, change.record_id, change.values)
+            for ref, change in zip(refs, batch, strict=True)
+        ]
+        results = connector.write(record_type, writes)
+        with context.state.transaction():
+            for ref, change, result in zip(refs, batch, results, strict=True):
+                context.state.journal_done(ref, "done" if result.ok else "failed")
+                record_id = change.record_id or result.id or change.planned_id or ""
+                if result.ok:
+                    report.written += 1
+                    context.state.clear_dead_letter(context.job, step.name, side, _origin_id(change))
+                    if change.action == "create":
+                        created[change.source_id or result.id] = result.id
+                else:
+                    report.failed.append((change, result.error or "failed"))
+                    failed_pairs.add(change.source_id or record_id)
+                    context.state.dead_letter(
+                        context.job, step.name, _other(side), _origin_id(change), result.error or "failed"
+                    )
+        if progress:
+            progress(len(batch))
     _give_new_ids_to_keys(changes, step, context, created, report)
     with context.state.transaction():
         _record_pairs(changes, step, context, created, failed_pairs)
@@ -116,14 +115,18 @@ def _give_new_ids_to_keys(
                 )
 
 
-def _groups(changes: list[Change]) -> list[tuple[tuple[str, str, str], list[Change]]]:
-    groups: dict[tuple[str, str, str], list[Change]] = defaultdict(list)
-    for change in changes:
-        if change.action in WRITE_ORDER:
-            groups[(change.side, change.record_type, change.action)].append(change)
-    return sorted(
-        groups.items(), key=lambda item: (WRITE_ORDER[item[0][2]], item[0][0] != "target", item[0][1])
+def _write_batches(changes: Spool[Change], size: int) -> Iterator[tuple[str, str, list[Change]]]:
+    """(side, record type, batch) of the writes: creates, then updates, then deletes, the target
+    side first; a batch holds one action on one record type. One pass over the spool per group,
+    so only a batch is ever in memory."""
+    groups = sorted(
+        {(c.side, c.record_type, c.action) for c in changes if c.action in WRITE_ORDER},
+        key=lambda group: (WRITE_ORDER[group[2]], group[0] != "target", group[1]),
     )
+    for group in groups:
+        members = (c for c in changes if (c.side, c.record_type, c.action) == group)
+        for batch in batched(members, size):
+            yield group[0], group[1], batch
 
 
 def _journal(context: RunContext, step: Step, run_id: int, change: Change) -> int:
@@ -164,7 +167,7 @@ def _record_pairs(
 
 def _remember_keys(changes: StepChanges, step: Step, context: RunContext, side: str) -> None:
     """Persist the match keys of the records this run read, for matching in later runs."""
-    for record_type, record_id, modified, keys in changes.keys.get(side, []):
+    for record_type, record_id, modified, keys in changes.keys[side]:
         context.state.save_keys(context.job, step.name, side, record_type, record_id, keys, modified)
 
 

@@ -8,9 +8,13 @@ agreed values of a pair, watermarks) travels in the same objects so nothing is d
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from engine.spool import Spool
 
 Action = Literal["create", "update", "delete", "link", "skip", "conflict"]
 Side = Literal["source", "target"]
@@ -55,17 +59,31 @@ class PairState:
 
 @dataclass
 class StepChanges:
+    """One step's decisions. The long lists are Spools: a step over a million records keeps its
+    decisions on disk, not in memory."""
+
     step: str
-    changes: list[Change] = field(default_factory=list)
-    pairs: list[PairState] = field(default_factory=list)
+    changes: Spool[Change] = field(default_factory=Spool)
+    pairs: Spool[PairState] = field(default_factory=Spool)
     unlinks: list[str] = field(default_factory=list)  # source ids whose link ends (deletions)
     watermarks: dict[str, str] = field(default_factory=dict)
     read: dict[str, int] = field(default_factory=dict)  # records read per side
-    fingerprint: list[tuple[str, str, str]] = field(default_factory=list)  # (side, id, modified)
-    keys: dict[str, list[tuple[str, str, str | None, list[tuple[int, str]]]]] = field(default_factory=dict)
+    # the match keys of every record read, per side: (type, id, modified, [(key index, value)])
+    keys: dict[str, Spool[tuple[str, str, str | None, list[tuple[int, str]]]]] = field(
+        default_factory=lambda: {"source": Spool(), "target": Spool()}
+    )
+    tally: Counter[str] = field(default_factory=Counter)  # counted changes by action
+    digest: int = 0  # of the records read (side, id, modified), whatever order they came in
 
     def add(self, change: Change) -> None:
         self.changes.append(change)
+        if change.counted:
+            self.tally[change.action] += 1
+
+    def saw(self, side: str, record_id: str, modified: str | None) -> None:
+        """Note a record read, for the fingerprint that tells whether the data changed since."""
+        entry = json.dumps([side, record_id, modified or ""]).encode()
+        self.digest = (self.digest + int.from_bytes(hashlib.sha256(entry).digest())) % 2**256
 
 
 @dataclass
@@ -75,7 +93,7 @@ class ChangeSet:
     steps: list[StepChanges] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
-        tally = Counter(c.action for step in self.steps for c in step.changes if c.counted)
+        tally = sum((step.tally for step in self.steps), Counter())
         return {
             "create": tally["create"],
             "update": tally["update"],

@@ -243,7 +243,7 @@ class Job:
 
 def fingerprint(changeset: ChangeSet) -> str:
     """A digest of the plan and of every record a dry run read (id and modification time)."""
-    data = [changeset.plan_hash, [sorted(step.fingerprint) for step in changeset.steps]]
+    data = [changeset.plan_hash, [step.digest for step in changeset.steps]]
     return "sha256:" + hashlib.sha256(json.dumps(data).encode()).hexdigest()
 
 

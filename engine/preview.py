@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 import click
@@ -51,12 +52,13 @@ def render_text(
             + f"  {step.source.connection}.{'/'.join(step.source.types)} <-> "
             + f"{step.target.connection}.{'/'.join(step.target.types)}  (read {read})"
         )
-        writes = [c for c in step_changes.changes if c.action in SYMBOLS]
-        shown = writes if detailed else writes[:limit]
-        for change in shown:
-            lines.extend(_change_lines(change, show))
-        if len(writes) > len(shown):
-            lines.append(f"  ... and {len(writes) - len(shown)} more (use --detailed, or --limit N)")
+        writes = 0
+        for change in (c for c in step_changes.changes if c.action in SYMBOLS):
+            writes += 1
+            if detailed or writes <= limit:
+                lines.extend(_change_lines(change, show))
+        if writes > limit and not detailed:
+            lines.append(f"  ... and {writes - limit} more (use --detailed, or --limit N)")
         for change in (c for c in step_changes.changes if c.action == "conflict"):
             lines.append(
                 click.style("  ! conflict ", fg="magenta")
@@ -91,26 +93,30 @@ def _change_lines(change: Change, show) -> list[str]:
     return lines
 
 
-def _skipped_lines(changes: list[Change], detailed: bool, limit: int) -> list[str]:
-    counted: dict[str, list[Change]] = defaultdict(list)
-    uncounted: dict[str, list[Change]] = defaultdict(list)
+def _skipped_lines(changes: Iterable[Change], detailed: bool, limit: int) -> list[str]:
+    """Skips grouped by reason, with a count and the first few records (all with --detailed)."""
+    sample_size = min(limit, 5)
+    counts: dict[tuple[bool, str], int] = defaultdict(int)
+    samples: dict[tuple[bool, str], list[str]] = defaultdict(list)
     for change in changes:
         if change.action == "skip":
-            (counted if change.counted else uncounted)[change.reason or "skipped"].append(change)
+            group = (change.counted, change.reason or "skipped")
+            counts[group] += 1
+            if detailed or len(samples[group]) < sample_size:
+                samples[group].append(f"{change.record_type} {change.record_id}")
     lines = []
-    for title, groups, listed in (("skipped", counted, True), ("not counted", uncounted, detailed)):
-        if not groups:
-            continue
-        lines.append(f"  {title}:")
-        for reason, items in sorted(groups.items(), key=lambda item: -len(item[1])):
-            names = [f"{c.record_type} {c.record_id}" for c in items]
-            sample = ", ".join(names if detailed else names[: min(limit, 5)])
-            more = (
-                "" if detailed or len(names) <= min(limit, 5) else f", ... {len(names) - min(limit, 5)} more"
-            )
+    for title, counted, listed in (("skipped", True, True), ("not counted", False, detailed)):
+        groups = sorted(
+            ((n, reason) for (c, reason), n in counts.items() if c == counted), key=lambda g: -g[0]
+        )
+        if groups:
+            lines.append(f"  {title}:")
+        for count, reason in groups:
+            names = samples[(counted, reason)]
+            more = f", ... {count - len(names)} more" if count > len(names) else ""
             lines.append(
-                f"    {reason}: {len(items)}"
-                + (f"  ({sample}{more})" if listed else "  (--detailed lists them)")
+                f"    {reason}: {count}"
+                + (f"  ({', '.join(names)}{more})" if listed else "  (--detailed lists them)")
             )
     return lines
 

@@ -9,9 +9,10 @@ flow, using the directions, the last synced values (three-way) and the conflict 
 from __future__ import annotations
 
 import copy
+import itertools
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -24,9 +25,16 @@ from engine.errors import RecordError
 from engine.expressions import field_path, parse_datetime, phone_e164
 from engine.plan import FLOWS, FieldRule, Plan, Step
 from engine.secrets import resolve_settings
-from engine.state import StateStore
+from engine.state import Link, StateStore
 
 PLACEHOLDER = "(new {type} for {origin})"
+BATCH = 2000  # source records decided together: their partners are fetched in one call per type
+
+
+def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
 
 
 def normalize_key(value: Any, how: str, region: str) -> str | None:
@@ -135,10 +143,14 @@ class _StepRun:
         self.filtered: set[str] = set()  # ids failing a filter: skipped, never paired this run
         self.handled_targets: set[str] = set()
         self.planned: dict[str, str] = context.planned_links.setdefault(step.name, {})
+        self.record_keys: dict[tuple[str, str], list[tuple[int, str]]] = {}  # (side, id) -> keys
+        self.waiting: dict[str, str] = {}  # side -> oldest modified time of a record waiting for its parent
 
     # -- reading --------------------------------------------------------------------------------
 
-    def read(self, side: str) -> list[Record]:
+    def read(self, side: str) -> Iterator[Record]:
+        """The side's records changed since its watermark, then the ones a past run failed to
+        write (dead letters, read again), each noted and indexed by its match keys as it passes."""
         spec = self.step.source if side == "source" else self.step.target
         connector = self.source if side == "source" else self.target
         since = None if self.context.full else self.state.watermark(self.job, self.step.name, side)
@@ -146,35 +158,46 @@ class _StepRun:
             floor = datetime.now(UTC) - timedelta(seconds=spec.modified_within_seconds)
             if since is None or parse_datetime(since) < floor:
                 since = floor.isoformat(timespec="microseconds")
-        records = []
-        for record_type in spec.types:
-            records.extend(connector.read(record_type, since=since, where=spec.where))
-        retry = [
-            letter["record_id"]
-            for letter in self.state.dead_letters(self.job, self.step.name)
-            if letter["side"] == side
-        ]
-        seen = {record.id for record in records}
-        for record_type in spec.types:
-            missing = [record_id for record_id in retry if record_id not in seen]
-            records.extend(connector.get(record_type, missing).values() if missing else ())
-        self.out.read[side] = len(records)
-        self.out.fingerprint.extend((side, r.id, r.modified or "") for r in records)
-        newest = max((r.modified for r in records if r.modified), default=None)
+        changed = (
+            record
+            for record_type in spec.types
+            for record in connector.read(record_type, since=since, where=spec.where)
+        )
+        count, newest = 0, None
+        for record in itertools.chain(changed, self.retries(side, spec.types)):
+            count += 1
+            self.out.saw(side, record.id, record.modified)
+            if record.modified and (newest is None or record.modified > newest):
+                newest = record.modified
+            self.index_keys(side, record)
+            yield record
+        self.out.read[side] = count
         if newest:
             self.out.watermarks[side] = newest
-        for record in records:
-            self.index_keys(side, record)
-        return records
+
+    def retries(self, side: str, types: tuple[str, ...]) -> Iterator[Record]:
+        """The dead letters of a side not read already (asked once the changes are all read)."""
+        missing = [
+            letter["record_id"]
+            for letter in self.state.dead_letters(self.job, self.step.name)
+            if letter["side"] == side and letter["record_id"] not in self.refreshed[side]
+        ]
+        connector = self.source if side == "source" else self.target
+        for record_type in types if missing else ():
+            yield from connector.get(record_type, missing).values()
 
     def index_keys(self, side: str, record: Record) -> None:
         self.refreshed[side].add(record.id)
         keys = [] if record.deleted else self.key_values(side, record)
         for index, value in keys:
             self.key_overlay[(side, index, value)].append((record.type, record.id, record.modified))
-        self.out.keys.setdefault(side, []).append((record.type, record.id, record.modified, keys))
+        self.out.keys[side].append((record.type, record.id, record.modified, keys))
 
     def key_values(self, side: str, record: Record) -> list[tuple[int, str]]:
+        """A record's normalized match keys, worked out once while the record is in hand."""
+        cached = self.record_keys.get((side, record.id))
+        if cached is not None:
+            return cached
         found = []
         for index, key in enumerate(self.step.match):
             raw = (
@@ -186,6 +209,7 @@ class _StepRun:
                 normalized = normalize_key(value, key.normalize, self.region)
                 if normalized is not None:
                     found.append((index, normalized))
+        self.record_keys[(side, record.id)] = found
         return found
 
     def candidates(self, side: str, index: int, value: str) -> list[tuple[str, str, str | None]]:
@@ -199,38 +223,55 @@ class _StepRun:
     # -- deciding -------------------------------------------------------------------------------
 
     def decide(self) -> StepChanges:
-        source_records = self.read("source")
-        target_records = self.read("target")
-        targets_by_id = {record.id: record for record in target_records}
-        self.known = {
-            "source": {record.id: record for record in source_records},
-            "target": dict(targets_by_id),
-        }
-        for side, records, links in (
-            ("source", source_records, self.links),
-            ("target", target_records, self.by_target),
-        ):
-            other = "target" if side == "source" else "source"
-            wanted: dict[str, set[str]] = defaultdict(set)
-            for record in records:
-                link = links.get(record.id)
-                if link:
-                    wanted[link.target_type if other == "target" else link.source_type].add(
-                        link.target_id if other == "target" else link.source_id
-                    )
-                    continue
-                for index, value in self.key_values(side, record):
-                    for record_type, record_id, _ in self.candidates(other, index, value):
-                        wanted[record_type].add(record_id)
-            self.prefetch(other, wanted)
-        for record in source_records:
-            self.from_source(record, targets_by_id)
-        for record in target_records:
-            if record.id not in self.handled_targets:
-                self.from_target(record)
+        """The target side is read whole first (its keys are what source records match), then
+        the source side streams through in batches, then the target records no source record
+        reached. Only one batch of source records is in memory at a time."""
+        targets_by_id = {record.id: record for record in self.read("target")}
+        self.known = {"source": {}, "target": dict(targets_by_id)}
+        for batch in batched(self.read("source"), BATCH):
+            self.known["source"] = {record.id: record for record in batch}
+            self.prefetch("target", self.wanted_partners("source", batch, self.links))
+            for record in batch:
+                self.from_source(record, targets_by_id)
+            self.forget("source", batch)
+        self.known["source"] = {}
+        unhandled = (record for record in targets_by_id.values() if record.id not in self.handled_targets)
+        for batch in batched(unhandled, BATCH):
+            self.prefetch("source", self.wanted_partners("target", batch, self.by_target))
+            for record in batch:
+                if record.id not in self.handled_targets:
+                    self.from_target(record)
+            self.known["source"] = {}
+        for side, floor in self.waiting.items():  # records waiting for a parent are read again
+            current = self.out.watermarks.get(side)
+            self.out.watermarks[side] = min(current, floor) if current else floor
         if self.context.flow:
             self.out.watermarks.clear()  # changes flowing the other way are still to be synced
         return self.out
+
+    def forget(self, side: str, batch: list[Record]) -> None:
+        for record in batch:
+            self.record_keys.pop((side, record.id), None)
+
+    def wanted_partners(
+        self, side: str, records: list[Record], links: Mapping[str, Link]
+    ) -> dict[str, set[str]]:
+        """The ids, by record type, of the other side's records that these may pair with: their
+        linked partners, and the records sharing one of their match keys."""
+        other = "target" if side == "source" else "source"
+        wanted: dict[str, set[str]] = defaultdict(set)
+        for record in records:
+            link = links.get(record.id)
+            if link:
+                if other == "target":
+                    wanted[link.target_type].add(link.target_id)
+                else:
+                    wanted[link.source_type].add(link.source_id)
+                continue
+            for index, value in self.key_values(side, record):
+                for record_type, record_id, _ in self.candidates(other, index, value):
+                    wanted[record_type].add(record_id)
+        return wanted
 
     def prefetch(self, side: str, wanted: dict[str, set[str]]) -> None:
         """Fetch the partners the records read may need, one batched call per record type."""
@@ -482,8 +523,8 @@ class _StepRun:
         reason = f"{parent.object} {parent_id} is not linked" + (" yet; waiting" if waiting else "")
         self.skip(side, record, reason, counted=False)
         if waiting and record.modified:
-            current = self.out.watermarks.get(side)
-            self.out.watermarks[side] = min(current, record.modified) if current else record.modified
+            current = self.waiting.get(side)
+            self.waiting[side] = min(current, record.modified) if current else record.modified
         return True
 
     # -- field values -----------------------------------------------------------------------------

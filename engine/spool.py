@@ -1,0 +1,60 @@
+"""Spool: an append-only sequence that keeps only its newest items in memory.
+
+A run over a million records makes a million decisions; holding them all as objects would take
+gigabytes. A Spool keeps up to ``chunk`` items in memory and pickles each full chunk to an
+anonymous temporary file (deleted when the Spool is), so memory stays flat however many items it
+holds. It can be iterated any number of times, in the order items were appended.
+"""
+
+from __future__ import annotations
+
+import pickle
+import tempfile
+from collections.abc import Iterable, Iterator
+from typing import IO, Generic, TypeVar
+
+T = TypeVar("T")
+CHUNK = 2000
+
+
+class Spool(Generic[T]):
+    def __init__(self, items: Iterable[T] = (), chunk: int = CHUNK):
+        self.chunk = chunk
+        self._buffer: list[T] = []
+        self._file: IO[bytes] | None = None
+        self._offsets: list[int] = []  # where each spilled chunk starts in the file
+        self._spilled = 0
+        self.extend(items)
+
+    def append(self, item: T) -> None:
+        self._buffer.append(item)
+        if len(self._buffer) >= self.chunk:
+            self._spill()
+
+    def extend(self, items: Iterable[T]) -> None:
+        for item in items:
+            self.append(item)
+
+    def _spill(self) -> None:
+        if self._file is None:
+            self._file = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the Spool)
+        self._offsets.append(self._file.seek(0, 2))
+        pickle.dump(self._buffer, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._spilled += len(self._buffer)
+        self._buffer = []
+
+    def __iter__(self) -> Iterator[T]:
+        for offset in list(self._offsets):  # a chunk at a time, even if items are appended meanwhile
+            assert self._file is not None
+            self._file.seek(offset)
+            yield from pickle.load(self._file)
+        yield from list(self._buffer)
+
+    def __len__(self) -> int:
+        return self._spilled + len(self._buffer)
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+    def __repr__(self) -> str:
+        return f"Spool({len(self)} items)"
