@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -82,7 +81,7 @@ class StepChanges:
 
     def saw(self, side: str, record_id: str, modified: str | None) -> None:
         """Note a record read, for the fingerprint that tells whether the data changed since."""
-        entry = json.dumps([side, record_id, modified or ""]).encode()
+        entry = f"{side}\0{record_id}\0{modified or ''}".encode()
         self.digest = (self.digest + int.from_bytes(hashlib.sha256(entry).digest())) % 2**256
 
 

@@ -44,7 +44,11 @@ def phone_e164(value: str, region: str) -> str | None:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_valid_number(number):
+    main_region = phonenumbers.region_code_for_country_code(number.country_code)
+    # valid for the country code's main region, the first the library tries, is valid: a fast path
+    if not (
+        phonenumbers.is_valid_number_for_region(number, main_region) or phonenumbers.is_valid_number(number)
+    ):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable
 from typing import Any
 
 import click
@@ -52,19 +51,23 @@ def render_text(
             + f"  {step.source.connection}.{'/'.join(step.source.types)} <-> "
             + f"{step.target.connection}.{'/'.join(step.target.types)}  (read {read})"
         )
-        writes = 0
-        for change in (c for c in step_changes.changes if c.action in SYMBOLS):
-            writes += 1
-            if detailed or writes <= limit:
-                lines.extend(_change_lines(change, show))
+        writes, conflicts, skips = 0, [], SkipGroups(detailed, limit)
+        for change in step_changes.changes:  # one pass: a large plan's changes are read from disk
+            if change.action in SYMBOLS:
+                writes += 1
+                if detailed or writes <= limit:
+                    lines.extend(_change_lines(change, show))
+            elif change.action == "conflict":
+                conflicts.append(
+                    click.style("  ! conflict ", fg="magenta")
+                    + f"{change.record_type} {change.record_id}: {show(change.reason)}"
+                )
+            elif change.action == "skip":
+                skips.add(change)
         if writes > limit and not detailed:
             lines.append(f"  ... and {writes - limit} more (use --detailed, or --limit N)")
-        for change in (c for c in step_changes.changes if c.action == "conflict"):
-            lines.append(
-                click.style("  ! conflict ", fg="magenta")
-                + f"{change.record_type} {change.record_id}: {show(change.reason)}"
-            )
-        lines.extend(_skipped_lines(step_changes.changes, detailed, limit))
+        lines.extend(conflicts)
+        lines.extend(skips.lines())
         if not step_changes.changes:
             lines.append("  no changes")
         lines.append("")
@@ -93,32 +96,35 @@ def _change_lines(change: Change, show) -> list[str]:
     return lines
 
 
-def _skipped_lines(changes: Iterable[Change], detailed: bool, limit: int) -> list[str]:
+class SkipGroups:
     """Skips grouped by reason, with a count and the first few records (all with --detailed)."""
-    sample_size = min(limit, 5)
-    counts: dict[tuple[bool, str], int] = defaultdict(int)
-    samples: dict[tuple[bool, str], list[str]] = defaultdict(list)
-    for change in changes:
-        if change.action == "skip":
-            group = (change.counted, change.reason or "skipped")
-            counts[group] += 1
-            if detailed or len(samples[group]) < sample_size:
-                samples[group].append(f"{change.record_type} {change.record_id}")
-    lines = []
-    for title, counted, listed in (("skipped", True, True), ("not counted", False, detailed)):
-        groups = sorted(
-            ((n, reason) for (c, reason), n in counts.items() if c == counted), key=lambda g: -g[0]
-        )
-        if groups:
-            lines.append(f"  {title}:")
-        for count, reason in groups:
-            names = samples[(counted, reason)]
-            more = f", ... {count - len(names)} more" if count > len(names) else ""
-            lines.append(
-                f"    {reason}: {count}"
-                + (f"  ({', '.join(names)}{more})" if listed else "  (--detailed lists them)")
-            )
-    return lines
+
+    def __init__(self, detailed: bool, limit: int):
+        self.detailed = detailed
+        self.sample_size = min(limit, 5)
+        self.counts: dict[tuple[bool, str], int] = defaultdict(int)
+        self.samples: dict[tuple[bool, str], list[str]] = defaultdict(list)
+
+    def add(self, change: Change) -> None:
+        group = (change.counted, change.reason or "skipped")
+        self.counts[group] += 1
+        if self.detailed or len(self.samples[group]) < self.sample_size:
+            self.samples[group].append(f"{change.record_type} {change.record_id}")
+
+    def lines(self) -> list[str]:
+        lines = []
+        for title, counted, listed in (("skipped", True, True), ("not counted", False, self.detailed)):
+            groups = [(n, reason) for (c, reason), n in self.counts.items() if c == counted]
+            if groups:
+                lines.append(f"  {title}:")
+            for count, reason in sorted(groups, key=lambda group: -group[0]):
+                names = self.samples[(counted, reason)]
+                more = f", ... {count - len(names)} more" if count > len(names) else ""
+                lines.append(
+                    f"    {reason}: {count}"
+                    + (f"  ({', '.join(names)}{more})" if listed else "  (--detailed lists them)")
+                )
+        return lines
 
 
 def _value(value: Any) -> str:

@@ -143,6 +143,9 @@ class _StepRun:
         self.filtered: set[str] = set()  # ids failing a filter: skipped, never paired this run
         self.handled_targets: set[str] = set()
         self.planned: dict[str, str] = context.planned_links.setdefault(step.name, {})
+        self.stored_keys = {
+            side: self.state.has_keys(self.job, step.name, side) for side in ("source", "target")
+        }
         self.record_keys: dict[tuple[str, str], list[tuple[int, str]]] = {}  # (side, id) -> keys
         self.waiting: dict[str, str] = {}  # side -> oldest modified time of a record waiting for its parent
 
@@ -215,7 +218,11 @@ class _StepRun:
     def candidates(self, side: str, index: int, value: str) -> list[tuple[str, str, str | None]]:
         stored = [
             row
-            for row in self.state.find_keys(self.job, self.step.name, side, index, value)
+            for row in (
+                self.state.find_keys(self.job, self.step.name, side, index, value)
+                if self.stored_keys[side]
+                else ()
+            )
             if row[1] not in self.refreshed[side]
         ]
         return list(dict.fromkeys(stored + self.key_overlay.get((side, index, value), [])))

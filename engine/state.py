@@ -214,6 +214,13 @@ class StateStore:
 
     # -- match keys ------------------------------------------------------------------------------
 
+    def has_keys(self, job: str, step: str, side: str) -> bool:
+        """Whether any match key of this side was saved (a first run has none to look up)."""
+        row = self.db.execute(
+            "SELECT 1 FROM match_keys WHERE job=? AND step=? AND side=? LIMIT 1", (job, step, side)
+        ).fetchone()
+        return row is not None
+
     def find_keys(
         self, job: str, step: str, side: str, key_index: int, value: str
     ) -> list[tuple[str, str, str | None]]:
