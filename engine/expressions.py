@@ -319,8 +319,7 @@ def _closure(node: dict, funcs: DomainFunctions) -> Callable[[Any], Any] | None:
     if any(child is None for child in children):
         return None
     if kind == "function_expression":
-        name, call = node["value"], funcs.call_function  # checks the argument types, as JMESPath does
-        return lambda record: call(name, [child(record) for child in children])
+        return _function_call(node["value"], children, funcs)
     if kind == "or_expression":
         left, right = children
         return lambda record: value if not _is_false(value := left(record)) else right(record)
@@ -336,6 +335,31 @@ def _closure(node: dict, funcs: DomainFunctions) -> Callable[[Any], Any] | None:
             return lambda record: _equals(left(record), right(record))
         return lambda record: not _equals(left(record), right(record))
     return None
+
+
+def _function_call(name: str, children: list[Callable], funcs: DomainFunctions) -> Callable[[Any], Any]:
+    """A call of a named function. Arguments of the declared types go straight to the function;
+    any other goes through JMESPath's own checked call, which raises its type error."""
+    spec = funcs.FUNCTION_TABLE[name]
+    function, signature = spec["function"], spec["signature"]
+    checked = funcs.call_function
+    if any("-" in kind for parameter in signature for kind in parameter["types"]):  # typed arrays
+        return lambda record: checked(name, [child(record) for child in children])
+    allowed = [
+        {python for kind in parameter["types"] for python in functions.REVERSE_TYPES_MAP[kind]}
+        for parameter in signature
+    ]
+    last = len(allowed) - 1  # a variadic function's last parameter takes the remaining arguments
+
+    def call(record: Any) -> Any:
+        args = [child(record) for child in children]
+        for position, arg in enumerate(args):
+            types = allowed[min(position, last)]
+            if types and type(arg).__name__ not in types:
+                return checked(name, args)
+        return function(funcs, *args)
+
+    return call
 
 
 def _equals(left: Any, right: Any) -> bool:

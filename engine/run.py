@@ -25,6 +25,7 @@ from engine.errors import RecordError
 from engine.expressions import field_path, parse_datetime, phone_e164
 from engine.plan import FLOWS, FieldRule, Plan, Step
 from engine.secrets import resolve_settings
+from engine.spool import collector_paused
 from engine.state import Link, StateStore
 
 PLACEHOLDER = "(new {type} for {origin})"
@@ -118,7 +119,8 @@ def run(plan: Plan, steps: Iterable[Step], context: RunContext) -> ChangeSet:
 
 
 def run_step(step: Step, context: RunContext) -> StepChanges:
-    return _StepRun(step, context).decide()
+    with collector_paused():
+        return _StepRun(step, context).decide()
 
 
 class _StepRun:
