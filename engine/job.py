@@ -141,7 +141,7 @@ class Job:
     def name(self) -> str:
         return self.plan.name
 
-    def context(self) -> RunContext:
+    def context(self, applying: bool = True) -> RunContext:
         return RunContext(
             self.plan,
             self.connectors,
@@ -149,11 +149,12 @@ class Job:
             self.name,
             full=self.selection.full,
             flow=self.selection.flow,
+            applying=applying,
         )
 
     def plan_changes(self) -> ChangeSet:
         """The dry run: decide everything, write nothing (not even to the state store)."""
-        return run(self.plan, self.steps, self.context())
+        return run(self.plan, self.steps, self.context(applying=False))
 
     def apply(
         self,

@@ -179,6 +179,15 @@ class Plan:
     def step(self, name: str) -> Step:
         return next(step for step in self.steps if step.name == name)
 
+    def translates_through(self, name: str) -> bool:
+        """Whether any step translates ids through the links of step ``name`` (`link:` fields,
+        or `parent:`), and so needs the links that step plans before they are saved."""
+        return any(
+            (step.parent is not None and step.parent.object == name)
+            or any(rule.link == name for rule in step.fields)
+            for step in self.steps
+        )
+
 
 def plan_data(value: Any) -> Any:
     """Plain data for a Plan (or any part of it): what `syncmap compile` prints and the hash covers."""

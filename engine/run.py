@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import itertools
-import uuid
+import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -89,6 +89,7 @@ class RunContext:
     lookups: dict[tuple, Any] = field(default_factory=dict)
     full: bool = False  # read every record, not only the changes since the last run
     flow: str | None = None  # a one-way run (push or pull): it keeps no watermark
+    applying: bool = True  # False for a dry run: the pairs and keys apply would save are not kept
 
     def connector(self, name: str) -> Connector:
         return self.connectors[name]
@@ -144,7 +145,12 @@ class _StepRun:
         self.checked: dict[str, set[str]] = {"source": set(), "target": set()}  # filters evaluated
         self.filtered: set[str] = set()  # ids failing a filter: skipped, never paired this run
         self.handled_targets: set[str] = set()
-        self.planned: dict[str, str] = context.planned_links.setdefault(step.name, {})
+        # the links this run plans, kept (for the steps translating ids through them) only if used
+        self.planned = (
+            context.planned_links.setdefault(step.name, {})
+            if context.plan.translates_through(step.name)
+            else None
+        )
         self.stored_keys = {
             side: self.state.has_keys(self.job, step.name, side) for side in ("source", "target")
         }
@@ -196,7 +202,8 @@ class _StepRun:
         keys = [] if record.deleted else self.key_values(side, record)
         for index, value in keys:
             self.key_overlay[(side, index, value)].append((record.type, record.id, record.modified))
-        self.out.keys[side].append((record.type, record.id, record.modified, keys))
+        if self.context.applying:
+            self.out.keys[side].append((record.type, record.id, record.modified, keys))
 
     def key_values(self, side: str, record: Record) -> list[tuple[int, str]]:
         """A record's normalized match keys, worked out once while the record is in hand."""
@@ -621,7 +628,7 @@ class _StepRun:
         info = self.context.describe(spec.connection, record_type)
         id_info = info.fields.get(spec.id_field or info.id_field)
         if id_info is not None and id_info.createable:
-            planned_id = uuid.uuid4().hex
+            planned_id = secrets.token_hex(16)
             values[spec.id_field or info.id_field] = planned_id
         origin_ref = f"{origin.type} {origin.id}"
         source_id = origin.id if side == "target" else planned_id
@@ -634,18 +641,27 @@ class _StepRun:
         )  # fmt: skip
         placeholder = planned_id or PLACEHOLDER.format(type=record_type, origin=origin_ref)
         if side == "target":
-            self.planned[origin.id] = placeholder
-            self.out.pairs.append(
+            self.plan_link(origin.id, placeholder)
+            self.remember(
                 PairState(origin.id, origin.type, record_type, planned_id, "created:target", synced)
             )
         else:
             self.handled_targets.add(origin.id)
             if planned_id:
-                self.planned[planned_id] = origin.id
+                self.plan_link(planned_id, origin.id)
                 self.fill_gaps(Record(record_type, planned_id, values), origin, synced)
-                self.out.pairs.append(
+                self.remember(
                     PairState(planned_id, record_type, origin.type, origin.id, "created:source", synced)
                 )
+
+    def remember(self, pair: PairState) -> None:
+        """Note a pair's agreed values for apply to save (a dry run saves nothing: it skips this)."""
+        if self.context.applying:
+            self.out.pairs.append(pair)
+
+    def plan_link(self, source_id: str, target_id: str) -> None:
+        if self.planned is not None:
+            self.planned[source_id] = target_id
 
     def fill_gaps(self, created: Record, target: Record, synced: dict[str, Any]) -> None:
         """A target record that a new source record was created from gets, where it is empty,
@@ -817,9 +833,9 @@ class _StepRun:
                 )
             )  # fmt: skip
         if new or to_target or to_source or base != synced:
-            self.out.pairs.append(PairState(source.id, source.type, target.type, target.id, made_by, synced))
+            self.remember(PairState(source.id, source.type, target.type, target.id, made_by, synced))
         if new:
-            self.planned[source.id] = target.id
+            self.plan_link(source.id, target.id)
 
     @staticmethod
     def comparable(rule: FieldRule, value: Any) -> Any:
