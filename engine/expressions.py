@@ -13,7 +13,6 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 import jmespath
@@ -37,9 +36,37 @@ class ExpressionError(Exception):
         self.hint = hint
 
 
-@lru_cache(maxsize=65536)
+PHONE_CACHE_SIZE = 200_000
+_phones: dict[tuple[str, str], str | None] = {}  # (text, region) -> E.164 or None
+
+
 def phone_e164(value: str, region: str) -> str | None:
-    """E.164 form of a phone number, or None when it cannot be a valid number."""
+    """E.164 form of a phone number, or None when it cannot be a valid number. Remembered: a
+    run asks for the same number as a match key, then as a field value."""
+    key = (value, region)
+    if key in _phones:
+        return _phones[key]
+    found = _parse_phone(value, region)
+    remember_phones({key: found})
+    return found
+
+
+def known_phone(value: str, region: str) -> bool:
+    return (value, region) in _phones
+
+
+def remember_phones(found: Mapping[tuple[str, str], str | None]) -> None:
+    if len(_phones) + len(found) > PHONE_CACHE_SIZE:
+        _phones.clear()
+    _phones.update(found)
+
+
+def parse_phones(values: list[str], region: str) -> list[str | None]:
+    """Many numbers at once (what a helper process runs for a batch of records)."""
+    return [_parse_phone(value, region) for value in values]
+
+
+def _parse_phone(value: str, region: str) -> str | None:
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:

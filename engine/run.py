@@ -23,6 +23,7 @@ from engine.changeset import Change, ChangeSet, FieldChange, PairState, StepChan
 from engine.connectors import Connector, ObjectInfo, Record, Registry
 from engine.errors import RecordError
 from engine.expressions import field_path, parse_datetime, phone_e164
+from engine.phones import PhonesAhead
 from engine.plan import FLOWS, FieldRule, Plan, Step
 from engine.secrets import resolve_settings
 from engine.spool import collector_paused
@@ -161,7 +162,7 @@ class _StepRun:
 
     def read(self, side: str) -> Iterator[Record]:
         """The side's records changed since its watermark, then the ones a past run failed to
-        write (dead letters, read again), each noted and indexed by its match keys as it passes."""
+        write (dead letters, read again), each noted for the fingerprint as it passes."""
         spec = self.step.source if side == "source" else self.step.target
         connector = self.source if side == "source" else self.target
         since = None if self.context.full else self.state.watermark(self.job, self.step.name, side)
@@ -177,10 +178,10 @@ class _StepRun:
         count, newest = 0, None
         for record in itertools.chain(changed, self.retries(side, spec.types)):
             count += 1
+            self.refreshed[side].add(record.id)
             self.out.saw(side, record.id, record.modified)
             if record.modified and (newest is None or record.modified > newest):
                 newest = record.modified
-            self.index_keys(side, record)
             yield record
         self.out.read[side] = count
         if newest:
@@ -198,7 +199,6 @@ class _StepRun:
             yield from connector.get(record_type, missing).values()
 
     def index_keys(self, side: str, record: Record) -> None:
-        self.refreshed[side].add(record.id)
         keys = [] if record.deleted else self.key_values(side, record)
         for index, value in keys:
             self.key_overlay[(side, index, value)].append((record.type, record.id, record.modified))
@@ -242,9 +242,15 @@ class _StepRun:
         """The target side is read whole first (its keys are what source records match), then
         the source side streams through in batches, then the target records no source record
         reached. Only one batch of source records is in memory at a time."""
-        targets_by_id = {record.id: record for record in self.read("target")}
+        targets_by_id = {}
+        for record in self.read("target"):
+            self.index_keys("target", record)
+            targets_by_id[record.id] = record
         self.known = {"source": {}, "target": dict(targets_by_id)}
-        for batch in batched(self.read("source"), BATCH):
+        phone_keys = [key.source for key in self.step.match if key.normalize == "phone"]
+        for batch in PhonesAhead(phone_keys, self.region).batches(batched(self.read("source"), BATCH)):
+            for record in batch:
+                self.index_keys("source", record)
             self.known["source"] = {record.id: record for record in batch}
             self.prefetch("target", self.wanted_partners("source", batch, self.links))
             for record in batch:
