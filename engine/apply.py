@@ -44,7 +44,7 @@ def apply_step(
     report = StepReport(step.name)
     created: dict[str, str] = {}  # source id (or planned id) -> id of the record created for it
     failed_pairs: set[str] = set()
-    for side, record_type, batch in _write_batches(changes.changes, batch_size):
+    for side, record_type, batch in _write_batches(changes.writes, batch_size):
         connector = context.connector(step.target.connection if side == "target" else step.source.connection)
         with context.state.transaction():
             refs = [_journal(context, step, run_id, change) for change in batch]
@@ -88,7 +88,7 @@ def _give_new_ids_to_keys(
     region = context.plan.defaults.phone_region
     keys = [(key, path[0]) for key in step.match if (path := field_path(key.source.text)) and len(path) == 1]
     writes: dict[str, list[Write]] = defaultdict(list)
-    for change in changes.changes:
+    for change in changes.writes:
         new_id = created.get(change.source_id or "")
         if not keys or change.action != "create" or change.side != "target" or new_id is None:
             continue

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -62,7 +64,8 @@ class StepChanges:
     decisions on disk, not in memory."""
 
     step: str
-    changes: Spool[Change] = field(default_factory=Spool)
+    writes: Spool[Change] = field(default_factory=Spool)  # creates, updates, deletes and links
+    notes: Spool[Change] = field(default_factory=Spool)  # skips and conflicts
     pairs: Spool[PairState] = field(default_factory=Spool)
     unlinks: list[str] = field(default_factory=list)  # source ids whose link ends (deletions)
     watermarks: dict[str, str] = field(default_factory=dict)
@@ -74,8 +77,13 @@ class StepChanges:
     tally: Counter[str] = field(default_factory=Counter)  # counted changes by action
     digest: int = 0  # of the records read (side, id, modified), whatever order they came in
 
+    @property
+    def changes(self) -> Iterator[Change]:
+        """Every change: the writes, then the skips and conflicts."""
+        return itertools.chain(self.writes, self.notes)
+
     def add(self, change: Change) -> None:
-        self.changes.append(change)
+        (self.notes if change.action in ("skip", "conflict") else self.writes).append(change)
         if change.counted:
             self.tally[change.action] += 1
 

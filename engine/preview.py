@@ -7,6 +7,7 @@ preview in a pull request or a ticket.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections import defaultdict
@@ -51,24 +52,23 @@ def render_text(
             + f"  {step.source.connection}.{'/'.join(step.source.types)} <-> "
             + f"{step.target.connection}.{'/'.join(step.target.types)}  (read {read})"
         )
-        writes, conflicts, skips = 0, [], SkipGroups(detailed, limit)
-        for change in step_changes.changes:  # one pass: a large plan's changes are read from disk
-            if change.action in SYMBOLS:
-                writes += 1
-                if detailed or writes <= limit:
-                    lines.extend(_change_lines(change, show))
-            elif change.action == "conflict":
-                conflicts.append(
+        # a large plan's changes are on disk: only the writes shown are read back
+        writes = step_changes.writes if detailed else itertools.islice(step_changes.writes, limit)
+        for change in writes:
+            lines.extend(_change_lines(change, show))
+        if len(step_changes.writes) > limit and not detailed:
+            lines.append(f"  ... and {len(step_changes.writes) - limit} more (use --detailed, or --limit N)")
+        skips = SkipGroups(detailed, limit)
+        for change in step_changes.notes:
+            if change.action == "conflict":
+                lines.append(
                     click.style("  ! conflict ", fg="magenta")
                     + f"{change.record_type} {change.record_id}: {show(change.reason)}"
                 )
-            elif change.action == "skip":
+            else:
                 skips.add(change)
-        if writes > limit and not detailed:
-            lines.append(f"  ... and {writes - limit} more (use --detailed, or --limit N)")
-        lines.extend(conflicts)
         lines.extend(skips.lines())
-        if not step_changes.changes:
+        if not step_changes.writes and not step_changes.notes:
             lines.append("  no changes")
         lines.append("")
     lines.append(click.style(changeset.summary(), bold=True))
