@@ -9,6 +9,7 @@ import math
 import tempfile
 from pathlib import Path
 
+from bench.results import Result
 from engine.connectors import Write
 from engine.connectors.sqlite import SqliteConnector
 from engine.job import Job
@@ -40,7 +41,7 @@ objects:
 """
 
 
-def main(records: int = 10_000) -> None:
+def main(records: int = 10_000) -> list[Result]:
     with tempfile.TemporaryDirectory() as folder, Sandbox() as org:
         project = Path(folder)
         (project / "syncmap.toml").write_text("")
@@ -76,11 +77,18 @@ def main(records: int = 10_000) -> None:
         rows.append(("1% changed", *run()))
         rows.append(("nothing changed", *run()))
     print(f"Salesforce API calls, {records} records (floor: ceil(writes/200) writes + reads):")
+    results = []
     for name, calls, writes in rows:
         floor = math.ceil(writes / 200)
         print(
             f"  {name:<16} {calls:>5} calls for {writes:>6} writes; write floor {floor:>4}, naive {writes + 1:>6}"
         )
+        title = f"Salesforce API calls, {records:,} records: {name}"
+        results += [
+            Result(title, "calls made", calls, "calls", f"~ {floor} writes + reads"),
+            Result(title, "one call per record", writes + 1, "calls"),
+        ]
+    return results
 
 
 if __name__ == "__main__":

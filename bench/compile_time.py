@@ -8,6 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.results import Result
 from engine.compile import compile_plan
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,7 +37,7 @@ objects:
 """
 
 
-def main() -> None:
+def main() -> list[Result]:
     with tempfile.TemporaryDirectory() as folder:
         project = Path(folder)
         (project / "syncmap.toml").write_text("")
@@ -55,6 +56,11 @@ def main() -> None:
     assert len(hashes) == DOCUMENTS
     print(f"compile, {DOCUMENTS} documents with 3-level extends chains: {seconds * 1000:.0f} ms "
           f"({seconds * 1000 / DOCUMENTS:.1f} ms per document)")  # fmt: skip
+    name = f"compile {DOCUMENTS} documents, 3-level extends"
+    return [
+        Result(name, "total", seconds * 1000, "ms"),
+        Result(name, "per document", seconds * 1000 / DOCUMENTS, "ms"),
+    ]
 
 
 if __name__ == "__main__":

@@ -170,6 +170,7 @@ class _StepRun:
             floor = datetime.now(UTC) - timedelta(seconds=spec.modified_within_seconds)
             if since is None or parse_datetime(since) < floor:
                 since = floor.isoformat(timespec="microseconds")
+        started = datetime.now(UTC).isoformat(timespec="microseconds")
         changed = (
             record
             for record_type in spec.types
@@ -186,6 +187,8 @@ class _StepRun:
         self.out.read[side] = count
         if newest:
             self.out.watermarks[side] = newest
+        elif since is None:  # nothing there yet: what appears later (this run's writes too) is new
+            self.out.watermarks[side] = started
 
     def retries(self, side: str, types: tuple[str, ...]) -> Iterator[Record]:
         """The dead letters of a side not read already (asked once the changes are all read)."""

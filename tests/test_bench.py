@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -9,11 +10,22 @@ import sys
 from tests.conftest import REPO
 
 
-def test_the_benchmarks_print_their_numbers():
+def test_the_benchmarks_print_their_numbers_and_save_them_with_the_machine(tmp_path):
+    out = tmp_path / "results.json"
     result = subprocess.run(
-        [sys.executable, "-m", "bench", "--smoke"], cwd=REPO, capture_output=True, text=True, timeout=120
-    )
+        [sys.executable, "-m", "bench", "--smoke", "--out", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert re.search(
         r"watch reload, save to new plan active \(10 saves\): median \d+ ms, max \d+ ms", result.stdout
     )
+    assert re.search(
+        r"syncmap plan, 3,000 records vs SQLite CRM +peak RSS +[\d.]+ MB +<= 1,024 MB", result.stdout
+    )
+    saved = json.loads(out.read_text())
+    assert saved["smoke"] is True and saved["machine"]["cores"] >= 1
+    measured = {(r["benchmark"], r["measure"]) for r in saved["results"]}
+    assert ("transform 15 fields, 5,000 records", "ratio") in measured
+    assert ("Salesforce API calls, 400 records: nothing changed", "calls made") in measured
+    assert all(r["value"] > 0 for r in saved["results"])

@@ -1,0 +1,145 @@
+"""Dry-run scale: `syncmap plan` over N platform contacts, against a SQLite CRM and against the
+sandbox org, run as a subprocess whose wall time and peak memory (RSS) are measured. The CRM
+holds N/10 Leads, half of them sharing a phone number with a platform contact, so the plan
+matches, updates and creates. Targets: 1,000,000 records in under 60 s and under 1 GB."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from bench.results import Result
+from engine.connectors.sqlite import SqliteConnector
+from engine.expressions import phone_e164
+from engine.sandbox import Sandbox
+
+MAPPING = """\
+syncmap: 1
+name: plan-scale
+defaults: {{phone_region: US}}
+connections:
+  platform: {{connector: sqlite, settings: {{path: platform.db}}}}
+  crm: {crm}
+objects:
+  contacts:
+    source: {{connection: platform, object: contacts}}
+    target: {{connection: crm, object: Lead, create_as: Lead}}
+    match: [{{source: phone, target: MobilePhone, normalize: phone}}]
+    filters:
+      - {{side: source, require: "trim(first_name || '') != ''", reason: no first name}}
+    fields:
+      FirstName: first_name
+      LastName: {{source: last_name, default: "[not provided]"}}
+      MobilePhone: {{source: phone, transform: "phone_e164(@)"}}
+      Email: {{source: email, transform: "email(@)"}}
+      Company: {{source: company, default: "[not provided]"}}
+      LeadSource: {{value: SMS platform, create_only: true}}
+    conflicts: {{duplicate_key: keep_target}}
+"""
+SQLITE_CRM = "{connector: sqlite, settings: {path: crm.db}}"
+SANDBOX_CRM = (
+    "{connector: salesforce, settings: "
+    '{instance_url: "${SF_INSTANCE_URL}", session_id: "${SF_SESSION_ID}", ca_file: "${SF_CA_FILE}"}}'
+)
+FORMATS = ("+1{a}{e}{n}", "({a}) {e}-{n}", "{a}.{e}.{n}", "{a} {e} {n}")
+
+
+def phone(i: int) -> str:
+    """A valid US number, unique per i, written one of four ways."""
+    area = ("415", "628", "510", "650")[i % 4]
+    exchange, line = 200 + (i // 10_000) % 800, i % 10_000
+    return FORMATS[(i // 4) % 4].format(a=area, e=f"{exchange:03d}", n=f"{line:04d}")
+
+
+def contacts(count: int) -> Iterator[dict]:
+    for i in range(count):
+        yield {
+            "id": f"p{i}",
+            "first_name": "" if i % 50 == 7 else f"Ana{i % 997}",
+            "last_name": f"Lopez{i}",
+            "phone": phone(i),
+            "email": f" Ana.Lopez{i}@Example.com ",
+            "company": f"Globex {i % 100}",
+        }
+
+
+def leads(count: int) -> Iterator[dict]:
+    """Every other Lead shares the phone of platform contact 20*k; the rest match no one."""
+    for k in range(count):
+        number = phone(20 * k) if k % 2 == 0 else phone(10_000_000 + k)
+        yield {
+            "FirstName": f"Ana{k}",
+            "LastName": f"Crm{k}",
+            "MobilePhone": phone_e164(number, "US"),
+            "Company": "Initech",
+        }
+
+
+def main(records: int = 1_000_000, sandbox_records: int = 100_000) -> list[Result]:
+    results = []
+    with tempfile.TemporaryDirectory() as folder:
+        project = Path(folder)
+        (project / "syncmap.toml").write_text("")
+        with SqliteConnector({"path": "platform.db"}, project) as store:
+            store.seed("contacts", contacts(records))
+        (project / "sqlite.yaml").write_text(MAPPING.format(crm=SQLITE_CRM))
+        with SqliteConnector({"path": "crm.db", "id_field": "Id"}, project) as crm:
+            crm.seed("Lead", ({"Id": f"L{k}", **lead} for k, lead in enumerate(leads(records // 10))))
+        results += measure(project, "sqlite.yaml", records, "SQLite CRM", {}, "<= 60 s", "<= 1,024 MB")
+
+        with SqliteConnector({"path": "platform.db"}, project) as store:
+            store.db.execute(
+                f"DELETE FROM contacts WHERE CAST(substr(id, 2) AS INTEGER) >= {sandbox_records}"
+            )
+            store.db.commit()
+        (project / "sandbox.yaml").write_text(MAPPING.format(crm=SANDBOX_CRM))
+        org_leads = ({"attributes": {"type": "Lead"}, **lead} for lead in leads(sandbox_records // 10))
+        with Sandbox(seed=list(org_leads)) as org:
+            environ = {
+                "SF_INSTANCE_URL": org.instance_url,
+                "SF_SESSION_ID": org.session_id,
+                "SF_CA_FILE": str(org.ca_file),
+            }
+            results += measure(project, "sandbox.yaml", sandbox_records, "sandbox org", environ)
+    return results
+
+
+def measure(
+    project: Path,
+    mapping: str,
+    records: int,
+    against: str,
+    environ: Mapping[str, str],
+    time_target: str = "",
+    memory_target: str = "",
+) -> list[Result]:
+    out, err = project / "plan.out", project / "plan.err"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "engine", "plan", mapping],
+            cwd=project, env={**os.environ, **environ}, stdout=stdout, stderr=stderr,
+        )  # fmt: skip
+        _, status, usage = os.wait4(process.pid, 0)  # the child's own peak RSS
+        seconds = time.perf_counter() - started
+    output = out.read_text()
+    if os.waitstatus_to_exitcode(status) not in (0, 2):  # 2: the plan has changes
+        raise RuntimeError(f"syncmap plan failed:\n{err.read_text()}")
+    summary = next(line for line in output.splitlines() if line.startswith("Plan:"))
+    print(f"plan {records:,} platform records against the {against}: {seconds:.1f} s, "
+          f"{usage.ru_maxrss / 1024:,.0f} MB peak. {summary}")  # fmt: skip
+    name = f"syncmap plan, {records:,} records vs {against}"
+    return [
+        Result(name, "wall time", seconds, "s", time_target),
+        Result(name, "throughput", records / seconds, "records/s"),
+        Result(name, "peak RSS", usage.ru_maxrss / 1024, "MB", memory_target),
+    ]
+
+
+if __name__ == "__main__":
+    main()
