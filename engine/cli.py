@@ -21,7 +21,7 @@ from typing import Any
 import click
 import yaml
 
-from engine import __version__, preview, remote
+from engine import __version__, diff, preview, remote
 from engine.apply import DEFAULT_BATCH_SIZE
 from engine.compile import compile_plan
 from engine.diagnostics import did_you_mean, render_json, render_text
@@ -211,6 +211,46 @@ def plan_command(
                 click.echo(f"Saved to {out}; apply it with `syncmap apply {out}`.")
     if detailed_exitcode:
         sys.exit(2 if changeset.has_changes() else 0)
+
+
+@main.command("diff")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--git", "revision", metavar="REV", help="Compare FILE with itself at a git revision (e.g. main)."
+)
+@click.option(
+    "--format", "output_format", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True,
+    help="Text for a terminal, markdown for a pull-request comment, JSON for machines.",
+)  # fmt: skip
+@click.option("--data", is_flag=True, help="Also dry-run both versions and show how the counts change.")
+@reports_errors
+def diff_command(files: tuple[Path, ...], revision: str | None, output_format: str, data: bool) -> None:
+    """The difference in meaning between two versions of a mapping: OLD NEW, or --git REV FILE.
+
+    Compares the compiled plans (with everything each version extends), not the text, and marks
+    the risky changes: writing into a system for the first time, propagating deletes, changed
+    match keys, creation switched on, a filter removed.
+    """
+    if len(files) != (1 if revision else 2):
+        raise UsageError(
+            "give two files (OLD NEW), or one file with --git REV",
+            hint="e.g. `syncmap diff --git main mappings/acme.yaml`",
+        )
+    new_path = files[-1]
+    old_plan = diff.compile_at_revision(new_path, revision) if revision else compile_plan(files[0])
+    new_plan = compile_plan(new_path)
+    old_name = f"{revision}:{new_path}" if revision else str(files[0])
+    differences = diff.diff_plans(old_plan, new_plan)
+    impact = diff.data_impact(old_plan, new_plan, new_path) if data else None
+    if output_format == "json":
+        click.echo(diff.render_json(differences, old_name, str(new_path), impact))
+        return
+    render = diff.render_markdown if output_format == "markdown" else diff.render_text
+    click.echo(render(differences, old_name, str(new_path)))
+    if impact is not None:
+        click.echo("\n" + diff.render_impact(impact, markdown=output_format == "markdown"))
 
 
 @main.command("apply")
