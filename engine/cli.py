@@ -21,7 +21,7 @@ from typing import Any
 import click
 import yaml
 
-from engine import __version__, diff, preview, remote
+from engine import __version__, diff, mapping_tests, preview, remote
 from engine.apply import DEFAULT_BATCH_SIZE
 from engine.compile import compile_plan
 from engine.diagnostics import did_you_mean, render_json, render_text
@@ -251,6 +251,33 @@ def diff_command(files: tuple[Path, ...], revision: str | None, output_format: s
     click.echo(render(differences, old_name, str(new_path)))
     if impact is not None:
         click.echo("\n" + diff.render_impact(impact, markdown=output_format == "markdown"))
+
+
+@main.command("test")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@reports_errors
+def test_command(paths: tuple[Path, ...]) -> None:
+    """Run the mapping tests (`*.test.yaml`) in PATHS (default: the current folder).
+
+    Each test gives records on each connection (held in memory: no database, org or secret is
+    needed) and the changes expected per object; a failure lists the expected changes not made
+    and the changes made that were not expected. Exits 1 when any test fails.
+    """
+    files = mapping_tests.find_test_files(list(paths))
+    if not files:
+        raise UsageError(
+            "no mapping tests (*.test.yaml) found", hint="write one next to the mapping it tests"
+        )
+    outcomes = [outcome for path in files for outcome in mapping_tests.run_file(path)]
+    for outcome in outcomes:
+        mark = click.style("✓", fg="green") if outcome.passed else click.style("✗", fg="red", bold=True)
+        click.echo(f"{mark} {outcome.file}: {outcome.case}")
+        for problem in outcome.problems:
+            click.echo(f"    {problem}")
+    failed = sum(1 for outcome in outcomes if not outcome.passed)
+    summary = f"{len(outcomes) - failed} passed, {failed} failed, in {len(files)} file{'s' if len(files) != 1 else ''}."
+    click.echo(click.style(summary, bold=True, fg="red" if failed else "green"))
+    sys.exit(1 if failed else 0)
 
 
 @main.command("apply")

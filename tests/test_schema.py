@@ -52,5 +52,7 @@ def test_shipped_documents_validate_against_the_schema_alone():
 
     validator = Draft202012Validator(schema_for("mapping"))
     for path in sorted(Path(REPO / "mappings").glob("*.yaml")):
+        if path.name.endswith(".test.yaml"):
+            continue  # mapping tests, run by `syncmap test`
         document = yaml.safe_load(path.read_text())
         assert list(validator.iter_errors(document)) == [], path.name

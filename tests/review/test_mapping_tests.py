@@ -1,0 +1,101 @@
+"""`syncmap test`: mapping tests written next to a mapping, run against in-memory stores."""
+
+from __future__ import annotations
+
+from tests.conftest import REPO, run_syncmap, write_project
+
+MAPPING = """\
+syncmap: 1
+name: contacts
+connections:
+  platform: {connector: sqlite, settings: {path: platform.db}}
+  salesforce: {connector: salesforce, settings: {session_id: "${SF_SESSION_ID}"}}
+objects:
+  contacts:
+    source: {connection: platform, object: contacts}
+    target: {connection: salesforce, object: Lead, create_as: Lead}
+    match: [{source: phone, target: MobilePhone, normalize: phone}]
+    filters:
+      - {side: source, require: first_name, reason: no first name}
+    fields:
+      FirstName: first_name
+      MobilePhone: {source: phone, transform: "phone_e164(@)"}
+    conflicts: {duplicate_key: keep_source}
+"""
+TESTS = """\
+syncmap_test: 1
+mapping: contacts.yaml
+tests:
+  - name: new contacts become Leads, nameless ones are skipped
+    given:
+      platform:
+        contacts: [{id: p1, first_name: Ana, phone: "415 555 0100"}, {id: p2, phone: "415 555 0101"}]
+    expect:
+      contacts:
+        create: [{side: target, type: Lead, values: {FirstName: Ana, MobilePhone: "+14155550100"}}]
+        skip: [{id: p2, reason: no first name}]
+  - name: an existing Lead is linked and updated
+    given:
+      platform: {contacts: [{id: p1, first_name: Ana, phone: "415 555 0100"}]}
+      salesforce: {Lead: [{Id: 00Q1, FirstName: Anna, MobilePhone: "+14155550100"}]}
+    expect:
+      contacts:
+        update: [{id: 00Q1, values: {FirstName: Ana}}]
+"""
+
+
+def test_passing_tests_exit_0_and_need_no_org_or_secret(tmp_path):
+    root = write_project(tmp_path, {"contacts.yaml": MAPPING, "contacts.test.yaml": TESTS})
+    result = run_syncmap("test", cwd=root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "✓ contacts.test.yaml: new contacts become Leads, nameless ones are skipped" in result.stdout
+    assert "2 passed, 0 failed, in 1 file." in result.stdout
+
+
+def test_a_failure_shows_what_was_expected_and_what_happened(tmp_path):
+    wrong = TESTS.replace('values: {FirstName: Ana, MobilePhone: "+14155550100"}', "values: {FirstName: Ann}")
+    root = write_project(tmp_path, {"contacts.yaml": MAPPING, "contacts.test.yaml": wrong})
+    result = run_syncmap("test", "contacts.test.yaml", cwd=root)
+    assert result.returncode == 1
+    assert "✗ contacts.test.yaml: new contacts become Leads, nameless ones are skipped" in result.stdout
+    assert (
+        "contacts: expected create {side: target, type: Lead, values: {FirstName: Ann}}, not found"
+        in result.stdout
+    )
+    assert (
+        "contacts: unexpected create target Lead (new) {FirstName: Ana, MobilePhone: '+14155550100'}"
+        in result.stdout
+    )
+    assert "1 passed, 1 failed, in 1 file." in result.stdout
+
+
+def test_an_action_not_listed_must_not_happen(tmp_path):
+    silent = TESTS.replace("        skip: [{id: p2, reason: no first name}]\n", "")
+    root = write_project(tmp_path, {"contacts.yaml": MAPPING, "contacts.test.yaml": silent})
+    result = run_syncmap("test", cwd=root)
+    assert result.returncode == 1
+    assert "contacts: unexpected skip source contacts p2 (no first name)" in result.stdout
+
+
+def test_a_malformed_test_file_is_located(tmp_path):
+    broken = TESTS.replace(
+        "        skip: [{id: p2, reason: no first name}]", "        skip: [{id: p2, why: no first name}]"
+    )
+    root = write_project(tmp_path, {"contacts.yaml": MAPPING, "contacts.test.yaml": broken})
+    result = run_syncmap("test", cwd=root)
+    assert result.returncode == 2
+    assert (
+        "contacts.test.yaml: tests.0.expect.contacts.skip.0.why: Extra inputs are not permitted"
+        in result.stderr
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_every_shipped_template_has_tests_and_they_pass():
+    templates = {
+        path.stem for path in (REPO / "mappings").glob("*.yaml") if not path.name.endswith(".test.yaml")
+    }
+    tested = {path.name.removesuffix(".test.yaml") for path in (REPO / "mappings").glob("*.test.yaml")}
+    assert templates <= tested, f"templates without tests: {sorted(templates - tested)}"
+    result = run_syncmap("test", "mappings")
+    assert result.returncode == 0, result.stdout + result.stderr
