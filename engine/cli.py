@@ -21,7 +21,7 @@ from typing import Any
 import click
 import yaml
 
-from engine import __version__, diff, mapping_tests, preview, remote
+from engine import __version__, diff, mapping_tests, preview, remote, versions
 from engine.apply import DEFAULT_BATCH_SIZE
 from engine.compile import compile_plan
 from engine.diagnostics import did_you_mean, render_json, render_text
@@ -278,6 +278,36 @@ def test_command(paths: tuple[Path, ...]) -> None:
     summary = f"{len(outcomes) - failed} passed, {failed} failed, in {len(files)} file{'s' if len(files) != 1 else ''}."
     click.echo(click.style(summary, bold=True, fg="red" if failed else "green"))
     sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--check", is_flag=True, help="Change nothing; exit 1 when a file is not in the newest version."
+)
+@reports_errors
+def upgrade(files: tuple[Path, ...], check: bool) -> None:
+    """Rewrite documents in the newest version of the language.
+
+    Only the keys that changed and the version number are edited: comments, quoting and layout
+    stay. Older documents keep working without it; upgrading makes them match the published
+    schema of the newest version.
+    """
+    behind = 0
+    for path in files:
+        version, changes = versions.upgrade(path, write=not check)
+        if version == versions.LATEST:
+            click.echo(f"{path}: already version {version}")
+            continue
+        behind += 1
+        verb = "would upgrade" if check else "upgraded"
+        click.echo(f"{path}: {verb} from version {version} to {versions.LATEST}")
+        for change in changes:
+            click.echo(f"  renamed {change}")
+    if check and behind:
+        sys.exit(1)
 
 
 @main.command("apply")

@@ -229,11 +229,12 @@ class FieldMapping(Strict):
 class Conflicts(Strict):
     """What to do when records disagree."""
 
-    duplicate_key: Literal["keep_target", "keep_source", "hold"] = Field(
+    first_match: Literal["keep_target", "keep_source", "hold"] = Field(
         "hold",
         description=(
-            "Two different records claim one key: keep the target's, keep the source's, or `hold` "
-            "both as a conflict for a person to decide."
+            "A first match finds both records holding different values: keep the target's, keep "
+            "the source's, or `hold` the pair as a conflict for a person to decide "
+            "(`duplicate_key` before version 2)."
         ),
     )
     ambiguous: Literal["hold", "oldest", "newest"] = Field(
@@ -295,7 +296,7 @@ class ObjectMapping(Strict):
 class Document(Strict):
     """A syncmap mapping document: connections and the objects synced between them."""
 
-    syncmap: Literal[1] = Field(description="Version of the mapping language this document uses.")
+    syncmap: Literal[2] = Field(description="Version of the mapping language this document uses.")
     name: Name | None = Field(None, description="Job name (defaults to the file name).")
     description: str | None = Field(None, description="What this sync does and for whom.")
     extends: str | None = Field(
@@ -331,7 +332,7 @@ class Rule(Strict):
 class RuleSet(Strict):
     """A file of reusable rules and value maps, shared by several mapping documents."""
 
-    syncmap: Literal[1] = Field(description="Version of the mapping language this file uses.")
+    syncmap: Literal[2] = Field(description="Version of the mapping language this file uses.")
     description: str | None = Field(None, description="What these rules are for.")
     rules: dict[str, Rule] = _names("Rules by name, referenced from filters as `rule: name`.")
     value_maps: dict[str, dict[str, Scalar]] = _names(

@@ -104,7 +104,7 @@ class FieldRule:
 
 @dataclass(frozen=True)
 class Conflicts:
-    duplicate_key: str
+    first_match: str
     ambiguous: str
     concurrent_edit: str
 

@@ -17,6 +17,7 @@ from engine.diagnostics import DocPath, did_you_mean
 from engine.errors import DocumentError
 from engine.load import LoadedDocument, SourceMap, display_name, load
 from engine.schema import check_version
+from engine.versions import migrate
 
 PROJECT_MARKERS = (".git", "syncmap.toml")
 
@@ -50,6 +51,7 @@ def _resolve(path: Path, root: Path, chain: tuple[Path, ...]) -> ResolvedDocumen
     problems = check_version(document.data, document.source)
     if problems:
         raise DocumentError(problems)
+    migrate(document.data, document.source)  # an older version is read as the newest
     data = _absolute_paths(document)
     extends = data.pop("extends", None)
     if extends is None:

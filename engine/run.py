@@ -807,7 +807,7 @@ class _StepRun:
             self.out.add(
                 Change(
                     self.step.name, "conflict", "source", source.type, source.id, origin=f"{target.type} {target.id}",
-                    reason=f"{names} share a key but their values differ; held until resolved (duplicate_key: hold)",
+                    reason=f"{names} share a key but their values differ; held until resolved (first_match: hold)",
                 )
             )  # fmt: skip
             return
@@ -870,11 +870,11 @@ class _StepRun:
                 return "to_source" if current not in (None, "") else None
             if current in (None, ""):
                 return "to_target"
-            policy = self.step.conflicts.duplicate_key
+            policy = self.step.conflicts.first_match
             if policy == "hold":
                 resolved.append("hold")
                 return None
-            resolved.append(f"duplicate_key: {policy}")
+            resolved.append(f"first_match: {policy}")
             return "to_source" if policy == "keep_target" else "to_target"
         synced = self.comparable(rule, base.get(rule.target))
         source_changed = forward != synced and (to_target or rule.source is not None)

@@ -20,9 +20,9 @@ from jsonschema.exceptions import ValidationError
 from engine import model
 from engine.diagnostics import Diagnostic, DocPath, did_you_mean
 from engine.load import SourceMap
+from engine.versions import LATEST, SUPPORTED, migrate, renamed_keys
 
 SCHEMA_BASE_URL = "https://syncmap.dev/schemas"
-SUPPORTED_VERSIONS = (1,)
 KINDS = {"mapping": model.Document, "rules": model.RuleSet}
 
 PATTERN_HINTS = {
@@ -62,23 +62,24 @@ YAML_BOOLEAN_WORDS = {"yes", "no", "on", "off", "y", "n"}
 
 
 @cache
-def schema_for(kind: str, version: int = 1) -> dict:
-    """The JSON Schema (draft 2020-12) of one document kind, as published in ``schemas/``."""
+def schema_for(kind: str) -> dict:
+    """The JSON Schema (draft 2020-12) of one document kind in the newest version, as published
+    in ``schemas/`` (older versions' schemas stay there unchanged)."""
     generated = KINDS[kind].model_json_schema()
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": f"{SCHEMA_BASE_URL}/{kind}.v{version}.json",
+        "$id": f"{SCHEMA_BASE_URL}/{kind}.v{LATEST}.json",
         **generated,
     }
 
 
-def schema_text(kind: str, version: int = 1) -> str:
-    return json.dumps(schema_for(kind, version), indent=2) + "\n"
+def schema_text(kind: str) -> str:
+    return json.dumps(schema_for(kind), indent=2) + "\n"
 
 
 @cache
-def _validator(kind: str, version: int) -> Draft202012Validator:
-    return Draft202012Validator(schema_for(kind, version))
+def _validator(kind: str) -> Draft202012Validator:
+    return Draft202012Validator(schema_for(kind))
 
 
 def document_kind(data: Any) -> str:
@@ -89,8 +90,8 @@ def document_kind(data: Any) -> str:
 
 
 def check_version(data: Any, source: SourceMap) -> list[Diagnostic]:
-    supported = ", ".join(str(v) for v in SUPPORTED_VERSIONS)
-    hint = f"supported versions: {supported}; start the document with `syncmap: {SUPPORTED_VERSIONS[-1]}`"
+    supported = ", ".join(str(v) for v in SUPPORTED)
+    hint = f"supported versions: {supported}; start the document with `syncmap: {LATEST}`"
     if not isinstance(data, dict):
         return [
             source.diagnostic(
@@ -107,7 +108,7 @@ def check_version(data: Any, source: SourceMap) -> list[Diagnostic]:
             )
         ]
     version = data["syncmap"]
-    if isinstance(version, bool) or version not in SUPPORTED_VERSIONS:
+    if isinstance(version, bool) or version not in SUPPORTED:
         return [
             source.diagnostic(
                 "unknown-version", f"unsupported document version `{version}`", ("syncmap",), hint=hint
@@ -121,8 +122,9 @@ def check(data: Any, source: SourceMap, kind: str = "mapping") -> list[Diagnosti
     found = check_version(data, source)
     if found:
         return found
-    schema = schema_for(kind, data["syncmap"])
-    validator = _validator(kind, data["syncmap"])
+    data, source = migrate(data, source)
+    schema = schema_for(kind)
+    validator = _validator(kind)
     errors = list(validator.iter_errors(data))
     misspelled = _misspelled_required_keys(errors)
     diagnostics = []
@@ -171,6 +173,9 @@ def _diagnose(error: ValidationError, schema: dict, source: SourceMap) -> Iterat
         allowed = sorted(error.schema.get("properties", {}))
         for key in _extra_keys(error):
             hint = did_you_mean(key, allowed) or (f"allowed keys: {', '.join(allowed)}" if allowed else None)
+            if key in renamed_keys():
+                new, version = renamed_keys()[key]
+                hint = f"renamed to `{new}` in version {version}; `syncmap upgrade FILE` rewrites older documents"
             yield source.diagnostic(
                 "unknown-key", f"unknown key `{key}`", (*path, key), hint=hint, at_key=True
             )

@@ -9,12 +9,13 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from engine.schema import KINDS, schema_for, schema_text
+from engine.versions import LATEST
 from tests.conftest import REPO, run_syncmap
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_published_schema_matches_the_model(kind):
-    published = REPO / "schemas" / f"{kind}.v1.json"
+    published = REPO / "schemas" / f"{kind}.v{LATEST}.json"
     assert published.read_text() == schema_text(kind), "regenerate with `syncmap schema --kind KIND`"
 
 
@@ -23,7 +24,7 @@ def test_schema_is_draft_2020_12_with_a_stable_id(kind):
     schema = schema_for(kind)
     Draft202012Validator.check_schema(schema)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert schema["$id"] == f"https://syncmap.dev/schemas/{kind}.v1.json"
+    assert schema["$id"] == f"https://syncmap.dev/schemas/{kind}.v{LATEST}.json"
 
 
 def properties(schema: dict):
@@ -44,7 +45,7 @@ def test_every_property_has_a_description(kind):
 def test_syncmap_schema_prints_the_published_file():
     result = run_syncmap("schema")
     assert result.returncode == 0
-    assert json.loads(result.stdout) == json.loads((REPO / "schemas" / "mapping.v1.json").read_text())
+    assert json.loads(result.stdout) == json.loads((REPO / "schemas" / f"mapping.v{LATEST}.json").read_text())
 
 
 def test_shipped_documents_validate_against_the_schema_alone():

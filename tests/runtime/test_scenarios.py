@@ -214,7 +214,7 @@ def test_duplicate_key_keep_source(stores, open_job):
 def test_duplicate_key_hold(stores, open_job):
     assert first_match(stores, open_job, "hold") == [
         "conflict source contacts p1 (contacts p1 and Contact c1 share a key but their values differ; "
-        "held until resolved (duplicate_key: hold))"
+        "held until resolved (first_match: hold))"
     ]
 
 
