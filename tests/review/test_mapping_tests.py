@@ -104,4 +104,6 @@ def test_every_shipped_template_has_tests_and_they_pass():
 def test_the_example_tests_pass():
     result = run_syncmap("test", "examples")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "✓ examples/avochato/acme.test.yaml: a platform edit does not overwrite Salesforce" in result.stdout
+    assert (
+        "✓ examples/avochato/acme.test.yaml: a platform edit does not overwrite Salesforce" in result.stdout
+    )
