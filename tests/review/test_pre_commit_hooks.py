@@ -9,7 +9,7 @@ import sys
 
 import yaml
 
-from tests.conftest import REPO, write_project
+from tests.conftest import REPO, run_syncmap, write_project
 from tests.review.test_mapping_tests import MAPPING, TESTS
 
 HOOKS = {hook["id"]: hook for hook in yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())}
@@ -37,6 +37,13 @@ def test_the_hooks_pass_a_good_repository_and_leave_other_yaml_alone(tmp_path):
     })  # fmt: skip
     assert run_hook("syncmap-validate", root).returncode == 0
     assert run_hook("syncmap-test", root).returncode == 0
+
+
+def test_a_repository_without_tests_yet_passes_the_test_hook(tmp_path):
+    root = write_project(tmp_path, {"contacts.yaml": MAPPING})
+    result = run_hook("syncmap-test", root)
+    assert result.returncode == 0 and "No mapping tests (*.test.yaml) found." in result.stdout
+    assert run_syncmap("test", cwd=root).returncode == 2, "without --if-any, finding no tests is an error"
 
 
 def test_the_hooks_stop_a_commit_that_breaks_a_mapping_or_its_tests(tmp_path):
