@@ -39,7 +39,7 @@ from engine.compile import compile_plan
 from engine.connectors.memory import MemoryConnector
 from engine.errors import UsageError
 from engine.job import Job
-from engine.plan import Plan
+from engine.plan import Connection, Plan
 from engine.state import Link, StateStore
 
 CHECKED = ("create", "update", "delete", "skip", "conflict")
@@ -167,7 +167,7 @@ def run_case(plan: Plan, path: Path, case: Case) -> Outcome:
     return outcome
 
 
-def _memory(connection, records: dict[str, list[dict[str, Any]]]) -> MemoryConnector:
+def _memory(connection: Connection, records: dict[str, list[dict[str, Any]]]) -> MemoryConnector:
     settings = dict(connection.settings)
     default_id = "Id" if connection.connector == "salesforce" else "id"
     connector = MemoryConnector(

@@ -43,6 +43,8 @@ class PhonesAhead:
                 self.pool.shutdown(cancel_futures=True)
 
     def submit(self, batch: list[Record]) -> tuple[Future | None, list[str]]:
+        if not self.fields or (os.cpu_count() or 1) < 2:
+            return None, []
         texts = list(
             dict.fromkeys(
                 text
@@ -52,7 +54,7 @@ class PhonesAhead:
                 and not known_phone(text := str(value), self.region)
             )
         )
-        if not texts or not self.fields or (os.cpu_count() or 1) < 2:
+        if not texts:
             return None, []
         try:
             if self.pool is None:
