@@ -60,11 +60,13 @@ class Spool(Generic[T]):
         self._buffer = []
 
     def __iter__(self) -> Iterator[T]:
-        for offset in list(self._offsets):  # a chunk at a time, even if items are appended meanwhile
+        index = 0
+        while index < len(self._offsets):  # chunks spilled meanwhile are read too
             assert self._file is not None
-            self._file.seek(offset)
+            self._file.seek(self._offsets[index])
             with collector_paused():
                 chunk = pickle.load(self._file)
+            index += 1
             yield from chunk
         yield from list(self._buffer)
 

@@ -1,0 +1,54 @@
+"""Runs larger than one batch: decisions spill to disk, and matching is the same across batches."""
+
+from __future__ import annotations
+
+from engine.run import BATCH
+from engine.spool import Spool
+
+
+def test_a_spool_spills_to_disk_and_reads_back_in_order_any_number_of_times():
+    spool = Spool(chunk=3)
+    spool.extend({"n": n} for n in range(8))
+    assert len(spool) == 8 and spool._spilled == 6, "two full chunks went to disk"
+    first = list(spool)
+    assert first == [{"n": n} for n in range(8)] and list(spool) == first
+    seen = []
+    for item in spool:  # appending while reading: the reader keeps its place
+        seen.append(item["n"])
+        if item["n"] == 1:
+            spool.extend({"n": n} for n in range(8, 12))
+    assert seen == list(range(12)), "items appended while reading are read too, none lost"
+    assert [item["n"] for item in spool] == list(range(12))
+
+
+def test_matching_and_conflicts_are_the_same_across_batches(stores, open_job):
+    platform, crm = stores
+    count = 2 * BATCH + 100  # three batches of source records
+    platform.seed(
+        "contacts",
+        [{"id": f"p{i}", "first_name": f"P{i}", "phone": f"+1415{200 + i // 10000:03d}{i % 10000:04d}"}
+         for i in range(count)],
+    )  # fmt: skip
+    last = count - 1
+    crm.seed(
+        "Lead",
+        [
+            {"id": "L1", "FirstName": "P0", "MobilePhone": "+14152000000"},  # matches p0, in batch 1
+            {"id": "L2", "FirstName": "Late", "MobilePhone": f"+1415200{last:04d}"},  # p<last>, batch 3
+        ],
+    )
+    platform.seed("contacts", [{"id": "dup", "first_name": "Dup", "phone": "(415) 200-0000"}])  # read last
+    changeset = open_job().plan_changes()
+    changes = list(changeset.steps[0].changes)
+    links = sorted((c.record_id, c.origin) for c in changes if c.action == "link")
+    assert links == [("L1", "contacts p0"), ("L2", f"contacts p{last}")]
+    conflicts = [c for c in changes if c.action == "conflict"]
+    assert [(c.record_id, "already linked to another record in this run" in c.reason) for c in conflicts] == [
+        ("dup", True)
+    ]
+    creates = [c for c in changes if c.action == "create"]
+    assert len(creates) == count - 2, "every other contact is created once"
+    assert {c.values["MobilePhone"] for c in creates} >= {"+14152000001", f"+1415200{last - 1:04d}"}, (
+        "phones parsed ahead in the helper process are the same as parsed in place"
+    )
+    assert changeset.counts()["create"] == count - 2
