@@ -128,3 +128,27 @@ def test_one_file_without_git_is_a_usage_error(tmp_path):
     result = run_syncmap("diff", "old.yaml", cwd=root)
     assert result.returncode == 2
     assert "give two files (OLD NEW), or one file with --git REV" in result.stderr
+
+
+def test_removed_fields_policies_and_sides_are_listed_without_risk(tmp_path):
+    new = changed(
+        TEMPLATE,
+        ("      FirstName: first_name\n", ""),
+        ("    deletes: ignore", "    deletes: ignore\n    conflicts: {concurrent_edit: source_wins}"),
+        (
+            "target: {connection: crm, object: Lead, create_as: Lead}",
+            "target: {connection: crm, object: Contact}",
+        ),
+    )
+    root = write_project(tmp_path, {"old.yaml": TEMPLATE, "new.yaml": new})
+    found = {item["what"]: item for item in diff_json("old.yaml", "new.yaml", cwd=root)["differences"]}
+    assert (
+        found["field FirstName"]["kind"] == "removed"
+        and found["field FirstName"]["old"]["source"] == "first_name"
+    )
+    policy = found["conflicts.concurrent_edit"]
+    assert (policy["old"], policy["new"], policy["risk"]) == ("last_write_wins", "source_wins", None)
+    assert (found["target.types"]["old"], found["target.types"]["new"]) == (["Lead"], ["Contact"])
+    assert (found["target.create_as"]["old"], found["target.create_as"]["new"]) == ("Lead", "Contact"), (
+        "the compiled default (the first type) is compared, not the text"
+    )
