@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 from tests.conftest import REPO, run_syncmap, write_project
 
 MAPPING = """\
@@ -107,3 +109,20 @@ def test_the_example_tests_pass():
     assert (
         "✓ examples/avochato/acme.test.yaml: a platform edit does not overwrite Salesforce" in result.stdout
     )
+
+
+def test_the_readme_review_story_passes_once_acme_updates_both_ways(tmp_path):
+    readme = (REPO / "README.md").read_text()
+    case = readme[readme.index("     - name: a platform edit now reaches Salesforce") :]
+    case = "\n".join(line[3:] for line in case[: case.index("   ```")].splitlines())
+    (tmp_path / "syncmap.toml").write_text("")
+    for folder in ("mappings", "rules", "examples/avochato"):
+        shutil.copytree(REPO / folder, tmp_path / folder)
+    acme = tmp_path / "examples" / "avochato" / "acme.yaml"
+    tests = acme.with_name("review.test.yaml")
+    tests.write_text(f"syncmap_test: 1\nmapping: acme.yaml\ntests:\n{case}\n")
+    assert run_syncmap("test", str(tests)).returncode == 1, "before the edit, the new test fails"
+    assert "      update: to_source" in acme.read_text()
+    acme.write_text(acme.read_text().replace("      update: to_source", "      update: both"))
+    result = run_syncmap("test", str(tests))
+    assert result.returncode == 0, result.stdout + result.stderr
