@@ -36,6 +36,7 @@ class SandboxApi:
     ):
         self.org = org
         self.session_id = session_id
+        self.other_sessions: dict[str, str] = {}  # session id -> username of another user
         self.pages = QueryPages(page_size)
         self.faults = faults
         self.stats = ApiStats()
@@ -64,9 +65,13 @@ class SandboxApi:
         rest_path = match["rest"] or ""
         request = Request(method, rest_path, params, headers, body, match["version"])
         try:
-            self._authenticate(headers)
+            username = self._authenticate(headers)
             self.faults.check_request()
-            response = route.handler(self, request, **arguments)
+            if username is None:
+                response = route.handler(self, request, **arguments)
+            else:
+                with self.org.acting_as(username):
+                    response = route.handler(self, request, **arguments)
         except ApiError as error:
             response = error_response(error)
         self.stats.count(route.kind, response.status)
@@ -101,7 +106,9 @@ class SandboxApi:
                 return error_response(ApiError(400, "INVALID_FAULTS", str(e)))
         return json_response(vars(self.faults.settings))
 
-    def _authenticate(self, headers: Mapping[str, str]) -> None:
+    def _authenticate(self, headers: Mapping[str, str]) -> str | None:
+        """The username a request acts as: None for the sandbox's own user."""
         scheme, _, token = headers.get("Authorization", "").partition(" ")
-        if scheme not in ("Bearer", "OAuth") or token != self.session_id:
+        if scheme not in ("Bearer", "OAuth") or token not in (self.session_id, *self.other_sessions):
             raise INVALID_SESSION
+        return self.other_sessions.get(token)

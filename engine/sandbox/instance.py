@@ -183,6 +183,15 @@ class Sandbox:
 
     # -- controlling it ------------------------------------------------------------------------
 
+    def session_for(self, username: str) -> str:
+        """A new session acting as another user of the org (created on first use), so a test
+        can make changes that are someone else's."""
+        api = self._running()
+        api.org.ensure_user(username)
+        session_id = "00D8d0000000001!" + secrets.token_urlsafe(32)
+        api.other_sessions[session_id] = username
+        return session_id
+
     def stats(self) -> dict[str, Any]:
         """API calls so far: ``total``, ``by_kind`` and ``by_status``."""
         return self._running().stats.snapshot()

@@ -7,7 +7,9 @@ speaks in sObjects and records; it knows nothing of HTTP beyond the ApiError it 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,14 +46,51 @@ class Org:
         self.store = store
         self.api_version = api_version
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.user_id = self._ensure_user()
+        self._acting: ContextVar[str | None] = ContextVar("acting_user", default=None)
+        self.user_id = ""  # the user every API call acts as unless told otherwise; set just below
+        self.user_id = self.ensure_user(SANDBOX_USERNAME)
         self._ensure_lead_statuses()
 
     def reset(self) -> None:
         """Remove every record; the sandbox user comes back with a new id."""
         self.store.clear()
-        self.user_id = self._ensure_user()
+        self.user_id = ""
+        self.user_id = self.ensure_user(SANDBOX_USERNAME)
         self._ensure_lead_statuses()
+
+    # -- users -----------------------------------------------------------------------------
+
+    @contextmanager
+    def acting_as(self, username: str) -> Iterator[None]:
+        """Stamp what is written meanwhile (in this thread) as that user's change."""
+        token = self._acting.set(self.ensure_user(username))
+        try:
+            yield
+        finally:
+            self._acting.reset(token)
+
+    @property
+    def current_user(self) -> str:
+        return self._acting.get() or self.user_id
+
+    def ensure_user(self, username: str) -> str:
+        """The id of the user with this username, created on first use."""
+        user = self.schema.get("User")
+        existing = self.find_by(user, user.field("Username"), username)
+        if existing:
+            return existing[0]["Id"]
+        name = username.partition("@")[0]
+        user_id = ids.make_id(user.key_prefix, self.store.next_number(user.name))
+        self.user_id = self.user_id or user_id  # the first user creates itself
+        values = {
+            "Id": user_id,
+            "Username": username,
+            "Email": username,
+            "FirstName": name.capitalize(),
+            "LastName": "User",
+            "Alias": name[:8],
+        }
+        return self.create(user, values, trusted=True)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -112,7 +151,7 @@ class Org:
             record["Id"] = ids.make_id(sobject.key_prefix, self.store.next_number(sobject.name))
         self._stamp(record, created=True, keep=trusted)
         if sobject.field("OwnerId") and record.get("OwnerId") is None:
-            record["OwnerId"] = self.user_id
+            record["OwnerId"] = self.current_user
         with self.store.transaction():
             self._save(sobject, record, trusted)
         return record["Id"]
@@ -241,9 +280,10 @@ class Org:
     def _stamp(self, record: dict[str, Any], created: bool, keep: bool = False) -> None:
         """Set the audit fields; ``keep`` leaves values a seed file already gave."""
         now = format_datetime(self.clock())
-        stamps = {"LastModifiedDate": now, "SystemModstamp": now, "LastModifiedById": self.user_id}
+        user = self.current_user
+        stamps = {"LastModifiedDate": now, "SystemModstamp": now, "LastModifiedById": user}
         if created:
-            stamps |= {"CreatedDate": now, "CreatedById": self.user_id, "IsDeleted": False}
+            stamps |= {"CreatedDate": now, "CreatedById": user, "IsDeleted": False}
         for name, value in stamps.items():
             if not (keep and record.get(name) is not None):
                 record[name] = value
@@ -269,20 +309,3 @@ class Org:
                 "IsDefault": position == 1, "IsConverted": label == "Closed - Converted",
             }  # fmt: skip
             self.create(lead_status, values, trusted=True)
-
-    def _ensure_user(self) -> str:
-        """The id of the user every API call acts as, created on first start."""
-        user = self.schema.get("User")
-        existing = self.find_by(user, user.field("Username"), SANDBOX_USERNAME)
-        if existing:
-            return existing[0]["Id"]
-        self.user_id = ids.make_id(user.key_prefix, self.store.next_number(user.name))
-        values = {
-            "Id": self.user_id,
-            "Username": SANDBOX_USERNAME,
-            "Email": SANDBOX_USERNAME,
-            "FirstName": "Sandbox",
-            "LastName": "User",
-            "Alias": "sandbox",
-        }
-        return self.create(user, values, trusted=True)

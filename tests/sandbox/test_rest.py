@@ -241,6 +241,26 @@ def test_wrong_session_id_gets_401_invalid_session(sandbox):
     ]
 
 
+def test_a_session_for_another_user_stamps_changes_as_that_user(fresh_sandbox):
+    mine, theirs = fresh_sandbox.client(), fresh_sandbox.client(fresh_sandbox.session_for("ana@acme.example"))
+    lead_id = mine.Lead.create({"LastName": "Lopez", "Company": "Acme"})["id"]
+    theirs.Lead.update(lead_id, {"FirstName": "Ana"})
+    created_by_them = theirs.Lead.create({"LastName": "Ng", "Company": "Acme"})["id"]
+
+    rows = mine.query(
+        "SELECT Id, CreatedBy.Username, LastModifiedBy.Username FROM Lead ORDER BY CreatedDate, Id"
+    )["records"]
+    assert [(r["Id"], r["CreatedBy"]["Username"], r["LastModifiedBy"]["Username"]) for r in rows] == [
+        (lead_id, "sandbox@syncmap.local", "ana@acme.example"),
+        (created_by_them, "ana@acme.example", "ana@acme.example"),
+    ]
+    mine.Lead.update(lead_id, {"FirstName": "Ana María"})  # the sandbox's own user again
+    assert (
+        mine.Lead.get(lead_id)["LastModifiedById"]
+        == mine.query("SELECT Id FROM User WHERE Username = 'sandbox@syncmap.local'")["records"][0]["Id"]
+    )
+
+
 def test_client_can_be_built_by_hand_from_the_printed_info(sandbox):
     info = sandbox.info()
     client = Salesforce(
