@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from engine.changeset import Change, StepChanges
-from engine.connectors import Write
+from engine.connectors import Connector, Write, WriteResult
 from engine.expressions import field_path
 from engine.plan import Step
 from engine.run import RunContext, batched, normalize_key
@@ -40,10 +41,12 @@ def apply_step(
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Callable[[int], None] | None = None,
 ) -> StepReport:
-    """Write one step's changes, then record links, agreed values and watermarks."""
+    """Write one step's changes, then record links, agreed values, watermarks and when each
+    side was written to."""
     report = StepReport(step.name)
     created: dict[str, str] = {}  # source id (or planned id) -> id of the record created for it
     failed_pairs: set[str] = set()
+    windows: dict[str, tuple[str, str]] = {}  # side -> (first write sent, last answer received)
     for side, record_type, batch in _write_batches(changes.writes, batch_size):
         connector = context.connector(step.target.connection if side == "target" else step.source.connection)
         with context.state.transaction():
@@ -52,7 +55,7 @@ def apply_step(
             Write(str(ref), change.action, change.record_type, change.record_id, change.values)
             for ref, change in zip(refs, batch, strict=True)
         ]
-        results = connector.write(record_type, writes)
+        results = _write_timed(windows, side, connector, record_type, writes)
         with context.state.transaction():
             for ref, change, result in zip(refs, batch, results, strict=True):
                 context.state.journal_done(ref, "done" if result.ok else "failed")
@@ -70,17 +73,24 @@ def apply_step(
                     )
         if progress:
             progress(len(batch))
-    _give_new_ids_to_keys(changes, step, context, created, report)
+    _give_new_ids_to_keys(changes, step, context, created, report, windows)
     with context.state.transaction():
         _record_pairs(changes, step, context, created, failed_pairs)
         for side, value in changes.watermarks.items():
             context.state.save_watermark(context.job, step.name, side, value)
+        for side, (started, ended) in windows.items():
+            context.state.save_own_write(context.job, step.name, side, started, ended)
     context.planned_links.pop(step.name, None)
     return report
 
 
 def _give_new_ids_to_keys(
-    changes: StepChanges, step: Step, context: RunContext, created: dict[str, str], report: StepReport
+    changes: StepChanges,
+    step: Step,
+    context: RunContext,
+    created: dict[str, str],
+    report: StepReport,
+    windows: dict[str, tuple[str, str]],
 ) -> None:
     """A target record created for a source record gives its new id to the source's key field
     when the key is the target's id (Totango's External ID <- Task Id): another job sharing that
@@ -108,7 +118,8 @@ def _give_new_ids_to_keys(
                 )
     connector = context.connector(step.source.connection)
     for source_type, batch in writes.items():
-        for write, result in zip(batch, connector.write(source_type, batch), strict=True):
+        results = _write_timed(windows, "source", connector, source_type, batch)
+        for write, result in zip(batch, results, strict=True):
             if not result.ok:
                 report.failed.append(
                     (Change(step.name, "update", "source", source_type, write.id), result.error or "failed")
@@ -225,3 +236,22 @@ def _link_recovered(context: RunContext, step: Step, entry, found_id: str) -> No
         link = Link(entry.record_type, found_id, origin_type, origin_id, "recovered:source")
     context.state.save_link(context.job, step.name, link)
     context.state.save_snapshot(context.job, step.name, link.source_id, {})
+
+
+def _write_timed(
+    windows: dict[str, tuple[str, str]],
+    side: str,
+    connector: Connector,
+    record_type: str,
+    writes: list[Write],
+) -> list[WriteResult]:
+    """Write, widening the side's window to cover this call: from the first write sent to the
+    last answer received, the span in which the side's records carry syncmap's own changes."""
+    started = windows.get(side, (_now(), ""))[0]
+    results = connector.write(record_type, writes)
+    windows[side] = (started, _now())
+    return results
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")

@@ -171,10 +171,12 @@ class _StepRun:
             if since is None or parse_datetime(since) < floor:
                 since = floor.isoformat(timespec="microseconds")
         started = datetime.now(UTC).isoformat(timespec="microseconds")
+        # a full read reads back syncmap's own writes too: it is how drift is found
+        own_writes = () if self.context.full else self.state.own_writes(self.job, self.step.name, side)
         changed = (
             record
             for record_type in spec.types
-            for record in connector.read(record_type, since=since, where=spec.where)
+            for record in connector.read(record_type, since=since, where=spec.where, own_writes=own_writes)
         )
         count, newest = 0, None
         for record in itertools.chain(changed, self.retries(side, spec.types)):

@@ -1,9 +1,10 @@
 """The state store: what syncmap remembers between runs, in one SQLite file per project.
 
 It holds the links between records on both sides (and how each was made), the last synced
-values of every linked pair (the base of three-way change detection), per-step watermarks, the
-match-key index, run history, dead letters, and the write journal. Only ``apply`` writes here;
-a dry run reads it. The schema is versioned (``PRAGMA user_version``) and migrated on open.
+values of every linked pair (the base of three-way change detection), per-step watermarks and
+the times each step last wrote to each side, the match-key index, run history, dead letters, and
+the write journal. Only ``apply`` writes here; a dry run reads it. The schema is versioned
+(``PRAGMA user_version``) and migrated on open.
 """
 
 from __future__ import annotations
@@ -67,7 +68,15 @@ MIGRATIONS = [
         job TEXT PRIMARY KEY, status TEXT NOT NULL, last_error TEXT, updated_at TEXT NOT NULL
     );
     """,
+    """
+    CREATE TABLE own_writes (
+        job TEXT NOT NULL, step TEXT NOT NULL, side TEXT NOT NULL,
+        started TEXT NOT NULL, ended TEXT NOT NULL
+    );
+    CREATE INDEX own_writes_by_step ON own_writes (job, step, side, ended);
+    """,
 ]
+KEPT_WRITE_WINDOWS = 10  # per step and side; an older window's records are read back, harmlessly
 
 
 def now() -> str:
@@ -211,6 +220,23 @@ class StateStore:
 
     def save_watermark(self, job: str, step: str, side: str, value: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO watermarks VALUES (?, ?, ?, ?)", (job, step, side, value))
+
+    def own_writes(self, job: str, step: str, side: str) -> list[tuple[str, str]]:
+        """The (started, ended) times of a step's latest writes to a side, oldest first: a
+        connector that can tell its own changes apart leaves those out of the next read."""
+        rows = self.db.execute(
+            "SELECT started, ended FROM own_writes WHERE job=? AND step=? AND side=? ORDER BY ended",
+            (job, step, side),
+        ).fetchall()
+        return [(started, ended) for started, ended in rows]
+
+    def save_own_write(self, job: str, step: str, side: str, started: str, ended: str) -> None:
+        self.db.execute("INSERT INTO own_writes VALUES (?, ?, ?, ?, ?)", (job, step, side, started, ended))
+        self.db.execute(
+            "DELETE FROM own_writes WHERE job=? AND step=? AND side=? AND ended NOT IN "
+            "(SELECT ended FROM own_writes WHERE job=? AND step=? AND side=? ORDER BY ended DESC LIMIT ?)",
+            (job, step, side, job, step, side, KEPT_WRITE_WINDOWS),
+        )
 
     # -- match keys ------------------------------------------------------------------------------
 
@@ -363,7 +389,15 @@ class StateStore:
         """Stop a job and forget it: its links, agreed values, watermarks, keys, dead letters and
         journal go (the records on both sides stay); its run history is kept, and its status says
         `deleted` so that nothing runs it again until it is resumed (a new initial sync)."""
-        forgotten = ("links", "snapshots", "watermarks", "match_keys", "dead_letters", "journal")
+        forgotten = (
+            "links",
+            "snapshots",
+            "watermarks",
+            "own_writes",
+            "match_keys",
+            "dead_letters",
+            "journal",
+        )
         with self.transaction():
             for table in forgotten:
                 self.db.execute(f"DELETE FROM {table} WHERE job=?", (job,))

@@ -94,8 +94,18 @@ class Connector(Protocol):
         """Fields and capabilities of a record type; ConnectorError when it does not exist."""
         ...
 
-    def read(self, object_type: str, since: str | None = None, where: str | None = None) -> Iterator[Record]:
-        """Records modified at or after ``since`` (all when None), deletions included, oldest first."""
+    def read(
+        self,
+        object_type: str,
+        since: str | None = None,
+        where: str | None = None,
+        own_writes: Sequence[tuple[str, str]] = (),
+    ) -> Iterator[Record]:
+        """Records modified at or after ``since`` (all when None), deletions included, oldest first.
+
+        ``own_writes`` are the (started, ended) times of this step's latest writes here: a
+        connector that can tell its own changes from others' may leave out the records whose
+        last change was one of those writes (Salesforce's ``skip_own_changes``); others ignore it."""
         ...
 
     def get(self, object_type: str, ids: Sequence[str]) -> dict[str, Record]:

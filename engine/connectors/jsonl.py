@@ -78,7 +78,13 @@ class JsonlConnector:
             deletable=False,
         )
 
-    def read(self, object_type: str, since: str | None = None, where: str | None = None) -> Iterator[Record]:
+    def read(
+        self,
+        object_type: str,
+        since: str | None = None,
+        where: str | None = None,
+        own_writes: Sequence[tuple[str, str]] = (),
+    ) -> Iterator[Record]:
         self.calls["read"] += 1
         refuse_where("jsonl", object_type, where)
         start = canonical_time(since, "since") if since is not None else None

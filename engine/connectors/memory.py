@@ -93,7 +93,13 @@ class MemoryConnector(TombstoneWrites):
         fields = infer_fields((json.loads(row.data) for row in recent), self.id_field, self.modified_field)
         return ObjectInfo(object_type, fields, id_field=self.id_field, modified_field=self.modified_field)
 
-    def read(self, object_type: str, since: str | None = None, where: str | None = None) -> Iterator[Record]:
+    def read(
+        self,
+        object_type: str,
+        since: str | None = None,
+        where: str | None = None,
+        own_writes: Sequence[tuple[str, str]] = (),
+    ) -> Iterator[Record]:
         self.calls["read"] += 1
         refuse_where("memory", object_type, where)
         start = canonical_time(since, "since") if since is not None else ""

@@ -4,7 +4,10 @@ Reads are one SOQL queryAll per read, ordered by (SystemModstamp, Id) and paged 
 so deleted records arrive as tombstones (``IsDeleted``) and a watermark never skips a change. The
 read starts ``overlap_seconds`` before the watermark: SystemModstamp is stamped when a transaction
 starts, so a slow transaction can become visible after a later one was already read. Rows that a
-previous read of this connector delivered with the same stamp are not delivered twice.
+previous read of this connector delivered with the same stamp are not delivered twice. With
+``skip_own_changes``, a read leaves out the records whose last change was syncmap's own write
+(made by ``username`` within one of the times the engine says it wrote), so writes never come
+back as changes and cost no queryMore pages.
 
 Writes go through sObject Collections in chunks of up to 200 records, or through one Bulk API 2.0
 ingest job when one operation has more writes than ``bulk_threshold``. Every HTTP request is
@@ -61,7 +64,7 @@ T = TypeVar("T")
 SETTINGS = (
     "instance_url", "session_id", "username", "password", "security_token", "domain", "client_id",
     "client_secret", "api_version", "ca_file", "bulk_threshold", "batch_size", "max_retries",
-    "overlap_seconds", "retry_delay_seconds", "extra_fields",
+    "overlap_seconds", "retry_delay_seconds", "extra_fields", "skip_own_changes",
 )  # fmt: skip
 SECRETS = ("session_id", "password", "security_token", "client_secret")
 MAX_BATCH = 200  # records per sObject Collections call, Salesforce's limit
@@ -122,6 +125,24 @@ def _auth_kind(settings: Mapping[str, Any]) -> str:
         hint="give `instance_url` + `session_id`, or `username` + `password` + `security_token`, "
         "or `client_id` + `client_secret` + `domain`, e.g. `session_id: ${SF_SESSION_ID}`",
     )
+
+
+def _own_username(settings: Mapping[str, Any]) -> str | None:
+    """The username whose changes within syncmap's own writes are skipped, when asked to."""
+    skip = settings.get("skip_own_changes", False)
+    if not isinstance(skip, bool):
+        raise ConnectorError(
+            f"salesforce setting `skip_own_changes` must be true or false, not `{skip}`",
+            hint="leave it out to read back every change, syncmap's own writes included",
+        )
+    username = settings.get("username")
+    if skip and not username:
+        raise ConnectorError(
+            "salesforce setting `skip_own_changes` needs `username`: the user syncmap's writes are made as",
+            hint="add `username: syncmap@acme.com`; with a session id or client credentials it only "
+            "names whose changes to skip",
+        )
+    return str(username) if skip else None
 
 
 def _extra_fields(value: Any) -> dict[str, list[str]]:
@@ -226,6 +247,7 @@ class SalesforceConnector:
         self.overlap = timedelta(seconds=_whole(settings, "overlap_seconds", 60, 0, 86400))
         self.retry_delay = _whole(settings, "retry_delay_seconds", 1.0, 0, 600)
         self.extra_fields = _extra_fields(settings.get("extra_fields", []))
+        self.own_username = _own_username(settings)
         self.calls: Counter[str] = Counter()
         self.session = requests.Session()
         self.session.trust_env = False  # else REQUESTS_CA_BUNDLE overrides `verify`, and proxies leak in
@@ -268,11 +290,18 @@ class SalesforceConnector:
             )  # fmt: skip
         return self._infos[object_type]
 
-    def read(self, object_type: str, since: str | None = None, where: str | None = None) -> Iterator[Record]:
+    def read(
+        self,
+        object_type: str,
+        since: str | None = None,
+        where: str | None = None,
+        own_writes: Sequence[tuple[str, str]] = (),
+    ) -> Iterator[Record]:
         """Records modified at or after ``since`` (less the overlap), tombstones included, streamed
-        page by page in (SystemModstamp, Id) order."""
+        page by page in (SystemModstamp, Id) order; with ``skip_own_changes``, not those whose
+        last change was one of ``own_writes``."""
         info = self.describe(object_type)
-        conditions, start = [], None
+        conditions, start, floor = [], None, None
         if since is not None and info.modified_field:
             start = parse_time(canonical_time(since, "watermark"))
             floor = (start - self.overlap).replace(microsecond=0)
@@ -280,10 +309,29 @@ class SalesforceConnector:
         if where:
             self.check_where(info.name, where)
             conditions.append(f"({where})")
+        if self.own_username and own_writes and info.modified_field:
+            conditions += self._not_own_writes(info.modified_field, own_writes, floor)
         text = f"SELECT {', '.join(self._columns(object_type))} FROM {info.name}"
         text += f" WHERE {' AND '.join(conditions)}" if conditions else ""
         text += f" ORDER BY {info.modified_field}, Id" if info.modified_field else " ORDER BY Id"
         return self._stream(info, text, start, where or "")
+
+    def _not_own_writes(
+        self, stamp: str, own_writes: Sequence[tuple[str, str]], floor: datetime | None
+    ) -> list[str]:
+        """The condition leaving out records last changed by our user within one of the write
+        windows (those ending after the read's floor); the bounds are as precise as SOQL's."""
+        outside = [  # Salesforce keeps whole seconds: a write's stamp may precede its window's start
+            f"{stamp} < {soql.datetime_literal(parse_time(started).replace(microsecond=0))} OR "
+            f"{stamp} > {soql.datetime_literal(parse_time(ended))}"
+            for started, ended in own_writes
+            if floor is None or parse_time(ended) >= floor
+        ]
+        if not outside:
+            return []
+        user = f"LastModifiedBy.Username != {soql.quote(self.own_username)}"
+        windows = " AND ".join(f"({window})" for window in outside)  # SOQL wants AND inside OR bracketed
+        return [f"({user} OR {windows if len(outside) == 1 else f'({windows})'})"]
 
     def get(self, object_type: str, ids: Sequence[str]) -> dict[str, Record]:
         """Live records by id, keyed by the id asked for (15- or 18-character)."""

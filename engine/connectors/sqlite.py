@@ -110,7 +110,13 @@ class SqliteConnector(TombstoneWrites):
         fields = infer_fields(samples, self.id_field, self.modified_field)
         return ObjectInfo(object_type, fields, id_field=self.id_field, modified_field=self.modified_field)
 
-    def read(self, object_type: str, since: str | None = None, where: str | None = None) -> Iterator[Record]:
+    def read(
+        self,
+        object_type: str,
+        since: str | None = None,
+        where: str | None = None,
+        own_writes: Sequence[tuple[str, str]] = (),
+    ) -> Iterator[Record]:
         """Records modified at or after ``since``, tombstones included, by (updated_at, id)."""
         self.calls["read"] += 1
         refuse_where("sqlite", object_type, where)

@@ -151,6 +151,16 @@ def test_unknown_settings_and_missing_credentials_are_reported(tmp_path):
         SalesforceConnector(
             {"instance_url": "https://x", "session_id": "s", "extra_fields": "Account.Name"}, tmp_path
         )
+    with pytest.raises(ConnectorError, match="`skip_own_changes` must be true or false, not `yes`"):
+        SalesforceConnector(
+            {"instance_url": "https://x", "session_id": "s", "skip_own_changes": "yes"}, tmp_path
+        )
+    with pytest.raises(ConnectorError) as excinfo:
+        SalesforceConnector(
+            {"instance_url": "https://x", "session_id": "s", "skip_own_changes": True}, tmp_path
+        )
+    assert "`skip_own_changes` needs `username`" in excinfo.value.message
+    assert "username: " in excinfo.value.hint
 
 
 def test_describe_maps_fields_and_is_fetched_once(connect):
@@ -219,6 +229,41 @@ def test_incremental_reads_overlap_the_watermark_without_delivering_twice(sb, co
     assert [r.id for r in connector.read("Contact", since=watermark)] == [a, c, b]
     # a connector that has not read before cannot know what the overlap repeats
     assert [r.id for r in connect().read("Contact", since=watermark)] == [a, c, b]
+
+
+def test_skip_own_changes_leaves_out_only_what_syncmap_wrote_in_its_windows(sb, connect):
+    [before] = seed(sb, 1)  # the same user, before syncmap wrote
+    CLOCK.advance(30)
+    connector = connect(username="sandbox@syncmap.local", skip_own_changes=True)
+    started = CLOCK.now
+    mine = [result.id for result in connector.write("Contact", creates(3, prefix="Mine"))]
+    window = (started.isoformat(), CLOCK.now.isoformat())
+    colleague = sb.client(sb.session_for("ana@acme.example"))
+    colleague.Contact.update(mine[1], {"Title": "CEO"})  # someone else changes a record syncmap wrote
+    after = sb.client().Contact.create({"LastName": "After"})["id"]  # the same user, after the window
+    since = (started - timedelta(seconds=10)).isoformat()
+    everything = [before, mine[0], mine[2], mine[1], after]  # by last change
+
+    read = [r.id for r in connector.read("Contact", since=since, own_writes=[window])]
+    assert read == [before, mine[1], after]
+    assert "(LastModifiedBy.Username != 'sandbox@syncmap.local' OR (SystemModstamp < " in queries(sb)[-1]
+    # two windows: a record outside both is read, one inside either is not
+    earlier = ((started - timedelta(seconds=31)).isoformat(), (started - timedelta(seconds=29)).isoformat())
+    read = [r.id for r in connect(username="x@y.z", skip_own_changes=True).read(
+        "Contact", since=since, own_writes=[earlier, window]
+    )]  # fmt: skip
+    assert read == everything  # another username: nothing of ours to leave out
+    read = [r.id for r in connect(username="sandbox@syncmap.local", skip_own_changes=True).read(
+        "Contact", since=since, own_writes=[earlier, window]
+    )]  # fmt: skip
+    assert read == [mine[1], after]
+    # without the setting, or for a window ending before the read's floor, every change is read
+    assert [r.id for r in connect().read("Contact", since=since, own_writes=[window])] == everything
+    late = (started + timedelta(seconds=120)).isoformat()
+    read = list(connect(username="sandbox@syncmap.local", skip_own_changes=True).read(
+        "Contact", since=late, own_writes=[window]
+    ))  # fmt: skip
+    assert "LastModifiedBy.Username" not in queries(sb)[-1] and read == []
 
 
 def test_deleted_records_come_back_from_query_all_as_tombstones(sb, connect):
