@@ -77,7 +77,7 @@ def apply_step(
     with context.state.transaction():
         _record_pairs(changes, step, context, created, failed_pairs)
         for side, value in changes.watermarks.items():
-            context.state.save_watermark(context.job, step.name, side, value)
+            context.state.save_watermark(context.job, step.name, side, value, changes.seen.get(side, {}))
         for side, (started, ended) in windows.items():
             context.state.save_own_write(context.job, step.name, side, started, ended)
     context.planned_links.pop(step.name, None)

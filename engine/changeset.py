@@ -69,6 +69,7 @@ class StepChanges:
     pairs: Spool[PairState] = field(default_factory=Spool)
     unlinks: list[str] = field(default_factory=list)  # source ids whose link ends (deletions)
     watermarks: dict[str, str] = field(default_factory=dict)
+    seen: dict[str, dict[str, str]] = field(default_factory=dict)  # side -> records at its watermark
     read: dict[str, int] = field(default_factory=dict)  # records read per side
     # the match keys of every record read, per side: (type, id, modified, [(key index, value)])
     keys: dict[str, Spool[tuple[str, str, str | None, list[tuple[int, str]]]]] = field(

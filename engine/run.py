@@ -9,7 +9,9 @@ flow, using the directions, the last synced values (three-way) and the conflict 
 from __future__ import annotations
 
 import copy
+import hashlib
 import itertools
+import json
 import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
@@ -162,10 +164,16 @@ class _StepRun:
 
     def read(self, side: str) -> Iterator[Record]:
         """The side's records changed since its watermark, then the ones a past run failed to
-        write (dead letters, read again), each noted for the fingerprint as it passes."""
+        write (dead letters, read again), each noted for the fingerprint as it passes.
+
+        A read starts at the watermark itself (a time may hold more changes than were read), so
+        the records the last run read at exactly that time come again: unchanged, they are left
+        out, and a run with nothing new decides nothing and fetches no partners."""
         spec = self.step.source if side == "source" else self.step.target
         connector = self.source if side == "source" else self.target
-        since = None if self.context.full else self.state.watermark(self.job, self.step.name, side)
+        watermark = None if self.context.full else self.state.watermark(self.job, self.step.name, side)
+        seen = self.state.seen_at_watermark(self.job, self.step.name, side) if watermark else {}
+        since = watermark
         if spec.modified_within_seconds:  # a window is a limit even on a full run
             floor = datetime.now(UTC) - timedelta(seconds=spec.modified_within_seconds)
             if since is None or parse_datetime(since) < floor:
@@ -177,18 +185,24 @@ class _StepRun:
             record
             for record_type in spec.types
             for record in connector.read(record_type, since=since, where=spec.where, own_writes=own_writes)
+            if not (record.modified == watermark and seen.get(record.id) == _content(record))
         )
-        count, newest = 0, None
+        count, newest, at_newest = 0, None, []
         for record in itertools.chain(changed, self.retries(side, spec.types)):
+            if record.modified and (newest is None or record.modified >= newest):
+                at_newest = at_newest if record.modified == newest else []
+                newest = record.modified
+                at_newest.append(record)
             count += 1
             self.refreshed[side].add(record.id)
             self.out.saw(side, record.id, record.modified)
-            if record.modified and (newest is None or record.modified > newest):
-                newest = record.modified
             yield record
         self.out.read[side] = count
         if newest:
             self.out.watermarks[side] = newest
+            self.out.seen[side] = {record.id: _content(record) for record in at_newest}
+            if newest == watermark:  # more records at the same time: the earlier ones still count
+                self.out.seen[side] = seen | self.out.seen[side]
         elif since is None:  # nothing there yet: what appears later (this run's writes too) is new
             self.out.watermarks[side] = started
 
@@ -272,8 +286,10 @@ class _StepRun:
         for side, floor in self.waiting.items():  # records waiting for a parent are read again
             current = self.out.watermarks.get(side)
             self.out.watermarks[side] = min(current, floor) if current else floor
+            self.out.seen.pop(side, None)
         if self.context.flow:
             self.out.watermarks.clear()  # changes flowing the other way are still to be synced
+            self.out.seen.clear()
         return self.out
 
     def forget(self, side: str, batch: list[Record]) -> None:
@@ -890,6 +906,12 @@ class _StepRun:
         else:
             way = "to_target" if source_changed else "to_source" if target_changed else None
         return way if (way == "to_target" and to_target) or (way == "to_source" and to_source) else None
+
+
+def _content(record: Record) -> str:
+    """A short digest of what a record holds, to tell an unchanged record read again."""
+    data = json.dumps([record.deleted, record.values], sort_keys=True, default=str)
+    return hashlib.blake2b(data.encode(), digest_size=8).hexdigest()
 
 
 def _newer(first: str | None, second: str | None) -> bool:

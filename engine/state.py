@@ -74,6 +74,7 @@ MIGRATIONS = [
         started TEXT NOT NULL, ended TEXT NOT NULL
     );
     CREATE INDEX own_writes_by_step ON own_writes (job, step, side, ended);
+    ALTER TABLE watermarks ADD COLUMN seen TEXT NOT NULL DEFAULT '{}';
     """,
 ]
 KEPT_WRITE_WINDOWS = 10  # per step and side; an older window's records are read back, harmlessly
@@ -218,8 +219,18 @@ class StateStore:
         ).fetchone()
         return row[0] if row else None
 
-    def save_watermark(self, job: str, step: str, side: str, value: str) -> None:
-        self.db.execute("INSERT OR REPLACE INTO watermarks VALUES (?, ?, ?, ?)", (job, step, side, value))
+    def seen_at_watermark(self, job: str, step: str, side: str) -> dict[str, str]:
+        """The records read at exactly the watermark's time (id -> digest of their values)."""
+        row = self.db.execute(
+            "SELECT seen FROM watermarks WHERE job=? AND step=? AND side=?", (job, step, side)
+        ).fetchone()
+        return json.loads(row[0]) if row else {}
+
+    def save_watermark(self, job: str, step: str, side: str, value: str, seen: dict[str, str]) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO watermarks (job, step, side, value, seen) VALUES (?, ?, ?, ?, ?)",
+            (job, step, side, value, json.dumps(seen, sort_keys=True)),
+        )
 
     def own_writes(self, job: str, step: str, side: str) -> list[tuple[str, str]]:
         """The (started, ended) times of a step's latest writes to a side, oldest first: a
