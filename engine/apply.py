@@ -171,7 +171,8 @@ def _record_pairs(
         state.save_link(
             job, step.name, Link(pair.source_type, source_id, pair.target_type, target_id, pair.made_by)
         )
-        state.save_snapshot(job, step.name, source_id, pair.synced)
+        state.save_snapshot(job, step.name, source_id, pair.synced, pair.target_known)
+    state.forget_targets(job, step.name, changes.unsure_targets | failed)
     for side in ("source", "target"):
         _remember_keys(changes, step, context, side)
 

@@ -56,6 +56,7 @@ class PairState:
     target_id: str | None  # None while the target record is being created
     made_by: str
     synced: dict[str, Any]
+    target_known: bool = False  # the target record holds exactly ``synced`` (it was read or written so)
 
 
 @dataclass
@@ -68,6 +69,8 @@ class StepChanges:
     notes: Spool[Change] = field(default_factory=Spool)  # skips and conflicts
     pairs: Spool[PairState] = field(default_factory=Spool)
     unlinks: list[str] = field(default_factory=list)  # source ids whose link ends (deletions)
+    # source ids of the pairs whose target record may hold more than they agreed on
+    unsure_targets: set[str] = field(default_factory=set)
     watermarks: dict[str, str] = field(default_factory=dict)
     seen: dict[str, dict[str, str]] = field(default_factory=dict)  # side -> records at its watermark
     read: dict[str, int] = field(default_factory=dict)  # records read per side

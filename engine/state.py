@@ -75,6 +75,7 @@ MIGRATIONS = [
     );
     CREATE INDEX own_writes_by_step ON own_writes (job, step, side, ended);
     ALTER TABLE watermarks ADD COLUMN seen TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE snapshots ADD COLUMN target_known INTEGER NOT NULL DEFAULT 0;
     """,
 ]
 KEPT_WRITE_WINDOWS = 10  # per step and side; an older window's records are read back, harmlessly
@@ -192,23 +193,40 @@ class StateStore:
 
     # -- snapshots -------------------------------------------------------------------------------
 
-    def snapshots(self, job: str, step: str, source_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    def snapshots(
+        self, job: str, step: str, source_ids: Iterable[str], target_known: bool = False
+    ) -> dict[str, dict[str, Any]]:
+        """The agreed values of pairs by source id; with ``target_known``, only of the pairs whose
+        target record is known to hold them."""
         found: dict[str, dict[str, Any]] = {}
         ids = list(source_ids)
+        only_known = " AND target_known=1" if target_known else ""
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self.db.execute(
-                f"SELECT source_id, synced FROM snapshots WHERE job=? AND step=? AND source_id IN ({marks})",
+                f"SELECT source_id, synced FROM snapshots WHERE job=? AND step=?{only_known} "
+                f"AND source_id IN ({marks})",
                 (job, step, *chunk),
             )
             found.update((source_id, json.loads(synced)) for source_id, synced in rows)
         return found
 
-    def save_snapshot(self, job: str, step: str, source_id: str, synced: dict[str, Any]) -> None:
+    def save_snapshot(
+        self, job: str, step: str, source_id: str, synced: dict[str, Any], target_known: bool = False
+    ) -> None:
+        """The values a pair agreed on; ``target_known`` when they are the target record's values
+        as of the agreement (it was read or written then), so a later run may stand them in for it."""
         self.db.execute(
-            "INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?)",
-            (job, step, source_id, json.dumps(synced, sort_keys=True, default=str)),
+            "INSERT OR REPLACE INTO snapshots (job, step, source_id, synced, target_known) VALUES (?, ?, ?, ?, ?)",
+            (job, step, source_id, json.dumps(synced, sort_keys=True, default=str), int(target_known)),
+        )
+
+    def forget_targets(self, job: str, step: str, source_ids: Iterable[str]) -> None:
+        """The target records of these pairs changed without being agreed: read them next time."""
+        self.db.executemany(
+            "UPDATE snapshots SET target_known=0 WHERE job=? AND step=? AND source_id=?",
+            ((job, step, source_id) for source_id in source_ids),
         )
 
     # -- watermarks ----------------------------------------------------------------------------

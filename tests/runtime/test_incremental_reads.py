@@ -3,6 +3,8 @@ last run read; records read there already, and unchanged, are not decided again.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 STAMP = "2026-11-23T10:00:00+00:00"  # a platform keeping whole seconds: several changes share it
 
 
@@ -24,10 +26,10 @@ def test_records_read_at_the_watermark_are_decided_again_only_when_they_changed(
     first = open_job().apply()
     assert first.changeset.counts()["create"] == 3
 
-    again = open_job().apply()
-    [step] = again.changeset.steps
+    job = open_job()
+    [step] = job.apply().changeset.steps
     assert step.read["source"] == 0, "b and c, read at the watermark last time, are left out"
-    assert crm.calls["get"] == 0, "so no partner is fetched for them"
+    assert job.connectors["crm"].calls["get"] == 0, "so no partner is fetched for them"
 
     # within the same second, c changed and d arrived: both are read, b still is not
     platform.seed(
@@ -46,3 +48,144 @@ def test_records_read_at_the_watermark_are_decided_again_only_when_they_changed(
     fourth = open_job().apply()
     assert fourth.changeset.steps[0].read["source"] == 0, "b, c and d are all known at the watermark now"
     assert not fourth.changeset.has_changes()
+
+
+TWO_WAY = """\
+syncmap: 2
+name: two-way
+connections:
+  platform: {connector: memory, settings: {store: platform}}
+  crm: {connector: memory, settings: {store: crm}}
+objects:
+  contacts:
+    source: {connection: platform, object: contacts}
+    target: {connection: crm, object: Lead}
+    direction: both
+    match: [{source: phone, target: MobilePhone, normalize: phone}]
+    filters: [{side: source, require: first_name, reason: no first name}]
+    fields:
+      FirstName: first_name
+      LastName: last_name
+      MobilePhone: phone
+"""
+
+
+def later(seconds: int) -> str:
+    """A modification time after every one the stores gave so far."""
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
+
+
+def test_a_linked_lead_unchanged_since_it_was_agreed_is_not_fetched(stores, open_job):
+    platform, crm = stores
+    platform.seed(
+        "contacts", [{"id": "p1", "first_name": "Ana", "last_name": "Lopez", "phone": "+14155550101"}]
+    )
+    open_job(TWO_WAY).apply()
+    [lead] = crm.read("Lead")
+    assert open_job(TWO_WAY).apply().changeset.steps[0].read["target"] == 1  # its creation, read back
+
+    platform.seed(
+        "contacts",
+        [
+            {
+                "id": "p1",
+                "first_name": "Ana María",
+                "last_name": "Lopez",
+                "phone": "+14155550101",
+                "updated_at": later(30),
+            }
+        ],
+    )
+    job = open_job(TWO_WAY)
+    assert job.apply().changeset.counts()["update"] == 1
+    assert job.connectors["crm"].calls["get"] == 0, (
+        "the Lead stood in by the values agreed when it was created"
+    )
+    assert crm.get("Lead", [lead.id])[lead.id].values["FirstName"] == "Ana María"
+
+
+def test_a_lead_read_while_its_pair_could_not_agree_is_fetched_next_time(stores, open_job):
+    platform, crm = stores
+    platform.seed(
+        "contacts", [{"id": "p1", "first_name": "Ana", "last_name": "Lopez", "phone": "+14155550101"}]
+    )
+    open_job(TWO_WAY).apply()
+    [lead] = crm.read("Lead")
+
+    # the platform record fails a filter while the Lead changes: the pair cannot agree this run
+    platform.seed(
+        "contacts",
+        [
+            {
+                "id": "p1",
+                "first_name": "",
+                "last_name": "Lopez",
+                "phone": "+14155550101",
+                "updated_at": later(10),
+            }
+        ],
+    )
+    crm.seed("Lead", [{**lead.values, "LastName": "García", "updated_at": later(20)}])
+    open_job(TWO_WAY).apply()
+    assert platform.get("contacts", ["p1"])["p1"].values["last_name"] == "Lopez"
+
+    # the Lead is not read again (it has not changed since), but it is fetched, not stood in for
+    platform.seed(
+        "contacts",
+        [
+            {
+                "id": "p1",
+                "first_name": "Ana",
+                "last_name": "Lopez",
+                "phone": "+14155550101",
+                "updated_at": later(30),
+            }
+        ],
+    )
+    job = open_job(TWO_WAY)
+    assert job.apply().changeset.steps[0].read == {"target": 0, "source": 1}
+    assert job.connectors["crm"].calls["get"] == 1
+    assert platform.get("contacts", ["p1"])["p1"].values["last_name"] == "García"
+
+
+def test_a_lead_holding_a_value_the_pair_did_not_agree_on_is_fetched(stores, open_job):
+    platform, crm = stores
+    crm.seed(
+        "Lead",
+        [
+            {
+                "id": "L1",
+                "FirstName": "Ana",
+                "LastName": "Lopez",
+                "MobilePhone": "+14155550101",
+                "Title": "CEO",
+            }
+        ],
+    )
+    platform.seed(
+        "contacts", [{"id": "p1", "first_name": "Ana", "last_name": "Lopez", "phone": "+14155550101"}]
+    )
+    one_way_title = TWO_WAY + "      Title: {source: title, direction: to_target}\n"
+    open_job(
+        one_way_title
+    ).apply()  # a first match never blanks the Lead's Title: it keeps a value the platform lacks
+    open_job(one_way_title).apply()
+
+    platform.seed(
+        "contacts",
+        [
+            {
+                "id": "p1",
+                "first_name": "Ana María",
+                "last_name": "Lopez",
+                "phone": "+14155550101",
+                "updated_at": later(30),
+            }
+        ],
+    )
+    job = open_job(one_way_title)
+    assert job.apply().changeset.counts()["update"] == 1
+    assert job.connectors["crm"].calls["get"] == 1, (
+        "the agreed values are not all the Lead holds: it is fetched"
+    )
+    assert crm.get("Lead", ["L1"])["L1"].values["Title"] == "CEO"
