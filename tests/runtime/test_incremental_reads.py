@@ -1,5 +1,6 @@
-"""Incremental reads start at the watermark itself, where a time may hold more changes than the
-last run read; records read there already, and unchanged, are not decided again."""
+"""Incremental runs: a read starts at the watermark itself, where a time may hold more changes
+than the last run read, and the records read there already, unchanged, are not decided again. A
+linked record not read is decided from its pair's agreed values when they are all it holds."""
 
 from __future__ import annotations
 
@@ -75,73 +76,40 @@ def later(seconds: int) -> str:
     return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
 
 
+def ana(seconds_later: int | None = None, **changes: str) -> list[dict]:
+    """Ana's platform contact, changed ``seconds_later`` (or as first seeded)."""
+    contact = {"id": "p1", "first_name": "Ana", "last_name": "Lopez", "phone": "+14155550101", **changes}
+    return [contact if seconds_later is None else {**contact, "updated_at": later(seconds_later)}]
+
+
 def test_a_linked_lead_unchanged_since_it_was_agreed_is_not_fetched(stores, open_job):
     platform, crm = stores
-    platform.seed(
-        "contacts", [{"id": "p1", "first_name": "Ana", "last_name": "Lopez", "phone": "+14155550101"}]
-    )
+    platform.seed("contacts", ana())
     open_job(TWO_WAY).apply()
     [lead] = crm.read("Lead")
     assert open_job(TWO_WAY).apply().changeset.steps[0].read["target"] == 1  # its creation, read back
 
-    platform.seed(
-        "contacts",
-        [
-            {
-                "id": "p1",
-                "first_name": "Ana María",
-                "last_name": "Lopez",
-                "phone": "+14155550101",
-                "updated_at": later(30),
-            }
-        ],
-    )
+    platform.seed("contacts", ana(30, first_name="Ana María"))
     job = open_job(TWO_WAY)
     assert job.apply().changeset.counts()["update"] == 1
-    assert job.connectors["crm"].calls["get"] == 0, (
-        "the Lead stood in by the values agreed when it was created"
-    )
+    assert job.connectors["crm"].calls["get"] == 0, "the values the pair agreed on stand in for the Lead"
     assert crm.get("Lead", [lead.id])[lead.id].values["FirstName"] == "Ana María"
 
 
 def test_a_lead_read_while_its_pair_could_not_agree_is_fetched_next_time(stores, open_job):
     platform, crm = stores
-    platform.seed(
-        "contacts", [{"id": "p1", "first_name": "Ana", "last_name": "Lopez", "phone": "+14155550101"}]
-    )
+    platform.seed("contacts", ana())
     open_job(TWO_WAY).apply()
     [lead] = crm.read("Lead")
 
     # the platform record fails a filter while the Lead changes: the pair cannot agree this run
-    platform.seed(
-        "contacts",
-        [
-            {
-                "id": "p1",
-                "first_name": "",
-                "last_name": "Lopez",
-                "phone": "+14155550101",
-                "updated_at": later(10),
-            }
-        ],
-    )
+    platform.seed("contacts", ana(10, first_name=""))
     crm.seed("Lead", [{**lead.values, "LastName": "García", "updated_at": later(20)}])
     open_job(TWO_WAY).apply()
     assert platform.get("contacts", ["p1"])["p1"].values["last_name"] == "Lopez"
 
     # the Lead is not read again (it has not changed since), but it is fetched, not stood in for
-    platform.seed(
-        "contacts",
-        [
-            {
-                "id": "p1",
-                "first_name": "Ana",
-                "last_name": "Lopez",
-                "phone": "+14155550101",
-                "updated_at": later(30),
-            }
-        ],
-    )
+    platform.seed("contacts", ana(30))
     job = open_job(TWO_WAY)
     assert job.apply().changeset.steps[0].read == {"target": 0, "source": 1}
     assert job.connectors["crm"].calls["get"] == 1
@@ -150,42 +118,21 @@ def test_a_lead_read_while_its_pair_could_not_agree_is_fetched_next_time(stores,
 
 def test_a_lead_holding_a_value_the_pair_did_not_agree_on_is_fetched(stores, open_job):
     platform, crm = stores
-    crm.seed(
-        "Lead",
-        [
-            {
-                "id": "L1",
-                "FirstName": "Ana",
-                "LastName": "Lopez",
-                "MobilePhone": "+14155550101",
-                "Title": "CEO",
-            }
-        ],
-    )
-    platform.seed(
-        "contacts", [{"id": "p1", "first_name": "Ana", "last_name": "Lopez", "phone": "+14155550101"}]
-    )
+    lead = {
+        "id": "L1",
+        "FirstName": "Ana",
+        "LastName": "Lopez",
+        "MobilePhone": "+14155550101",
+        "Title": "CEO",
+    }
+    crm.seed("Lead", [lead])
+    platform.seed("contacts", ana())
     one_way_title = TWO_WAY + "      Title: {source: title, direction: to_target}\n"
-    open_job(
-        one_way_title
-    ).apply()  # a first match never blanks the Lead's Title: it keeps a value the platform lacks
+    open_job(one_way_title).apply()  # a first match never blanks the Title: the platform has none
     open_job(one_way_title).apply()
 
-    platform.seed(
-        "contacts",
-        [
-            {
-                "id": "p1",
-                "first_name": "Ana María",
-                "last_name": "Lopez",
-                "phone": "+14155550101",
-                "updated_at": later(30),
-            }
-        ],
-    )
+    platform.seed("contacts", ana(30, first_name="Ana María"))
     job = open_job(one_way_title)
     assert job.apply().changeset.counts()["update"] == 1
-    assert job.connectors["crm"].calls["get"] == 1, (
-        "the agreed values are not all the Lead holds: it is fetched"
-    )
+    assert job.connectors["crm"].calls["get"] == 1, "the agreed values are not all the Lead holds"
     assert crm.get("Lead", ["L1"])["L1"].values["Title"] == "CEO"
