@@ -36,8 +36,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from engine.changeset import Change
 from engine.compile import compile_plan
+from engine.connectors import Registry
 from engine.connectors.memory import MemoryConnector
-from engine.errors import UsageError
+from engine.errors import ConnectorError, UsageError
 from engine.job import Job
 from engine.plan import Connection, Plan
 from engine.state import Link, StateStore
@@ -169,7 +170,10 @@ def run_case(plan: Plan, path: Path, case: Case) -> Outcome:
 
 def _memory(connection: Connection, records: dict[str, list[dict[str, Any]]]) -> MemoryConnector:
     settings = dict(connection.settings)
-    default_id = "Id" if connection.connector == "salesforce" else "id"
+    try:  # the system's own id field, so the given records look as they would there
+        default_id = getattr(Registry().factory(connection.connector), "default_id_field", "id")
+    except ConnectorError:
+        default_id = "id"
     connector = MemoryConnector(
         {"store": f"syncmap-test-{next(store_names)}", "id_field": settings.get("id_field", default_id)}
     )

@@ -979,19 +979,20 @@ def _truthy(value: Any) -> bool:
 def open_connectors(
     plan: Plan, registry: Registry, base_dir: Path, environ: Mapping[str, str]
 ) -> dict[str, Connector]:
-    """Open every connection of the plan, replacing `${ENV}` references from the environment."""
+    """Open every connection of the plan, replacing `${ENV}` references from the environment, and
+    tell each connector that asks which parent-record fields the plan maps on it."""
     opened = {}
     for connection in plan.connections:
         settings = resolve_settings(connection.name, dict(connection.settings), environ)
-        if connection.connector == "salesforce":
-            settings["extra_fields"] = related_fields(plan, connection.name)
-        opened[connection.name] = registry.open(connection.connector, settings, base_dir)
+        connector = registry.open(connection.connector, settings, base_dir)
+        if hasattr(connector, "expect_fields"):
+            connector.expect_fields(related_fields(plan, connection.name))
+        opened[connection.name] = connector
     return opened
 
 
 def related_fields(plan: Plan, connection: str) -> dict[str, list[str]]:
-    """The parent-record fields (`Account.Name`) the plan maps on a Salesforce connection, by
-    record type: Salesforce returns them only when a query names them."""
+    """The parent-record fields (`Account.Name`) the plan maps on a connection, by record type."""
     wanted: dict[str, list[str]] = defaultdict(list)
     for step in plan.steps:
         if step.target.connection != connection:

@@ -14,6 +14,11 @@ package declares, in its pyproject.toml,
 where the object is a callable `(settings: dict, base_dir: Path) -> Connector`. Settings arrive
 with `${ENV}` references already replaced; `base_dir` is the folder of the mapping document, for
 relative paths. Tests can bypass discovery by passing a ``Registry`` with instances in it.
+
+Two optional declarations: a ``default_id_field`` attribute on the callable names the id field
+of the system's records when it is not ``id`` (Salesforce's ``Id``; `syncmap test` gives its
+in-memory stand-ins the same), and an ``expect_fields(paths_by_type)`` method hears, once opened,
+the parent-record paths the plan maps (``Account.Name``), for a system whose reads must name them.
 """
 
 from __future__ import annotations

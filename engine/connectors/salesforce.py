@@ -64,7 +64,7 @@ T = TypeVar("T")
 SETTINGS = (
     "instance_url", "session_id", "username", "password", "security_token", "domain", "client_id",
     "client_secret", "api_version", "ca_file", "bulk_threshold", "batch_size", "max_retries",
-    "overlap_seconds", "retry_delay_seconds", "extra_fields", "skip_own_changes",
+    "overlap_seconds", "retry_delay_seconds", "skip_own_changes",
 )  # fmt: skip
 SECRETS = ("session_id", "password", "security_token", "client_secret")
 MAX_BATCH = 200  # records per sObject Collections call, Salesforce's limit
@@ -145,25 +145,6 @@ def _own_username(settings: Mapping[str, Any]) -> str | None:
     return str(username) if skip else None
 
 
-def _extra_fields(value: Any) -> dict[str, list[str]]:
-    """``extra_fields`` as {object or "*": paths}; a plain list applies to every object that has
-    the path's first relationship."""
-    by_object = {"*": value} if isinstance(value, list) else value if isinstance(value, dict) else None
-    if by_object is None or not all(isinstance(paths, list) for paths in by_object.values()):
-        raise ConnectorError(
-            "salesforce setting `extra_fields` must be a list of parent field paths",
-            hint="for example `extra_fields: [Account.Name, Owner.Email]`, or `{Contact: [Account.Name]}`",
-        )
-    for paths in by_object.values():
-        for path in paths:
-            if not isinstance(path, str) or "." not in path or not _PATH.fullmatch(path):
-                raise ConnectorError(
-                    f"salesforce `extra_fields` entry `{path}` is not a parent field path",
-                    hint="write relationship and field separated by dots, like `Account.Name` or `Owner.Email`",
-                )
-    return {str(name): list(paths) for name, paths in by_object.items()}
-
-
 # --- errors -----------------------------------------------------------------------------------------
 
 
@@ -234,6 +215,8 @@ class Failure:
 class SalesforceConnector:
     """A Salesforce org through the REST API (see the module docstring)."""
 
+    default_id_field = "Id"
+
     def __init__(self, settings: Mapping[str, Any], base_dir: Path | None = None):
         check_settings("salesforce", settings, required=(), optional=SETTINGS)
         self.auth = _auth_kind(settings)
@@ -246,7 +229,7 @@ class SalesforceConnector:
         self.max_retries = int(_whole(settings, "max_retries", 5, 0, 100))
         self.overlap = timedelta(seconds=_whole(settings, "overlap_seconds", 60, 0, 86400))
         self.retry_delay = _whole(settings, "retry_delay_seconds", 1.0, 0, 600)
-        self.extra_fields = _extra_fields(settings.get("extra_fields", []))
+        self.extra_fields: dict[str, list[str]] = {}  # object -> parent paths the plan maps
         self.own_username = _own_username(settings)
         self.calls: Counter[str] = Counter()
         self.session = requests.Session()
@@ -375,6 +358,19 @@ class SalesforceConnector:
                 results[index] = WriteResult(write.ref, ok, record_id or write.id, None if ok else error)
         return [result for result in results if result is not None]
 
+    def expect_fields(self, paths_by_type: Mapping[str, Sequence[str]]) -> None:
+        """Also read the parent-record fields the plan maps: Salesforce returns them only when
+        a query names them."""
+        for record_type, paths in paths_by_type.items():
+            for path in paths:
+                if "." not in path or not _PATH.fullmatch(path):
+                    raise ConnectorError(
+                        f"`{path}` is not a parent field path of `{record_type}`",
+                        hint="write relationship and field separated by dots, like `Account.Name` or `Owner.Email`",
+                    )
+            known = self.extra_fields.setdefault(record_type, [])
+            known += [path for path in paths if path not in known]
+
     # --- describing
 
     def _describe(self, object_type: str) -> dict[str, Any]:
@@ -408,12 +404,10 @@ class SalesforceConnector:
         )
 
     def _columns(self, object_type: str) -> list[str]:
-        """Every queryable scalar field, then the extra parent fields that apply to this object."""
+        """Every queryable scalar field, then the parent fields the plan maps on this object."""
         raw = self._describe(object_type)
         columns = [f["name"] for f in raw["fields"] if f.get("type") not in UNQUERYABLE]
-        relationships = {f["relationshipName"].lower() for f in raw["fields"] if f.get("relationshipName")}
-        extra = [p for p in self.extra_fields.get("*", []) if p.split(".")[0].lower() in relationships]
-        extra += self.extra_fields.get(raw["name"], [])
+        extra = self.extra_fields.get(raw["name"], [])
         return list(dict.fromkeys([*columns, *extra]))
 
     def _filter_type(self, object_type: str, field_name: str) -> str | None:
@@ -505,7 +499,7 @@ class SalesforceConnector:
         except ApiFailure as e:
             if e.status != 400:
                 raise
-            hint = "check the field names in `extra_fields` and `where` against the object's describe"
+            hint = "check the parent fields the mapping names (`Account.Name`) and `where` against the object's describe"
             if e.code == "INVALID_QUERY_LOCATOR":
                 hint = "the query's cursor expired before all its pages were read; read again"
             raise ConnectorError(f"Salesforce rejected the query {what}: {e.code}: {e.detail}", hint) from e

@@ -19,6 +19,7 @@ import pytest
 from engine.connectors import Registry, Write
 from engine.connectors.salesforce import MAX_QUERY_LENGTH, SalesforceConnector
 from engine.errors import ConnectorError
+from engine.job import Job
 from engine.sandbox import Sandbox
 from engine.sandbox.tls import server_context
 
@@ -147,9 +148,9 @@ def test_unknown_settings_and_missing_credentials_are_reported(tmp_path):
         SalesforceConnector({"session_id": "s"}, tmp_path)
     with pytest.raises(ConnectorError, match="`batch_size` must be a number from 1 to 200"):
         SalesforceConnector({"instance_url": "https://x", "session_id": "s", "batch_size": 500}, tmp_path)
-    with pytest.raises(ConnectorError, match="extra_fields"):
-        SalesforceConnector(
-            {"instance_url": "https://x", "session_id": "s", "extra_fields": "Account.Name"}, tmp_path
+    with pytest.raises(ConnectorError, match="`Account` is not a parent field path of `Contact`"):
+        SalesforceConnector({"instance_url": "https://x", "session_id": "s"}, tmp_path).expect_fields(
+            {"Contact": ["Account"]}
         )
     with pytest.raises(ConnectorError, match="`skip_own_changes` must be true or false, not `yes`"):
         SalesforceConnector(
@@ -313,22 +314,48 @@ def test_extra_fields_come_back_nested_as_salesforce_returns_them(sb, connect):
     client.Contact.create({"LastName": "Ada", "AccountId": account})
     client.Contact.create({"LastName": "Bob"})
     client.Lead.create({"LastName": "Cy", "Company": "Cy Inc"})
-    connector = connect(extra_fields=["Account.Name", "Owner.Email"])
+    connector = connect()
+    connector.expect_fields({"Contact": ["Account.Name", "Owner.Email"], "Lead": ["Owner.Email"]})
     ada, bob = connector.read("Contact")
     assert ada.values["Account"] == {"Name": "Acme"}
     assert (
         ada.values["Owner"] == {"Email": ada.values["Owner"]["Email"]} and "@" in ada.values["Owner"]["Email"]
     )
     assert bob.values["Account"] is None
-    [lead] = connector.read("Lead")  # a Lead has no Account: only Owner.Email applies
+    [lead] = connector.read("Lead")
     assert "Account" not in lead.values and set(lead.values["Owner"]) == {"Email"}
     [found] = connector.find("Contact", "Account.Name", ["Acme"])
     assert found.id == ada.id and found.values["Account"] == {"Name": "Acme"}
     with pytest.raises(
         ConnectorError, match="rejected the query reading `Contact`: INVALID_FIELD"
     ) as excinfo:
-        list(connect(extra_fields={"Contact": ["Account.Nmae"]}).read("Contact"))
-    assert "extra_fields" in excinfo.value.hint
+        misspelt = connect()
+        misspelt.expect_fields({"Contact": ["Account.Nmae"]})
+        list(misspelt.read("Contact"))
+    assert "parent fields the mapping names" in excinfo.value.hint
+
+
+def test_a_job_tells_its_salesforce_connection_the_parent_fields_its_plan_maps(sb, tmp_path):
+    (tmp_path / "job.yaml").write_text(
+        "syncmap: 2\nname: parents\nconnections:\n"
+        "  platform: {connector: sqlite, settings: {path: platform.db}}\n"
+        "  salesforce:\n    connector: salesforce\n    settings: "
+        + json.dumps(
+            {
+                "instance_url": "${SF_INSTANCE_URL}",
+                "session_id": "${SF_SESSION_ID}",
+                "ca_file": str(sb.ca_file),
+            }
+        )
+        + "\nobjects:\n  contacts:\n    source: {connection: platform, object: contacts}\n"
+        "    target: {connection: salesforce, object: Contact}\n"
+        "    match: [{source: email, target: Email}]\n"
+        "    fields: {LastName: last_name, Account.Name: {source: company, direction: to_source}}\n"
+    )
+    environ = {"SF_INSTANCE_URL": sb.instance_url, "SF_SESSION_ID": sb.session_id}
+    with Job.open(tmp_path / "job.yaml", environ=environ) as job:
+        job.plan_changes()
+    assert queries(sb)[-1].endswith(", Account.Name FROM Contact ORDER BY SystemModstamp, Id")
 
 
 def test_reading_2500_records_takes_one_query_and_one_query_more(sb, connect):
