@@ -51,6 +51,14 @@ class SourceMap:
 
     nodes: dict[DocPath, NodeInfo] = field(default_factory=dict)
     lines: dict[str, list[str]] = field(default_factory=dict)
+    renamed: dict[DocPath, DocPath] = field(default_factory=dict)  # a migrated key's path -> as written
+
+    def as_written(self, path: DocPath) -> DocPath:
+        """A path in the newest version as the document wrote it (an older version's key names)."""
+        for new, old in self.renamed.items():
+            if tuple(path[: len(new)]) == new:
+                return (*old, *path[len(new) :])
+        return tuple(path)
 
     def info(self, path: DocPath) -> NodeInfo | None:
         """The node at ``path`` or, when it does not exist (a missing key), its nearest parent."""
@@ -88,7 +96,7 @@ class SourceMap:
         line = self.source_line(location)
         if secret and line is not None and location is not None:
             line = line[: location.column - 1] + "********"
-        return Diagnostic(code, message, location, tuple(path), hint, source_line=line)
+        return Diagnostic(code, message, location, self.as_written(path), hint, source_line=line)
 
     def source_line(self, location: Location | None) -> str | None:
         if location is None:

@@ -105,6 +105,7 @@ def _rename(data: dict, source: SourceMap, path: DocPath, new: str) -> None:
     new_path = (*path[:-1], new)
     for old_path in [p for p in source.nodes if p[: len(path)] == path]:
         source.nodes[new_path + old_path[len(path) :]] = source.nodes.pop(old_path)
+    source.renamed[new_path] = source.renamed.pop(path, path)
 
 
 def _replace(lines: list[str], where, old: str, new: str, path: Path) -> None:
