@@ -378,18 +378,14 @@ class _StepRun:
             Change(self.step.name, "skip", side, record.type, record.id, reason=reason, counted=counted)
         )
 
-    def filtered_out(
-        self, side: str, record: Record, source_id: str | None, unlink_only: bool = False
-    ) -> bool:
+    def filtered_out(self, side: str, record: Record, source_id: str | None) -> bool:
         """Whether a record fails a filter of its side, skipping it with the reason the first time
-        it is asked. A linked record (``source_id``) failing a filter with `unlink` loses its link.
-        ``unlink_only`` checks just those filters, for a partner reached from the other side."""
+        it is asked. A linked record (``source_id``) failing a filter with `unlink` loses its link."""
         if record.id in self.checked[side]:
             return record.id in self.filtered
-        if not unlink_only:
-            self.checked[side].add(record.id)
+        self.checked[side].add(record.id)
         for rule in self.step.filters:
-            if rule.side != side or (unlink_only and not rule.unlink):
+            if rule.side != side:
                 continue
             try:
                 if _truthy(rule.require(record.values)):
@@ -400,7 +396,6 @@ class _StepRun:
             if rule.unlink and source_id is not None:
                 self.out.unlinks.append(source_id)
                 reason += "; its link is removed"
-            self.checked[side].add(record.id)
             self.filtered.add(record.id)
             self.skip(side, record, reason)
             return True
@@ -821,8 +816,8 @@ class _StepRun:
     def pair(self, source: Record, target: Record, made_by: str, new: bool) -> None:
         """Decide field by field which way values flow between two linked records."""
         linked_id = None if new else source.id
-        if any(
-            self.filtered_out(side, record, linked_id, unlink_only=True)
+        if any(  # a partner reached from the other side answers to its own side's filters too
+            self.filtered_out(side, record, linked_id)
             for side, record in (("source", source), ("target", target))
         ):
             return

@@ -32,6 +32,16 @@ def test_first_run_links_creates_both_ways_and_skips_with_reasons(stores, open_j
     assert changes.summary() == "Plan: 2 to create, 1 to update, 0 to delete, 2 skipped, 0 conflicts."
 
 
+def test_a_record_failing_its_filters_is_skipped_when_reached_from_the_other_side_too(stores, open_job):
+    platform, crm = stores
+    platform.seed("contacts", [{"id": "p3", "first_name": "", "phone": "415 555 0102"}])
+    assert lines(open_job().apply().changeset) == ["skip source contacts p3 (no first name)"]
+    crm.seed("Lead", [{"id": "l3", "FirstName": "Cy", "LastName": "Ng", "MobilePhone": "+14155550102"}])
+    # the Lead is read, p3 is not (it did not change), and found by its phone: still skipped, not linked
+    assert lines(open_job().apply().changeset) == ["skip source contacts p3 (no first name)"]
+    assert platform.get("contacts", ["p3"])["p3"].values["first_name"] == ""
+
+
 def test_dry_run_writes_nothing_and_a_second_apply_plans_nothing(stores, open_job):
     platform, crm = stores
     platform.seed(
