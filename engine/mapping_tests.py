@@ -170,12 +170,18 @@ def run_case(plan: Plan, path: Path, case: Case) -> Outcome:
 
 def _memory(connection: Connection, records: dict[str, list[dict[str, Any]]]) -> MemoryConnector:
     settings = dict(connection.settings)
-    try:  # the system's own id field, so the given records look as they would there
-        default_id = getattr(Registry().factory(connection.connector), "default_id_field", "id")
+    try:  # the system's own id and modified fields, so the given records look as they would there
+        factory = Registry().factory(connection.connector)
     except ConnectorError:
-        default_id = "id"
+        factory = None
     connector = MemoryConnector(
-        {"store": f"syncmap-test-{next(store_names)}", "id_field": settings.get("id_field", default_id)}
+        {
+            "store": f"syncmap-test-{next(store_names)}",
+            "id_field": settings.get("id_field", getattr(factory, "default_id_field", "id")),
+            "modified_field": settings.get(
+                "modified_field", getattr(factory, "default_modified_field", "updated_at")
+            ),
+        }
     )
     for record_type, rows in records.items():
         connector.seed(record_type, rows)

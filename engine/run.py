@@ -23,7 +23,7 @@ from typing import Any
 
 from engine.changeset import Change, ChangeSet, FieldChange, PairState, StepChanges
 from engine.connectors import Connector, ObjectInfo, Record, Registry
-from engine.errors import RecordError
+from engine.errors import ConnectorError, RecordError
 from engine.expressions import field_path, parse_datetime, phone_e164
 from engine.phones import PhonesAhead
 from engine.plan import FLOWS, FieldRule, Plan, Step
@@ -264,6 +264,7 @@ class _StepRun:
         """The target side is read whole first (its keys are what source records match), then
         the source side streams through in batches, then the target records no source record
         reached. Only one batch of source records is in memory at a time."""
+        self.check_declared_fields()
         targets_by_id = {}
         for record in self.read("target"):
             self.index_keys("target", record)
@@ -302,6 +303,24 @@ class _StepRun:
             self.out.watermarks.clear()  # changes flowing the other way are still to be synced
             self.out.seen.clear()
         return self.out
+
+    def check_declared_fields(self) -> None:
+        """A side's `id:` and `modified:` must name the fields its connection uses: a document
+        saying otherwise would be read one way and meant another."""
+        for side, spec in (("source", self.step.source), ("target", self.step.target)):
+            for record_type in spec.types if spec.id_field or spec.modified_field else ():
+                info = self.context.describe(spec.connection, record_type)
+                for key, declared, used, what in (
+                    ("id", spec.id_field, info.id_field, "ids"),
+                    ("modified", spec.modified_field, info.modified_field, "modification times"),
+                ):
+                    if declared and declared != used:
+                        raise ConnectorError(
+                            f"objects.{self.step.name}.{side} says `{key}: {declared}`, but the "
+                            f"`{spec.connection}` connection keeps the {what} of `{record_type}` in `{used}`",
+                            hint=f"leave `{key}:` out to use the connection's, or set the connection up to use "
+                            f"`{declared}`",
+                        )
 
     def forget(self, side: str, batch: list[Record]) -> None:
         for record in batch:

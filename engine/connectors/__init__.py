@@ -15,9 +15,10 @@ where the object is a callable `(settings: dict, base_dir: Path) -> Connector`. 
 with `${ENV}` references already replaced; `base_dir` is the folder of the mapping document, for
 relative paths. Tests can bypass discovery by passing a ``Registry`` with instances in it.
 
-Two optional declarations: a ``default_id_field`` attribute on the callable names the id field
-of the system's records when it is not ``id`` (Salesforce's ``Id``; `syncmap test` gives its
-in-memory stand-ins the same), and an ``expect_fields(paths_by_type)`` method hears, once opened,
+Two optional declarations: ``default_id_field`` and ``default_modified_field`` attributes on
+the callable name the system's id and modification-time fields when they are not ``id`` and
+``updated_at`` (Salesforce's ``Id`` and ``SystemModstamp``; `syncmap test` gives its in-memory
+stand-ins the same), and an ``expect_fields(paths_by_type)`` method hears, once opened,
 the parent-record paths the plan maps (``Account.Name``), for a system whose reads must name them.
 """
 

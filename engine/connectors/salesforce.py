@@ -216,6 +216,7 @@ class SalesforceConnector:
     """A Salesforce org through the REST API (see the module docstring)."""
 
     default_id_field = "Id"
+    default_modified_field = "SystemModstamp"
 
     def __init__(self, settings: Mapping[str, Any], base_dir: Path | None = None):
         check_settings("salesforce", settings, required=(), optional=SETTINGS)

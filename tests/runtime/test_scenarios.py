@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from engine.errors import ConnectorError
 from tests.runtime.conftest import CONTACTS, lines
 
 
@@ -370,3 +373,22 @@ def test_runs_are_recorded_with_their_counts_and_the_job_status(stores, open_job
     failing = open_job(FAILING)
     failing.apply()  # p1 is linked already (same state); only the create of p2 fails
     assert failing.state.job_status(failing.name) == ("errors", "1 record failed")
+
+
+def test_a_side_naming_an_id_field_its_connection_does_not_use_is_an_error(stores, open_job):
+    platform, _ = stores
+    platform.seed(
+        "contacts", [{"id": "p1", "contact_id": "C-1", "first_name": "Ana", "phone": "415 555 0100"}]
+    )
+    document = CONTACTS.replace(
+        "source: {connection: platform, object: contacts}",
+        "source: {connection: platform, object: contacts, id: contact_id, modified: updated_at}",
+    )
+    with pytest.raises(ConnectorError) as excinfo:
+        open_job(document).plan_changes()
+    assert excinfo.value.message == (
+        "objects.contacts.source says `id: contact_id`, but the `platform` connection keeps the ids of "
+        "`contacts` in `id`"
+    )
+    assert "leave `id:` out" in excinfo.value.hint
+    assert open_job(document.replace(" id: contact_id,", "")).plan_changes().counts()["create"] == 1
