@@ -19,7 +19,7 @@ import requests
 
 from engine.webhook import signature
 from tests.conftest import run_syncmap
-from tests.runtime.test_crash import make_project
+from tests.runtime.test_crash import crm_rows, make_project, platform_rows
 
 
 class Watching:
@@ -174,6 +174,24 @@ def test_sigterm_during_a_run_lets_it_finish_and_loses_nothing(tmp_path):
     assert finished["counts"]["create"] > 0 and finished["failed"] == 0
     again = run_syncmap("plan", str(mapping), "--detailed-exitcode", cwd=folder)
     assert again.returncode == 0, "the interrupted watch left changes behind:\n" + again.stdout
+
+
+def test_a_second_sigint_exits_at_once_and_the_next_run_converges(tmp_path):
+    reference = make_project(tmp_path / "reference", 3000)
+    assert run_syncmap("apply", str(reference)).returncode == 0
+    mapping = make_project(tmp_path / "project", 3000)
+    folder = mapping.parent
+    watching = Watching(folder)
+    watching.next("progress", timeout=60)  # in the middle of the run
+    watching.process.send_signal(signal.SIGINT)
+    watching.next("progress")  # the first signal was heard: the run goes on
+    watching.process.send_signal(signal.SIGINT)
+    assert watching.process.wait(timeout=30) == 130, "the second signal does not wait for the run"
+
+    resumed = run_syncmap("apply", str(mapping), cwd=folder)
+    assert resumed.returncode == 0, resumed.stderr
+    assert crm_rows(folder) == crm_rows(reference.parent), "nothing lost, nothing created twice"
+    assert platform_rows(folder) == platform_rows(reference.parent)
 
 
 BASE = """\
