@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from engine.changeset import Change, StepChanges
 from engine.connectors import Connector, Write, WriteResult
+from engine.errors import SyncmapError
 from engine.expressions import field_path
 from engine.plan import Step
 from engine.run import RunContext, batched, normalize_key
@@ -50,6 +51,7 @@ def apply_step(
     for side, record_type, batch in _write_batches(changes.writes, batch_size):
         connector = context.connector(step.target.connection if side == "target" else step.source.connection)
         with context.state.transaction():
+            _stop_if_deleted(context)
             refs = [_journal(context, step, run_id, change) for change in batch]
         writes = [
             Write(str(ref), change.action, change.record_type, change.record_id, change.values)
@@ -75,6 +77,7 @@ def apply_step(
             progress(len(batch))
     _give_new_ids_to_keys(changes, step, context, created, report, windows)
     with context.state.transaction():
+        _stop_if_deleted(context)
         _record_pairs(changes, step, context, created, failed_pairs)
         for side, value in changes.watermarks.items():
             context.state.save_watermark(context.job, step.name, side, value, changes.seen.get(side, {}))
@@ -82,6 +85,17 @@ def apply_step(
             context.state.save_own_write(context.job, step.name, side, started, ended)
     context.planned_links.pop(step.name, None)
     return report
+
+
+def _stop_if_deleted(context: RunContext) -> None:
+    """`syncmap delete` from another process forgets the job: what this run still holds must not
+    bring it back (checked inside the transaction that would write)."""
+    status = context.state.job_status(context.job)
+    if status is not None and status[0] == "deleted":
+        raise SyncmapError(
+            f"{context.job} was deleted during the run: it stopped, and remembers nothing",
+            hint=f"the records written so far stay; `syncmap resume {context.job}` starts a new initial sync",
+        )
 
 
 def _give_new_ids_to_keys(

@@ -180,7 +180,7 @@ class Job:
             )
         first = not any(past["status"] == "done" for past in self.state.runs(self.name))
         run_id = report.run_id = self.state.start_run(self.name, self.plan.hash)
-        self.state.set_job_status(self.name, "initial sync" if first else "running")
+        self.state.set_job_status(self.name, "initial sync" if first else "running", keep_deleted=True)
         try:
             for step in self.steps:
                 changes = run_step(step, context)
@@ -188,13 +188,13 @@ class Job:
                 report.steps.append(apply_step(changes, step, context, run_id, batch_size, progress))
         except SyncmapError as e:
             self.state.finish_run(run_id, "error", report.changeset.counts(), e.message)
-            self.state.set_job_status(self.name, "errors", e.message)
+            self.state.set_job_status(self.name, "errors", e.message, keep_deleted=True)
             raise
         report.api_calls = self.api_calls()
         status = "errors" if report.failed else "active"
         self.state.finish_run(run_id, "done", {**report.changeset.counts(), "failed": report.failed}, None)
         failures = f"{report.failed} record{'s' if report.failed != 1 else ''} failed"
-        self.state.set_job_status(self.name, status, failures if report.failed else None)
+        self.state.set_job_status(self.name, status, failures if report.failed else None, keep_deleted=True)
         return report
 
     def stopped(self) -> str | None:

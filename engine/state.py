@@ -395,8 +395,17 @@ class StateStore:
         keys = ("id", "plan_hash", "started_at", "finished_at", "status", "counts", "error")
         return [dict(zip(keys, (*row[:5], json.loads(row[5] or "{}"), row[6]), strict=True)) for row in rows]
 
-    def set_job_status(self, job: str, status: str, error: str | None = None) -> None:
-        self.db.execute("INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?)", (job, status, error, now()))
+    def set_job_status(
+        self, job: str, status: str, error: str | None = None, keep_deleted: bool = False
+    ) -> None:
+        """Set a job's status; ``keep_deleted`` (a run reporting how it goes) leaves a job that
+        `syncmap delete` forgot meanwhile deleted."""
+        self.db.execute(
+            "INSERT INTO jobs VALUES (?, ?, ?, ?) ON CONFLICT (job) DO UPDATE SET status = excluded.status, "
+            "last_error = excluded.last_error, updated_at = excluded.updated_at"
+            + (" WHERE jobs.status != 'deleted'" if keep_deleted else ""),
+            (job, status, error, now()),
+        )
 
     def job_status(self, job: str) -> tuple[str, str | None] | None:
         row = self.db.execute("SELECT status, last_error FROM jobs WHERE job=?", (job,)).fetchone()

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from engine.errors import SyncmapError
+from engine.job import Job
 from tests.conftest import run_syncmap
 from tests.runtime.test_crash import make_project
 
@@ -76,3 +78,21 @@ def test_delete_forgets_the_links_and_revert_removes_only_what_the_job_created(q
     assert run_syncmap("resume", "quickstart", cwd=folder).returncode == 0
     assert run_syncmap("apply", str(quickstart), cwd=folder).returncode == 0  # a new initial sync
     assert count(folder, "Lead") > leads_before
+
+
+def test_a_delete_while_the_job_runs_stops_it_and_the_run_brings_nothing_back(quickstart):
+    folder = quickstart.parent
+    deleted = []
+
+    def delete_from_another_process(written: int) -> None:
+        if not deleted:
+            deleted.append(run_syncmap("delete", str(quickstart), "--yes", cwd=folder))
+
+    with Job.open(quickstart) as job, pytest.raises(SyncmapError) as excinfo:
+        job.apply(batch_size=10, progress=delete_from_another_process)
+    assert deleted[0].returncode == 0, deleted[0].stderr
+    assert "quickstart was deleted during the run" in excinfo.value.message
+    (status,) = json.loads(run_syncmap("status", "--format", "json", cwd=folder).stdout)
+    assert (status["status"], status["last_run"]["status"]) == ("deleted", "error")
+    with sqlite3.connect(folder / ".syncmap" / "state.db") as db:
+        assert db.execute("SELECT count(*) FROM links").fetchone() == (0,), "no link comes back"
