@@ -10,10 +10,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import itertools
+import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TextIO
 
 from engine.spool import Spool
 
@@ -126,7 +127,9 @@ class ChangeSet:
             f"{c['skip']} skipped, {conflicts}."
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, shown: Callable[[Any], Any] = lambda value: value) -> dict[str, Any]:
+        """The changes as JSON-ready data, each passed through ``shown`` (masking). The lists of
+        changes are read from their spools as they are written: give the data to ``write_json``."""
         return {
             "job": self.job,
             "plan_hash": self.plan_hash,
@@ -135,11 +138,38 @@ class ChangeSet:
                 {
                     "step": step.step,
                     "read": step.read,
-                    "changes": [_change_dict(change) for change in step.changes],
+                    "changes": Streamed(
+                        lambda step=step: (shown(_change_dict(change)) for change in step.changes),
+                        len(step.writes) + len(step.notes),
+                    ),
                 }
                 for step in self.steps
             ],
         }
+
+
+class Streamed(list):
+    """A list JSON is written from one item at a time, so a million changes are never all in
+    memory: ``write_json``'s encoder iterates a list once, and asks its length only when empty."""
+
+    def __init__(self, items: Callable[[], Iterator[Any]], length: int):
+        super().__init__()
+        self.items, self.length = items, length
+
+    def __iter__(self) -> Iterator[Any]:
+        return self.items()
+
+    def __len__(self) -> int:
+        return self.length
+
+
+def write_json(data: Any, out: TextIO) -> None:
+    """Write data as indented JSON, piece by piece (the encoder's incremental path, which
+    iterates ``Streamed`` lists lazily)."""
+    chunks = json.JSONEncoder(indent=2, default=str).iterencode(data)
+    while piece := "".join(itertools.islice(chunks, 10_000)):  # the encoder yields tiny strings
+        out.write(piece)
+    out.write("\n")
 
 
 def _change_dict(change: Change) -> dict[str, Any]:

@@ -23,6 +23,7 @@ import yaml
 
 from engine import __version__, diff, mapping_tests, preview, remote, versions
 from engine.apply import DEFAULT_BATCH_SIZE
+from engine.changeset import write_json
 from engine.compile import compile_plan
 from engine.diagnostics import did_you_mean, render_json, render_text
 from engine.errors import DocumentError, SyncmapError, UsageError
@@ -202,9 +203,10 @@ def plan_command(
     with Job.open(mapping, state_path, read_only=True, selection=selection) as job:
         changeset = job.plan_changes()
         if out:
-            out.write_text(json.dumps(saved_plan(changeset, mapping, selection), indent=2, default=str))
+            with out.open("w") as file:
+                write_json(saved_plan(changeset, mapping, selection), file)
         if output_format == "json":
-            click.echo(preview.render_json(changeset, masked=mask))
+            preview.write_changes_json(changeset, click.get_text_stream("stdout"), masked=mask)
         else:
             click.echo(preview.render_text(changeset, job.plan, limit=limit, detailed=detailed, masked=mask))
             if out:
@@ -349,7 +351,7 @@ def apply_command(target: Path, state_path, output_format, selection, batch_size
         with _progress(output_format) as progress:
             report = job.apply(batch_size=batch_size, progress=progress, expected_fingerprint=expected)
         if output_format == "json":
-            click.echo(json.dumps(report.to_dict(), indent=2, default=str))
+            write_json(report.to_dict(), click.get_text_stream("stdout"))
         else:
             click.echo(preview.render_report(report, job.plan))
     sys.exit(1 if report.failed else 0)

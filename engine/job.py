@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import ijson
+
 from engine.apply import DEFAULT_BATCH_SIZE, StepReport, apply_step, reconcile
 from engine.changeset import Change, ChangeSet, StepChanges
 from engine.compile import compile_plan
@@ -259,13 +261,20 @@ def saved_plan(changeset: ChangeSet, mapping: Path, selection: Selection) -> dic
 
 
 def load_saved_plan(path: Path) -> dict[str, Any]:
+    """What applying a saved plan needs: the keys before its changes, read without the changes
+    (a plan of a million records is a large file)."""
+    data: dict[str, Any] = {}
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
+        with path.open("rb") as file:
+            for key, value in ijson.kvitems(file, "", use_float=True):
+                if key == "steps":
+                    break
+                data[key] = value
+    except (OSError, ijson.JSONError) as e:
         raise UsageError(
             f"{path} is not a saved plan: {e}", hint="create one with `syncmap plan MAPPING --out plan.json`"
         ) from e
-    if not isinstance(data, dict) or data.get("syncmap_plan") != 1:
+    if data.get("syncmap_plan") != 1:
         raise UsageError(
             f"{path} is not a saved plan", hint="create one with `syncmap plan MAPPING --out plan.json`"
         )

@@ -11,11 +11,11 @@ import itertools
 import json
 import re
 from collections import defaultdict
-from typing import Any
+from typing import Any, TextIO
 
 import click
 
-from engine.changeset import Change, ChangeSet
+from engine.changeset import Change, ChangeSet, write_json
 from engine.plan import Plan
 
 EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*(@[A-Za-z0-9.-]+)")
@@ -34,9 +34,8 @@ def mask(value: Any) -> Any:
     return value
 
 
-def render_json(changeset: ChangeSet, masked: bool = False) -> str:
-    data = changeset.to_dict()
-    return json.dumps(mask(data) if masked else data, indent=2, default=str)
+def write_changes_json(changeset: ChangeSet, out: TextIO, masked: bool = False) -> None:
+    write_json(changeset.to_dict(mask if masked else lambda value: value), out)
 
 
 def render_text(

@@ -96,6 +96,25 @@ def test_a_saved_plan_is_refused_when_the_mapping_changed(quickstart):
     assert refused.stderr.startswith("error: the mapping changed since this plan was saved")
 
 
+def test_a_file_that_is_not_a_saved_plan_is_refused_with_a_hint(quickstart):
+    saved = quickstart.parent / "plan.json"
+    assert run_syncmap("plan", str(quickstart), "--out", str(saved)).returncode == 0
+    assert json.loads(saved.read_text())["steps"][0]["changes"], "the saved plan holds its changes"
+    for name, text in (
+        ("truncated.json", saved.read_text()[:500]),
+        ("list.json", "[1, 2]"),
+        ("yaml.json", "a: b"),
+    ):
+        (quickstart.parent / name).write_text(text)
+        refused = run_syncmap("apply", str(quickstart.parent / name))
+        assert refused.returncode == 2, name
+        assert refused.stderr.startswith(f"error: {quickstart.parent / name} is not a saved plan"), (
+            refused.stderr
+        )
+        assert "hint: create one with `syncmap plan MAPPING --out plan.json`" in refused.stderr
+        assert "Traceback" not in refused.stderr
+
+
 def test_a_missing_environment_variable_is_a_clear_error(tmp_path):
     (tmp_path / "syncmap.toml").write_text("")
     (tmp_path / "job.yaml").write_text(
