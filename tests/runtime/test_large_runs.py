@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import json
+
+from engine.changeset import Streamed, write_json
 from engine.run import BATCH
 from engine.spool import Spool
 
@@ -52,3 +56,17 @@ def test_matching_and_conflicts_are_the_same_across_batches(stores, open_job):
         "phones parsed ahead in the helper process are the same as parsed in place"
     )
     assert changeset.counts()["create"] == count - 2
+
+
+def test_json_is_written_one_change_per_line_and_reads_back_whole():
+    def changes():
+        return ({"n": n, "name": "Ana María"} for n in range(3))
+
+    data = {"job": "j", "empty": [], "nested": {"a": [1, {"b": None}]}, "changes": Streamed(changes, 3),
+            "none": Streamed(lambda: iter(()), 0)}  # fmt: skip
+    out = io.StringIO()
+    write_json(data, out)
+    expected = {**data, "changes": list(changes()), "none": []}
+    assert json.loads(out.getvalue()) == expected
+    assert '\n    {"n": 1, "name": "Ana Mar\\u00eda"},\n' in out.getvalue(), "one change per line"
+    assert json.loads(json.dumps(data)) == expected, "json.dumps copies a Streamed list whole"
