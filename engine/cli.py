@@ -258,8 +258,9 @@ def diff_command(files: tuple[Path, ...], revision: str | None, output_format: s
 @main.command("test")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--if-any", is_flag=True, help="Finding no tests is not an error (for a pre-commit hook).")
+@FORMAT
 @reports_errors
-def test_command(paths: tuple[Path, ...], if_any: bool) -> None:
+def test_command(paths: tuple[Path, ...], if_any: bool, output_format: str) -> None:
     """Run the mapping tests (`*.test.yaml`) in PATHS (default: the current folder).
 
     Each test gives records on each connection (held in memory: no database, org or secret is
@@ -267,20 +268,27 @@ def test_command(paths: tuple[Path, ...], if_any: bool) -> None:
     and the changes made that were not expected. Exits 1 when any test fails.
     """
     files = mapping_tests.find_test_files(list(paths))
-    if not files and if_any:
-        click.echo("No mapping tests (*.test.yaml) found.")
-        return
-    if not files:
+    if not files and not if_any:
         raise UsageError(
             "no mapping tests (*.test.yaml) found", hint="write one next to the mapping it tests"
         )
     outcomes = [outcome for path in files for outcome in mapping_tests.run_file(path)]
+    failed = sum(1 for outcome in outcomes if not outcome.passed)
+    if output_format == "json":
+        tests = [
+            {"file": str(o.file), "case": o.case, "passed": o.passed, "problems": o.problems}
+            for o in outcomes
+        ]
+        click.echo(json.dumps({"passed": len(outcomes) - failed, "failed": failed, "tests": tests}, indent=2))
+        sys.exit(1 if failed else 0)
+    if not files:
+        click.echo("No mapping tests (*.test.yaml) found.")
+        return
     for outcome in outcomes:
         mark = click.style("✓", fg="green") if outcome.passed else click.style("✗", fg="red", bold=True)
         click.echo(f"{mark} {outcome.file}: {outcome.case}")
         for problem in outcome.problems:
             click.echo(f"    {problem}")
-    failed = sum(1 for outcome in outcomes if not outcome.passed)
     summary = f"{len(outcomes) - failed} passed, {failed} failed, in {len(files)} file{'s' if len(files) != 1 else ''}."
     click.echo(click.style(summary, bold=True, fg="red" if failed else "green"))
     sys.exit(1 if failed else 0)
@@ -293,25 +301,34 @@ def test_command(paths: tuple[Path, ...], if_any: bool) -> None:
 @click.option(
     "--check", is_flag=True, help="Change nothing; exit 1 when a file is not in the newest version."
 )
+@FORMAT
 @reports_errors
-def upgrade(files: tuple[Path, ...], check: bool) -> None:
+def upgrade(files: tuple[Path, ...], check: bool, output_format: str) -> None:
     """Rewrite documents in the newest version of the language.
 
     Only the keys that changed and the version number are edited: comments, quoting and layout
     stay. Older documents keep working without it; upgrading makes them match the published
     schema of the newest version.
     """
-    behind = 0
-    for path in files:
-        version, changes = versions.upgrade(path, write=not check)
-        if version == versions.LATEST:
-            click.echo(f"{path}: already version {version}")
-            continue
-        behind += 1
-        verb = "would upgrade" if check else "upgraded"
-        click.echo(f"{path}: {verb} from version {version} to {versions.LATEST}")
-        for change in changes:
-            click.echo(f"  renamed {change}")
+    results = [(path, *versions.upgrade(path, write=not check)) for path in files]
+    behind = sum(1 for _, version, _ in results if version != versions.LATEST)
+    if output_format == "json":
+        documents = [
+            {"file": str(path), "version": version, "behind": version != versions.LATEST, "renamed": changes}
+            for path, version, changes in results
+        ]
+        click.echo(
+            json.dumps({"latest": versions.LATEST, "written": not check, "files": documents}, indent=2)
+        )
+    else:
+        for path, version, changes in results:
+            if version == versions.LATEST:
+                click.echo(f"{path}: already version {version}")
+                continue
+            verb = "would upgrade" if check else "upgraded"
+            click.echo(f"{path}: {verb} from version {version} to {versions.LATEST}")
+            for change in changes:
+                click.echo(f"  renamed {change}")
     if check and behind:
         sys.exit(1)
 

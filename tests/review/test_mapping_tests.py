@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 from tests.conftest import REPO, run_syncmap, write_project
@@ -69,6 +70,14 @@ def test_a_failure_shows_what_was_expected_and_what_happened(tmp_path):
         in result.stdout
     )
     assert "1 passed, 1 failed, in 1 file." in result.stdout
+
+    as_json = run_syncmap("test", "contacts.test.yaml", "--format", "json", cwd=root)
+    assert as_json.returncode == 1
+    report = json.loads(as_json.stdout)
+    assert (report["passed"], report["failed"]) == (1, 1)
+    failing = next(test for test in report["tests"] if not test["passed"])
+    assert failing["file"] == "contacts.test.yaml" and failing["case"].startswith("new contacts become Leads")
+    assert any("expected create {side: target, type: Lead" in problem for problem in failing["problems"])
 
 
 def test_an_action_not_listed_must_not_happen(tmp_path):

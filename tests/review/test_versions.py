@@ -62,6 +62,16 @@ def test_check_changes_nothing_and_fails_while_a_file_is_behind(tmp_path):
     check = run_syncmap("upgrade", "--check", "acme.yaml", cwd=root)
     assert check.returncode == 1 and "would upgrade from version 1 to 2" in check.stdout
     assert (root / "acme.yaml").read_text() == VERSION_1
+    as_json = run_syncmap("upgrade", "--check", "acme.yaml", "--format", "json", cwd=root)
+    assert as_json.returncode == 1
+    assert json.loads(as_json.stdout) == {
+        "latest": 2,
+        "written": False,
+        "files": [{"file": "acme.yaml", "version": 1, "behind": True, "renamed": [
+            "objects.contacts.conflicts.duplicate_key -> first_match",
+            "objects.leads.conflicts.duplicate_key -> first_match",
+        ]}],
+    }  # fmt: skip
     run_syncmap("upgrade", "acme.yaml", cwd=root)
     assert run_syncmap("upgrade", "--check", "acme.yaml", cwd=root).returncode == 0
 
