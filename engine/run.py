@@ -958,7 +958,9 @@ class _StepRun:
             resolved.append(f"first_match: {policy}")
             return "to_source" if policy == "keep_target" else "to_target"
         synced = self.comparable(rule, base.get(rule.target))
-        source_changed = forward != synced and (to_target or rule.source is not None)
+        # an empty source stands for the placeholder: with a blank agreed value, it is no change
+        placeholder = rule.default is not None and forward == rule.default and synced in (None, "")
+        source_changed = forward != synced and not placeholder and (to_target or rule.source is not None)
         target_changed = current != synced
         if source_changed and target_changed:  # also between the two one-way jobs of a two-way sync
             policy = rule.conflict or self.step.conflicts.concurrent_edit
