@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from engine.changeset import Change, StepChanges
 from engine.connectors import Connector, Write, WriteResult
@@ -21,7 +20,7 @@ from engine.expressions import field_path
 from engine.plan import Step
 from engine.run import RunContext, batched, normalize_key
 from engine.spool import Spool
-from engine.state import Link
+from engine.state import Link, now
 
 DEFAULT_BATCH_SIZE = 200
 WRITE_ORDER = {"create": 0, "update": 1, "delete": 2}
@@ -262,11 +261,7 @@ def _write_timed(
 ) -> list[WriteResult]:
     """Write, widening the side's window to cover this call: from the first write sent to the
     last answer received, the span in which the side's records carry syncmap's own changes."""
-    started = windows.get(side, (_now(), ""))[0]
+    started = windows.get(side, (now(), ""))[0]
     results = connector.write(record_type, writes)
-    windows[side] = (started, _now())
+    windows[side] = (started, now())
     return results
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")

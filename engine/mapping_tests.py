@@ -25,6 +25,7 @@ checked when listed. A side's `where` query is not run: give only the records it
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import tempfile
 from dataclasses import dataclass, field
@@ -170,22 +171,30 @@ def run_case(plan: Plan, path: Path, case: Case) -> Outcome:
 
 def _memory(connection: Connection, records: dict[str, list[dict[str, Any]]]) -> MemoryConnector:
     settings = dict(connection.settings)
-    try:  # the system's own id and modified fields, so the given records look as they would there
-        factory = Registry().factory(connection.connector)
-    except ConnectorError:
-        factory = None
+    id_field, modified_field = _system_fields(connection.connector)
     connector = MemoryConnector(
         {
             "store": f"syncmap-test-{next(store_names)}",
-            "id_field": settings.get("id_field", getattr(factory, "default_id_field", "id")),
-            "modified_field": settings.get(
-                "modified_field", getattr(factory, "default_modified_field", "updated_at")
-            ),
+            "id_field": settings.get("id_field", id_field),
+            "modified_field": settings.get("modified_field", modified_field),
         }
     )
     for record_type, rows in records.items():
         connector.seed(record_type, rows)
     return connector
+
+
+@functools.cache
+def _system_fields(connector: str) -> tuple[str, str]:
+    """The id and modified fields a connector declares, so given records look as they would there
+    (looked up once: finding a connector reads the installed packages' entry points)."""
+    try:
+        factory = Registry().factory(connector)
+    except ConnectorError:
+        return "id", "updated_at"
+    return getattr(factory, "default_id_field", "id"), getattr(
+        factory, "default_modified_field", "updated_at"
+    )
 
 
 def _compare(object_name: str, action: str, wanted: list[ExpectedChange], got: list[Change]) -> list[str]:

@@ -29,7 +29,7 @@ from engine.phones import PhonesAhead
 from engine.plan import FLOWS, FieldRule, Plan, Step
 from engine.secrets import resolve_settings
 from engine.spool import collector_paused
-from engine.state import Link, StateStore
+from engine.state import Link, StateStore, now
 
 PLACEHOLDER = "(new {type} for {origin})"
 BATCH = 2000  # source records decided together: their partners are fetched in one call per type
@@ -181,7 +181,7 @@ class _StepRun:
             if since is None or parse_datetime(since) < floor:
                 since = floor.isoformat(timespec="microseconds")
         self.from_watermark[side] = since is not None and since == watermark
-        started = datetime.now(UTC).isoformat(timespec="microseconds")
+        started = now()
         # a full read reads back syncmap's own writes too: it is how drift is found
         own_writes = () if self.context.full else self.state.own_writes(self.job, self.step.name, side)
         changed = (

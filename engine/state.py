@@ -82,7 +82,8 @@ KEPT_WRITE_WINDOWS = 10  # per step and side; an older window's records are read
 
 
 def now() -> str:
-    return datetime.now(UTC).isoformat()
+    """The time in UTC, always with microseconds, so stored times also sort as text."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True)
