@@ -12,15 +12,16 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from engine.changeset import Change, StepChanges
-from engine.connectors import Connector, Write, WriteResult
-from engine.errors import SyncmapError
+from engine.connectors import Connector, FieldInfo, Write, WriteResult
+from engine.errors import ConnectorError, SyncmapError
 from engine.expressions import field_path
 from engine.plan import Step
-from engine.run import RunContext, batched, normalize_key
+from engine.run import RunContext, batched, get_path, normalize_key
 from engine.spool import Spool
-from engine.state import Link, now
+from engine.state import JournalEntry, Link, now
 
 DEFAULT_BATCH_SIZE = 200
 WRITE_ORDER = {"create": 0, "update": 1, "delete": 2}
@@ -50,22 +51,25 @@ def apply_step(
     for side, record_type, batch in _write_batches(changes.writes, batch_size):
         connector = context.connector(step.target.connection if side == "target" else step.source.connection)
         with context.state.transaction():
-            _stop_if_deleted(context)
+            _still_ours(context)
             refs = [_journal(context, step, run_id, change) for change in batch]
         writes = [
             Write(str(ref), change.action, change.record_type, change.record_id, change.values)
             for ref, change in zip(refs, batch, strict=True)
         ]
         results = _write_timed(windows, side, connector, record_type, writes)
-        with context.state.transaction():
+        with context.state.transaction():  # the batch's outcome, new ids and links, together
+            _still_ours(context)
             for ref, change, result in zip(refs, batch, results, strict=True):
-                context.state.journal_done(ref, "done" if result.ok else "failed")
+                context.state.journal_done(ref, "done" if result.ok else "failed", result.id)
                 record_id = change.record_id or result.id or change.planned_id or ""
                 if result.ok:
                     report.written += 1
                     context.state.clear_dead_letter(context.job, step.name, side, _origin_id(change))
                     if change.action == "create":
                         created[change.source_id or result.id] = result.id
+                        _link_created(context, step, side, change.record_type, change.origin or "",
+                                      change.source_id, result.id, f"created:{side}")  # fmt: skip
                 else:
                     report.failed.append((change, result.error or "failed"))
                     failed_pairs.add(change.source_id or record_id)
@@ -76,7 +80,7 @@ def apply_step(
             progress(len(batch))
     _give_new_ids_to_keys(changes, step, context, created, report, windows)
     with context.state.transaction():
-        _stop_if_deleted(context)
+        _still_ours(context)
         _record_pairs(changes, step, context, created, failed_pairs)
         for side, value in changes.watermarks.items():
             context.state.save_watermark(context.job, step.name, side, value, changes.seen.get(side, {}))
@@ -86,9 +90,11 @@ def apply_step(
     return report
 
 
-def _stop_if_deleted(context: RunContext) -> None:
-    """`syncmap delete` from another process forgets the job: what this run still holds must not
-    bring it back (checked inside the transaction that would write)."""
+def _still_ours(context: RunContext) -> None:
+    """Checked inside each transaction that writes: the run still holds the job's lease, and the
+    job was not deleted meanwhile (what this run still holds must not bring it back)."""
+    if context.lease is not None:
+        context.lease.check()
     status = context.state.job_status(context.job)
     if status is not None and status[0] == "deleted":
         raise SyncmapError(
@@ -208,30 +214,56 @@ def _other(side: str) -> str:
     return "source" if side == "target" else "target"
 
 
-def reconcile(context: RunContext, steps: dict[str, Step]) -> int:
-    """Settle writes a killed process left pending; returns how many created records were found."""
-    recovered = 0
+@dataclass
+class Reconciled:
+    """What the journal of interrupted runs settled: records found and linked, and the records
+    whose create may have happened but cannot be told (held, by step and origin id)."""
+
+    recovered: int = 0
+    held: dict[str, dict[str, str]] = field(default_factory=dict)  # step -> "<type> <id>" -> reason
+
+
+def reconcile(context: RunContext, steps: dict[str, Step]) -> Reconciled:
+    """Settle the writes a killed process left pending. A create whose outcome is unknown is
+    looked for by the id syncmap gave it, then by its match keys, then by the values it wrote
+    (among the records this job has not linked): one found is linked; none found means the call
+    never created it, and it is created again; several found are held for a person, never
+    guessed, and looked for again on every run."""
+    settled = Reconciled()
     for entry in context.state.pending_journal(context.job):
         step = steps.get(entry.step)
-        found_id = None
+        found: list[str] = []
         if step is not None and entry.op == "create":
-            connector = context.connector(
-                step.target.connection if entry.side == "target" else step.source.connection
+            found = _find_created(context, step, entry)
+        if len(found) > 1:
+            settled.held.setdefault(entry.step, {})[entry.origin_id] = (
+                f"an interrupted run's create of this record may have made one of {', '.join(found)}, "
+                "which hold exactly what it wrote; held until all but one are deleted"
             )
-            planned = entry.payload.get("planned_id")
-            if planned and connector.get(entry.record_type, [planned]):
-                found_id = planned
-            else:
-                found_id = _find_by_keys(connector, step, entry)
+            continue
         with context.state.transaction():
-            if found_id:
-                recovered += 1
-                _link_recovered(context, step, entry, found_id)
-            context.state.journal_done(entry.id, "reconciled" if found_id else "abandoned")
-    return recovered
+            if found:
+                settled.recovered += 1
+                _link_created(context, step, entry.side, entry.record_type, entry.origin_id,
+                              entry.payload.get("source_id"), found[0], f"recovered:{entry.side}")  # fmt: skip
+            context.state.journal_done(entry.id, "reconciled" if found else "abandoned", found[0] if found else None)
+    return settled
 
 
-def _find_by_keys(connector, step: Step, entry) -> str | None:
+def _find_created(context: RunContext, step: Step, entry: JournalEntry) -> list[str]:
+    """The ids of the records an interrupted create may have made, most certain way first."""
+    connection = step.target.connection if entry.side == "target" else step.source.connection
+    connector = context.connector(connection)
+    planned = entry.payload.get("planned_id")
+    if planned:
+        return [planned] if connector.get(entry.record_type, [planned]) else []
+    by_key = _find_by_keys(connector, step, entry)
+    if by_key:
+        return [by_key]
+    return _find_by_values(context, connection, step, entry)
+
+
+def _find_by_keys(connector: Connector, step: Step, entry: JournalEntry) -> str | None:
     values = entry.payload.get("values", {})
     for key in step.match:
         for name in key.target_fields if entry.side == "target" else ():
@@ -242,14 +274,61 @@ def _find_by_keys(connector, step: Step, entry) -> str | None:
     return None
 
 
-def _link_recovered(context: RunContext, step: Step, entry, found_id: str) -> None:
-    origin_type, _, origin_id = entry.origin_id.partition(" ")
-    if entry.side == "target":
-        link = Link(origin_type, entry.payload["source_id"], entry.record_type, found_id, "recovered:target")
+TEXT_TYPES = ("string", "phone", "email", "picklist", "url", "textarea", "id", "reference")
+
+
+def _find_by_values(context: RunContext, connection: str, step: Step, entry: JournalEntry) -> list[str]:
+    """Records holding every text value the create wrote and linked to nothing in this step."""
+    info = context.describe(connection, entry.record_type)
+    written = {
+        path: value
+        for path, value in _flatten(entry.payload.get("values", {}))
+        if isinstance(value, str) and value and info.fields.get(path, FieldInfo(path)).type in TEXT_TYPES
+    }
+    if not written:
+        return []
+    links = context.state.links(context.job, step.name).values()
+    linked = {link.target_id if entry.side == "target" else link.source_id for link in links}
+    for path, value in written.items():
+        try:
+            candidates = context.connector(connection).find(entry.record_type, path, [value])
+        except ConnectorError:
+            continue  # a field the system cannot search by: try the next
+        return [
+            record.id
+            for record in candidates
+            if record.id not in linked
+            and all(_same(get_path(record.values, name), wanted) for name, wanted in written.items())
+        ]
+    return []
+
+
+def _flatten(values: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for name, value in values.items():
+        if isinstance(value, dict):
+            yield from _flatten(value, f"{prefix}{name}.")
+        else:
+            yield prefix + name, value
+
+
+def _same(found: Any, wanted: str) -> bool:
+    """Text as a system keeps it may differ in case and surrounding space from what was sent."""
+    return isinstance(found, str) and found.strip().casefold() == wanted.strip().casefold()
+
+
+def _link_created(
+    context: RunContext, step: Step, side: str, record_type: str, origin: str,
+    source_id: str | None, new_id: str, made_by: str,
+) -> None:  # fmt: skip
+    """Link a record created for ``origin`` (`<type> <id>` on the other side) at once, so a run
+    killed later in its step finds it by id. Its agreed values are saved with the step's end;
+    without them the pair is decided as a first match, which never blanks a value."""
+    origin_type, _, origin_id = origin.partition(" ")
+    if side == "target":
+        link = Link(origin_type, source_id or origin_id, record_type, new_id, made_by)
     else:
-        link = Link(entry.record_type, found_id, origin_type, origin_id, "recovered:source")
+        link = Link(record_type, new_id, origin_type, origin_id, made_by)
     context.state.save_link(context.job, step.name, link)
-    context.state.save_snapshot(context.job, step.name, link.source_id, {})
 
 
 def _write_timed(

@@ -2,7 +2,7 @@
 
 Every error reaching the user is a ``SyncmapError`` rendered without a traceback, and each error
 class carries its exit code: 0 success, 1 invalid documents, 2 usage errors, 3 connector
-failures, 4 state store failures.
+failures, 4 state store failures, 5 a job busy with another run.
 """
 
 from __future__ import annotations
@@ -150,6 +150,11 @@ class _PlanDumper(yaml.SafeDumper):
 
 _PlanDumper.add_representer(list, _PlanDumper.represent_list)
 
+
+WAIT = click.option(
+    "--wait", metavar="SECONDS", type=click.FloatRange(min=0), default=0, show_default=True,
+    help="When another run holds the job, wait this long for it before giving up (exit 5).",
+)  # fmt: skip
 
 STATE = click.option(
     "--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -341,8 +346,9 @@ def upgrade(files: tuple[Path, ...], check: bool, output_format: str) -> None:
 @FORMAT
 @selection_options
 @click.option("--batch-size", default=DEFAULT_BATCH_SIZE, show_default=True, help="Records per write call.")
+@WAIT
 @reports_errors
-def apply_command(target: Path, state_path, output_format, selection, batch_size) -> None:
+def apply_command(target: Path, state_path, output_format, selection, batch_size, wait) -> None:
     """Run the sync and write the changes, or apply a plan saved by `syncmap plan --out`.
 
     A saved plan is applied only if neither the mapping nor the records changed since it was made.
@@ -366,7 +372,9 @@ def apply_command(target: Path, state_path, output_format, selection, batch_size
                 hint="run `syncmap plan --out` again and review the new plan",
             )
         with _progress(output_format) as progress:
-            report = job.apply(batch_size=batch_size, progress=progress, expected_fingerprint=expected)
+            report = job.apply(
+                batch_size=batch_size, progress=progress, expected_fingerprint=expected, wait=wait
+            )
         if output_format == "json":
             write_json(report.to_dict(), click.get_text_stream("stdout"))
         else:
@@ -550,17 +558,19 @@ def _set_status(job: str, state_path: Path | None, status: str) -> None:
     "--revert", type=click.Choice(["target", "source"]), help="Also delete what the job created on this side."
 )
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@WAIT
 @reports_errors
-def delete(mapping: Path, state_path, revert: str | None, yes: bool) -> None:
+def delete(mapping: Path, state_path, revert: str | None, yes: bool, wait: float) -> None:
     """Stop a job and forget its links, keeping the records on both sides; with --revert, first
-    delete the records it created on one side (after showing them)."""
-    with Job.open(mapping, state_path) as job:
+    delete the records it created on one side (after showing them). A job that is running is
+    not deleted under the run: the command waits (--wait) or refuses (exit 5)."""
+    with Job.open(mapping, state_path) as job, job.lease("delete", wait) as lease:
         if revert:
             changes = job.revert_changes(revert)
             click.echo(preview.render_text(changes, job.plan, detailed=True))
             if not yes:
                 _confirm(f"Delete these records and forget {job.name}?")
-            report = job.revert(revert)
+            report = job.revert(revert, lease=lease)
             if report.failed:
                 click.echo(preview.render_report(report, job.plan))
                 sys.exit(1)

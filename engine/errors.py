@@ -56,3 +56,9 @@ class RecordError(SyncmapError):
     """One record could not be processed (an expression failed on its data); the run goes on."""
 
     exit_code = 1
+
+
+class JobBusyError(SyncmapError):
+    """Another run holds the job's lease: one run per job at a time."""
+
+    exit_code = 5

@@ -23,6 +23,7 @@ from engine.compile import compile_plan
 from engine.connectors import Connector, Registry
 from engine.diagnostics import did_you_mean
 from engine.errors import SyncmapError, UsageError
+from engine.lease import JobLease
 from engine.plan import Plan, Step
 from engine.resolve import find_project_root
 from engine.run import RunContext, open_connectors, run, run_step
@@ -143,7 +144,7 @@ class Job:
     def name(self) -> str:
         return self.plan.name
 
-    def context(self, applying: bool = True) -> RunContext:
+    def context(self, applying: bool = True, lease: JobLease | None = None) -> RunContext:
         return RunContext(
             self.plan,
             self.connectors,
@@ -152,27 +153,47 @@ class Job:
             full=self.selection.full,
             flow=self.selection.flow,
             applying=applying,
+            lease=lease,
         )
 
     def plan_changes(self) -> ChangeSet:
         """The dry run: decide everything, write nothing (not even to the state store)."""
         return run(self.plan, self.steps, self.context(applying=False))
 
+    def lease(self, command: str, wait: float = 0.0) -> JobLease:
+        """Take the job's lease (one run of a job at a time); release it by leaving the `with`."""
+        return JobLease(self.state, self.name, command).acquire(wait)
+
     def apply(
         self,
         batch_size: int = DEFAULT_BATCH_SIZE,
         progress: Callable[[int], None] | None = None,
         expected_fingerprint: str | None = None,
+        wait: float = 0.0,
+        command: str = "apply",
     ) -> RunReport:
-        """Decide and write step by step, so later steps see the links earlier steps made."""
+        """Take the job's lease (waiting up to ``wait`` seconds), then decide and write step by
+        step, so later steps see the links earlier steps made."""
+        with self.lease(command, wait) as lease:
+            return self._apply(batch_size, progress, expected_fingerprint, lease)
+
+    def _apply(
+        self,
+        batch_size: int,
+        progress: Callable[[int], None] | None,
+        expected_fingerprint: str | None,
+        lease: JobLease,
+    ) -> RunReport:
         if expected_fingerprint is not None and fingerprint(self.plan_changes()) != expected_fingerprint:
             raise SyncmapError(
                 "the records changed since this plan was saved; it was not applied",
                 hint="run `syncmap plan --out` again and review the new plan",
             )
-        context = self.context()
+        context = self.context(lease=lease)
         steps = {step.name: step for step in self.plan.steps}
-        report = RunReport(ChangeSet(self.name, self.plan.hash), recovered=reconcile(context, steps))
+        settled = reconcile(context, steps)
+        context.held = settled.held
+        report = RunReport(ChangeSet(self.name, self.plan.hash), recovered=settled.recovered)
         stopped = self.stopped()
         if stopped:
             raise SyncmapError(
@@ -225,9 +246,15 @@ class Job:
             changeset.steps.append(changes)
         return changeset
 
-    def revert(self, side: str, batch_size: int = DEFAULT_BATCH_SIZE) -> RunReport:
-        """Apply ``revert_changes``: the records are deleted, their links forgotten."""
-        context = self.context()
+    def revert(
+        self, side: str, batch_size: int = DEFAULT_BATCH_SIZE, lease: JobLease | None = None
+    ) -> RunReport:
+        """Apply ``revert_changes`` under the job's lease (the one given, held by the caller
+        for more work, or one taken for this): the records are deleted, their links forgotten."""
+        if lease is None:
+            with self.lease("delete") as taken:
+                return self.revert(side, batch_size, taken)
+        context = self.context(lease=lease)
         report = RunReport(self.revert_changes(side))
         run_id = self.state.start_run(self.name, self.plan.hash)
         for changes in report.changeset.steps:

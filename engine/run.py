@@ -25,6 +25,7 @@ from engine.changeset import Change, ChangeSet, FieldChange, PairState, StepChan
 from engine.connectors import Connector, ObjectInfo, Record, Registry
 from engine.errors import ConnectorError, RecordError
 from engine.expressions import field_path, parse_datetime, phone_e164
+from engine.lease import JobLease
 from engine.phones import PhonesAhead
 from engine.plan import FLOWS, FieldRule, Plan, Step
 from engine.secrets import resolve_settings
@@ -93,6 +94,9 @@ class RunContext:
     full: bool = False  # read every record, not only the changes since the last run
     flow: str | None = None  # a one-way run (push or pull): it keeps no watermark
     applying: bool = True  # False for a dry run: the pairs and keys apply would save are not kept
+    lease: JobLease | None = None  # the job's lease, held while applying
+    # step -> "<type> <id>" -> why: records whose create an interrupted run may have made
+    held: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def connector(self, name: str) -> Connector:
         return self.connectors[name]
@@ -161,6 +165,10 @@ class _StepRun:
         self.waiting: dict[str, str] = {}  # side -> oldest modified time of a record waiting for its parent
         self.from_watermark: dict[str, bool] = {}  # side -> read every change since the last run
         self.agreed_targets: set[str] = set()  # target ids paired to the end in this run
+        # (side, key index, value) -> "<type> <id>" of the records sharing a key that nothing on
+        # the other side holds: the first one alone gets a partner created, the others are held
+        self.sharing: dict[tuple[str, int, str], list[str]] = {}
+        self.in_doubt = context.held.get(step.name, {})
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -290,6 +298,7 @@ class _StepRun:
                 if record.id not in self.handled_targets:
                     self.from_target(record)
             self.known["source"] = {}
+        self.hold_shared_keys()
         self.out.unsure_targets |= {  # read, but their pair never got to agree: read them next time
             link.source_id
             for target_id in self.refreshed["target"]
@@ -421,6 +430,8 @@ class _StepRun:
         return False
 
     def from_source(self, record: Record, targets_by_id: dict[str, Record]) -> None:
+        if self.held_in_doubt("source", record):
+            return
         link = self.links.get(record.id)
         if record.deleted:
             self.deleted(
@@ -465,6 +476,8 @@ class _StepRun:
         self.pair(record, partner, made_by, new=True)
 
     def from_target(self, record: Record) -> None:
+        if self.held_in_doubt("target", record):
+            return
         link = self.by_target.get(record.id)
         if record.deleted:
             self.deleted(
@@ -504,6 +517,54 @@ class _StepRun:
             self.create("source", record)
             return
         self.pair(partner, record, made_by, new=True)
+
+    def held_in_doubt(self, side: str, record: Record) -> bool:
+        """A record whose create an interrupted run may have made is held, not created again."""
+        reason = self.in_doubt.get(f"{record.type} {record.id}")
+        if reason is None:
+            return False
+        self.out.add(
+            Change(self.step.name, "conflict", side, record.type, record.id, reason=reason)
+        )
+        return True
+
+    def shares_key(self, side: str, record: Record) -> bool:
+        """Whether a record about to get a partner created shares a match key with another
+        record of its side that has one (linked, or getting one in this run): two records with
+        one key never make two partners. The first read (reads come oldest first) proceeds; the
+        others are held, and named together once the step is decided."""
+        ref = f"{record.type} {record.id}"
+        links = self.links if side == "source" else self.by_target
+        keys = self.key_values(side, record)
+        for index, value in keys:
+            group = self.sharing.get((side, index, value))
+            if group is None:
+                paired = [
+                    f"{row[0]} {row[1]}"
+                    for row in self.candidates(side, index, value)
+                    if row[1] != record.id and row[1] in links
+                ]
+                group = self.sharing[(side, index, value)] = paired if paired else None
+            if group:
+                group.append(ref)
+                return True
+        for index, value in keys:
+            self.sharing[(side, index, value)] = [ref]
+        return False
+
+    def hold_shared_keys(self) -> None:
+        """One conflict per record held for sharing a key, naming every record that shares it."""
+        for (side, index, value), group in self.sharing.items():
+            for ref in group[1:] if group else ():
+                record_type, _, record_id = ref.partition(" ")
+                self.out.add(
+                    Change(
+                        self.step.name, "conflict", side, record_type, record_id,
+                        reason=f"{self.key_name(index)} {value} is shared by {', '.join(group)}: only "
+                        f"{group[0]} syncs with the {'target' if side == 'source' else 'source'}; "
+                        "held until resolved",
+                    )
+                )  # fmt: skip
 
     def outranked(self, record: Record) -> str | None:
         """A record of a lesser type is ignored when a record of the priority type shares its key."""
@@ -699,6 +760,8 @@ class _StepRun:
                 origin,
                 f"no match, and creating records in {where} is off",
             )
+            return
+        if self.shares_key("source" if side == "target" else "target", origin):
             return
         record_type = spec.create_as or spec.types[0]
         try:

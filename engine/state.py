@@ -9,7 +9,10 @@ the write journal. Only ``apply`` writes here; a dry run reads it. The schema is
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -77,6 +80,12 @@ MIGRATIONS = [
     ALTER TABLE watermarks ADD COLUMN seen TEXT NOT NULL DEFAULT '{}';
     ALTER TABLE snapshots ADD COLUMN target_known INTEGER NOT NULL DEFAULT 0;
     """,
+    """
+    CREATE TABLE leases (
+        job TEXT PRIMARY KEY, owner TEXT NOT NULL, command TEXT NOT NULL, host TEXT NOT NULL,
+        pid INTEGER NOT NULL, started TEXT NOT NULL, heartbeat TEXT NOT NULL
+    );
+    """,
 ]
 KEPT_WRITE_WINDOWS = 10  # per step and side; an older window's records are read back, harmlessly
 
@@ -96,6 +105,19 @@ class Link:
 
 
 @dataclass(frozen=True)
+class Lease:
+    """A run's claim on its job: who holds it, since when, and when it last said it was alive."""
+
+    job: str
+    owner: str  # unique per claim
+    command: str  # `apply`, `watch`, `delete`
+    host: str
+    pid: int
+    started: str
+    heartbeat: str
+
+
+@dataclass(frozen=True)
 class JournalEntry:
     id: int
     step: str
@@ -108,42 +130,82 @@ class JournalEntry:
 
 
 class StateStore:
-    """One SQLite file of sync state, shared safely by several processes (WAL, busy timeout)."""
+    """One SQLite file of sync state, shared safely by several processes (WAL, busy timeout).
+
+    A store is created whole or not at all (built aside, then linked into place), so a file that
+    exists is a store syncmap wrote: one that is empty, damaged or of no known schema is refused
+    with its path, never migrated over or synced anew (that would create every record again)."""
 
     def __init__(self, path: Path, read_only: bool = False):
         """Open (creating and migrating) the store; ``read_only`` never touches the file, and
         stands in an empty store when it does not exist yet, so a dry run leaves no trace."""
         self.path = path
+        self.db: _Database | None = None
         try:
-            if read_only:
-                exists = path.exists()
-                target = f"file:{path}?mode=ro" if exists else "file::memory:"
-                self.db = sqlite3.connect(target, uri=True, timeout=30, isolation_level=None)
-                if not exists:
+            if not path.exists():
+                if read_only:
+                    self.db = _Database(sqlite3.connect(":memory:", isolation_level=None), path)
                     self._migrate()
-                return
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self._migrate()
-        except sqlite3.Error as e:
-            raise StateError(
-                f"cannot open the state store {path}: {e}", hint="check the path and its permissions"
-            ) from e
+                    return
+                _create(path)
+            _check_file(path)
+            self.db = _Database(self._connect(read_only), path)
+            self._check_contents()
+            if read_only:
+                self._migrate_in_memory()
+            else:
+                self._migrate()
+        except BaseException as e:
+            if self.db is not None:
+                self.db.connection.close()
+            if isinstance(e, sqlite3.Error):
+                raise StateError(
+                    f"cannot open the state store {path}: {e}", hint="check the path and its permissions"
+                ) from e
+            raise
 
-    def _migrate(self) -> None:
+    def _connect(self, read_only: bool) -> sqlite3.Connection:
+        if read_only:
+            return sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30, isolation_level=None)
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        return db
+
+    def _check_contents(self) -> None:
+        """Refuse a damaged store, or one of a schema this syncmap does not know."""
+        problems = [row[0] for row in self.db.execute("PRAGMA quick_check").fetchall()]
+        if problems != ["ok"]:
+            raise CorruptStateError(self.path, f"is damaged ({problems[0]})")
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version > len(MIGRATIONS):
             raise StateError(
                 f"the state store {self.path} was written by a newer syncmap (schema {version})",
                 hint="upgrade syncmap, or point --state at another file",
             )
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            with self.transaction():
+        if version == 0:
+            raise CorruptStateError(self.path, "holds no syncmap state (schema version 0)")
+
+    def _migrate(self) -> None:
+        """Bring the schema up to date, in the transaction that reads its version: two processes
+        opening one old store migrate it once."""
+        with self.transaction():
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 for statement in filter(str.strip, script.split(";")):
                     self.db.execute(statement)
                 self.db.execute(f"PRAGMA user_version = {number}")
+
+    def _migrate_in_memory(self) -> None:
+        """A dry run on a store of an older schema reads a migrated copy in memory: the file
+        stays as it is until a command that writes upgrades it."""
+        if self.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS):
+            return
+        copy = sqlite3.connect(":memory:", isolation_level=None)
+        self.db.connection.backup(copy)
+        self.db.connection.close()
+        self.db = _Database(copy, self.path)
+        self._migrate()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -156,7 +218,7 @@ class StateStore:
         self.db.execute("COMMIT")
 
     def close(self) -> None:
-        self.db.close()
+        self.db.connection.close()
 
     # -- links ----------------------------------------------------------------------------------
 
@@ -307,6 +369,28 @@ class StateStore:
             [(job, step, side, record_type, record_id, index, value, modified) for index, value in keys],
         )
 
+    # -- leases ------------------------------------------------------------------------------------
+
+    def lease(self, job: str) -> Lease | None:
+        row = self.db.execute(
+            "SELECT job, owner, command, host, pid, started, heartbeat FROM leases WHERE job=?", (job,)
+        ).fetchone()
+        return Lease(*row) if row else None
+
+    def take_lease(self, lease: Lease) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (lease.job, lease.owner, lease.command, lease.host, lease.pid, lease.started, lease.heartbeat),
+        )
+
+    def renew_lease(self, job: str, owner: str) -> bool:
+        """Say the holder is alive; False when the lease is no longer this owner's."""
+        cursor = self.db.execute("UPDATE leases SET heartbeat=? WHERE job=? AND owner=?", (now(), job, owner))
+        return cursor.rowcount == 1
+
+    def release_lease(self, job: str, owner: str) -> None:
+        self.db.execute("DELETE FROM leases WHERE job=? AND owner=?", (job, owner))
+
     # -- journal -----------------------------------------------------------------------------------
 
     def journal_intent(
@@ -339,8 +423,11 @@ class StateStore:
         )
         return cursor.lastrowid
 
-    def journal_done(self, entry_id: int, state: str = "done") -> None:
-        self.db.execute("UPDATE journal SET state=? WHERE id=?", (state, entry_id))
+    def journal_done(self, entry_id: int, state: str = "done", record_id: str | None = None) -> None:
+        """Settle a write: its state, and the id of the record it wrote (a create's new id)."""
+        self.db.execute(
+            "UPDATE journal SET state=?, record_id=COALESCE(?, record_id) WHERE id=?", (state, record_id, entry_id)
+        )
 
     def pending_journal(self, job: str) -> list[JournalEntry]:
         rows = self.db.execute(
@@ -441,3 +528,88 @@ class StateStore:
             for table in forgotten:
                 self.db.execute(f"DELETE FROM {table} WHERE job=?", (job,))
             self.set_job_status(job, "deleted")
+
+
+class CorruptStateError(StateError):
+    """The state store file is not a whole syncmap store; nothing may be synced over it."""
+
+    def __init__(self, path: Path, problem: str):
+        super().__init__(
+            f"the state store {path} {problem}; nothing was read or written",
+            hint="restore it from a backup, or move it aside to start this project's jobs over "
+            "(a new initial sync matches existing records by their keys only)",
+        )
+
+
+class _Result:
+    """A query's rows, fetched while errors can still be told apart from the caller's."""
+
+    def __init__(self, cursor: sqlite3.Cursor):
+        self.rows = cursor.fetchall()
+        self.lastrowid = cursor.lastrowid
+        self.rowcount = cursor.rowcount
+
+    def __iter__(self) -> Iterator[tuple]:
+        return iter(self.rows)
+
+    def fetchone(self) -> tuple | None:
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self) -> list[tuple]:
+        return self.rows
+
+
+class _Database:
+    """The store's connection, turning SQLite's errors into a StateError naming the file."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path):
+        self.connection = connection
+        self.path = path
+
+    def execute(self, sql: str, args: Iterable[Any] = ()) -> _Result:
+        try:
+            return _Result(self.connection.execute(sql, tuple(args)))
+        except sqlite3.DatabaseError as e:
+            raise self._failure(e) from e
+
+    def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> _Result:
+        try:
+            return _Result(self.connection.executemany(sql, rows))
+        except sqlite3.DatabaseError as e:
+            raise self._failure(e) from e
+
+    def _failure(self, error: sqlite3.DatabaseError) -> StateError:
+        if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
+            return StateError(
+                f"the state store {self.path} stayed locked by another process: {error}",
+                hint="another syncmap command is writing to it; try again",
+            )
+        return CorruptStateError(self.path, f"cannot be read ({error})")
+
+
+def _check_file(path: Path) -> None:
+    """Refuse a file that is not an SQLite database at all (emptied, truncated to nothing, garbage)."""
+    with path.open("rb") as file:
+        header = file.read(100)
+    if not header:
+        raise CorruptStateError(path, "is empty (0 bytes)")
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        raise CorruptStateError(path, "is not an SQLite database")
+
+
+def _create(path: Path) -> None:
+    """Create a new store whole: built under a temporary name, then linked into place, so no
+    process ever opens a half-made store (and two creating one at once end with one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    building = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.new")
+    try:
+        db = sqlite3.connect(building, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        store = StateStore.__new__(StateStore)
+        store.path, store.db = building, _Database(db, building)
+        store._migrate()
+        db.close()
+        with contextlib.suppress(FileExistsError):  # another process created it first: theirs is the store
+            os.link(building, path)
+    finally:
+        building.unlink(missing_ok=True)

@@ -22,9 +22,10 @@ import watchfiles
 
 from engine.compile import compile_plan
 from engine.diagnostics import render_text
-from engine.errors import DocumentError, SyncmapError
+from engine.errors import DocumentError, JobBusyError, SyncmapError
 from engine.job import Job
 from engine.plan import Plan
+from engine.state import CorruptStateError
 from engine.validate import find_documents, is_rule_set
 
 SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -132,7 +133,12 @@ class Watcher:
                     written += count
                     self.log("progress", job=plan.name, written=written)
 
-                report = job.apply(progress=progress)
+                report = job.apply(progress=progress, command="watch")
+        except JobBusyError as e:
+            self.log("busy", job=plan.name, plan=plan.hash, reason=e.message)
+            return
+        except CorruptStateError:
+            raise  # no job can run on a damaged store: watch stops with the error
         except SyncmapError as e:
             self.log("error", job=plan.name, plan=plan.hash, error=e.message)
             return

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from engine.errors import SyncmapError
 from engine.job import Job
 from tests.conftest import run_syncmap
 from tests.runtime.test_crash import make_project
@@ -80,19 +82,35 @@ def test_delete_forgets_the_links_and_revert_removes_only_what_the_job_created(q
     assert count(folder, "Lead") > leads_before
 
 
-def test_a_delete_while_the_job_runs_stops_it_and_the_run_brings_nothing_back(quickstart):
+def test_a_delete_while_the_job_runs_is_refused_and_with_wait_happens_after_the_run(quickstart):
     folder = quickstart.parent
-    deleted = []
+    attempts = []
 
     def delete_from_another_process(written: int) -> None:
-        if not deleted:
-            deleted.append(run_syncmap("delete", str(quickstart), "--yes", cwd=folder))
+        if not attempts:
+            attempts.append(run_syncmap("delete", str(quickstart), "--yes", cwd=folder))
 
-    with Job.open(quickstart) as job, pytest.raises(SyncmapError) as excinfo:
-        job.apply(batch_size=10, progress=delete_from_another_process)
-    assert deleted[0].returncode == 0, deleted[0].stderr
-    assert "quickstart was deleted during the run" in excinfo.value.message
+    with Job.open(quickstart) as job:
+        report = job.apply(batch_size=10, progress=delete_from_another_process)
+    refused = attempts[0]
+    assert refused.returncode == 5, refused.stderr
+    assert "error: quickstart is busy: `syncmap apply` (pid " in refused.stderr
+    assert "--wait SECONDS" in refused.stderr and "Traceback" not in refused.stderr
     (status,) = json.loads(run_syncmap("status", "--format", "json", cwd=folder).stdout)
-    assert (status["status"], status["last_run"]["status"]) == ("deleted", "error")
+    assert (status["status"], status["last_run"]["status"]) == ("active", "done")
+    assert report.failed == 0
+
+    with Job.open(quickstart) as job, job.lease("apply"):
+        waiting = subprocess.Popen(
+            [sys.executable, "-m", "engine", "delete", str(quickstart), "--yes", "--wait", "30"],
+            cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        time.sleep(1.5)
+        assert waiting.poll() is None, "delete --wait waits while the job is busy"
+    _, err = waiting.communicate(timeout=30)
+    assert waiting.returncode == 0, err
+    (status,) = json.loads(run_syncmap("status", "--format", "json", cwd=folder).stdout)
+    assert status["status"] == "deleted"
     with sqlite3.connect(folder / ".syncmap" / "state.db") as db:
-        assert db.execute("SELECT count(*) FROM links").fetchone() == (0,), "no link comes back"
+        assert db.execute("SELECT count(*) FROM links").fetchone() == (0,)
+        assert db.execute("SELECT count(*) FROM leases").fetchone() == (0,), "every lease is released"

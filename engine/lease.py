@@ -1,0 +1,130 @@
+"""Job leases: one run of a job at a time, across processes and machines.
+
+Before a run reads anything it takes its job's lease in the state store (owner, command, host,
+pid, when it started) and renews it every few seconds from a background thread. A second run of
+the same job waits for it or refuses, naming the holder. A holder that dies frees the lease
+without anyone cleaning up: on the same host as soon as its process is gone, elsewhere once its
+heartbeat is older than ``EXPIRES_SECONDS``. Every write transaction of a run checks that the
+lease is still its own (``check``), so a run that stalled past its expiry stops before writing.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+from engine.errors import JobBusyError, StateError
+from engine.state import Lease, StateStore, now
+
+HEARTBEAT_SECONDS = 5.0
+EXPIRES_SECONDS = 30.0  # a heartbeat this old means the holder is gone
+POLL_SECONDS = 0.2  # how often a waiting run asks again
+
+
+class JobLease:
+    """The lease of one job, held by this process while a run (or a delete) goes on."""
+
+    def __init__(self, state: StateStore, job: str, command: str):
+        self.state = state
+        self.job = job
+        self.command = command
+        self.owner = secrets.token_hex(8)
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._beating: threading.Thread | None = None
+
+    def acquire(self, wait: float = 0.0) -> JobLease:
+        """Take the lease, waiting up to ``wait`` seconds for a holder to finish; JobBusyError
+        naming the holder when it does not."""
+        deadline = time.monotonic() + wait
+        while True:
+            holder = self._claim()
+            if holder is None:
+                break
+            if time.monotonic() >= deadline:
+                raise JobBusyError(
+                    f"{self.job} is busy: `syncmap {holder.command}` (pid {holder.pid} on {holder.host}) "
+                    f"has been running it since {holder.started}; nothing was done",
+                    hint="let it finish, or pass `--wait SECONDS` to wait for it "
+                    f"(a holder that died frees the job within {EXPIRES_SECONDS:.0f} s)",
+                )
+            time.sleep(POLL_SECONDS)
+        self._beating = threading.Thread(target=self._beat, name=f"lease {self.job}", daemon=True)
+        self._beating.start()
+        return self
+
+    def _claim(self) -> Lease | None:
+        """Take the lease when it is free or its holder is gone; otherwise return the holder."""
+        stamp = now()
+        mine = Lease(self.job, self.owner, self.command, socket.gethostname(), os.getpid(), stamp, stamp)
+        with self.state.transaction():
+            holder = self.state.lease(self.job)
+            if holder is not None and holder.owner != self.owner and _alive(holder):
+                return holder
+            self.state.take_lease(mine)
+        return None
+
+    def _beat(self) -> None:
+        """Renew the lease until released, through a connection of its own (SQLite connections
+        stay in the thread that made them)."""
+        try:
+            store = StateStore(self.state.path)
+        except StateError:
+            return  # the run's own transactions will meet the same problem, and report it
+        try:
+            while not self._stop.wait(HEARTBEAT_SECONDS):
+                try:
+                    with store.transaction():
+                        renewed = store.renew_lease(self.job, self.owner)
+                except StateError:
+                    continue  # the store was busy; the lease lasts longer than one missed beat
+                if not renewed:
+                    self.lost.set()
+                    return
+        finally:
+            store.close()
+
+    def check(self) -> None:
+        """Inside a write transaction: stop when another run has taken the lease over."""
+        holder = self.state.lease(self.job)
+        if holder is None or holder.owner != self.owner:
+            self.lost.set()
+        if self.lost.is_set():
+            raise JobBusyError(
+                f"{self.job} was taken over by another run while this one stalled; this run stopped",
+                hint="the other run carries on from what this one wrote",
+            )
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._beating is not None:
+            self._beating.join()
+        with self.state.transaction():
+            self.state.release_lease(self.job, self.owner)
+
+    def __enter__(self) -> JobLease:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _alive(holder: Lease) -> bool:
+    """Whether a lease's holder may still be running: its heartbeat is recent, and on this host
+    its process exists."""
+    expiry = datetime.now(UTC) - timedelta(seconds=EXPIRES_SECONDS)
+    if holder.heartbeat < expiry.isoformat(timespec="microseconds"):
+        return False
+    if holder.host != socket.gethostname():
+        return True
+    try:
+        os.kill(holder.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: alive
+    return True
