@@ -246,7 +246,9 @@ def reconcile(context: RunContext, steps: dict[str, Step]) -> Reconciled:
                 settled.recovered += 1
                 _link_created(context, step, entry.side, entry.record_type, entry.origin_id,
                               entry.payload.get("source_id"), found[0], f"recovered:{entry.side}")  # fmt: skip
-            context.state.journal_done(entry.id, "reconciled" if found else "abandoned", found[0] if found else None)
+            context.state.journal_done(
+                entry.id, "reconciled" if found else "abandoned", found[0] if found else None
+            )
     return settled
 
 

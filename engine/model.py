@@ -241,6 +241,14 @@ class Conflicts(Strict):
         "hold",
         description="A key finds several records of one type: `hold` as a conflict, or pick the oldest/newest.",
     )
+    duplicates: Literal["hold", "link_all"] = Field(
+        "hold",
+        description=(
+            "Several source records share a match key: the oldest syncs, and the others are held as "
+            "a conflict naming them all (`hold`), or all link to its one target record (`link_all`, "
+            "where the platform keeps one person in several rows), each update flowing to all."
+        ),
+    )
     concurrent_edit: ConflictWinner = Field(
         "last_write_wins",
         description="Both sides changed one record since the last sync: who wins, field by field.",

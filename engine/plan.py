@@ -107,6 +107,7 @@ class Conflicts:
     first_match: str
     ambiguous: str
     concurrent_edit: str
+    duplicates: str = "hold"
 
 
 @dataclass(frozen=True)

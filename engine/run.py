@@ -144,7 +144,12 @@ class _StepRun:
         self.target = context.connector(step.target.connection)
         self.out = StepChanges(step=step.name)
         self.links = context.state.links(self.job, step.name)
-        self.by_target = {link.target_id: link for link in self.links.values()}
+        self.by_target = {link.target_id: link for link in self.links.values() if not link.shared}
+        self.sharers: dict[str, list[Link]] = defaultdict(list)  # target id -> other sources (link_all)
+        for link in self.links.values():
+            if link.shared:
+                self.sharers[link.target_id].append(link)
+        self.paired_sources: set[str] = set()  # pairs decided in this run, each once
         self.key_overlay: dict[tuple[str, int, str], list[tuple[str, str, str | None]]] = defaultdict(list)
         self.refreshed: dict[str, set[str]] = {"source": set(), "target": set()}
         self.claimed: dict[str, set[str]] = {"source": set(), "target": set()}  # ids paired in this run
@@ -430,7 +435,7 @@ class _StepRun:
         return False
 
     def from_source(self, record: Record, targets_by_id: dict[str, Record]) -> None:
-        if self.held_in_doubt("source", record):
+        if record.id in self.paired_sources or self.held_in_doubt("source", record):
             return
         link = self.links.get(record.id)
         if record.deleted:
@@ -478,7 +483,7 @@ class _StepRun:
     def from_target(self, record: Record) -> None:
         if self.held_in_doubt("target", record):
             return
-        link = self.by_target.get(record.id)
+        link = next(iter(self.sources_of(record.id)), None)
         if record.deleted:
             self.deleted(
                 "target",
@@ -504,6 +509,7 @@ class _StepRun:
                 self.skip("target", record, f"linked {link.source_type} {link.source_id} no longer exists")
                 return
             self.pair(partner, record, link.made_by, new=False)
+            self.pair_sharers(record)
             return
         match = self.match("target", record)
         if isinstance(match, str):
@@ -523,16 +529,14 @@ class _StepRun:
         reason = self.in_doubt.get(f"{record.type} {record.id}")
         if reason is None:
             return False
-        self.out.add(
-            Change(self.step.name, "conflict", side, record.type, record.id, reason=reason)
-        )
+        self.out.add(Change(self.step.name, "conflict", side, record.type, record.id, reason=reason))
         return True
 
-    def shares_key(self, side: str, record: Record) -> bool:
-        """Whether a record about to get a partner created shares a match key with another
-        record of its side that has one (linked, or getting one in this run): two records with
-        one key never make two partners. The first read (reads come oldest first) proceeds; the
-        others are held, and named together once the step is decided."""
+    def shares_key(self, side: str, record: Record) -> list[str] | None:
+        """The records sharing a match key with this one, which is about to get a partner
+        created, when one of them has a partner already (linked, or getting one in this run):
+        two records with one key never make two partners. The first read (reads come oldest
+        first) proceeds; the group names them all, that first one first."""
         ref = f"{record.type} {record.id}"
         links = self.links if side == "source" else self.by_target
         keys = self.key_values(side, record)
@@ -547,24 +551,66 @@ class _StepRun:
                 group = self.sharing[(side, index, value)] = paired if paired else None
             if group:
                 group.append(ref)
-                return True
+                return group
         for index, value in keys:
             self.sharing[(side, index, value)] = [ref]
-        return False
+        return None
+
+    def join_shared(self, record: Record, group: list[str]) -> None:
+        """`duplicates: link_all`: a source record sharing a key links to the target record of
+        the first one; while that target is still to be created, it waits for the next run."""
+        first_id = group[0].partition(" ")[2]
+        link = self.links.get(first_id)
+        name = self.key_name(next(index for index, _ in self.key_values("source", record)))
+        if link is None:
+            self.skip("source", record, f"shares its {name} with {group[0]}, whose new record it will "
+                      "link to; waiting", counted=False)  # fmt: skip
+            if record.modified:
+                current = self.waiting.get("source")
+                self.waiting["source"] = min(current, record.modified) if current else record.modified
+            return
+        partner = self.partner("target", link.target_type, link.target_id)
+        if partner is None:
+            self.skip("source", record, f"linked {link.target_type} {link.target_id} no longer exists")
+            return
+        self.handled_targets.add(partner.id)
+        self.pair(record, partner, f"shared:{name}", new=True)
 
     def hold_shared_keys(self) -> None:
         """One conflict per record held for sharing a key, naming every record that shares it."""
+        if self.step.conflicts.duplicates == "link_all":
+            return
         for (side, index, value), group in self.sharing.items():
             for ref in group[1:] if group else ():
                 record_type, _, record_id = ref.partition(" ")
                 self.out.add(
                     Change(
                         self.step.name, "conflict", side, record_type, record_id,
-                        reason=f"{self.key_name(index)} {value} is shared by {', '.join(group)}: only "
-                        f"{group[0]} syncs with the {'target' if side == 'source' else 'source'}; "
-                        "held until resolved",
+                        reason=self.shared_key_reason(side, index, value, group),
                     )
                 )  # fmt: skip
+
+    def shared_key_reason(self, side: str, index: int, value: str, group: list[str]) -> str:
+        other = "target" if side == "source" else "source"
+        return (
+            f"{self.key_name(index)} {value} is shared by {', '.join(group)}: only {group[0]} syncs "
+            f"with the {other}; held until resolved (duplicates: hold)"
+        )
+
+    def sources_of(self, target_id: str) -> list[Link]:
+        """Every source record linked to a target record: one, or several with `link_all`."""
+        primary = self.by_target.get(target_id)
+        return ([primary] if primary else []) + self.sharers.get(target_id, [])
+
+    def pair_sharers(self, target: Record, skip: str | None = None) -> None:
+        """Pair the other source records sharing a target (`link_all`) with it as this run
+        leaves it, so an update reaching the target flows to each of them too."""
+        for link in self.sources_of(target.id):
+            if link.source_id == skip or link.source_id in self.paired_sources:
+                continue
+            partner = self.partner("source", link.source_type, link.source_id)
+            if partner is not None:
+                self.pair(partner, target, link.made_by, new=False)
 
     def outranked(self, record: Record) -> str | None:
         """A record of a lesser type is ignored when a record of the priority type shares its key."""
@@ -606,6 +652,18 @@ class _StepRun:
             if side == "target" and self.one_of_several(record, index, value, found[0]):
                 return "conflict"
             taken = self.taken(other, partner_id, record.id)
+            if taken and other == "target" and self.step.conflicts.duplicates == "link_all":
+                self.claimed[side].add(record.id)
+                return f"shared:{self.key_name(index)}", partner_type, partner_id
+            if taken and other == "target" and partner_id in self.by_target:
+                group = [taken, f"{record.type} {record.id}"]
+                self.out.add(
+                    Change(
+                        self.step.name, "conflict", side, record.type, record.id,
+                        reason=self.shared_key_reason(side, index, value, group),
+                    )
+                )  # fmt: skip
+                return "conflict"
             if taken:
                 self.out.add(
                     Change(
@@ -761,7 +819,10 @@ class _StepRun:
                 f"no match, and creating records in {where} is off",
             )
             return
-        if self.shares_key("source" if side == "target" else "target", origin):
+        group = self.shares_key("source" if side == "target" else "target", origin)
+        if group is not None:
+            if side == "target" and self.step.conflicts.duplicates == "link_all":
+                self.join_shared(origin, group)
             return
         record_type = spec.create_as or spec.types[0]
         try:
@@ -989,6 +1050,10 @@ class _StepRun:
             self.remember(PairState(source.id, source.type, target.type, target.id, made_by, synced, exact))
         if new:
             self.plan_link(source.id, target.id)
+        self.paired_sources.add(source.id)
+        if to_target and self.step.conflicts.duplicates == "link_all":
+            updated = Record(target.type, target.id, {**target.values, **written}, target.modified)
+            self.pair_sharers(updated, skip=source.id)
 
     @staticmethod
     def comparable(rule: FieldRule, value: Any) -> Any:

@@ -29,7 +29,7 @@ MIGRATIONS = [
         job TEXT NOT NULL, step TEXT NOT NULL,
         source_type TEXT NOT NULL, source_id TEXT NOT NULL,
         target_type TEXT NOT NULL, target_id TEXT NOT NULL,
-        made_by TEXT NOT NULL,          -- 'created:<side>', 'recovered:<side>', 'key:<name>'
+        made_by TEXT NOT NULL,          -- 'created:<side>', 'recovered:<side>', 'key:<name>', 'shared:<name>'
         created_at TEXT NOT NULL,
         PRIMARY KEY (job, step, source_id)
     );
@@ -85,6 +85,8 @@ MIGRATIONS = [
         job TEXT PRIMARY KEY, owner TEXT NOT NULL, command TEXT NOT NULL, host TEXT NOT NULL,
         pid INTEGER NOT NULL, started TEXT NOT NULL, heartbeat TEXT NOT NULL
     );
+    DROP INDEX links_by_target;
+    CREATE INDEX links_by_target ON links (job, step, target_id);
     """,
 ]
 KEPT_WRITE_WINDOWS = 10  # per step and side; an older window's records are read back, harmlessly
@@ -102,6 +104,11 @@ class Link:
     target_type: str
     target_id: str
     made_by: str
+
+    @property
+    def shared(self) -> bool:
+        """Whether this source record shares its target with the one that made it (`link_all`)."""
+        return self.made_by.startswith("shared:")
 
 
 @dataclass(frozen=True)
@@ -231,9 +238,13 @@ class StateStore:
         return {row[1]: Link(*row) for row in rows}
 
     def save_link(self, job: str, step: str, link: Link) -> None:
-        self.db.execute(
-            "DELETE FROM links WHERE job=? AND step=? AND target_id=?", (job, step, link.target_id)
-        )
+        """Save a link; a target record linked anew leaves its old source, unless the link shares
+        it (`duplicates: link_all`: several source records of one person, one target)."""
+        if not link.shared:
+            self.db.execute(
+                "DELETE FROM links WHERE job=? AND step=? AND target_id=? AND made_by NOT LIKE 'shared:%'",
+                (job, step, link.target_id),
+            )
         self.db.execute(
             "INSERT OR REPLACE INTO links VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -426,7 +437,8 @@ class StateStore:
     def journal_done(self, entry_id: int, state: str = "done", record_id: str | None = None) -> None:
         """Settle a write: its state, and the id of the record it wrote (a create's new id)."""
         self.db.execute(
-            "UPDATE journal SET state=?, record_id=COALESCE(?, record_id) WHERE id=?", (state, record_id, entry_id)
+            "UPDATE journal SET state=?, record_id=COALESCE(?, record_id) WHERE id=?",
+            (state, record_id, entry_id),
         )
 
     def pending_journal(self, job: str) -> list[JournalEntry]:
