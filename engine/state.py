@@ -165,10 +165,12 @@ class StateStore:
         except BaseException as e:
             if self.db is not None:
                 self.db.connection.close()
-            if isinstance(e, sqlite3.Error):
+            if isinstance(e, sqlite3.OperationalError):
                 raise StateError(
-                    f"cannot open the state store {path}: {e}", hint="check the path and its permissions"
+                    f"the state store {path} cannot be opened: {e}", hint="check the path and its permissions"
                 ) from e
+            if isinstance(e, sqlite3.DatabaseError):
+                raise CorruptStateError(path, f"is damaged ({e})") from e
             raise
 
     def _connect(self, read_only: bool) -> sqlite3.Connection:
@@ -596,7 +598,7 @@ class _Database:
                 f"the state store {self.path} stayed locked by another process: {error}",
                 hint="another syncmap command is writing to it; try again",
             )
-        return CorruptStateError(self.path, f"cannot be read ({error})")
+        return CorruptStateError(self.path, f"is damaged ({error})")
 
 
 def _check_file(path: Path) -> None:

@@ -22,10 +22,9 @@ import watchfiles
 
 from engine.compile import compile_plan
 from engine.diagnostics import render_text
-from engine.errors import DocumentError, JobBusyError, SyncmapError
+from engine.errors import DocumentError, JobBusyError, StateError, SyncmapError
 from engine.job import Job
 from engine.plan import Plan
-from engine.state import CorruptStateError
 from engine.validate import find_documents, is_rule_set
 
 SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -122,26 +121,31 @@ class Watcher:
     def run(self, mapping: Path, plan: Plan) -> None:
         started = time.monotonic()
         try:
-            with Job.open(mapping, self.state_path, plan=plan) as job:
-                if job.stopped():
-                    return
-                self.log("started", job=plan.name, plan=plan.hash)
-                written = 0
-
-                def progress(count: int) -> None:
-                    nonlocal written
-                    written += count
-                    self.log("progress", job=plan.name, written=written)
-
-                report = job.apply(progress=progress, command="watch")
-        except JobBusyError as e:
-            self.log("busy", job=plan.name, plan=plan.hash, reason=e.message)
-            return
-        except CorruptStateError:
-            raise  # no job can run on a damaged store: watch stops with the error
+            job = Job.open(mapping, self.state_path, plan=plan)
+        except StateError:
+            raise  # a state store that cannot be opened runs no job: watch stops with the error
         except SyncmapError as e:
             self.log("error", job=plan.name, plan=plan.hash, error=e.message)
             return
+        with job:
+            if job.stopped():
+                return
+            written = 0
+
+            def progress(count: int) -> None:
+                nonlocal written
+                written += count
+                self.log("progress", job=plan.name, written=written)
+
+            try:
+                self.log("started", job=plan.name, plan=plan.hash)
+                report = job.apply(progress=progress, command="watch")
+            except JobBusyError as e:
+                self.log("busy", job=plan.name, plan=plan.hash, reason=e.message)
+                return
+            except SyncmapError as e:
+                self.log("error", job=plan.name, plan=plan.hash, error=e.message)
+                return
         self.log(
             "run", job=plan.name, run=report.run_id, plan=plan.hash, counts=report.changeset.counts(),
             failed=report.failed,
