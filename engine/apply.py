@@ -235,11 +235,15 @@ def reconcile(context: RunContext, steps: dict[str, Step]) -> Reconciled:
         found: list[str] = []
         if step is not None and entry.op == "create":
             found = _find_created(context, step, entry)
-        if len(found) > 1:
-            settled.held.setdefault(entry.step, {})[entry.origin_id] = (
-                f"an interrupted run's create of this record may have made one of {', '.join(found)}, "
-                "which hold exactly what it wrote; held until all but one are deleted"
+        if len(found) > 1:  # the record and every candidate wait: none may be paired elsewhere
+            reason = (
+                f"an interrupted run's create of {entry.origin_id} may have made one of "
+                f"{', '.join(f'{entry.record_type} {found_id}' for found_id in found)}, which hold exactly "
+                "what it wrote; held until all but one are deleted"
             )
+            held = settled.held.setdefault(entry.step, {})
+            for ref in (entry.origin_id, *(f"{entry.record_type} {found_id}" for found_id in found)):
+                held[ref] = reason
             continue
         with context.state.transaction():
             if found:

@@ -147,12 +147,34 @@ def test_processes_creating_one_store_at_once_end_with_one(tmp_path):
     assert [p.name for p in path.parent.iterdir() if not p.name.startswith("state.db")] == []
 
 
+def schema_2_store(path: Path) -> None:
+    """A store as the previous syncmap left it (schema 3 added leases, and shared links)."""
+    StateStore(path).close()
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("DROP TABLE leases")
+        db.execute("DROP INDEX links_by_target")
+        db.execute("CREATE UNIQUE INDEX links_by_target ON links (job, step, target_id)")
+        db.execute("PRAGMA user_version = 2")
+
+
+def test_processes_opening_an_older_store_at_once_migrate_it_once(tmp_path):
+    path = tmp_path / "state.db"
+    schema_2_store(path)
+    script = "import sys; from pathlib import Path; from engine.state import StateStore; StateStore(Path(sys.argv[1])).close()"
+    processes = [
+        subprocess.Popen([sys.executable, "-c", script, str(path)], stderr=subprocess.PIPE, text=True)
+        for _ in range(6)
+    ]
+    for process in processes:
+        _, err = process.communicate(timeout=60)
+        assert process.returncode == 0, err
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (3,)
+
+
 def test_a_store_of_an_older_schema_is_read_by_plan_without_being_upgraded(tmp_path):
     path = tmp_path / "state.db"
-    StateStore(path).close()
-    with closing(sqlite3.connect(path)) as db:  # back to schema 2: the lease table is new in 3
-        db.execute("DROP TABLE leases")
-        db.execute("PRAGMA user_version = 2")
+    schema_2_store(path)
     before = path.read_bytes()
     store = StateStore(path, read_only=True)
     assert store.lease("any job") is None

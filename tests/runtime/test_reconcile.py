@@ -4,7 +4,7 @@ is found on the next start and linked, never created twice."""
 from __future__ import annotations
 
 from engine.connectors import Write
-from tests.runtime.conftest import lines
+from tests.runtime.conftest import CONTACTS, lines
 
 
 def interrupted_create(job, connector, record_type: str, values: dict, planned_id: str | None) -> None:
@@ -55,3 +55,47 @@ def test_a_write_that_never_happened_is_abandoned_and_done_again(stores, open_jo
     assert report.changeset.counts()["create"] == 1
     assert len(crm.records("Lead")) == 1
     assert job.state.pending_journal(job.name) == []
+
+
+NO_KEY = {"FirstName": "Ana", "LastName": "Lopez"}  # a contact with no phone: no match key
+
+
+def test_a_record_without_a_key_or_planned_id_is_found_by_the_values_it_wrote(stores, open_job):
+    platform, crm = stores
+    platform.seed("contacts", [{"id": "p1", "first_name": "Ana", "last_name": "Lopez"}])
+    crm.seed("Lead", [{"id": "other", "FirstName": "Ana", "LastName": "Berg"}])
+    job = open_job(NO_PHONE_FILTER)
+    interrupted_create(job, crm, "Lead", NO_KEY, planned_id=None)
+    report = job.apply()
+    assert report.recovered == 1
+    assert sorted(r.values["LastName"] for r in crm.records("Lead")) == ["Berg", "Lopez"]
+    assert job.state.links(job.name, "contacts")["p1"].made_by == "recovered:target"
+
+
+def test_a_record_without_a_key_whose_values_two_records_hold_is_held_not_created(stores, open_job):
+    platform, crm = stores
+    platform.seed("contacts", [{"id": "p1", "first_name": "Ana", "last_name": "Lopez"}])
+    crm.seed("Lead", [{"id": "twin", **NO_KEY}])
+    job = open_job(NO_PHONE_FILTER)
+    interrupted_create(job, crm, "Lead", NO_KEY, planned_id=None)
+    first = job.apply()
+    conflicts = [line for line in lines(first.changeset) if line.startswith("conflict")]
+    made = next(r.id for r in crm.records("Lead") if r.id != "twin")
+    assert sorted(line.split(" (")[0] for line in conflicts) == sorted(
+        ["conflict source contacts p1", "conflict target Lead twin", f"conflict target Lead {made}"]
+    )
+    assert "(an interrupted run's create of contacts p1 may have made one of Lead " in conflicts[0]
+    assert len(platform.records("contacts")) == 1, "the candidates are not synced back either"
+    assert len(crm.records("Lead")) == 2, "nothing created: a third would be a duplicate"
+    assert len(job.state.pending_journal(job.name)) == 1, "looked for again on the next run"
+
+    crm.write("Lead", [Write("d", "delete", "Lead", "twin")])  # a person deletes the duplicate
+    second = open_job(NO_PHONE_FILTER).apply()
+    assert second.recovered == 1
+    assert [r.id for r in crm.records("Lead") if not r.deleted] == [made]
+    assert open_job(NO_PHONE_FILTER).state.pending_journal("contacts-job") == []
+
+
+NO_PHONE_FILTER = CONTACTS.replace(
+    '      - {side: target, require: "phone_valid(MobilePhone || Phone)", reason: no valid phone}\n', ""
+)
