@@ -1,10 +1,11 @@
 """Apply: execute a step's ChangeSet through the connectors, journaled, in batches.
 
-Every write is recorded in the journal before it is sent and marked done after its result is
-stored, so a process killed at any moment leaves a trail: on the next start ``reconcile`` finds
-the records an interrupted batch created (by the id syncmap gave them, or by their match keys)
-and links them instead of creating them again. A failing record never stops the run: it goes to
-the dead-letter list and is read again on the next run.
+Every write is recorded in the journal before it is sent; its outcome, the ids of the records it
+created and their links are saved together once its answer arrives, so a process killed at any
+moment leaves a trail: on the next start ``reconcile`` settles the writes whose answer never came
+(finding what they created by the id syncmap gave, the match keys or the values written) and
+links them instead of creating them again. A failing record never stops the run: it goes to the
+dead-letter list and is read again on the next run.
 """
 
 from __future__ import annotations
