@@ -20,6 +20,7 @@ from engine.connectors import Connector, FieldInfo, Write, WriteResult
 from engine.errors import ConnectorError, SyncmapError
 from engine.expressions import field_path
 from engine.plan import Step
+from engine.redact import shorten
 from engine.run import RunContext, batched, get_path, normalize_key
 from engine.spool import Spool
 from engine.state import JournalEntry, Link, now
@@ -72,11 +73,10 @@ def apply_step(
                         _link_created(context, step, side, change.record_type, change.origin or "",
                                       change.source_id, result.id, f"created:{side}")  # fmt: skip
                 else:
-                    report.failed.append((change, result.error or "failed"))
+                    error = shorten(result.error or "failed", 1000)
+                    report.failed.append((change, error))
                     failed_pairs.add(change.source_id or record_id)
-                    context.state.dead_letter(
-                        context.job, step.name, _other(side), _origin_id(change), result.error or "failed"
-                    )
+                    context.state.dead_letter(context.job, step.name, _other(side), _origin_id(change), error)
         if progress:
             progress(len(batch))
     _give_new_ids_to_keys(changes, step, context, created, report, windows)
@@ -142,7 +142,10 @@ def _give_new_ids_to_keys(
         for write, result in zip(batch, results, strict=True):
             if not result.ok:
                 report.failed.append(
-                    (Change(step.name, "update", "source", source_type, write.id), result.error or "failed")
+                    (
+                        Change(step.name, "update", "source", source_type, write.id),
+                        shorten(result.error or "failed", 1000),
+                    )
                 )
 
 

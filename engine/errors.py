@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from engine.redact import redact
+
 if TYPE_CHECKING:
     from engine.diagnostics import Diagnostic
 
@@ -18,6 +20,7 @@ class SyncmapError(Exception):
     exit_code = 1
 
     def __init__(self, message: str, hint: str | None = None):
+        message, hint = redact(message), redact(hint) if hint else hint
         super().__init__(message)
         self.message = message
         self.hint = hint

@@ -1,6 +1,7 @@
 """Secrets: `${ENV}` references are replaced from the environment at the last moment, and only
-inside connector settings. Nothing else in syncmap ever holds a secret value, so no output, log,
-saved plan or error message can contain one.
+inside connector settings. The values of secret settings (a password, a token, a session id, a
+key) are registered for redaction as they are resolved, so a server that echoes one back cannot
+make it reach an output, a log, the state store or a saved plan.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from engine.errors import UsageError
+from engine.redact import register
 
 REFERENCE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
+SECRET_SETTING = re.compile(r"secret|password|passwd|token|session|key|credential", re.IGNORECASE)
 
 
 def resolve_settings(connection: str, settings: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
@@ -26,5 +29,7 @@ def resolve_settings(connection: str, settings: dict[str, Any], environ: Mapping
                         hint=f"export {name}=... before running syncmap",
                     )
             value = REFERENCE.sub(lambda m: environ[m.group(1)], value)
+            if SECRET_SETTING.search(key) and value != settings[key]:
+                register(value)
         resolved[key] = value
     return resolved

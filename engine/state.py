@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import StateError
+from engine.redact import redact
 
 MIGRATIONS = [
     """
@@ -457,7 +458,7 @@ class StateStore:
         self.db.execute(
             "INSERT INTO dead_letters VALUES (?, ?, ?, ?, ?, 1, ?, ?) "
             "ON CONFLICT (job, step, side, record_id) DO UPDATE SET error=excluded.error, attempts=attempts+1, last_seen=excluded.last_seen",
-            (job, step, side, record_id, error, stamp, stamp),
+            (job, step, side, record_id, redact(error), stamp, stamp),
         )
 
     def clear_dead_letter(self, job: str, step: str, side: str, record_id: str) -> None:
@@ -486,7 +487,7 @@ class StateStore:
     def finish_run(self, run_id: int, status: str, counts: dict[str, Any], error: str | None = None) -> None:
         self.db.execute(
             "UPDATE runs SET finished_at=?, status=?, counts=?, error=? WHERE id=?",
-            (now(), status, json.dumps(counts), error, run_id),
+            (now(), status, json.dumps(counts), redact(error) if error else None, run_id),
         )
 
     def runs(self, job: str) -> list[dict[str, Any]]:
@@ -506,7 +507,7 @@ class StateStore:
             "INSERT INTO jobs VALUES (?, ?, ?, ?) ON CONFLICT (job) DO UPDATE SET status = excluded.status, "
             "last_error = excluded.last_error, updated_at = excluded.updated_at"
             + (" WHERE jobs.status != 'deleted'" if keep_deleted else ""),
-            (job, status, error, now()),
+            (job, status, redact(error) if error else None, now()),
         )
 
     def job_status(self, job: str) -> tuple[str, str | None] | None:

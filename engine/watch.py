@@ -25,6 +25,7 @@ from engine.diagnostics import render_text
 from engine.errors import DocumentError, JobBusyError, StateError, SyncmapError
 from engine.job import Job
 from engine.plan import Plan
+from engine.redact import redact
 from engine.validate import find_documents, is_rule_set
 
 SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -78,6 +79,8 @@ class Watcher:
         return True
 
     def log(self, event: str, **fields: Any) -> None:
+        """Emit an event; text in it is redacted (an error may quote a server's answer)."""
+        fields = {key: redact(value) if isinstance(value, str) else value for key, value in fields.items()}
         self.emit({"time": datetime.now(UTC).isoformat(timespec="milliseconds"), "event": event, **fields})
 
     # -- plans ----------------------------------------------------------------------------------

@@ -57,6 +57,7 @@ from engine.connectors.sqlite import (
 )
 from engine.diagnostics import did_you_mean
 from engine.errors import ConnectorError
+from engine.redact import redact, register, shorten
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -184,10 +185,10 @@ class Failure:
         first = content[0] if isinstance(content, list) and content else content
         if isinstance(first, dict):
             code = str(first.get("errorCode") or first.get("error") or "ERROR")
-            detail = str(first.get("message") or first.get("error_description") or "")
+            detail = shorten(str(first.get("message") or first.get("error_description") or ""))
         else:
             text = first.decode("utf-8", "replace") if isinstance(first, bytes) else str(first)
-            code, detail = "ERROR", text[:300]
+            code, detail = "ERROR", shorten(text)
         limited = error.status == 403 and code == "REQUEST_LIMIT_EXCEEDED"
         # REQUEST_LIMIT_EXCEEDED and SERVER_UNAVAILABLE (503) are answered before Salesforce runs
         # the request; a 500/502/504 may come after it ran, so only idempotent requests replay it.
@@ -205,7 +206,7 @@ class Failure:
             | requests.exceptions.InvalidJSONError
         )
         transient = not isinstance(error, lasting)
-        detail = str(error)[:300]
+        detail = shorten(str(error))
         return cls(None, type(error).__name__, detail, transient, unprocessed=unconnected)
 
 
@@ -222,6 +223,8 @@ class SalesforceConnector:
         check_settings("salesforce", settings, required=(), optional=SETTINGS)
         self.auth = _auth_kind(settings)
         self._secrets = {name: str(settings[name]) for name in SECRETS if settings.get(name)}
+        for secret in self._secrets.values():
+            register(secret)
         self._settings = {k: v for k, v in settings.items() if k not in SECRETS}
         self.instance_url = str(settings.get("instance_url") or "").rstrip("/") or None
         self.api_version = str(settings.get("api_version") or DEFAULT_API_VERSION).removeprefix("v")
@@ -600,7 +603,7 @@ class SalesforceConnector:
             except requests.RequestException as e:
                 failure = Failure.of_transport(e)
             except ValueError as e:  # an answer that is not JSON
-                failure = Failure(None, "INVALID_ANSWER", str(e)[:300], transient=False, unprocessed=False)
+                failure = Failure(None, "INVALID_ANSWER", shorten(str(e)), transient=False, unprocessed=False)
             if failure.expired and self.auth != "session" and not signed_in_again:
                 self._sf, signed_in_again = None, True
                 continue
@@ -608,7 +611,7 @@ class SalesforceConnector:
                 raise self._failure_error(kind, failure)
             if not (failure.unprocessed or replay_safe):
                 raise OutcomeUnknown(
-                    self._redact(
+                    redact(
                         f"outcome unknown: Salesforce answered {failure} while creating; not sent again "
                         "so that no duplicate is made (if it was created, the next run finds it by its keys)"
                     )
@@ -616,12 +619,12 @@ class SalesforceConnector:
             attempt += 1
             if attempt > self.max_retries:
                 raise GaveUp(
-                    self._redact(f"Salesforce {kind} still failing after {attempt} attempts: {failure}"),
+                    redact(f"Salesforce {kind} still failing after {attempt} attempts: {failure}"),
                     hint="the org is busy or over its API limits; try again later, or raise `max_retries`",
                 )
             delay = min(MAX_BACKOFF_SECONDS, self.retry_delay * 2 ** (attempt - 1))
             delay = delay / 2 + self._random.uniform(0, delay / 2)
-            log.info(self._redact(f"{kind}: {failure}; retry {attempt}/{self.max_retries} in {delay:.2f} s"))
+            log.info(redact(f"{kind}: {failure}; retry {attempt}/{self.max_retries} in {delay:.2f} s"))
             time.sleep(delay)
 
     def _failure_error(self, kind: str, failure: Failure) -> ApiFailure:
@@ -635,8 +638,8 @@ class SalesforceConnector:
         elif failure.status is None:
             hint = "check `instance_url` and the network"
         where = f" at {self._sf.base_url}" if failure.status is None and self._sf else ""
-        message = self._redact(f"Salesforce {kind} failed{where}: {failure}")
-        return ApiFailure(message, hint, failure.status, failure.code, self._redact(failure.detail))
+        message = redact(f"Salesforce {kind} failed{where}: {failure}")
+        return ApiFailure(message, hint, failure.status, failure.code, redact(failure.detail))
 
     def _client(self) -> Salesforce:
         if self._sf is None:
@@ -679,15 +682,9 @@ class SalesforceConnector:
             detail = f"{type(e).__name__}: {e}"
         # `from None`: the login request carried the secrets, so no exception from it is chained
         raise ConnectorError(
-            self._redact(f"Salesforce login ({self.auth}) failed: {detail}"[:500]),
+            shorten(f"Salesforce login ({self.auth}) failed: {detail}", 500),
             hint="check the credential settings (their values are not shown) and `domain`/`instance_url`",
         ) from None
-
-    def _redact(self, text: str) -> str:
-        for secret in self._secrets.values():
-            if len(secret) >= 4:
-                text = text.replace(secret, "***")
-        return text
 
 
 # --- Bulk API 2.0 ---------------------------------------------------------------------------------
