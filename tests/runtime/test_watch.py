@@ -7,6 +7,7 @@ import json
 import os
 import queue
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -31,11 +32,18 @@ class Watching:
             cwd=folder, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
         )  # fmt: skip
         self.events: queue.Queue[dict] = queue.Queue()
+        self.other_lines: list[str] = []  # what is not a JSON event (a traceback would be)
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
         for line in self.process.stderr:
-            self.events.put(json.loads(line))
+            try:
+                self.events.put(json.loads(line))
+            except ValueError:
+                self.other_lines.append(line)
+
+    def stderr_so_far(self) -> str:
+        return "".join(self.other_lines)
 
     def next(self, event: str, timeout: float = 15.0, **wanted) -> dict:
         """The next event of this kind (with these values), failing after ``timeout`` seconds."""
@@ -142,17 +150,37 @@ def test_a_signed_webhook_runs_its_job_and_anything_else_is_refused(tmp_path, mo
         session = requests.Session()
         session.trust_env = False  # loopback: no proxy from the environment
 
-        def post(body: bytes, signed_with: str | None = "s3cret") -> int:
-            headers = {"X-Syncmap-Signature": signature(signed_with, body)} if signed_with else {}
+        def post(body: bytes, signed_with: str | None = "s3cret", header: str | None = None) -> int:
+            value = header or (signature(signed_with, body) if signed_with else None)
+            headers = {"X-Syncmap-Signature": value} if value else {}
             return session.post(url, data=body, headers=headers, timeout=10).status_code
 
+        def raw(head: str, body: bytes = b"") -> int:
+            """A request as a hostile client sends it, headers and all."""
+            host, port = address.rsplit(":", 1)
+            with socket.create_connection((host, int(port)), timeout=10) as connection:
+                connection.sendall(head.encode() + b"\r\n\r\n" + body)
+                return int(connection.recv(1024).split()[1])
+
+        signed = signature("s3cret", b'{"job": "nosuchjob"}')
         assert post(b'{"job": "quickstart"}', signed_with=None) == 401
         assert post(b'{"job": "quickstart"}', signed_with="guess") == 401
         assert post(b"x" * 70_000) == 413
         assert post(b"{not json") == 400
-        assert post(b'{"job": "nosuchjob"}') == 404
-        refused = [watching.next("webhook")["status"] for _ in range(5)]
-        assert refused == [401, 401, 413, 400, 404]
+        assert post(b'{"job": "nosuchjob"}', header=signed) == 404
+        assert post(b'{"job": "nosuchjob"}', header=signed) == 401, "a replay is refused"
+        stale = signature("s3cret", b'{"job": "quickstart"}', int(time.time()) - 600)
+        assert post(b'{"job": "quickstart"}', header=stale) == 401
+        assert post(b'{"job": "quickstart"}', header="sha256=" + "0" * 64) == 401, "the old scheme"
+        assert post(b"[" * 30_000 + b"]" * 30_000) == 400, "nesting is bounded before parsing"
+        big = b"x" * 10_000_000
+        length_of = f"POST / HTTP/1.1\r\nHost: x\r\nX-Syncmap-Signature: {signature('s3cret', big)}"
+        assert raw(length_of + "\r\nContent-Length: -1", big[:1000]) == 400
+        assert raw(length_of) == 411
+        assert raw("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000", b"x" * 1000) == 401
+        refused = [watching.next("webhook")["status"] for _ in range(12)]
+        assert refused == [401, 401, 413, 400, 404, 401, 401, 401, 400, 400, 411, 401]
+        assert "Traceback" not in watching.stderr_so_far()
 
         add_platform_contact(folder, 3)
         assert post(b'{"job": "quickstart", "records": ["new3"]}') == 202
