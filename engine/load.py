@@ -20,12 +20,32 @@ from engine.errors import DocumentError
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_EXPANDED_VALUES = 100_000
+MAX_DEPTH = 64  # values nested deeper than this are no mapping document, only a way to crash a parser
+MAX_TEXT_CHARS = 64 * 1024
+MAX_INTEGER = 2**63  # a larger integer is no count, id or size any system keeps
 STANDARD_TAG_PREFIX = "tag:yaml.org,2002:"
 ALLOWED_TAGS = {STANDARD_TAG_PREFIX + name for name in ("str", "int", "float", "bool", "null", "seq", "map")}
 
 
+class _TooDeep(Exception):
+    def __init__(self, mark: yaml.Mark):
+        self.mark = mark
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader without implicit timestamps: dates stay strings, as JSON Schema expects."""
+    """SafeLoader without implicit timestamps (dates stay strings, as JSON Schema expects) whose
+    composer stops at ``MAX_DEPTH`` levels instead of recursing until Python gives up."""
+
+    depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise _TooDeep(self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -150,6 +170,8 @@ def load_bytes(raw: bytes, name: str, path: Path | None = None) -> LoadedDocumen
     source = SourceMap(lines={name: text.splitlines()})
     try:
         root = _compose(text)
+    except _TooDeep as e:
+        raise DocumentError([_too_deep(Location(name, e.mark.line + 1, e.mark.column + 1), source)]) from None
     except yaml.MarkedYAMLError as e:
         raise DocumentError([_yaml_error(e, name, source)]) from e
     except yaml.reader.ReaderError as e:
@@ -231,6 +253,17 @@ def _yaml_error(error: yaml.MarkedYAMLError, name: str, source: SourceMap) -> Di
     )
 
 
+def _too_deep(location: Location, source: SourceMap, path: DocPath = ()) -> Diagnostic:
+    return Diagnostic(
+        "too-deep",
+        f"values nest more than {MAX_DEPTH} levels deep",
+        location,
+        path,
+        hint="a mapping document nests a few levels; this looks like generated or damaged text",
+        source_line=source.source_line(location),
+    )
+
+
 def _unprintable_character(
     error: yaml.reader.ReaderError, text: str, name: str, source: SourceMap
 ) -> Diagnostic:
@@ -284,6 +317,10 @@ class _Builder:
         if id(node) in self.active:
             self.fail("alias-cycle", "an alias refers to the value that contains it", node.start_mark, path)
             return None
+        if len(path) > MAX_DEPTH:  # aliases of aliases nest deeper than the text does
+            if not any(d.code == "too-deep" for d in self.diagnostics):
+                self.diagnostics.append(_too_deep(self.location(node.start_mark), self.source, path))
+            return None
         self.source.nodes.setdefault(
             path,
             NodeInfo(
@@ -314,13 +351,32 @@ class _Builder:
             self.active.discard(id(node))
 
     def scalar(self, node: yaml.ScalarNode, path: DocPath) -> Any:
+        if len(node.value) > MAX_TEXT_CHARS:
+            self.fail(
+                "value-too-long", f"a value of {len(node.value):,} characters is over the limit of "
+                f"{MAX_TEXT_CHARS:,}", node.start_mark, path, hint="move large text out of the mapping",
+            )  # fmt: skip
+            return None
+        integer = node.tag == STANDARD_TAG_PREFIX + "int"
+        if integer and len(node.value) > 40:  # Python would not even read it as a number
+            return self.too_large(node, path)
         try:
-            return self.constructor.construct_object(node)
+            value = self.constructor.construct_object(node)
         except yaml.YAMLError as e:
             self.fail(
                 "yaml-value", f"invalid value: {getattr(e, 'problem', None) or e}", node.start_mark, path
             )
             return None
+        if integer and abs(value) >= MAX_INTEGER:
+            return self.too_large(node, path)
+        return value
+
+    def too_large(self, node: yaml.ScalarNode, path: DocPath) -> None:
+        shown = node.value if len(node.value) <= 20 else node.value[:20] + "…"
+        self.fail(
+            "number-too-large", f"the number {shown} is too large", node.start_mark, path,
+            hint="numbers in a mapping are counts, sizes and times: quote it if it is text",
+        )  # fmt: skip
 
     def mapping(self, node: yaml.MappingNode, path: DocPath) -> dict:
         result: dict[str, Any] = {}

@@ -83,14 +83,20 @@ def _extends_target(extends: Any, document: LoadedDocument, root: Path, chain: t
             "`extends` must be the path of a template",
             "e.g. `extends: ../mappings/avochato.yaml`",
         )
-    target = (document.path.parent / extends).resolve()
+    try:
+        target = (document.path.parent / extends).resolve()
+        exists = target.is_file()
+    except OSError as e:
+        raise fail(
+            "extends-not-found", f"template `{extends[:80]}` cannot be read: {e.strerror or e}"
+        ) from None
     if not target.is_relative_to(root):
         raise fail(
             "extends-outside-project",
             f"`{extends}` points outside the project",
             "templates must live inside the project (next to a `.git` folder or `syncmap.toml`)",
         )
-    if not target.is_file():
+    if not exists:
         siblings = [p.name for p in target.parent.glob("*.y*ml")] if target.parent.is_dir() else []
         hint = did_you_mean(target.name, siblings)
         raise fail("extends-not-found", f"template `{extends}` does not exist", hint)
