@@ -1,8 +1,9 @@
 """The `syncmap` command: parse arguments, call the library, render the result. Nothing else.
 
 Every error reaching the user is a ``SyncmapError`` rendered without a traceback, and each error
-class carries its exit code: 0 success, 1 invalid documents, 2 usage errors, 3 connector
-failures, 4 state store failures, 5 a job busy with another run.
+class carries its exit code: 0 success, 1 invalid documents or failed records, 2 changes planned
+(`plan --detailed-exitcode`), 3 connector failures, 4 state store failures, 5 a job busy with
+another run, 64 usage errors.
 """
 
 from __future__ import annotations
@@ -71,7 +72,26 @@ def _error_summary(count: int) -> str:
     return f"Found {count} error{'s' if count != 1 else ''}."
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """Click's own usage errors (an unknown option, a missing file) exit with syncmap's usage
+    code too, never 2: a CI step reading `plan --detailed-exitcode` must tell them apart."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click.UsageError as e:
+            e.show()
+            sys.exit(UsageError.exit_code)
+        except click.ClickException as e:
+            e.show()
+            sys.exit(e.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="syncmap")
 def main() -> None:
     """syncmap: declarative two-way CRM sync from versioned YAML mapping documents."""
@@ -85,7 +105,7 @@ def validate(paths: tuple[Path, ...], output_format: str) -> None:
     """Check mapping documents and rule sets (files, or folders searched for *.yaml/*.yml).
 
     Every error of every file is reported, in file order, with its location and a hint.
-    Exits 0 when all documents are valid, 1 when any is invalid, 2 on usage errors.
+    Exits 0 when all documents are valid, 1 when any is invalid, 64 on usage errors.
     """
     report = validate_documents(paths or (Path("."),))
     if output_format == "json":

@@ -27,9 +27,10 @@ class SyncmapError(Exception):
 
 
 class UsageError(SyncmapError):
-    """The command line itself is wrong: a missing file, an unknown option value."""
+    """The command line itself is wrong: a missing file, an unknown option value. Its code is
+    apart from 2, which `plan --detailed-exitcode` means as "changes planned" (64 is EX_USAGE)."""
 
-    exit_code = 2
+    exit_code = 64
 
 
 class DocumentError(SyncmapError):

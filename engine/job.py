@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,9 +80,17 @@ class RunReport:
     def failed(self) -> int:
         return sum(len(step.failed) for step in self.steps)
 
+    def applied(self) -> dict[str, int]:
+        """The counts of what was done: the planned changes less those that failed."""
+        failed = Counter(change.action for step in self.steps for change, _ in step.failed)
+        counts = self.changeset.counts()
+        done = {action: max(0, count - failed[action]) for action, count in counts.items()}
+        return {**done, "failed": self.failed}
+
     def to_dict(self) -> dict[str, Any]:
         return {
             **self.changeset.to_dict(),
+            "applied": self.applied(),
             "written": sum(step.written for step in self.steps),
             "failed": [
                 {"step": step.step, "record": change.origin, "action": change.action, "error": error}
@@ -215,7 +224,7 @@ class Job:
             raise
         report.api_calls = self.api_calls()
         status = "errors" if report.failed else "active"
-        self.state.finish_run(run_id, "done", {**report.changeset.counts(), "failed": report.failed}, None)
+        self.state.finish_run(run_id, "done", report.applied(), None)
         failures = f"{report.failed} record{'s' if report.failed != 1 else ''} failed"
         self.state.set_job_status(self.name, status, failures if report.failed else None, keep_deleted=True)
         return report
@@ -261,9 +270,7 @@ class Job:
             report.steps.append(
                 apply_step(changes, self.plan.step(changes.step), context, run_id, batch_size)
             )
-        self.state.finish_run(
-            run_id, "reverted", {**report.changeset.counts(), "failed": report.failed}, None
-        )
+        self.state.finish_run(run_id, "reverted", report.applied(), None)
         report.api_calls = self.api_calls()
         return report
 

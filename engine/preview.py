@@ -132,7 +132,7 @@ def _value(value: Any) -> str:
 
 def render_report(report, plan: Plan) -> str:
     """The closing lines of an apply: what was written, what failed, API calls made."""
-    counts = report.changeset.counts()
+    counts = report.applied()
     lines = [
         f"Applied {plan.name}: {counts['create']} created, {counts['update']} updated, {counts['delete']} deleted, "
         f"{counts['skip']} skipped, {counts['conflict']} conflicts, {report.failed} failed."

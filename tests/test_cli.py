@@ -57,12 +57,12 @@ def test_validate_json_gives_machine_readable_errors(tmp_path):
     ]
 
 
-def test_usage_errors_exit_2():
+def test_usage_errors_exit_64_apart_from_changes_planned():
     missing = run_syncmap("validate", "no/such/file.yaml")
-    assert missing.returncode == 2
+    assert missing.returncode == 64
     assert missing.stderr.startswith("error: no such file or directory: no/such/file.yaml")
     unknown = run_syncmap("valdate")
-    assert unknown.returncode == 2
+    assert unknown.returncode == 64
     assert "Did you mean 'validate'?" in unknown.stderr
 
 

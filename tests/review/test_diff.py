@@ -101,7 +101,7 @@ def test_git_compares_with_a_revision_resolving_extends_on_both_sides(tmp_path):
     ]  # fmt: skip
 
     missing = run_syncmap("diff", "--git", "no-such-rev", "customer.yaml", cwd=root)
-    assert missing.returncode == 2 and "git archive" in missing.stderr and "Traceback" not in missing.stderr
+    assert missing.returncode == 64 and "git archive" in missing.stderr and "Traceback" not in missing.stderr
 
 
 def test_data_shows_how_the_counts_of_each_object_change(tmp_path):
@@ -126,7 +126,7 @@ def test_data_shows_how_the_counts_of_each_object_change(tmp_path):
 def test_one_file_without_git_is_a_usage_error(tmp_path):
     root = write_project(tmp_path, {"old.yaml": TEMPLATE})
     result = run_syncmap("diff", "old.yaml", cwd=root)
-    assert result.returncode == 2
+    assert result.returncode == 64
     assert "give two files (OLD NEW), or one file with --git REV" in result.stderr
 
 

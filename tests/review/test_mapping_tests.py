@@ -94,7 +94,7 @@ def test_a_malformed_test_file_is_located(tmp_path):
     )
     root = write_project(tmp_path, {"contacts.yaml": MAPPING, "contacts.test.yaml": broken})
     result = run_syncmap("test", cwd=root)
-    assert result.returncode == 2
+    assert result.returncode == 64
     assert (
         "contacts.test.yaml: tests.0.expect.contacts.skip.0.why: Extra inputs are not permitted"
         in result.stderr

@@ -43,7 +43,7 @@ def test_a_repository_without_tests_yet_passes_the_test_hook(tmp_path):
     root = write_project(tmp_path, {"contacts.yaml": MAPPING})
     result = run_hook("syncmap-test", root)
     assert result.returncode == 0 and "No mapping tests (*.test.yaml) found." in result.stdout
-    assert run_syncmap("test", cwd=root).returncode == 2, "without --if-any, finding no tests is an error"
+    assert run_syncmap("test", cwd=root).returncode == 64, "without --if-any, finding no tests is an error"
 
 
 def test_the_hooks_stop_a_commit_that_breaks_a_mapping_or_its_tests(tmp_path):

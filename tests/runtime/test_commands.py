@@ -92,7 +92,7 @@ def test_a_saved_plan_is_refused_when_the_mapping_changed(quickstart):
     assert run_syncmap("plan", str(quickstart), "--out", str(saved)).returncode == 0
     quickstart.write_text(quickstart.read_text().replace("create_as: Lead", "create_as: Contact"))
     refused = run_syncmap("apply", str(saved))
-    assert refused.returncode == 2
+    assert refused.returncode == 64
     assert refused.stderr.startswith("error: the mapping changed since this plan was saved")
 
 
@@ -107,7 +107,7 @@ def test_a_file_that_is_not_a_saved_plan_is_refused_with_a_hint(quickstart):
     ):
         (quickstart.parent / name).write_text(text)
         refused = run_syncmap("apply", str(quickstart.parent / name))
-        assert refused.returncode == 2, name
+        assert refused.returncode == 64, name
         assert refused.stderr.startswith(f"error: {quickstart.parent / name} is not a saved plan"), (
             refused.stderr
         )
@@ -122,7 +122,7 @@ def test_a_missing_environment_variable_is_a_clear_error(tmp_path):
         "objects:\n  c:\n    source: {connection: p, object: a}\n    target: {connection: p, object: b}\n"
     )
     result = run_syncmap("plan", "job.yaml", cwd=tmp_path)
-    assert result.returncode == 2
+    assert result.returncode == 64
     assert result.stderr.startswith(
         "error: connection `p` needs the environment variable NO_SUCH_TOKEN (setting `token`)"
     )

@@ -41,7 +41,7 @@ def test_status_and_runs_show_each_job_and_its_history(quickstart):
     assert len(history) == 2 and history[0]["counts"]["create"] > 0 and history[1]["counts"]["create"] == 0
     assert "nothing to do" in run_syncmap("runs", "quickstart", cwd=folder).stdout.splitlines()[1]
     unknown = run_syncmap("runs", "quickstrat", cwd=folder)
-    assert unknown.returncode == 2 and "no runs of `quickstrat`" in unknown.stderr
+    assert unknown.returncode == 64 and "no runs of `quickstrat`" in unknown.stderr
 
 
 def test_a_paused_job_does_not_run_until_resumed(quickstart):
@@ -58,7 +58,7 @@ def test_a_paused_job_does_not_run_until_resumed(quickstart):
     assert run_syncmap("resume", "quickstart", cwd=folder).returncode == 0
     assert run_syncmap("apply", str(quickstart), cwd=folder).returncode == 0
     typo = run_syncmap("pause", "quickstrat", cwd=folder)
-    assert typo.returncode == 2 and "did you mean `quickstart`?" in typo.stderr
+    assert typo.returncode == 64 and "did you mean `quickstart`?" in typo.stderr
 
 
 def test_delete_forgets_the_links_and_revert_removes_only_what_the_job_created(quickstart):
@@ -68,7 +68,7 @@ def test_delete_forgets_the_links_and_revert_removes_only_what_the_job_created(q
     assert count(folder, "Lead") > leads_before
 
     refused = run_syncmap("delete", str(quickstart), "--revert", "target", cwd=folder)  # no TTY, no --yes
-    assert refused.returncode == 2 and count(folder, "Lead") > leads_before
+    assert refused.returncode == 64 and count(folder, "Lead") > leads_before
     deleted = run_syncmap("delete", str(quickstart), "--revert", "target", "--yes", cwd=folder)
     assert deleted.returncode == 0, deleted.stderr
     assert "- delete" in deleted.stdout and "created by this job" in deleted.stdout

@@ -106,7 +106,7 @@ def test_command_reports_bad_options_without_traceback(tmp_path):
         timeout=20,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
-    assert result.returncode == 2
+    assert result.returncode == 64
     assert result.stderr.startswith("error: describe file")
     assert "Traceback" not in result.stderr
 
