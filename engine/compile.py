@@ -91,7 +91,12 @@ class _Compiler:
             schedule=document.schedule,
             defaults=plan.Defaults(document.defaults.phone_region, document.defaults.timezone),
             connections=tuple(
-                plan.Connection(name, conn.connector, tuple(sorted(conn.settings.items())))
+                plan.Connection(
+                    name,
+                    conn.connector,
+                    tuple(sorted(conn.settings.items())),
+                    self.source.locate(("connections", name, "settings")),
+                )
                 for name, conn in sorted(document.connections.items())
             ),
             value_maps=tuple(
@@ -234,6 +239,7 @@ class _Compiler:
             modified_field=spec.modified,
             where=spec.where,
             where_location=self.source.locate((*at, "where")) if spec.where else None,
+            object_location=self.source.locate((*at, "object")),
             modified_within_seconds=int(window[:-1]) * SECONDS[window[-1]] if window else None,
         )
 

@@ -50,6 +50,19 @@ class ConnectorError(SyncmapError):
     exit_code = 3
 
 
+class UnknownObjectError(ConnectorError):
+    """A system has no record type of that name (a document's typo, reported at its place)."""
+
+
+class SettingError(ConnectorError):
+    """A connection setting names what does not exist (a missing database file): reported at
+    the connection's settings in the document."""
+
+    def __init__(self, setting: str, message: str, hint: str | None = None):
+        super().__init__(message, hint)
+        self.setting = setting
+
+
 class StateError(SyncmapError):
     """The state store cannot be opened, migrated or written."""
 

@@ -18,12 +18,13 @@ from typing import Any
 
 import ijson
 
+from engine import remote
 from engine.apply import DEFAULT_BATCH_SIZE, StepReport, apply_step, reconcile
 from engine.changeset import Change, ChangeSet, StepChanges
 from engine.compile import compile_plan
 from engine.connectors import Connector, Registry
 from engine.diagnostics import did_you_mean
-from engine.errors import SyncmapError, UsageError
+from engine.errors import DocumentError, SyncmapError, UsageError
 from engine.lease import JobLease
 from engine.plan import Plan, Step
 from engine.resolve import find_project_root
@@ -134,7 +135,7 @@ class Job:
         plan = plan or compile_plan(mapping)
         state = StateStore(state_path or find_project_root(mapping) / STATE_FILE, read_only=read_only)
         connectors = open_connectors(
-            plan, registry or Registry(), mapping.resolve().parent, environ or os.environ
+            plan, registry or Registry(), mapping.resolve().parent, environ or os.environ, read_only
         )
         return cls(plan, connectors, state, selection)
 
@@ -165,8 +166,16 @@ class Job:
             lease=lease,
         )
 
+    def check_systems(self) -> None:
+        """Refuse, located in the document, what the systems say cannot work (unknown objects
+        and fields, values that cannot be set, required fields left out): before any read."""
+        problems = remote.check_remote(self.plan, self.connectors, self.steps)
+        if problems:
+            raise DocumentError(problems)
+
     def plan_changes(self) -> ChangeSet:
         """The dry run: decide everything, write nothing (not even to the state store)."""
+        self.check_systems()
         return run(self.plan, self.steps, self.context(applying=False))
 
     def lease(self, command: str, wait: float = 0.0) -> JobLease:
@@ -193,6 +202,7 @@ class Job:
         expected_fingerprint: str | None,
         lease: JobLease,
     ) -> RunReport:
+        self.check_systems()
         if expected_fingerprint is not None and fingerprint(self.plan_changes()) != expected_fingerprint:
             raise SyncmapError(
                 "the records changed since this plan was saved; it was not applied",

@@ -30,6 +30,7 @@ class Connection:
     name: str
     connector: str
     settings: tuple[tuple[str, Scalar], ...] = ()
+    location: Location | None = field(default=None, compare=False)  # of its `settings`
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class Side:
     where: str | None = None
     modified_within_seconds: int | None = None
     where_location: Location | None = field(default=None, compare=False)
+    object_location: Location | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -1,38 +1,86 @@
-"""Check a Plan against the systems it connects: the fields each target record type really has.
+"""Check a Plan against the systems it connects, before anything is read or written.
 
-This is the part of compiling that needs a connection (`syncmap compile --check-remote`): it asks
-each target connector to describe its record types and reports, at the field's place in the
-document, fields that do not exist, values that cannot be set in the direction they flow, and
-reference fields given raw values instead of ids translated through `link` or `lookup`.
+Every `plan` and `apply` starts here (and `syncmap compile --check-remote` asks for it): each
+target connector describes the record types the plan names, and where its describe is
+authoritative (Salesforce's, a database catalogue) the plan is refused, at the place in the
+document, for an object or field that does not exist (with did-you-mean), a value that cannot be
+set in the direction it flows, a reference given a raw value instead of an id translated through
+`link` or `lookup`, or a field a new record needs that nothing gives a value. A system that
+cannot answer is a connector failure, not a document error.
 """
 
 from __future__ import annotations
 
 from engine.connectors import Connector, ObjectInfo
 from engine.diagnostics import Diagnostic, did_you_mean, sort_diagnostics
-from engine.errors import ConnectorError
+from engine.errors import ConnectorError, UnknownObjectError
 from engine.plan import FLOWS, FieldRule, Plan, Step
 
 
-def check_remote(plan: Plan, connectors: dict[str, Connector]) -> list[Diagnostic]:
+def check_remote(
+    plan: Plan, connectors: dict[str, Connector], steps: list[Step] | None = None
+) -> list[Diagnostic]:
     found: list[Diagnostic] = []
-    for step in plan.steps:
+    for step in plan.steps if steps is None else steps:
+        found.extend(_check_source_types(step, connectors[step.source.connection]))
         connector = connectors[step.target.connection]
         for record_type in step.target.types:
             try:
                 info = connector.describe(record_type)
-            except ConnectorError as e:
+            except UnknownObjectError as e:
+                path = ("objects", step.name, "target", "object")
                 found.append(
-                    Diagnostic("remote-describe", f"cannot describe {record_type}: {e.message}", hint=e.hint)
+                    Diagnostic("unknown-object", e.message, step.target.object_location, path, e.hint)
                 )
                 continue
             for rule in step.fields:
                 if not rule.types or record_type in rule.types:
                     found.extend(_check_field(step, rule, info))
+            if record_type == step.target.create_as and "to_target" in FLOWS[step.directions.create]:
+                found.extend(_check_required(step, info))
             if record_type.endswith("__c") and any(key.normalize == "phone" for key in step.match):
                 found.extend(_check_custom_object(step, info, connector))
             found.extend(_check_where(step, record_type, connector))
     return sort_diagnostics(found)
+
+
+def _check_source_types(step: Step, connector: Connector) -> list[Diagnostic]:
+    found = []
+    for record_type in step.source.types:
+        try:
+            connector.describe(record_type)
+        except UnknownObjectError as e:
+            path = ("objects", step.name, "source", "object")
+            found.append(Diagnostic("unknown-object", e.message, step.source.object_location, path, e.hint))
+    return found
+
+
+def _check_required(step: Step, info: ObjectInfo) -> list[Diagnostic]:
+    """The fields a new record of this type must be sent, that no field of the step gives it."""
+    if not info.authoritative:
+        return []
+    given = {
+        rule.target.split(".")[0]
+        for rule in step.fields
+        if (not rule.types or info.name in rule.types) and "to_target" in FLOWS[rule.directions.create]
+    }
+    if "LastName" in given:  # a Person Account: Salesforce derives its Name from the person's name
+        given.add("Name")
+    missing = [
+        name for name, field in info.fields.items()
+        if field.required and name != info.id_field and name not in given
+    ]  # fmt: skip
+    path = ("objects", step.name, "target", "object")
+    return [
+        Diagnostic(
+            "required-field",
+            f"new {info.name} records need `{name}`, and no field of `{step.name}` gives it a value",
+            step.target.object_location,
+            path,
+            f"add `{name}: {{value: ..., create_only: true}}` under fields, or a `default:` to a field that maps it",
+        )
+        for name in missing
+    ]
 
 
 def _check_where(step: Step, record_type: str, connector: Connector) -> list[Diagnostic]:
@@ -92,7 +140,7 @@ def _check_field(step: Step, rule: FieldRule, info: ObjectInfo) -> list[Diagnost
     name = rule.target.split(".")[0]
     described = info.fields.get(name)
     if described is None:
-        if rule.optional or "." in rule.target:
+        if rule.optional or "." in rule.target or not info.authoritative:
             return []
         hint = did_you_mean(name, info.fields) or "add `optional: true` if only some orgs have this field"
         return [problem("unknown-field", f"{info.name} has no field `{name}`", hint)]

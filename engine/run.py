@@ -23,7 +23,8 @@ from typing import Any
 
 from engine.changeset import Change, ChangeSet, FieldChange, PairState, StepChanges
 from engine.connectors import Connector, ObjectInfo, Record, Registry
-from engine.errors import ConnectorError, RecordError
+from engine.diagnostics import Diagnostic
+from engine.errors import ConnectorError, DocumentError, RecordError, SettingError
 from engine.expressions import field_path, parse_datetime, phone_e164
 from engine.lease import JobLease
 from engine.phones import PhonesAhead
@@ -1121,14 +1122,23 @@ def _truthy(value: Any) -> bool:
 
 
 def open_connectors(
-    plan: Plan, registry: Registry, base_dir: Path, environ: Mapping[str, str]
+    plan: Plan, registry: Registry, base_dir: Path, environ: Mapping[str, str], read_only: bool = False
 ) -> dict[str, Connector]:
-    """Open every connection of the plan, replacing `${ENV}` references from the environment, and
-    tell each connector that asks which parent-record fields the plan maps on it."""
+    """Open every connection of the plan (``read_only`` for a dry run), replacing `${ENV}`
+    references from the environment, and tell each connector that asks which parent-record
+    fields the plan maps on it. A setting naming what does not exist is a document error."""
     opened = {}
     for connection in plan.connections:
         settings = resolve_settings(connection.name, dict(connection.settings), environ)
-        connector = registry.open(connection.connector, settings, base_dir)
+        try:
+            connector = registry.open(connection.connector, settings, base_dir, read_only)
+        except SettingError as e:
+            for other in opened.values():
+                other.close()
+            path = ("connections", connection.name, "settings", e.setting)
+            raise DocumentError(
+                [Diagnostic("connection-setting", e.message, connection.location, path, e.hint)]
+            ) from None
         if hasattr(connector, "expect_fields"):
             connector.expect_fields(related_fields(plan, connection.name))
         opened[connection.name] = connector

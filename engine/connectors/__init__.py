@@ -15,7 +15,8 @@ where the object is a callable `(settings: dict, base_dir: Path) -> Connector`. 
 with `${ENV}` references already replaced; `base_dir` is the folder of the mapping document, for
 relative paths. Tests can bypass discovery by passing a ``Registry`` with instances in it.
 
-Two optional declarations: ``default_id_field`` and ``default_modified_field`` attributes on
+Three optional declarations: ``opens_read_only = True`` on a callable that takes a
+``read_only=True`` keyword (a dry run's connector then creates no file, table or record), and ``default_id_field`` and ``default_modified_field`` attributes on
 the callable name the system's id and modification-time fields when they are not ``id`` and
 ``updated_at`` (Salesforce's ``Id`` and ``SystemModstamp``; `syncmap test` gives its in-memory
 stand-ins the same), and an ``expect_fields(paths_by_type)`` method hears, once opened,
@@ -47,6 +48,12 @@ class FieldInfo:
     updateable: bool = True
     nillable: bool = True
     reference_to: tuple[str, ...] = ()
+    defaulted: bool = False  # the system gives it a value on create when none is sent
+
+    @property
+    def required(self) -> bool:
+        """Whether a new record must be sent a value for it."""
+        return self.createable and not self.nillable and not self.defaulted
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,9 @@ class ObjectInfo:
     updateable: bool = True
     deletable: bool = True
     flags: Mapping[str, Any] = field(default_factory=dict)  # system-specific, e.g. Salesforce's searchable
+    # the fields are all the type has (a catalogue), not guessed from records: an unknown field
+    # or a required one left without a value is an error before anything is written
+    authoritative: bool = False
 
 
 @dataclass(frozen=True)
@@ -155,5 +165,10 @@ class Registry:
         hint = did_you_mean(name, self.names()) or f"installed connectors: {', '.join(self.names())}"
         raise ConnectorError(f"unknown connector `{name}`", hint=hint)
 
-    def open(self, name: str, settings: dict[str, Any], base_dir: Path) -> Connector:
-        return self.factory(name)(settings, base_dir)
+    def open(self, name: str, settings: dict[str, Any], base_dir: Path, read_only: bool = False) -> Connector:
+        """Open a connector; ``read_only`` (a dry run) where it declares it can open so
+        (``opens_read_only = True``: it then creates no file, table or record)."""
+        factory = self.factory(name)
+        if read_only and getattr(factory, "opens_read_only", False):
+            return factory(settings, base_dir, read_only=True)
+        return factory(settings, base_dir)

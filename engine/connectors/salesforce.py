@@ -56,7 +56,7 @@ from engine.connectors.sqlite import (
     unique,
 )
 from engine.diagnostics import did_you_mean
-from engine.errors import ConnectorError
+from engine.errors import ConnectorError, UnknownObjectError
 from engine.redact import redact, register, shorten
 
 log = logging.getLogger(__name__)
@@ -274,6 +274,7 @@ class SalesforceConnector:
                 createable=bool(raw.get("createable", True)), updateable=bool(raw.get("updateable", True)),
                 deletable=bool(raw.get("deletable", True)),
                 flags={key: raw[key] for key in ("searchable", "feedEnabled", "custom", "queryable") if key in raw},
+                authoritative=True,
             )  # fmt: skip
         return self._infos[object_type]
 
@@ -392,7 +393,7 @@ class SalesforceConnector:
             self._describes[object_type] = raw
         return self._describes[object_type]
 
-    def _unknown_object(self, name: str) -> ConnectorError:
+    def _unknown_object(self, name: str) -> UnknownObjectError:
         if self._object_names is None:
             answer = self._call("describe_global", lambda sf: sf.restful("sobjects", timeout=TIMEOUT))
             self._object_names = [entry["name"] for entry in (answer or {}).get("sobjects", [])]
@@ -402,7 +403,7 @@ class SalesforceConnector:
             if name.lower() in by_lower
             else did_you_mean(name, self._object_names)
         )
-        return ConnectorError(
+        return UnknownObjectError(
             f"unknown Salesforce object `{name}`",
             hint=hint or "custom objects end in `__c`, e.g. `Invoice__c`; check the API name in Setup",
         )
@@ -824,6 +825,7 @@ def _field_info(entry: Mapping[str, Any]) -> FieldInfo:
         updateable=bool(entry.get("updateable", True)),
         nillable=bool(entry.get("nillable", True)),
         reference_to=tuple(entry.get("referenceTo") or ()),
+        defaulted=bool(entry.get("defaultedOnCreate", False)),
     )
 
 

@@ -22,6 +22,7 @@ The write semantics and the helpers (times, settings, JSON values, field inferen
 
 from __future__ import annotations
 
+import difflib
 import json
 import sqlite3
 from collections import Counter
@@ -48,11 +49,13 @@ from engine.connectors.local import (
 # re-exported: the salesforce connector imports these from here
 from engine.connectors.local import format_time as format_time
 from engine.connectors.local import parse_time as parse_time
-from engine.errors import ConnectorError
+from engine.diagnostics import did_you_mean
+from engine.errors import ConnectorError, SettingError, UnknownObjectError
 
 BATCH = 500  # values per IN (...) list in get and find
 READ_PAGE = 500  # rows fetched per query while streaming a read
-BUSY_TIMEOUT_SECONDS = 5.0  # how long to wait for another process's write lock
+BUSY_TIMEOUT_SECONDS = 5.0
+TYPO_SIMILARITY = 0.85  # `contact` for `contacts`, but not `Contact` for `Account`  # how long to wait for another process's write lock
 
 
 def chunks(items: Sequence[Any], size: int = BATCH) -> Iterator[Sequence[Any]]:
@@ -70,9 +73,12 @@ def _json_path(field_name: str) -> str:
 
 
 class SqliteConnector(TombstoneWrites):
-    """Records in a local SQLite file, one table per record type (see the module docstring)."""
+    """Records in a local SQLite file, one table per record type (see the module docstring).
+    Opened ``read_only`` (a dry run), it creates nothing: a missing file is an error."""
 
-    def __init__(self, settings: Mapping[str, Any], base_dir: Path | None = None):
+    opens_read_only = True
+
+    def __init__(self, settings: Mapping[str, Any], base_dir: Path | None = None, read_only: bool = False):
         check_settings("sqlite", settings, required=("path",), optional=("id_field", "modified_field"))
         self.id_field: str = settings.get("id_field") or "id"
         self.modified_field: str = settings.get("modified_field") or "updated_at"
@@ -82,6 +88,7 @@ class SqliteConnector(TombstoneWrites):
         self.calls: Counter[str] = Counter()
         self.clock = Clock()
         self._tables: set[str] = set()
+        self.read_only = read_only
         self.db = self._open()
 
     def __repr__(self) -> str:
@@ -103,7 +110,9 @@ class SqliteConnector(TombstoneWrites):
         just the id and modified fields (the table is created by its first write)."""
         self.calls["describe"] += 1
         samples: list[dict[str, Any]] = []
-        if self._exists(object_type):
+        if not self._exists(object_type):
+            self._refuse_likely_typo(object_type)
+        else:
             sql = f"SELECT id, data FROM {_quote(object_type)} ORDER BY updated_at DESC LIMIT {SAMPLE_ROWS}"
             with self._errors(f"describing `{object_type}`"):
                 samples = [self._decode(object_type, i, data) for i, data in self.db.execute(sql)]
@@ -163,6 +172,19 @@ class SqliteConnector(TombstoneWrites):
                 )
                 self.db.execute(sql, (record_id, encode_values(values), stamp, int(deleted)))
         return self
+
+    def _refuse_likely_typo(self, object_type: str) -> None:
+        """A type without a table is new (its table comes with its first write), unless its
+        name is close to a table's: then it is a typo, and a run would fill a new table."""
+        lowered = object_type.lower()
+        close = [
+            table for table in self.types()
+            if difflib.SequenceMatcher(None, lowered, table.lower()).ratio() >= TYPO_SIMILARITY
+        ]  # fmt: skip
+        if close:
+            raise UnknownObjectError(
+                f"sqlite `{self.path}` has no table `{object_type}`", hint=f"did you mean `{close[0]}`?"
+            )
 
     def types(self) -> list[str]:
         """The record types that have a table."""
@@ -260,6 +282,15 @@ class SqliteConnector(TombstoneWrites):
     # --- the file
 
     def _open(self) -> sqlite3.Connection:
+        if self.read_only and self.path != ":memory:":
+            if not self.path.is_file():
+                raise SettingError(
+                    "path", f"the sqlite database {self.path} does not exist",
+                    hint=did_you_mean(self.path.name, [p.name for p in self.path.parent.glob("*.db")])
+                    or "check `path`; `syncmap apply` creates a new store, a dry run creates nothing",
+                )  # fmt: skip
+            with self._errors("opening the file"):
+                return sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_SECONDS)
         if isinstance(self.path, Path):
             self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._errors("opening the file"):

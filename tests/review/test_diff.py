@@ -116,6 +116,7 @@ def test_data_shows_how_the_counts_of_each_object_change(tmp_path):
         platform.seed(
             "contacts", [{"id": f"p{i}", "first_name": "Ana", "phone": f"+1415555{i:04d}"} for i in range(3)]
         )
+    SqliteConnector({"path": "crm.db"}, root).close()  # an empty CRM: a dry run creates no file
     found = diff_json("old.yaml", "new.yaml", "--data", cwd=root)
     assert found["impact"]["contacts"]["old"]["create"] == 0
     assert found["impact"]["contacts"]["new"]["create"] == 3

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+from engine.connectors.sqlite import SqliteConnector
 from engine.sandbox import Sandbox
 
 CONNECTIONS = textwrap.dedent(
@@ -32,6 +34,7 @@ MAPPING = CONNECTIONS + textwrap.dedent(
           CreatedDate: {source: created, direction: to_target}
           AccountId: account_id
           OwnerId: {source: owner_email, lookup: {object: User, by: Email}}
+          LastName: last_name
       tasks:
         source: {connection: platform, object: tasks}
         target: {connection: salesforce, object: Task}
@@ -49,6 +52,7 @@ MAPPING = CONNECTIONS + textwrap.dedent(
 def compile_remote(tmp_path: Path, org: Sandbox, text: str) -> subprocess.CompletedProcess:
     (tmp_path / "syncmap.toml").write_text("")
     (tmp_path / "job.yaml").write_text(text)
+    SqliteConnector({"path": "platform.db"}, tmp_path).close()  # an empty platform store
     env = {
         **os.environ,
         "SF_INSTANCE_URL": org.instance_url,
@@ -143,3 +147,52 @@ def test_a_custom_object_must_be_eligible_to_take_contacts(tmp_path):
         "hint: Setup > Object Manager > Edit: under Optional Features, click Allow Activities"
         in result.stderr
     )
+
+
+PLANNED = CONNECTIONS.replace("syncmap: 1", "syncmap: 2") + textwrap.dedent(
+    """\
+    objects:
+      leads:
+        source: {connection: platform, object: contacts}
+        target: {connection: salesforce, object: Lead}
+        direction: to_target
+        match: [{source: phone, target: [MobilePhone], normalize: phone}]
+        fields:
+          LastName: last_name
+          MobilPhone: phone
+      people:
+        source: {connection: platform, object: people}
+        target: {connection: salesforce, object: Contactt}
+        direction: to_target
+        fields:
+          LastName: last_name
+    """
+)
+
+
+def test_plan_refuses_what_the_org_cannot_take_before_reading_anything(tmp_path):
+    """Describe is checked by every plan and apply, not only by `compile --check-remote`: a
+    misspelled field, a required field left out, an unknown object, each at its line."""
+    with Sandbox() as org:
+        env = {**os.environ, "SF_INSTANCE_URL": org.instance_url, "SF_SESSION_ID": org.session_id,
+               "SF_CA_FILE": str(org.ca_file)}  # fmt: skip
+        compile_remote(tmp_path, org, PLANNED)  # writes the project
+        for command in ("plan", "apply"):
+            result = subprocess.run(
+                [sys.executable, "-m", "engine", command, "job.yaml"],
+                cwd=tmp_path, capture_output=True, text=True, env=env, timeout=60,
+            )  # fmt: skip
+            assert result.returncode == 1, result.stderr
+            assert errors(result) == [
+                "job.yaml:10:46: error: new Lead records need `Company`, and no field of `leads` gives it a value at objects.leads.target.object",
+                "  hint: add `Company: {value: ..., create_only: true}` under fields, or a `default:` to a field that maps it",
+                "job.yaml:15:7: error: Lead has no field `MobilPhone` at objects.leads.fields.MobilPhone",
+                "  hint: did you mean `MobilePhone`?",
+                "job.yaml:18:46: error: unknown Salesforce object `Contactt` at objects.people.target.object",
+                "  hint: did you mean `Contact`?",
+            ]
+            assert org.stats()["by_kind"].get("query", 0) == 0, "nothing was read"
+        with sqlite3.connect(tmp_path / ".syncmap" / "state.db") as db:
+            assert db.execute("SELECT count(*) FROM runs").fetchone() == (0,), "nor run"
+        with sqlite3.connect(tmp_path / "platform.db") as db:
+            assert db.execute("SELECT count(*) FROM sqlite_master").fetchone() == (0,), "nor anything written"

@@ -51,9 +51,9 @@ def test_an_apply_in_which_every_write_fails_reports_no_successes_and_errors(tmp
     project = tmp_path / "project"
     project.mkdir()
     (project / "syncmap.toml").write_text("")
-    # Leads need a Company: without the constant, Salesforce refuses every create
+    # the platform's names are no email addresses: Salesforce refuses every create
     (project / "people.yaml").write_text(
-        MAPPING.replace("      Company: {value: Acme, create_only: true}\n", "")
+        MAPPING.replace("      LastName: last_name\n", "      LastName: last_name\n      Email: last_name\n")
     )
     add_contacts(project, people(1, 5))
     with Sandbox() as org:
@@ -72,7 +72,7 @@ def test_an_apply_in_which_every_write_fails_reports_no_successes_and_errors(tmp
             "Applied people: 0 created, 0 updated, 0 deleted, 0 skipped, 0 conflicts, 5 failed."
             in applied.stdout
         )
-        assert "REQUIRED_FIELD_MISSING" in applied.stdout
+        assert "INVALID_EMAIL_ADDRESS" in applied.stdout
         report = json.loads(syncmap("apply", "people.yaml", "--format", "json").stdout)
         assert report["counts"]["create"] == 5 and report["applied"]["create"] == 0
         assert report["applied"]["failed"] == 5
