@@ -88,6 +88,7 @@ def apply_step(
         for side, (started, ended) in windows.items():
             context.state.save_own_write(context.job, step.name, side, started, ended)
     context.planned_links.pop(step.name, None)
+    context.links_changed(step.name)
     return report
 
 

@@ -92,6 +92,7 @@ class RunContext:
     planned_links: dict[str, dict[str, str]] = field(default_factory=dict)  # step -> source id -> target id
     describes: dict[tuple[str, str], ObjectInfo] = field(default_factory=dict)
     lookups: dict[tuple, Any] = field(default_factory=dict)
+    link_cache: dict[str, dict[str, str]] = field(default_factory=dict)  # see links_of
     full: bool = False  # read every record, not only the changes since the last run
     flow: str | None = None  # a one-way run (push or pull): it keeps no watermark
     applying: bool = True  # False for a dry run: the pairs and keys apply would save are not kept
@@ -103,10 +104,25 @@ class RunContext:
         return self.connectors[name]
 
     def links_of(self, step: str) -> dict[str, str]:
-        """Source id -> target id for a step, including links planned earlier in this run."""
-        links = {source_id: link.target_id for source_id, link in self.state.links(self.job, step).items()}
-        links.update(self.planned_links.get(step, {}))
-        return links
+        """Source id -> target id for a step, including links planned earlier in this run; read
+        once per run and step (a step translating ids through another asks for every record)."""
+        if step not in self.link_cache:
+            links = {source_id: link.target_id for source_id, link in self.state.links(self.job, step).items()}
+            links.update(self.planned_links.get(step, {}))
+            self.link_cache[step] = links
+        return self.link_cache[step]
+
+    def sources_by_target(self, step: str) -> dict[str, str]:
+        """Target id -> source id for a step: ``links_of`` the other way round, built once."""
+        key = f"{step} reversed"
+        if key not in self.link_cache:
+            self.link_cache[key] = {target: source for source, target in self.links_of(step).items()}
+        return self.link_cache[key]
+
+    def links_changed(self, step: str) -> None:
+        """A step's links were saved: the next ask reads them again."""
+        self.link_cache.pop(step, None)
+        self.link_cache.pop(f"{step} reversed", None)
 
     def describe(self, connection: str, record_type: str) -> ObjectInfo:
         """A record type's description, asked once per run."""
@@ -783,8 +799,7 @@ class _StepRun:
         if rule.default is not None and value == rule.default:
             return None
         if rule.link and value is not None:
-            reverse = {t: s for s, t in self.context.links_of(rule.link).items()}
-            value = reverse.get(str(value))
+            value = self.context.sources_by_target(rule.link).get(str(value))
         if rule.lookup and value is not None:
             value = self.lookup_value(rule, value)
         if rule.value_map is not None and value is not None:
