@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -38,8 +39,21 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[dict],
     return make
 
 
-def run_syncmap(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def run_syncmap(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess:
     """Run the installed command exactly as a user would."""
     return subprocess.run(
-        [sys.executable, "-m", "engine", *args], cwd=cwd or REPO, capture_output=True, text=True, timeout=60
-    )
+        [sys.executable, "-m", "engine", *args],
+        cwd=cwd or REPO, capture_output=True, text=True, timeout=timeout, env=env,
+    )  # fmt: skip
+
+
+def sandbox_env(instance_url: str, session_id: str, ca_file: Path | str) -> dict[str, str]:
+    """The environment the shipped Salesforce connections read, pointing at a sandbox org."""
+    return {
+        **os.environ,
+        "SF_INSTANCE_URL": instance_url,
+        "SF_SESSION_ID": session_id,
+        "SF_CA_FILE": str(ca_file),
+    }

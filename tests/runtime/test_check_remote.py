@@ -12,6 +12,7 @@ from pathlib import Path
 
 from engine.connectors.sqlite import SqliteConnector
 from engine.sandbox import Sandbox
+from tests.conftest import run_syncmap, sandbox_env
 
 CONNECTIONS = textwrap.dedent(
     """\
@@ -174,14 +175,10 @@ def test_plan_refuses_what_the_org_cannot_take_before_reading_anything(tmp_path)
     """Describe is checked by every plan and apply, not only by `compile --check-remote`: a
     misspelled field, a required field left out, an unknown object, each at its line."""
     with Sandbox() as org:
-        env = {**os.environ, "SF_INSTANCE_URL": org.instance_url, "SF_SESSION_ID": org.session_id,
-               "SF_CA_FILE": str(org.ca_file)}  # fmt: skip
+        env = sandbox_env(org.instance_url, org.session_id, org.ca_file)
         compile_remote(tmp_path, org, PLANNED)  # writes the project
         for command in ("plan", "apply"):
-            result = subprocess.run(
-                [sys.executable, "-m", "engine", command, "job.yaml"],
-                cwd=tmp_path, capture_output=True, text=True, env=env, timeout=60,
-            )  # fmt: skip
+            result = run_syncmap(command, "job.yaml", cwd=tmp_path, env=env)
             assert result.returncode == 1, result.stderr
             assert errors(result) == [
                 "job.yaml:10:46: error: new Lead records need `Company`, and no field of `leads` gives it a value at objects.leads.target.object",

@@ -128,20 +128,22 @@ def test_a_missing_store_is_created_by_apply_but_not_by_plan(tmp_path):
     assert [path.name for path in state.parent.iterdir() if path.name.endswith(".new")] == []
 
 
-def test_processes_creating_one_store_at_once_end_with_one(tmp_path):
-    """Each builds its store aside and links it into place: one wins, the others open it."""
-    script = (
-        "import sys; from pathlib import Path; from engine.state import StateStore; "
-        "s = StateStore(Path(sys.argv[1])); s.close()"
-    )
-    path = tmp_path / "shared" / "state.db"
-    processes = [
+def open_at_once(path: Path, processes: int = 6) -> None:
+    """Open one store from several processes started together; each must succeed."""
+    script = "import sys; from pathlib import Path; from engine.state import StateStore; StateStore(Path(sys.argv[1])).close()"
+    started = [
         subprocess.Popen([sys.executable, "-c", script, str(path)], stderr=subprocess.PIPE, text=True)
-        for _ in range(6)
+        for _ in range(processes)
     ]
-    for process in processes:
+    for process in started:
         _, err = process.communicate(timeout=60)
         assert process.returncode == 0, err
+
+
+def test_processes_creating_one_store_at_once_end_with_one(tmp_path):
+    """Each builds its store aside and links it into place: one wins, the others open it."""
+    path = tmp_path / "shared" / "state.db"
+    open_at_once(path)
     with closing(sqlite3.connect(path)) as db:
         assert db.execute("PRAGMA user_version").fetchone() == (3,)
     assert [p.name for p in path.parent.iterdir() if not p.name.startswith("state.db")] == []
@@ -160,14 +162,7 @@ def schema_2_store(path: Path) -> None:
 def test_processes_opening_an_older_store_at_once_migrate_it_once(tmp_path):
     path = tmp_path / "state.db"
     schema_2_store(path)
-    script = "import sys; from pathlib import Path; from engine.state import StateStore; StateStore(Path(sys.argv[1])).close()"
-    processes = [
-        subprocess.Popen([sys.executable, "-c", script, str(path)], stderr=subprocess.PIPE, text=True)
-        for _ in range(6)
-    ]
-    for process in processes:
-        _, err = process.communicate(timeout=60)
-        assert process.returncode == 0, err
+    open_at_once(path)
     with closing(sqlite3.connect(path)) as db:
         assert db.execute("PRAGMA user_version").fetchone() == (3,)
 

@@ -5,14 +5,12 @@ apply in which every write fails says so in its counts and leaves the job in `er
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 
 import pytest
 
 from engine.sandbox import Sandbox
-from tests.conftest import run_syncmap
+from tests.conftest import run_syncmap, sandbox_env
 from tests.runtime.test_crash import make_project
 from tests.runtime.test_integrity import MAPPING, add_contacts, people
 
@@ -57,14 +55,10 @@ def test_an_apply_in_which_every_write_fails_reports_no_successes_and_errors(tmp
     )
     add_contacts(project, people(1, 5))
     with Sandbox() as org:
-        env = {**os.environ, "SF_INSTANCE_URL": org.instance_url, "SF_SESSION_ID": org.session_id,
-               "SF_CA_FILE": str(org.ca_file)}  # fmt: skip
+        env = sandbox_env(org.instance_url, org.session_id, org.ca_file)
 
         def syncmap(*args: str) -> subprocess.CompletedProcess:
-            return subprocess.run(
-                [sys.executable, "-m", "engine", *args],
-                cwd=project, env=env, capture_output=True, text=True, timeout=60,
-            )  # fmt: skip
+            return run_syncmap(*args, cwd=project, env=env)
 
         applied = syncmap("apply", "people.yaml")
         assert applied.returncode == 1, applied.stderr

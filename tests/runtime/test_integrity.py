@@ -4,7 +4,6 @@ against the sandbox org through simple-salesforce over HTTPS."""
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import sqlite3
@@ -18,6 +17,7 @@ import pytest
 
 from engine.connectors.sqlite import SqliteConnector
 from engine.sandbox import Sandbox
+from tests.conftest import run_syncmap, sandbox_env
 
 MAPPING = """\
 syncmap: 2
@@ -67,13 +67,7 @@ def make_project(folder: Path, org: Sandbox, contacts: list[dict]) -> tuple[Path
     (folder / "syncmap.toml").write_text("")
     (folder / "people.yaml").write_text(MAPPING)
     add_contacts(folder, contacts)
-    env = {
-        **os.environ,
-        "SF_INSTANCE_URL": org.instance_url,
-        "SF_SESSION_ID": org.session_id,
-        "SF_CA_FILE": str(org.ca_file),
-    }
-    return folder / "people.yaml", env
+    return folder / "people.yaml", sandbox_env(org.instance_url, org.session_id, org.ca_file)
 
 
 def add_contacts(folder: Path, contacts: list[dict]) -> None:
@@ -130,10 +124,7 @@ def test_two_applies_of_one_job_started_together_write_once(tmp_path, org, wait)
         assert "error: people is busy: `syncmap apply` (pid " in message
         assert "Traceback" not in message
     assert_each_contact_once(org, mapping, 120)
-    again = subprocess.run(
-        [sys.executable, "-m", "engine", "plan", str(mapping), "--detailed-exitcode"],
-        cwd=mapping.parent, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    again = run_syncmap("plan", str(mapping), "--detailed-exitcode", cwd=mapping.parent, env=env)
     assert again.returncode == 0, again.stdout + again.stderr
 
 

@@ -4,9 +4,7 @@ they are cut, on every path out. Run through the CLI against a real TLS server o
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,6 +14,7 @@ import pytest
 
 from engine.connectors.sqlite import SqliteConnector
 from engine.sandbox.tls import server_context
+from tests.conftest import run_syncmap, sandbox_env
 
 SESSION_ID = "00D8d0000000001!AQ4AQHf3kP9sZx7wLmN2vB6t"  # 40 characters
 
@@ -87,13 +86,10 @@ def test_an_echoed_session_id_reaches_no_output_and_no_state(tmp_path, echo_serv
     SqliteConnector({"path": "platform.db"}, project).seed(
         "contacts", [{"id": "p1", "last_name": "Lopez", "email": "ana@example.com"}]
     ).close()
-    env = {**os.environ, "SF_INSTANCE_URL": url, "SF_SESSION_ID": SESSION_ID, "SF_CA_FILE": str(ca_file)}
+    env = sandbox_env(url, SESSION_ID, ca_file)
 
     def syncmap(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "engine", *args],
-            cwd=project, env=env, capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+        return run_syncmap(*args, cwd=project, env=env)
 
     applied = syncmap("apply", "echo.yaml")
     assert applied.returncode == 3, applied.stderr
