@@ -126,7 +126,7 @@ def _give_new_ids_to_keys(
         id_field = context.describe(step.target.connection, change.record_type).id_field
         for key, field_name in keys:
             if id_field in key.target_fields:
-                source_type = (change.origin or "").split(" ")[0]
+                source_type = (change.origin or "").partition(" ")[0]
                 value = normalize_key(new_id, key.normalize, region)
                 writes[source_type].append(
                     Write(
@@ -208,11 +208,8 @@ def _remember_keys(changes: StepChanges, step: Step, context: RunContext, side: 
 
 
 def _origin_id(change: Change) -> str:
-    return (
-        (change.origin or "").split(" ")[1]
-        if change.origin and " " in change.origin
-        else (change.record_id or "")
-    )
+    """The id of the record a change comes from (`<type> <id>`: an id may hold spaces)."""
+    return change.origin.partition(" ")[2] if change.origin and " " in change.origin else (change.record_id or "")
 
 
 def _other(side: str) -> str:

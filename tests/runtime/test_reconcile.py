@@ -99,3 +99,24 @@ def test_a_record_without_a_key_whose_values_two_records_hold_is_held_not_create
 NO_PHONE_FILTER = CONTACTS.replace(
     '      - {side: target, require: "phone_valid(MobilePhone || Phone)", reason: no valid phone}\n', ""
 )
+
+
+ODD_IDS = ["p 1", "o'brien \"jr\"", "a/b\\c", "x,y;z"]
+
+
+def test_record_ids_with_spaces_quotes_and_slashes_apply_and_reconcile(stores, open_job):
+    platform, crm = stores
+    platform.seed("contacts", [
+        {"id": record_id, "first_name": "Ana", "phone": f"415555010{n}"} for n, record_id in enumerate(ODD_IDS)
+    ])  # fmt: skip
+    job = open_job()
+    interrupted_create(job, crm, "Lead", {"FirstName": "Ana", "MobilePhone": "+14155550100"}, planned_id=None)
+    with job.state.transaction():  # the interrupted create was of "p 1", not of "p1"
+        job.state.db.execute("UPDATE journal SET origin_id = 'contacts p 1', payload = replace(payload, '\"p1\"', '\"p 1\"')")
+    report = job.apply()
+    assert report.recovered == 1 and report.failed == 0
+    links = job.state.links(job.name, "contacts")
+    assert sorted(links) == sorted(ODD_IDS)
+    assert links["p 1"].made_by == "recovered:target"
+    assert len([r for r in crm.records("Lead") if not r.deleted]) == len(ODD_IDS)
+    assert lines(open_job().plan_changes(), counted_only=True) == []
