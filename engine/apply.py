@@ -209,7 +209,11 @@ def _remember_keys(changes: StepChanges, step: Step, context: RunContext, side: 
 
 def _origin_id(change: Change) -> str:
     """The id of the record a change comes from (`<type> <id>`: an id may hold spaces)."""
-    return change.origin.partition(" ")[2] if change.origin and " " in change.origin else (change.record_id or "")
+    return (
+        change.origin.partition(" ")[2]
+        if change.origin and " " in change.origin
+        else (change.record_id or "")
+    )
 
 
 def _other(side: str) -> str:

@@ -20,6 +20,21 @@ from engine.spool import Spool
 
 Action = Literal["create", "update", "delete", "link", "skip", "conflict"]
 Side = Literal["source", "target"]
+# why a record is skipped or held, for machines (the preview JSON, the run report, run history)
+ReasonCode = Literal[
+    "filtered",  # it fails a filter of its side
+    "partner_gone",  # the record it is linked to no longer exists
+    "outranked",  # a record of the priority type shares its key
+    "parent_not_linked",  # the record its `link:` field names is not linked (yet)
+    "create_disabled",  # nothing matches, and creating records on the other side is off
+    "invalid_value",  # an expression failed on its values
+    "ambiguous_key",  # its key matches several records of one type
+    "already_linked",  # the record its key matches is linked to another
+    "duplicate_source_key",  # another record of its side with the same key syncs instead
+    "waiting_for_partner",  # `link_all`: the record it will share is still being created
+    "values_differ",  # a first match with differing values, `first_match: hold`
+    "create_in_doubt",  # an interrupted run may have created its partner already
+]
 
 
 @dataclass(frozen=True)
@@ -41,6 +56,7 @@ class Change:
     origin: str | None = None  # "<type> <id>" of the record on the other side that causes it
     fields: tuple[FieldChange, ...] = ()
     reason: str | None = None  # why: skip reason, conflict, match key, resolved policy
+    code: ReasonCode | None = None  # the reason of a skip or a conflict, for machines
     counted: bool = True  # records skipped for an unlinked parent are shown but not counted
     source_id: str | None = None  # the pair this change belongs to, for links and snapshots
     planned_id: str | None = None  # id given to a record created where the connector allows it
@@ -83,6 +99,7 @@ class StepChanges:
         default_factory=lambda: {"source": Spool(), "target": Spool()}
     )
     tally: Counter[str] = field(default_factory=Counter)  # counted changes by action
+    reasons: Counter[str] = field(default_factory=Counter)  # counted skips and conflicts by code
     digest: int = 0  # of the records read (side, id, modified), whatever order they came in
 
     @property
@@ -94,6 +111,8 @@ class StepChanges:
         (self.notes if change.action in ("skip", "conflict") else self.writes).append(change)
         if change.counted:
             self.tally[change.action] += 1
+            if change.code:
+                self.reasons[change.code] += 1
 
     def saw(self, side: str, record_id: str, modified: str | None) -> None:
         """Note a record read, for the fingerprint that tells whether the data changed since."""
@@ -118,6 +137,10 @@ class ChangeSet:
             "link": tally["link"],
         }
 
+    def reasons(self) -> dict[str, int]:
+        """The counted skips and conflicts by reason code."""
+        return dict(sorted(sum((step.reasons for step in self.steps), Counter()).items()))
+
     def has_changes(self) -> bool:
         counts = self.counts()
         return any(counts[action] for action in ("create", "update", "delete", "link"))
@@ -137,6 +160,7 @@ class ChangeSet:
             "job": self.job,
             "plan_hash": self.plan_hash,
             "counts": self.counts(),
+            "reasons": self.reasons(),
             "steps": [
                 {
                     "step": step.step,

@@ -505,7 +505,7 @@ def status(state_path, output_format) -> None:
         click.echo("No jobs yet: `syncmap apply MAPPING` starts one.")
     for job in jobs:
         run = job["last_run"] or {}
-        counts = ", ".join(f"{n} {k}" for k, n in (run.get("counts") or {}).items() if n)
+        counts = _counts_text(run.get("counts") or {})
         line = f"{job['job']:<32} {job['status']:<13} last run {run.get('finished_at') or '-'}"
         click.echo(
             line
@@ -530,11 +530,16 @@ def runs(job: str, state_path, output_format) -> None:
         click.echo(json.dumps(history, indent=2))
         return
     for run in history:
-        counts = ", ".join(f"{n} {k}" for k, n in run["counts"].items() if n) or "nothing to do"
+        counts = _counts_text(run["counts"]) or "nothing to do"
         click.echo(
             f"#{run['id']:<5} {run['started_at']}  {run['status']:<8} {counts}"
             + (f"  {run['error']}" if run["error"] else "")
         )
+
+
+def _counts_text(counts: dict[str, Any]) -> str:
+    """`3 create, 2 skip` (the counts by reason code are in `--format json`)."""
+    return ", ".join(f"{n} {k}" for k, n in counts.items() if isinstance(n, int) and n)
 
 
 @main.command()

@@ -81,12 +81,13 @@ class RunReport:
     def failed(self) -> int:
         return sum(len(step.failed) for step in self.steps)
 
-    def applied(self) -> dict[str, int]:
-        """The counts of what was done: the planned changes less those that failed."""
+    def applied(self) -> dict[str, Any]:
+        """The counts of what was done: the planned changes less those that failed, and the
+        skips and conflicts by reason code (kept in the run history)."""
         failed = Counter(change.action for step in self.steps for change, _ in step.failed)
         counts = self.changeset.counts()
         done = {action: max(0, count - failed[action]) for action, count in counts.items()}
-        return {**done, "failed": self.failed}
+        return {**done, "failed": self.failed, "reasons": self.changeset.reasons()}
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -21,7 +21,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from engine.changeset import Change, ChangeSet, FieldChange, PairState, StepChanges
+from engine.changeset import Change, ChangeSet, FieldChange, PairState, ReasonCode, StepChanges
 from engine.connectors import Connector, ObjectInfo, Record, Registry
 from engine.diagnostics import Diagnostic
 from engine.errors import ConnectorError, DocumentError, RecordError, SettingError
@@ -107,7 +107,9 @@ class RunContext:
         """Source id -> target id for a step, including links planned earlier in this run; read
         once per run and step (a step translating ids through another asks for every record)."""
         if step not in self.link_cache:
-            links = {source_id: link.target_id for source_id, link in self.state.links(self.job, step).items()}
+            links = {
+                source_id: link.target_id for source_id, link in self.state.links(self.job, step).items()
+            }
             links.update(self.planned_links.get(step, {}))
             self.link_cache[step] = links
         return self.link_cache[step]
@@ -423,9 +425,26 @@ class _StepRun:
             self.known[side][record_id] = connector.get(record_type, [record_id]).get(record_id)
         return self.known[side][record_id]
 
-    def skip(self, side: str, record: Record, reason: str, counted: bool = True) -> None:
+    def skip(self, side: str, record: Record, code: ReasonCode, reason: str, counted: bool = True) -> None:
         self.out.add(
-            Change(self.step.name, "skip", side, record.type, record.id, reason=reason, counted=counted)
+            Change(
+                self.step.name,
+                "skip",
+                side,
+                record.type,
+                record.id,
+                reason=reason,
+                code=code,
+                counted=counted,
+            )
+        )
+
+    def hold(
+        self, side: str, record_type: str, record_id: str, code: ReasonCode, reason: str, **more: Any
+    ) -> None:
+        """A conflict: the record is held for a person (or a rule) to decide."""
+        self.out.add(
+            Change(self.step.name, "conflict", side, record_type, record_id, reason=reason, code=code, **more)
         )
 
     def filtered_out(self, side: str, record: Record, source_id: str | None) -> bool:
@@ -440,14 +459,14 @@ class _StepRun:
             try:
                 if _truthy(rule.require(record.values)):
                     continue
-                reason = rule.reason
+                code, reason = "filtered", rule.reason
             except RecordError as e:
-                reason = e.message
+                code, reason = "invalid_value", e.message
             if rule.unlink and source_id is not None:
                 self.out.unlinks.append(source_id)
                 reason += "; its link is removed"
             self.filtered.add(record.id)
-            self.skip(side, record, reason)
+            self.skip(side, record, code, reason)
             return True
         return False
 
@@ -477,6 +496,7 @@ class _StepRun:
                 self.skip(
                     "source",
                     record,
+                    "partner_gone",
                     f"linked {link.target_type} {link.target_id} no longer exists",
                     counted=True,
                 )
@@ -516,14 +536,19 @@ class _StepRun:
             return
         reason = self.outranked(record)
         if reason:
-            self.skip("target", record, reason)
+            self.skip("target", record, "outranked", reason)
             return
         if record.id in self.held:
             return
         if link:
             partner = self.partner("source", link.source_type, link.source_id)
             if partner is None:
-                self.skip("target", record, f"linked {link.source_type} {link.source_id} no longer exists")
+                self.skip(
+                    "target",
+                    record,
+                    "partner_gone",
+                    f"linked {link.source_type} {link.source_id} no longer exists",
+                )
                 return
             self.pair(partner, record, link.made_by, new=False)
             self.pair_sharers(record)
@@ -546,7 +571,7 @@ class _StepRun:
         reason = self.in_doubt.get(f"{record.type} {record.id}")
         if reason is None:
             return False
-        self.out.add(Change(self.step.name, "conflict", side, record.type, record.id, reason=reason))
+        self.hold(side, record.type, record.id, "create_in_doubt", reason)
         return True
 
     def shares_key(self, side: str, record: Record) -> list[str] | None:
@@ -580,15 +605,20 @@ class _StepRun:
         link = self.links.get(first_id)
         name = self.key_name(next(index for index, _ in self.key_values("source", record)))
         if link is None:
-            self.skip("source", record, f"shares its {name} with {group[0]}, whose new record it will "
-                      "link to; waiting", counted=False)  # fmt: skip
+            self.skip("source", record, "waiting_for_partner", f"shares its {name} with {group[0]}, whose "
+                      "new record it will link to; waiting", counted=False)  # fmt: skip
             if record.modified:
                 current = self.waiting.get("source")
                 self.waiting["source"] = min(current, record.modified) if current else record.modified
             return
         partner = self.partner("target", link.target_type, link.target_id)
         if partner is None:
-            self.skip("source", record, f"linked {link.target_type} {link.target_id} no longer exists")
+            self.skip(
+                "source",
+                record,
+                "partner_gone",
+                f"linked {link.target_type} {link.target_id} no longer exists",
+            )
             return
         self.handled_targets.add(partner.id)
         self.pair(record, partner, f"shared:{name}", new=True)
@@ -600,11 +630,9 @@ class _StepRun:
         for (side, index, value), group in self.sharing.items():
             for ref in group[1:] if group else ():
                 record_type, _, record_id = ref.partition(" ")
-                self.out.add(
-                    Change(
-                        self.step.name, "conflict", side, record_type, record_id,
-                        reason=self.shared_key_reason(side, index, value, group),
-                    )
+                self.hold(
+                    side, record_type, record_id, "duplicate_source_key",
+                    self.shared_key_reason(side, index, value, group),
                 )  # fmt: skip
 
     def shared_key_reason(self, side: str, index: int, value: str, group: list[str]) -> str:
@@ -674,19 +702,15 @@ class _StepRun:
                 return f"shared:{self.key_name(index)}", partner_type, partner_id
             if taken and other == "target" and partner_id in self.by_target:
                 group = [taken, f"{record.type} {record.id}"]
-                self.out.add(
-                    Change(
-                        self.step.name, "conflict", side, record.type, record.id,
-                        reason=self.shared_key_reason(side, index, value, group),
-                    )
+                self.hold(
+                    side, record.type, record.id, "duplicate_source_key",
+                    self.shared_key_reason(side, index, value, group),
                 )  # fmt: skip
                 return "conflict"
             if taken:
-                self.out.add(
-                    Change(
-                        self.step.name, "conflict", side, record.type, record.id,
-                        reason=f"{self.key_name(index)} {value} matches {partner_type} {partner_id}, already linked to {taken}",
-                    )
+                self.hold(
+                    side, record.type, record.id, "already_linked",
+                    f"{self.key_name(index)} {value} matches {partner_type} {partner_id}, already linked to {taken}",
                 )  # fmt: skip
                 return "conflict"
             self.claimed[other].add(partner_id)
@@ -727,11 +751,9 @@ class _StepRun:
             return ordered[0] if policy == "oldest" else ordered[-1]
         self.held.update([record.id, *(rid for _, rid, _ in found)])
         names = ", ".join(f"{kind} {rid}" for kind, rid, _ in found)
-        self.out.add(
-            Change(
-                self.step.name, "conflict", side, record.type, record.id,
-                reason=f"{self.key_name(index)} {value} matches {len(found)} records: {names}; held until resolved",
-            )
+        self.hold(
+            side, record.type, record.id, "ambiguous_key",
+            f"{self.key_name(index)} {value} matches {len(found)} records: {names}; held until resolved",
         )  # fmt: skip
         return None
 
@@ -755,7 +777,7 @@ class _StepRun:
             return False
         waiting = parent.when_missing == "wait"
         reason = f"{parent.object} {parent_id} is not linked" + (" yet; waiting" if waiting else "")
-        self.skip(side, record, reason, counted=False)
+        self.skip(side, record, "parent_not_linked", reason, counted=False)
         if waiting and record.modified:
             current = self.waiting.get(side)
             self.waiting[side] = min(current, record.modified) if current else record.modified
@@ -832,6 +854,7 @@ class _StepRun:
             self.skip(
                 "source" if side == "target" else "target",
                 origin,
+                "create_disabled",
                 f"no match, and creating records in {where} is off",
             )
             return
@@ -844,7 +867,7 @@ class _StepRun:
         try:
             values, synced = self.creation_values(side, origin, record_type)
         except RecordError as e:
-            self.skip("source" if side == "target" else "target", origin, e.message)
+            self.skip("source" if side == "target" else "target", origin, "invalid_value", e.message)
             return
         planned_id = None
         info = self.context.describe(spec.connection, record_type)
@@ -1013,15 +1036,14 @@ class _StepRun:
                         to_source[rule.source.text] = FieldChange(rule.source.text, old, value)
                         set_path(source_values, dict(source.values), rule.source.text, value)
         except RecordError as e:
-            self.skip("source", source, e.message)
+            self.skip("source", source, "invalid_value", e.message)
             return
         if resolved and "hold" in resolved:
             names = f"{source.type} {source.id} and {target.type} {target.id}"
-            self.out.add(
-                Change(
-                    self.step.name, "conflict", "source", source.type, source.id, origin=f"{target.type} {target.id}",
-                    reason=f"{names} share a key but their values differ; held until resolved (first_match: hold)",
-                )
+            self.hold(
+                "source", source.type, source.id, "values_differ",
+                f"{names} share a key but their values differ; held until resolved (first_match: hold)",
+                origin=f"{target.type} {target.id}",
             )  # fmt: skip
             return
         written = {name: change.new for name, change in to_target.items()}

@@ -101,7 +101,7 @@ NO_PHONE_FILTER = CONTACTS.replace(
 )
 
 
-ODD_IDS = ["p 1", "o'brien \"jr\"", "a/b\\c", "x,y;z"]
+ODD_IDS = ["p 1", 'o\'brien "jr"', "a/b\\c", "x,y;z"]
 
 
 def test_record_ids_with_spaces_quotes_and_slashes_apply_and_reconcile(stores, open_job):
@@ -112,7 +112,9 @@ def test_record_ids_with_spaces_quotes_and_slashes_apply_and_reconcile(stores, o
     job = open_job()
     interrupted_create(job, crm, "Lead", {"FirstName": "Ana", "MobilePhone": "+14155550100"}, planned_id=None)
     with job.state.transaction():  # the interrupted create was of "p 1", not of "p1"
-        job.state.db.execute("UPDATE journal SET origin_id = 'contacts p 1', payload = replace(payload, '\"p1\"', '\"p 1\"')")
+        job.state.db.execute(
+            "UPDATE journal SET origin_id = 'contacts p 1', payload = replace(payload, '\"p1\"', '\"p 1\"')"
+        )
     report = job.apply()
     assert report.recovered == 1 and report.failed == 0
     links = job.state.links(job.name, "contacts")

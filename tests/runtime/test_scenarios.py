@@ -364,6 +364,7 @@ def test_runs_are_recorded_with_their_counts_and_the_job_status(stores, open_job
         "conflict": 0,
         "link": 0,
         "failed": 0,
+        "reasons": {},
     }
     assert job.state.job_status(job.name) == ("active", None)
 
