@@ -60,8 +60,9 @@ def apply_step(
             for ref, change in zip(refs, batch, strict=True)
         ]
         results = _write_timed(windows, side, connector, record_type, writes)
-        with context.state.transaction():  # the batch's outcome, new ids and links, together
-            _still_ours(context)
+        # the batch's outcome, new ids and links, together; recorded even if the lease was lost
+        # meanwhile: these writes happened, and whoever runs the job next must know of them
+        with context.state.transaction():
             for ref, change, result in zip(refs, batch, results, strict=True):
                 context.state.journal_done(ref, "done" if result.ok else "failed", result.id)
                 record_id = change.record_id or result.id or change.planned_id or ""
@@ -269,21 +270,34 @@ def _find_created(context: RunContext, step: Step, entry: JournalEntry) -> list[
     planned = entry.payload.get("planned_id")
     if planned:
         return [planned] if connector.get(entry.record_type, [planned]) else []
-    by_key = _find_by_keys(connector, step, entry)
+    by_key = _find_by_keys(context, connector, step, entry)
     if by_key:
         return [by_key]
     return _find_by_values(context, connection, step, entry)
 
 
-def _find_by_keys(connector: Connector, step: Step, entry: JournalEntry) -> str | None:
+def _find_by_keys(context: RunContext, connector: Connector, step: Step, entry: JournalEntry) -> str | None:
+    """The one record not linked in this step that holds a key the create wrote."""
     values = entry.payload.get("values", {})
+    linked = _linked_ids(context, step, entry.side)
     for key in step.match:
         for name in key.target_fields if entry.side == "target" else ():
-            if values.get(name) not in (None, ""):
-                found = connector.find(entry.record_type, name, [values[name]])
-                if len(found) == 1:
-                    return found[0].id
+            if values.get(name) in (None, ""):
+                continue
+            try:
+                found = [
+                    r for r in connector.find(entry.record_type, name, [values[name]]) if r.id not in linked
+                ]
+            except ConnectorError:
+                continue  # a field the system cannot search by: the next key, or the values
+            if len(found) == 1:
+                return found[0].id
     return None
+
+
+def _linked_ids(context: RunContext, step: Step, side: str) -> set[str]:
+    links = context.state.links(context.job, step.name).values()
+    return {link.target_id if side == "target" else link.source_id for link in links}
 
 
 TEXT_TYPES = ("string", "phone", "email", "picklist", "url", "textarea", "id", "reference")
@@ -299,8 +313,7 @@ def _find_by_values(context: RunContext, connection: str, step: Step, entry: Jou
     }
     if not written:
         return []
-    links = context.state.links(context.job, step.name).values()
-    linked = {link.target_id if entry.side == "target" else link.source_id for link in links}
+    linked = _linked_ids(context, step, entry.side)
     for path, value in written.items():
         try:
             candidates = context.connector(connection).find(entry.record_type, path, [value])

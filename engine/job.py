@@ -24,7 +24,7 @@ from engine.changeset import Change, ChangeSet, StepChanges
 from engine.compile import compile_plan
 from engine.connectors import Connector, Registry
 from engine.diagnostics import did_you_mean
-from engine.errors import DocumentError, SyncmapError, UsageError
+from engine.errors import DocumentError, JobBusyError, SyncmapError, UsageError
 from engine.lease import JobLease
 from engine.plan import Plan, Step
 from engine.resolve import find_project_root
@@ -229,6 +229,8 @@ class Job:
                 changes = run_step(step, context)
                 report.changeset.steps.append(changes)
                 report.steps.append(apply_step(changes, step, context, run_id, batch_size, progress))
+        except JobBusyError:
+            raise  # the run that took the job over owns its status now
         except SyncmapError as e:
             self.state.finish_run(run_id, "error", report.changeset.counts(), e.message)
             self.state.set_job_status(self.name, "errors", e.message, keep_deleted=True)

@@ -4,12 +4,14 @@ Before a run reads anything it takes its job's lease in the state store (owner, 
 pid, when it started) and renews it every few seconds from a background thread. A second run of
 the same job waits for it or refuses, naming the holder. A holder that dies frees the lease
 without anyone cleaning up: on the same host as soon as its process is gone, elsewhere once its
-heartbeat is older than ``EXPIRES_SECONDS``. Every write transaction of a run checks that the
+heartbeat is older than ``EXPIRES_SECONDS`` (on the same host the process alone decides, so a
+suspended or busy holder keeps its job). Every write transaction of a run checks that the
 lease is still its own (``check``), so a run that stalled past its expiry stops before writing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import socket
@@ -21,7 +23,9 @@ from engine.errors import JobBusyError, StateError
 from engine.state import Lease, StateStore, now
 
 HEARTBEAT_SECONDS = 5.0
-EXPIRES_SECONDS = 30.0  # a heartbeat this old means the holder is gone
+# a heartbeat this old means a holder on another host is gone: well above the 30 s a beat may
+# wait for the store's write lock, so a busy store never passes for a dead holder
+EXPIRES_SECONDS = 120.0
 POLL_SECONDS = 0.2  # how often a waiting run asks again
 
 
@@ -71,22 +75,21 @@ class JobLease:
     def _beat(self) -> None:
         """Renew the lease until released, through a connection of its own (SQLite connections
         stay in the thread that made them)."""
-        try:
-            store = StateStore(self.state.path)
-        except StateError:
-            return  # the run's own transactions will meet the same problem, and report it
+        store: StateStore | None = None
         try:
             while not self._stop.wait(HEARTBEAT_SECONDS):
                 try:
+                    store = store or StateStore(self.state.path, checked=False)
                     with store.transaction():
                         renewed = store.renew_lease(self.job, self.owner)
                 except StateError:
-                    continue  # the store was busy; the lease lasts longer than one missed beat
+                    continue  # the store was busy; the lease outlasts several missed beats
                 if not renewed:
                     self.lost.set()
                     return
         finally:
-            store.close()
+            if store is not None:
+                store.close()
 
     def check(self) -> None:
         """Inside a write transaction: stop when another run has taken the lease over."""
@@ -100,10 +103,12 @@ class JobLease:
             )
 
     def release(self) -> None:
+        """Give the lease up. Should the store refuse (locked), it is freed anyway once this
+        process is gone; the run's own outcome is not hidden by that."""
         self._stop.set()
         if self._beating is not None:
             self._beating.join()
-        with self.state.transaction():
+        with contextlib.suppress(StateError), self.state.transaction():
             self.state.release_lease(self.job, self.owner)
 
     def __enter__(self) -> JobLease:
@@ -114,13 +119,11 @@ class JobLease:
 
 
 def _alive(holder: Lease) -> bool:
-    """Whether a lease's holder may still be running: its heartbeat is recent, and on this host
-    its process exists."""
-    expiry = datetime.now(UTC) - timedelta(seconds=EXPIRES_SECONDS)
-    if holder.heartbeat < expiry.isoformat(timespec="microseconds"):
-        return False
+    """Whether a lease's holder may still be running: on this host, whether its process exists;
+    on another, whether its heartbeat is recent."""
     if holder.host != socket.gethostname():
-        return True
+        expiry = datetime.now(UTC) - timedelta(seconds=EXPIRES_SECONDS)
+        return holder.heartbeat >= expiry.isoformat(timespec="microseconds")
     try:
         os.kill(holder.pid, 0)
     except ProcessLookupError:

@@ -115,11 +115,22 @@ class RunContext:
         return self.link_cache[step]
 
     def sources_by_target(self, step: str) -> dict[str, str]:
-        """Target id -> source id for a step: ``links_of`` the other way round, built once."""
+        """Target id -> source id for a step: ``links_of`` the other way round, built once; of
+        several sources sharing a target (`link_all`), the one that made the link."""
         key = f"{step} reversed"
         if key not in self.link_cache:
-            self.link_cache[key] = {target: source for source, target in self.links_of(step).items()}
+            links = sorted(self.state.links(self.job, step).values(), key=lambda link: not link.shared)
+            reverse = {link.target_id: link.source_id for link in links}  # the primary link last: it wins
+            reverse.update({target: source for source, target in self.planned_links.get(step, {}).items()})
+            self.link_cache[key] = reverse
         return self.link_cache[key]
+
+    def plan_link(self, step: str, source_id: str, target_id: str) -> None:
+        """A link this run will make: seen at once by the step's own translations too."""
+        self.planned_links.setdefault(step, {})[source_id] = target_id
+        if step in self.link_cache:
+            self.link_cache[step][source_id] = target_id
+        self.link_cache.get(f"{step} reversed", {}).setdefault(target_id, source_id)
 
     def links_changed(self, step: str) -> None:
         """A step's links were saved: the next ask reads them again."""
@@ -521,14 +532,9 @@ class _StepRun:
         if self.held_in_doubt("target", record):
             return
         link = next(iter(self.sources_of(record.id)), None)
-        if record.deleted:
-            self.deleted(
-                "target",
-                record,
-                self.step.source.types[0],
-                link.source_id if link else None,
-                link.source_id if link else None,
-            )
+        if record.deleted:  # every source record sharing it (`link_all`) loses its partner
+            for shared in self.sources_of(record.id):
+                self.deleted("target", record, shared.source_type, shared.source_id, shared.source_id)
             return
         if self.filtered_out("target", record, link.source_id if link else None):
             return
@@ -603,7 +609,8 @@ class _StepRun:
         the first one; while that target is still to be created, it waits for the next run."""
         first_id = group[0].partition(" ")[2]
         link = self.links.get(first_id)
-        name = self.key_name(next(index for index, _ in self.key_values("source", record)))
+        shared = next(key for key, members in self.sharing.items() if members is group)
+        name = self.key_name(shared[1])
         if link is None:
             self.skip("source", record, "waiting_for_partner", f"shares its {name} with {group[0]}, whose "
                       "new record it will link to; waiting", counted=False)  # fmt: skip
@@ -906,7 +913,7 @@ class _StepRun:
 
     def plan_link(self, source_id: str, target_id: str) -> None:
         if self.planned is not None:
-            self.planned[source_id] = target_id
+            self.context.plan_link(self.step.name, source_id, target_id)
 
     def fill_gaps(self, created: Record, target: Record, synced: dict[str, Any]) -> None:
         """A target record that a new source record was created from gets, where it is empty,
@@ -982,6 +989,8 @@ class _StepRun:
         self.out.unlinks.append(source_id)
         if other == "target":
             self.handled_targets.add(other_id)
+            if any(link.source_id != source_id for link in self.sources_of(other_id)):
+                return  # other source records still share the target (`link_all`): it stays
         if policy == "propagate":
             self.out.add(
                 Change(

@@ -9,7 +9,6 @@ the write journal. Only ``apply`` writes here; a dry run reads it. The schema is
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
@@ -144,9 +143,10 @@ class StateStore:
     exists is a store syncmap wrote: one that is empty, damaged or of no known schema is refused
     with its path, never migrated over or synced anew (that would create every record again)."""
 
-    def __init__(self, path: Path, read_only: bool = False):
+    def __init__(self, path: Path, read_only: bool = False, checked: bool = True):
         """Open (creating and migrating) the store; ``read_only`` never touches the file, and
-        stands in an empty store when it does not exist yet, so a dry run leaves no trace."""
+        stands in an empty store when it does not exist yet, so a dry run leaves no trace.
+        ``checked=False`` skips the integrity check (a second connection of a process that made it)."""
         self.path = path
         self.db: _Database | None = None
         try:
@@ -158,7 +158,8 @@ class StateStore:
                 _create(path)
             _check_file(path)
             self.db = _Database(self._connect(read_only), path)
-            self._check_contents()
+            if checked:
+                self._check_contents()
             if read_only:
                 self._migrate_in_memory()
             else:
@@ -166,12 +167,17 @@ class StateStore:
         except BaseException as e:
             if self.db is not None:
                 self.db.connection.close()
+            if isinstance(e, OSError):
+                raise StateError(
+                    f"the state store {path} cannot be opened: {e.strerror or e}",
+                    hint="check the path (its folder must be a folder) and its permissions",
+                ) from e
             if isinstance(e, sqlite3.OperationalError):
                 raise StateError(
                     f"the state store {path} cannot be opened: {e}", hint="check the path and its permissions"
                 ) from e
             if isinstance(e, sqlite3.DatabaseError):
-                raise CorruptStateError(path, f"is damaged ({e})") from e
+                raise _Database.failure(path, e) from e
             raise
 
     def _connect(self, read_only: bool) -> sqlite3.Connection:
@@ -585,25 +591,35 @@ class _Database:
         try:
             return _Result(self.connection.execute(sql, tuple(args)))
         except sqlite3.DatabaseError as e:
-            raise self._failure(e) from e
+            raise self.failure(self.path, e) from e
 
     def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> _Result:
         try:
             return _Result(self.connection.executemany(sql, rows))
         except sqlite3.DatabaseError as e:
-            raise self._failure(e) from e
+            raise self.failure(self.path, e) from e
 
-    def _failure(self, error: sqlite3.DatabaseError) -> StateError:
-        if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
+    @staticmethod
+    def failure(path: Path, error: sqlite3.DatabaseError) -> StateError:
+        """Damage is told apart from a store that is busy, full or not writable: only damage
+        is answered with "restore it" (moving a store aside starts the jobs over)."""
+        if getattr(error, "sqlite_errorcode", None) in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+            return CorruptStateError(path, f"is damaged ({error})")
+        if "locked" in str(error) or "busy" in str(error):
             return StateError(
-                f"the state store {self.path} stayed locked by another process: {error}",
+                f"the state store {path} stayed locked by another process: {error}",
                 hint="another syncmap command is writing to it; try again",
             )
-        return CorruptStateError(self.path, f"is damaged ({error})")
+        return StateError(
+            f"the state store {path} failed: {error}",
+            hint="check the disk has room and the file is writable; the store itself was not found damaged",
+        )
 
 
 def _check_file(path: Path) -> None:
     """Refuse a file that is not an SQLite database at all (emptied, truncated to nothing, garbage)."""
+    if not path.is_file():
+        raise StateError(f"the state store {path} is not a file", hint="point --state at a file")
     with path.open("rb") as file:
         header = file.read(100)
     if not header:
@@ -624,7 +640,12 @@ def _create(path: Path) -> None:
         store.path, store.db = building, _Database(db, building)
         store._migrate()
         db.close()
-        with contextlib.suppress(FileExistsError):  # another process created it first: theirs is the store
+        try:
             os.link(building, path)
+        except FileExistsError:
+            pass  # another process created it first: theirs is the store
+        except OSError:  # a file system without hard links: move it, unless one appeared meanwhile
+            if not path.exists():
+                os.replace(building, path)
     finally:
         building.unlink(missing_ok=True)

@@ -26,6 +26,7 @@ SIGNATURE_HEADER = "X-Syncmap-Signature"
 MAX_BODY_BYTES = 64 * 1024
 MAX_DEPTH = 8  # `{"job": ..., "records": [...]}` needs two levels
 TOLERANCE_SECONDS = 300
+READ_TIMEOUT_SECONDS = 10
 
 
 def signature(secret: str, body: bytes, timestamp: int | None = None) -> str:
@@ -59,6 +60,8 @@ class WebhookListener:
         listener = self
 
         class Handler(BaseHTTPRequestHandler):
+            timeout = READ_TIMEOUT_SECONDS  # a client that stops sending loses its connection
+
             def do_POST(self) -> None:
                 try:
                     status, reason = 202, listener.handle(self.headers, self.rfile)
@@ -94,12 +97,12 @@ class WebhookListener:
         given = headers.get(SIGNATURE_HEADER)
         if not given:
             raise Refused(401, f"unsigned: no {SIGNATURE_HEADER} header")
-        body = body_stream.read(_length(headers))
         stamp, digest = _parse_signature(given)
-        if not hmac.compare_digest(digest, _digest(self.secret, stamp, body)):
-            raise Refused(401, "bad signature")
         if abs(time.time() - stamp) > TOLERANCE_SECONDS:
             raise Refused(401, f"stale signature: signed more than {TOLERANCE_SECONDS} s from now")
+        body = body_stream.read(_length(headers))
+        if not hmac.compare_digest(digest, _digest(self.secret, stamp, body)):
+            raise Refused(401, "bad signature")
         self.remember(digest, stamp)
         job, records = _parse_request(body)
         if not self.trigger(job, records):
@@ -126,7 +129,7 @@ def _length(headers: Any) -> int:
     text = headers.get("Content-Length")
     if text is None:
         raise Refused(411, "no Content-Length")
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise Refused(400, "bad Content-Length")
     length = int(text)
     if length > MAX_BODY_BYTES:
@@ -137,7 +140,7 @@ def _length(headers: Any) -> int:
 def _parse_signature(header: str) -> tuple[int, str]:
     parts = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
     stamp, digest = parts.get("t", ""), parts.get("v1", "")
-    if not stamp.isdigit() or len(stamp) > 12 or not digest:
+    if not (stamp.isascii() and stamp.isdigit()) or len(stamp) > 12 or not digest:
         raise Refused(401, f"bad signature: expected `{SIGNATURE_HEADER}: t=<unix time>,v1=<hex HMAC>`")
     return int(stamp), digest
 

@@ -4,6 +4,7 @@ syncs and the others are held as a conflict naming them all, in one run or acros
 
 from __future__ import annotations
 
+from engine.connectors import Write
 from tests.runtime.conftest import CONTACTS, lines
 
 LINK_ALL = CONTACTS.replace(
@@ -100,3 +101,24 @@ def test_link_all_links_every_row_to_one_lead_and_each_update_reaches_all(stores
     assert names == {"p1": "Anabel", "p2": "Anabel", "p3": "Anabel"}
     assert lines(open_job(LINK_ALL).apply().changeset) == [], "the rows agree: nothing is left to do"
     assert len(crm.records("Lead")) == 1
+
+
+def test_link_all_a_deleted_target_unlinks_every_row_and_a_deleted_row_keeps_the_shared_target(
+    stores, open_job
+):
+    platform, crm = stores
+    propagating = LINK_ALL.replace("conflicts:", "deletes: propagate\n    conflicts:")
+    platform.seed("contacts", rows("p1", "p2", "p3"))
+    open_job(propagating).apply()
+    open_job(propagating).apply()
+    (lead,) = crm.records("Lead")
+
+    platform.write("contacts", [Write("d", "delete", "contacts", "p3")])
+    open_job(propagating).apply()
+    assert not crm.records("Lead")[0].deleted, "p1 and p2 still share the Lead"
+    assert sorted(open_job(propagating).state.links("contacts-job", "contacts")) == ["p1", "p2"]
+
+    crm.write("Lead", [Write("d", "delete", "Lead", lead.id)])
+    open_job(propagating).apply()
+    assert open_job(propagating).state.links("contacts-job", "contacts") == {}, "both lose their partner"
+    assert sorted(r.id for r in platform.records("contacts") if r.deleted) == ["p1", "p2", "p3"]
