@@ -53,8 +53,8 @@ class JobLease:
                 raise JobBusyError(
                     f"{self.job} is busy: `syncmap {holder.command}` (pid {holder.pid} on {holder.host}) "
                     f"has been running it since {holder.started}; nothing was done",
-                    hint="let it finish, or pass `--wait SECONDS` to wait for it "
-                    f"(a holder that died frees the job within {EXPIRES_SECONDS:.0f} s)",
+                    hint="let it finish, or pass `--wait SECONDS` to wait for it (a holder that died "
+                    f"frees the job at once on its host, within {EXPIRES_SECONDS:.0f} s seen from another)",
                 )
             time.sleep(POLL_SECONDS)
         self._beating = threading.Thread(target=self._beat, name=f"lease {self.job}", daemon=True)
