@@ -23,6 +23,7 @@ from typing import Any
 
 from engine.changeset import Change, ChangeSet, FieldChange, PairState, ReasonCode, StepChanges
 from engine.connectors import Connector, ObjectInfo, Record, Registry
+from engine.decide import FieldFacts, decide_field
 from engine.diagnostics import Diagnostic
 from engine.errors import ConnectorError, DocumentError, RecordError, SettingError
 from engine.expressions import field_path, parse_datetime, phone_e164
@@ -1018,6 +1019,7 @@ class _StepRun:
         source_values: dict[str, Any] = {}
         synced: dict[str, Any] = {}
         resolved: list[str] = []
+        newer = _newer(source.modified, target.modified)  # the source changed after the target
         try:
             for rule in self.step.fields:
                 if not self.applies(rule, target.type):
@@ -1032,9 +1034,7 @@ class _StepRun:
                 synced[rule.target] = forward if one_way and "to_target" in flows else current
                 if "to_target" not in flows and "to_source" not in flows:
                     continue
-                way = self.direction_of_change(
-                    rule, source, target, forward, current, base, new, flows, resolved
-                )
+                way = self.direction_of_change(rule, forward, current, base, new, flows, newer, resolved)
                 if way == "to_target" and forward != current:
                     to_target[rule.target] = FieldChange(rule.target, current, forward)
                     synced[rule.target] = forward
@@ -1108,44 +1108,31 @@ class _StepRun:
         return rule.transform(value) if rule.transform is not None and value is not None else value
 
     def direction_of_change(
-        self, rule, source, target, forward, current, base, new, flows, resolved
-    ) -> str | None:
-        """Which way this field's value should flow: the three-way comparison and the policies."""
-        current = self.comparable(rule, current)
-        if "to_target" in flows and forward == current:
-            return None
-        if rule.default is not None and forward == rule.default and current not in (None, ""):
-            # a placeholder default never overwrites a real value; the value may flow back instead
-            return "to_source" if "to_source" in flows and rule.source is not None else None
+        self, rule: FieldRule, forward: Any, current: Any, base: dict[str, Any] | None, new: bool,
+        flows: tuple[str, ...], source_newer: bool, resolved: list[str],
+    ) -> str | None:  # fmt: skip
+        """Which way this field's value should flow (``decide_field``); the policy that decided
+        goes to ``resolved``."""
         to_target = "to_target" in flows
-        to_source = "to_source" in flows and rule.source is not None
-        if new or base is None:  # a first match fills gaps and never blanks a value
-            if not to_source:
-                return "to_target" if forward not in (None, "") else None
-            if not to_target or forward in (None, ""):
-                return "to_source" if current not in (None, "") else None
-            if current in (None, ""):
-                return "to_target"
-            policy = self.step.conflicts.first_match
-            if policy == "hold":
-                resolved.append("hold")
-                return None
-            resolved.append(f"first_match: {policy}")
-            return "to_source" if policy == "keep_target" else "to_target"
-        synced = self.comparable(rule, base.get(rule.target))
-        # an empty source stands for the placeholder: with a blank agreed value, it is no change
-        placeholder = rule.default is not None and forward == rule.default and synced in (None, "")
-        source_changed = forward != synced and not placeholder and (to_target or rule.source is not None)
-        target_changed = current != synced
-        if source_changed and target_changed:  # also between the two one-way jobs of a two-way sync
-            policy = rule.conflict or self.step.conflicts.concurrent_edit
-            resolved.append(f"both changed {rule.target}: {policy}")
-            if policy == "last_write_wins":
-                policy = "source_wins" if _newer(source.modified, target.modified) else "target_wins"
-            way = "to_target" if policy == "source_wins" else "to_source"
-        else:
-            way = "to_target" if source_changed else "to_source" if target_changed else None
-        return way if (way == "to_target" and to_target) or (way == "to_source" and to_source) else None
+        decision = decide_field(
+            FieldFacts(
+                field=rule.target,
+                to_target=to_target,
+                to_source="to_source" in flows and rule.source is not None,
+                writes_back=rule.source is not None,
+                source_value=forward,
+                target_value=self.comparable(rule, current),
+                first_match=new or base is None,
+                agreed=self.comparable(rule, base.get(rule.target)) if base is not None else None,
+                default=rule.default,
+                source_newer=source_newer,
+                first_match_policy=self.step.conflicts.first_match,
+                concurrent_policy=rule.conflict or self.step.conflicts.concurrent_edit,
+            )
+        )
+        if decision.note:
+            resolved.append(decision.note)
+        return decision.way
 
 
 def _content(record: Record) -> str:
