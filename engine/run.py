@@ -203,7 +203,8 @@ class _StepRun:
         self.agreed_targets: set[str] = set()  # target ids paired to the end in this run
         # (side, key index, value) -> "<type> <id>" of the records sharing a key that nothing on
         # the other side holds: the first one alone gets a partner created, the others are held
-        self.sharing: dict[tuple[str, int, str], list[str]] = {}
+        self.sharing: dict[tuple[str, int, str], list[str] | None] = {}
+        self.partnered: dict[str, set[str]] = {"source": set(), "target": set()}  # got one created
         self.in_doubt = context.held.get(step.name, {})
 
     # -- reading --------------------------------------------------------------------------------
@@ -585,24 +586,25 @@ class _StepRun:
         """The records sharing a match key with this one, which is about to get a partner
         created, when one of them has a partner already (linked, or getting one in this run):
         two records with one key never make two partners. The first read (reads come oldest
-        first) proceeds; the group names them all, that first one first."""
+        first) proceeds; the group names them all, that first one first. Only a key some other
+        record holds is looked into: most keys are one record's."""
         ref = f"{record.type} {record.id}"
         links = self.links if side == "source" else self.by_target
         keys = self.key_values(side, record)
         for index, value in keys:
             group = self.sharing.get((side, index, value))
-            if group is None:
+            if group is None and (
+                self.stored_keys[side] or len(self.key_overlay.get((side, index, value), ())) > 1
+            ):
                 paired = [
                     f"{row[0]} {row[1]}"
                     for row in self.candidates(side, index, value)
-                    if row[1] != record.id and row[1] in links
+                    if row[1] != record.id and (row[1] in links or row[1] in self.partnered[side])
                 ]
-                group = self.sharing[(side, index, value)] = paired if paired else None
+                group = self.sharing[(side, index, value)] = paired or None
             if group:
                 group.append(ref)
                 return group
-        for index, value in keys:
-            self.sharing[(side, index, value)] = [ref]
         return None
 
     def join_shared(self, record: Record, group: list[str]) -> None:
@@ -636,7 +638,7 @@ class _StepRun:
         if self.step.conflicts.duplicates == "link_all":
             return
         for (side, index, value), group in self.sharing.items():
-            for ref in group[1:] if group else ():
+            for ref in (group or [])[1:]:
                 record_type, _, record_id = ref.partition(" ")
                 self.hold(
                     side, record_type, record_id, "duplicate_source_key",
@@ -884,6 +886,7 @@ class _StepRun:
             planned_id = secrets.token_hex(16)
             values[spec.id_field or info.id_field] = planned_id
         origin_ref = f"{origin.type} {origin.id}"
+        self.partnered["source" if side == "target" else "target"].add(origin.id)  # see shares_key
         source_id = origin.id if side == "target" else planned_id
         self.out.add(
             Change(
