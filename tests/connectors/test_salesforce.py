@@ -59,6 +59,7 @@ def small_pages():
 
 @pytest.fixture
 def sb(sandbox):
+    served(sandbox)  # the previous test's last lines are in: they must not land in this test's log
     sandbox.reset()
     sandbox.set_faults(request_limit_rate=0.0, unavailable_rate=0.0, lock_rate=0.0)
     LOG.clear()
