@@ -576,13 +576,13 @@ class _StepRun:
 
     def held_in_doubt(self, side: str, record: Record) -> bool:
         """A record whose create an interrupted run may have made is held, not created again."""
-        reason = self.in_doubt.get(f"{record.type} {record.id}")
+        reason = self.in_doubt.get(f"{record.type} {record.id}") if self.in_doubt else None
         if reason is None:
             return False
         self.hold(side, record.type, record.id, "create_in_doubt", reason)
         return True
 
-    def shares_key(self, side: str, record: Record) -> list[str] | None:
+    def shares_key(self, side: str, record: Record) -> tuple[tuple[str, int, str], list[str]] | None:
         """The records sharing a match key with this one, which is about to get a partner
         created, when one of them has a partner already (linked, or getting one in this run):
         two records with one key never make two partners. The first read (reads come oldest
@@ -604,22 +604,19 @@ class _StepRun:
                 group = self.sharing[(side, index, value)] = paired or None
             if group:
                 group.append(ref)
-                return group
+                return (side, index, value), group
         return None
 
-    def join_shared(self, record: Record, group: list[str]) -> None:
+    def join_shared(self, record: Record, key: tuple[str, int, str], group: list[str]) -> None:
         """`duplicates: link_all`: a source record sharing a key links to the target record of
         the first one; while that target is still to be created, it waits for the next run."""
         first_id = group[0].partition(" ")[2]
         link = self.links.get(first_id)
-        shared = next(key for key, members in self.sharing.items() if members is group)
-        name = self.key_name(shared[1])
+        name = self.key_name(key[1])
         if link is None:
             self.skip("source", record, "waiting_for_partner", f"shares its {name} with {group[0]}, whose "
                       "new record it will link to; waiting", counted=False)  # fmt: skip
-            if record.modified:
-                current = self.waiting.get("source")
-                self.waiting["source"] = min(current, record.modified) if current else record.modified
+            self.read_again("source", record)
             return
         partner = self.partner("target", link.target_type, link.target_id)
         if partner is None:
@@ -788,10 +785,15 @@ class _StepRun:
         waiting = parent.when_missing == "wait"
         reason = f"{parent.object} {parent_id} is not linked" + (" yet; waiting" if waiting else "")
         self.skip(side, record, "parent_not_linked", reason, counted=False)
-        if waiting and record.modified:
+        if waiting:
+            self.read_again(side, record)
+        return True
+
+    def read_again(self, side: str, record: Record) -> None:
+        """Keep the side's watermark at or before this record, so the next run reads it again."""
+        if record.modified:
             current = self.waiting.get(side)
             self.waiting[side] = min(current, record.modified) if current else record.modified
-        return True
 
     # -- field values -----------------------------------------------------------------------------
 
@@ -868,10 +870,10 @@ class _StepRun:
                 f"no match, and creating records in {where} is off",
             )
             return
-        group = self.shares_key("source" if side == "target" else "target", origin)
-        if group is not None:
+        shared = self.shares_key("source" if side == "target" else "target", origin)
+        if shared is not None:
             if side == "target" and self.step.conflicts.duplicates == "link_all":
-                self.join_shared(origin, group)
+                self.join_shared(origin, *shared)
             return
         record_type = spec.create_as or spec.types[0]
         try:

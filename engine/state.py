@@ -240,7 +240,7 @@ class StateStore:
 
     def links(self, job: str, step: str) -> dict[str, Link]:
         """All links of a step by source id (a step's links fit in memory: one row per record)."""
-        rows = self.db.execute(
+        rows = self.db.stream(
             "SELECT source_type, source_id, target_type, target_id, made_by FROM links WHERE job=? AND step=?",
             (job, step),
         )
@@ -590,6 +590,13 @@ class _Database:
     def execute(self, sql: str, args: Iterable[Any] = ()) -> _Result:
         try:
             return _Result(self.connection.execute(sql, tuple(args)))
+        except sqlite3.DatabaseError as e:
+            raise self.failure(self.path, e) from e
+
+    def stream(self, sql: str, args: Iterable[Any] = ()) -> Iterator[tuple]:
+        """A query's rows one by one (a step's million links are not listed twice in memory)."""
+        try:
+            yield from self.connection.execute(sql, tuple(args))
         except sqlite3.DatabaseError as e:
             raise self.failure(self.path, e) from e
 
