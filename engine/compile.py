@@ -238,8 +238,11 @@ class _Compiler:
             id_field=spec.id,
             modified_field=spec.modified,
             where=spec.where,
+            deleted_field=spec.deleted,
+            query=spec.query,
             where_location=self.source.locate((*at, "where")) if spec.where else None,
             object_location=self.source.locate((*at, "object")),
+            query_location=self.source.locate((*at, "query")) if spec.query else None,
             modified_within_seconds=int(window[:-1]) * SECONDS[window[-1]] if window else None,
         )
 

@@ -58,7 +58,7 @@ class Connection(Strict):
 
     connector: str = Field(
         pattern=r"^[a-z][a-z0-9_]*$",
-        description="Connector plugin name: `salesforce`, `sqlite`, `jsonl`, `memory`, or a third-party one.",
+        description="Connector plugin name: `salesforce`, `sql`, `sqlite`, `jsonl`, `memory`, or a third-party one.",
     )
     settings: dict[str, Scalar] = Field(
         default_factory=dict,
@@ -101,6 +101,20 @@ class Side(Strict):
     where: str | None = Field(
         None,
         description="Filter in the connector's own query language, e.g. a SOQL condition for Salesforce.",
+    )
+    deleted: str | None = Field(
+        None,
+        description=(
+            "Soft-delete column of a database table (`sql` connector): true or a time marks a deleted "
+            "row, and a delete sets it instead of removing the row."
+        ),
+    )
+    query: str | None = Field(
+        None,
+        description=(
+            "A read-only SELECT that gives this side's records (`sql` connector), e.g. one row per person "
+            "from a table of attendances; `object` then names its result."
+        ),
     )
     modified_within: str | None = Field(
         None,

@@ -43,8 +43,11 @@ class Side:
     modified_field: str | None = None
     where: str | None = None
     modified_within_seconds: int | None = None
+    deleted_field: str | None = None
+    query: str | None = None
     where_location: Location | None = field(default=None, compare=False)
     object_location: Location | None = field(default=None, compare=False)
+    query_location: Location | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.changeset import Change, ChangeSet, FieldChange, PairState, ReasonCode, StepChanges
-from engine.connectors import Connector, ObjectInfo, Record, Registry
+from engine.connectors import Connector, Declared, ObjectInfo, Record, Registry
 from engine.decide import FieldFacts, decide_field
 from engine.diagnostics import Diagnostic
 from engine.errors import ConnectorError, DocumentError, RecordError, SettingError
@@ -1177,10 +1177,42 @@ def open_connectors(
             raise DocumentError(
                 [Diagnostic("connection-setting", e.message, connection.location, path, e.hint)]
             ) from None
+        opened[connection.name] = connector
         if hasattr(connector, "expect_fields"):
             connector.expect_fields(related_fields(plan, connection.name))
-        opened[connection.name] = connector
+        try:
+            declare_sides(plan, connection.name, connector)
+        except DocumentError:
+            for other in opened.values():
+                other.close()
+            raise
     return opened
+
+
+def declare_sides(plan: Plan, connection: str, connector: Connector) -> None:
+    """Tell a connector what each side on it says of its record type (``declare``); a side that
+    needs a declaration the connector cannot take (`deleted:`, `query:`) is a document error."""
+    for step in plan.steps:
+        for name, side in (("source", step.source), ("target", step.target)):
+            if side.connection != connection:
+                continue
+            declared = Declared(side.id_field, side.modified_field, side.deleted_field, side.query)
+            key = "query" if side.query else "deleted" if side.deleted_field else "object"
+            path = ("objects", step.name, name, key)
+            location = side.query_location if side.query else side.object_location
+            if not hasattr(connector, "declare"):
+                if side.query or side.deleted_field:
+                    message = f"the `{connection}` connection's connector does not take `{key}:`"
+                    hint = "`query:` and `deleted:` are for database tables (`connector: sql`)"
+                    raise DocumentError([Diagnostic("connection-declaration", message, location, path, hint)])
+                continue
+            for record_type in side.types:
+                try:
+                    connector.declare(record_type, declared)
+                except ConnectorError as e:
+                    raise DocumentError(
+                        [Diagnostic("connection-declaration", e.message, location, path, e.hint)]
+                    ) from None
 
 
 def related_fields(plan: Plan, connection: str) -> dict[str, list[str]]:

@@ -28,8 +28,10 @@ def resolve_settings(connection: str, settings: dict[str, Any], environ: Mapping
                         f"connection `{connection}` needs the environment variable {name} (setting `{key}`)",
                         hint=f"export {name}=... before running syncmap",
                     )
+            secret_setting = SECRET_SETTING.search(key)
+            for name in REFERENCE.findall(value):  # `url: postgresql://app:${APP_DB_PASSWORD}@db/app`
+                if secret_setting or SECRET_SETTING.search(name):
+                    register(environ[name])
             value = REFERENCE.sub(lambda m: environ[m.group(1)], value)
-            if SECRET_SETTING.search(key) and value != settings[key]:
-                register(value)
         resolved[key] = value
     return resolved

@@ -21,6 +21,9 @@ the callable name the system's id and modification-time fields when they are not
 ``updated_at`` (Salesforce's ``Id`` and ``SystemModstamp``; `syncmap test` gives its in-memory
 stand-ins the same), and an ``expect_fields(paths_by_type)`` method hears, once opened,
 the parent-record paths the plan maps (``Account.Name``), for a system whose reads must name them.
+A connector whose record types have their own id, modified and soft-delete fields (a customer's
+database tables) has a ``declare(object_type, Declared)`` method: it hears what each side of the
+mapping says of its record type before anything is described or read.
 """
 
 from __future__ import annotations
@@ -71,6 +74,17 @@ class ObjectInfo:
     # the fields are all the type has (a catalogue), not guessed from records: an unknown field
     # or a required one left without a value is an error before anything is written
     authoritative: bool = False
+
+
+@dataclass(frozen=True)
+class Declared:
+    """What a mapping's side says of one record type: the fields holding its id, its modification
+    time and its soft-delete mark, and the read-only query that defines it (instead of a table)."""
+
+    id_field: str | None = None
+    modified_field: str | None = None
+    deleted_field: str | None = None
+    query: str | None = None
 
 
 @dataclass(frozen=True)

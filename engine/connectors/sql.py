@@ -1,0 +1,716 @@
+"""The sql connector: a customer's own tables in PostgreSQL, SQLite or any database SQLAlchemy
+reaches, with their real columns (Heroku Connect's model: Salesforce on one side, the app's own
+tables on the other).
+
+Settings: ``url`` (``postgresql://app:${APP_DB_PASSWORD}@db/app``, ``sqlite:///app.db`` relative
+to the mapping's folder) and an optional ``schema``. Each side names a table as its ``object``
+(``schema.table`` allowed) and may say which column is the id (``id:``, default: the primary key),
+which the modification time (``modified:``, default ``updated_at`` where the table has one) and
+which marks soft-deleted rows (``deleted:``). A side may give a read-only ``query:`` instead of a
+table; ``object`` then names its result.
+
+- Describe reads the database catalogue: columns, types, nullability, defaults, the primary key,
+  generated columns. It is authoritative, so a misspelled table or column is a document error.
+- Reads stream in pages by (modified, id) keyset: no OFFSET, no cursor held between pages, no
+  table in memory. Rows modified after a read began are left for the next read.
+- Writes run one transaction per batch and a savepoint per record, so a row the database refuses
+  fails alone with the database's message. Values are converted by column type; a dotted field
+  (``address.city``) reaches into a JSON column. ``modified`` is stamped on every write unless the
+  table has a trigger for it (or, on insert, a default).
+- Opened read-only (a dry run), PostgreSQL transactions are READ ONLY and SQLite files are opened
+  with ``mode=ro``: a plan never creates or changes anything, not even a missing file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+
+from engine.connectors import Declared, FieldInfo, ObjectInfo, Record, Write, WriteResult
+from engine.connectors.local import (
+    Clock,
+    RecordRefused,
+    canonical_time,
+    check_settings,
+    format_time,
+    parse_time,
+)
+from engine.diagnostics import did_you_mean
+from engine.errors import ConnectorError, SettingError, UnknownObjectError
+from engine.redact import register
+
+READ_PAGE = 1000  # rows per keyset page
+IN_BATCH = 500  # values per IN (...) list in get and find
+LOCK_TIMEOUT_SECONDS = 5  # how long a write waits for a row another transaction holds
+LOCK_RETRIES = 3  # then the batch is tried again this many times before the run gives up
+DEFAULT_MODIFIED = "updated_at"
+SELECT = re.compile(r"^\s*(--[^\n]*\n\s*)*(select|with)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Source:
+    """One record type as the connector reads it: a reflected table or a query's result."""
+
+    name: str
+    selectable: sa.FromClause
+    id_field: str
+    modified_field: str | None
+    deleted_field: str | None
+    table: sa.Table | None  # None for a query: read-only
+    stamps_itself: bool = False  # a trigger sets `modified` on every write
+
+    @property
+    def columns(self) -> sa.ColumnCollection:
+        return self.selectable.c
+
+    def live(self) -> sa.ColumnElement[bool]:
+        """Rows not soft-deleted."""
+        if self.deleted_field is None:
+            return sa.true()
+        mark = self.columns[self.deleted_field]
+        return sa.or_(mark.is_(None), mark == sa.false()) if _is_boolean(mark) else mark.is_(None)
+
+
+class SqlConnector:
+    """Records in a database's own tables (see the module docstring)."""
+
+    opens_read_only = True
+    default_id_field = "id"
+    default_modified_field = DEFAULT_MODIFIED
+
+    def __init__(self, settings: Mapping[str, Any], base_dir: Path | None = None, read_only: bool = False):
+        check_settings("sql", settings, required=("url",), optional=("schema",))
+        self.read_only = read_only
+        self.schema: str | None = settings.get("schema") or None
+        self.url = _database_url(str(settings["url"]), base_dir, read_only)
+        if self.url.password:
+            register(str(self.url.password))
+        self.calls: Counter[str] = Counter()
+        self.clock = Clock()
+        self.declared: dict[str, Declared] = {}
+        self.sources: dict[str, Source] = {}
+        self.engine = self._engine()
+
+    def __repr__(self) -> str:
+        return f"SqlConnector({{'url': {self.where!r}}})"
+
+    @property
+    def where(self) -> str:
+        """The database, as messages name it: never with its password."""
+        return self.url.render_as_string(hide_password=True)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> SqlConnector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- the protocol
+
+    def declare(self, object_type: str, declared: Declared) -> None:
+        """What a side says of a table or query; two sides saying different things is an error."""
+        known = self.declared.get(object_type)
+        if known is not None and known != declared:
+            raise ConnectorError(
+                f"two sides describe `{object_type}` differently (id, modified, deleted or query)",
+                hint="give every side on this table the same `id:`, `modified:`, `deleted:` and `query:`",
+            )
+        if declared.query is not None and not SELECT.match(declared.query):
+            raise ConnectorError(
+                f"the query of `{object_type}` is not a SELECT",
+                hint="a side's `query:` only reads: SELECT ... or WITH ...",
+            )
+        self.declared[object_type] = declared
+
+    def describe(self, object_type: str) -> ObjectInfo:
+        self.calls["describe"] += 1
+        source = self._source(object_type)
+        if source.table is None:
+            fields = {
+                name: FieldInfo(name, "string", createable=False, updateable=False) for name in source.columns
+            }
+            return ObjectInfo(
+                object_type, fields, id_field=source.id_field, modified_field=source.modified_field,
+                createable=False, updateable=False, deletable=False, authoritative=True,
+            )  # fmt: skip
+        fields = {column.name: _field_info(column, source) for column in source.table.columns}
+        return ObjectInfo(
+            object_type, fields, id_field=source.id_field, modified_field=source.modified_field,
+            authoritative=True, flags={"deleted_field": source.deleted_field},
+        )  # fmt: skip
+
+    def read(
+        self,
+        object_type: str,
+        since: str | None = None,
+        where: str | None = None,
+        own_writes: Sequence[tuple[str, str]] = (),
+    ) -> Iterator[Record]:
+        """Rows modified at or after ``since`` (every row when None, unstamped ones first), oldest first."""
+        self.calls["read"] += 1
+        if where is not None:
+            raise ConnectorError(
+                f"the sql connector does not take `where` (reading `{object_type}`)",
+                hint="give the side a `query:` (a SELECT with its WHERE) instead",
+            )
+        source = self._source(object_type)
+        start = _aware(parse_time(canonical_time(since, "since"))) if since is not None else None
+        return self._rows(source, start)
+
+    def get(self, object_type: str, ids: Sequence[str]) -> dict[str, Record]:
+        self.calls["get"] += 1
+        source = self._source(object_type)
+        return {record.id: record for record in self._select_in(source, source.columns[source.id_field], ids)}
+
+    def find(self, object_type: str, field_name: str, values: Sequence[Any]) -> list[Record]:
+        """Live rows whose column (or, dotted, a JSON column's member) equals one of the values."""
+        self.calls["find"] += 1
+        source = self._source(object_type)
+        column, _, member = field_name.partition(".")
+        if column not in source.columns:
+            raise ConnectorError(
+                f"`{object_type}` has no column `{column}`", hint=did_you_mean(column, source.columns.keys())
+            )
+        if member:
+            element = source.columns[column][tuple(member.split("."))].as_string()
+            return self._select_in(source, element, [str(v) for v in values if v is not None], convert=False)
+        return self._select_in(source, source.columns[column], values)
+
+    def write(self, object_type: str, writes: Sequence[Write]) -> list[WriteResult]:
+        """One transaction per batch, a savepoint per record; a batch waiting too long on a row
+        lock is tried again (nothing of it was committed)."""
+        self.calls["write"] += 1
+        if not writes:
+            return []
+        source = self._writable(object_type)
+        for attempt in range(LOCK_RETRIES + 1):
+            try:
+                with self._connection(f"writing `{object_type}`") as connection, connection.begin():
+                    if connection.dialect.name == "postgresql":
+                        connection.execute(sa.text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_SECONDS}s'"))
+                    self.clock.observe(self._latest(connection, source))
+                    return [self._apply(connection, source, write) for write in writes]
+            except _LockTimeout:
+                if attempt == LOCK_RETRIES:
+                    raise ConnectorError(
+                        f"{self.where}: `{object_type}` rows stayed locked by another transaction",
+                        hint=f"waited {LOCK_TIMEOUT_SECONDS} s {LOCK_RETRIES + 1} times; the next run tries again",
+                    ) from None
+                time.sleep(0.2 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    # --- reading
+
+    def _rows(self, source: Source, since: datetime | None) -> Iterator[Record]:
+        """Pages by keyset, each its own short query: unstamped rows (a full read only) by id,
+        then stamped rows by (modified, id) up to the latest time when the read began."""
+        id_column = source.columns[source.id_field]
+        if source.modified_field is None:
+            yield from self._pages(source, [], (id_column,))
+            return
+        modified = source.columns[source.modified_field]
+        with self._connection(f"reading `{source.name}`") as connection:
+            until = connection.execute(
+                sa.select(sa.func.max(modified)).select_from(source.selectable)
+            ).scalar()
+        if since is None:
+            yield from self._pages(source, [modified.is_(None)], (id_column,))
+        if until is None:
+            return
+        bounds = [modified <= until] + ([modified >= since] if since is not None else [modified.is_not(None)])
+        yield from self._pages(source, bounds, (modified, id_column))
+
+    def _pages(self, source: Source, conditions: list, order: tuple) -> Iterator[Record]:
+        after: tuple | None = None
+        while True:
+            query = sa.select(source.selectable).where(*conditions).order_by(*order).limit(READ_PAGE)
+            if after is not None:
+                query = query.where(sa.tuple_(*order) > sa.tuple_(*after))
+            with self._connection(f"reading `{source.name}`") as connection:
+                rows = connection.execute(query).mappings().all()
+            for row in rows:
+                yield self._record(source, row)
+            if len(rows) < READ_PAGE:
+                return
+            after = tuple(rows[-1][column.name] for column in order)
+
+    def _select_in(
+        self, source: Source, column: sa.ColumnElement, values: Sequence[Any], convert: bool = True
+    ) -> list[Record]:
+        """Live rows where ``column`` is one of ``values``, oldest first. A table's column takes
+        values converted to its type (those it cannot hold match nothing); a query's columns,
+        whose types are not known, are compared as text."""
+        if convert and source.table is None:
+            column, values, convert = (
+                sa.cast(column, sa.String),
+                [str(v) for v in values if v is not None],
+                False,
+            )
+        wanted = list(
+            dict.fromkeys(
+                v for v in (_for_column(column, v) if convert else v for v in values) if v is not None
+            )
+        )
+        records = []
+        for start in range(0, len(wanted), IN_BATCH):
+            query = sa.select(source.selectable).where(
+                source.live(), column.in_(wanted[start : start + IN_BATCH])
+            )
+            with self._connection(f"reading `{source.name}`") as connection:
+                records.extend(self._record(source, row) for row in connection.execute(query).mappings())
+        return sorted(records, key=lambda r: (r.modified or "", r.id))
+
+    def _record(self, source: Source, row: Mapping[str, Any]) -> Record:
+        values = {name: _from_database(value) for name, value in row.items()}
+        modified = values.get(source.modified_field) if source.modified_field else None
+        deleted = bool(source.deleted_field and values.get(source.deleted_field) not in (None, False, 0))
+        return Record(source.name, str(values[source.id_field]), values, modified=modified, deleted=deleted)
+
+    @staticmethod
+    def _latest(connection: sa.Connection, source: Source) -> str | None:
+        if source.modified_field is None:
+            return None
+        latest = connection.execute(sa.select(sa.func.max(source.columns[source.modified_field]))).scalar()
+        return _from_database(latest) if latest is not None else None
+
+    # --- writing
+
+    def _apply(self, connection: sa.Connection, source: Source, write: Write) -> WriteResult:
+        handler = {"create": self._insert, "update": self._update, "delete": self._delete}.get(write.op)
+        savepoint = connection.begin_nested()
+        try:
+            if handler is None:
+                raise RecordRefused(f"unknown write operation `{write.op}`")
+            record_id = handler(connection, source, write)
+        except (RecordRefused, DBAPIError, sa.exc.StatementError) as e:
+            savepoint.rollback()
+            if isinstance(e, DBAPIError) and _is_lock_timeout(e):
+                raise _LockTimeout from e
+            if isinstance(e, DBAPIError) and e.connection_invalidated:
+                raise
+            return WriteResult(write.ref, ok=False, id=write.id, error=_record_error(source, write, e))
+        savepoint.commit()
+        return WriteResult(write.ref, ok=True, id=record_id)
+
+    def _insert(self, connection: sa.Connection, source: Source, write: Write) -> str:
+        table = _table(source)
+        row = self._row(table, {}, write.values)
+        if (
+            source.modified_field
+            and not source.stamps_itself
+            and table.c[source.modified_field].server_default is None
+        ):
+            row[source.modified_field] = self._stamp(table.c[source.modified_field])
+        query = sa.insert(table).values(row).returning(table.c[source.id_field])
+        return str(connection.execute(query).scalar_one())
+
+    def _update(self, connection: sa.Connection, source: Source, write: Write) -> str:
+        table = _table(source)
+        stored = self._stored(connection, source, write)
+        row = self._row(table, stored, write.values)
+        if source.id_field in row and str(_from_database(row[source.id_field])) != str(
+            stored[source.id_field]
+        ):
+            raise RecordRefused(
+                f"{source.name} `{write.id}`: the id column `{source.id_field}` cannot change"
+            )
+        self._stamp_update(source, row)
+        connection.execute(
+            sa.update(table).where(table.c[source.id_field] == stored[source.id_field]).values(row)
+        )
+        return str(stored[source.id_field])
+
+    def _delete(self, connection: sa.Connection, source: Source, write: Write) -> str:
+        table = _table(source)
+        stored = self._stored(connection, source, write)
+        where = table.c[source.id_field] == stored[source.id_field]
+        if source.deleted_field is None:
+            connection.execute(sa.delete(table).where(where))
+        else:
+            mark = table.c[source.deleted_field]
+            row = {source.deleted_field: True if _is_boolean(mark) else self._stamp(mark)}
+            self._stamp_update(source, row)
+            connection.execute(sa.update(table).where(where).values(row))
+        return str(stored[source.id_field])
+
+    def _stored(self, connection: sa.Connection, source: Source, write: Write) -> dict[str, Any]:
+        """The live row an update or delete names, locked until the batch commits."""
+        if not write.id:
+            raise RecordRefused(f"an {write.op} of `{source.name}` needs the record id")
+        table = _table(source)
+        record_id = _for_column(table.c[source.id_field], write.id)
+        query = sa.select(table).where(table.c[source.id_field] == record_id, source.live())
+        if connection.dialect.name == "postgresql":
+            query = query.with_for_update()
+        row = connection.execute(query).mappings().first() if record_id is not None else None
+        if row is None:
+            raise RecordRefused(f"{source.name} `{write.id}` not found")
+        return dict(row)
+
+    def _row(self, table: sa.Table, stored: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+        """Column values for a write: each converted to its column's type; ``address.city``
+        sets one member of the JSON column ``address``, keeping the others."""
+        row: dict[str, Any] = {}
+        for name, value in values.items():
+            column_name, _, member = name.partition(".")
+            if column_name not in table.c:
+                raise RecordRefused(
+                    f"{table.name} has no column `{column_name}`"
+                    + (f" ({hint})" if (hint := did_you_mean(column_name, table.c.keys())) else "")
+                )
+            column = table.c[column_name]
+            if member:
+                document = row.get(column_name, stored.get(column_name))
+                document = json.loads(document) if isinstance(document, str) else dict(document or {})
+                _set_member(document, member.split("."), value)
+                value = document
+            row[column_name] = _to_column(column, value)
+        return row
+
+    def _stamp_update(self, source: Source, row: dict[str, Any]) -> None:
+        if source.modified_field and not source.stamps_itself:
+            row[source.modified_field] = self._stamp(_table(source).c[source.modified_field])
+
+    def _stamp(self, column: sa.Column) -> Any:
+        """Now, strictly after every stamp seen, in the column's type."""
+        return _to_column(column, self.clock.tick())
+
+    # --- the database and its catalogue
+
+    def _engine(self) -> sa.Engine:
+        options: dict[str, Any] = {}
+        if self.url.get_backend_name() == "postgresql":
+            options["execution_options"] = {"postgresql_readonly": self.read_only}
+            options["connect_args"] = {"connect_timeout": 10}
+        try:
+            engine = sa.create_engine(self.url, pool_pre_ping=True, **options)
+        except (ArgumentError, NoSuchModuleError, ImportError) as e:
+            raise SettingError(
+                "url", f"cannot use the database url {self.where}: {e}", hint=_url_hint()
+            ) from None
+        with self._errors("connecting", engine):
+            engine.connect().close()
+        return engine
+
+    def _source(self, object_type: str) -> Source:
+        if object_type not in self.sources:
+            self.sources[object_type] = self._reflect(object_type, self.declared.get(object_type, Declared()))
+        return self.sources[object_type]
+
+    def _reflect(self, object_type: str, declared: Declared) -> Source:
+        if declared.query is not None:
+            return self._query_source(object_type, declared)
+        schema, _, name = object_type.rpartition(".")
+        schema = schema or self.schema
+        with self._errors(f"describing `{object_type}`"):
+            inspector = sa.inspect(self.engine)
+            if not inspector.has_table(name, schema=schema):
+                tables = inspector.get_table_names(schema=schema) + inspector.get_view_names(schema=schema)
+                raise UnknownObjectError(
+                    f"{self.where} has no table `{object_type}`",
+                    hint=did_you_mean(name, tables) or f"tables: {', '.join(sorted(tables)) or 'none'}",
+                )
+            table = sa.Table(name, sa.MetaData(), schema=schema, autoload_with=self.engine)
+            triggers = self._has_triggers(name, schema)
+        primary = [column.name for column in table.primary_key.columns]
+        id_field = declared.id_field or (primary[0] if len(primary) == 1 else "id")
+        modified = declared.modified_field or (DEFAULT_MODIFIED if DEFAULT_MODIFIED in table.c else None)
+        for field, what in ((id_field, "id"), (modified, "modified"), (declared.deleted_field, "deleted")):
+            if field is not None and field not in table.c:
+                hint = did_you_mean(field, table.c.keys()) or f"columns: {', '.join(table.c.keys())}"
+                if what == "id" and not declared.id_field:
+                    hint = "the table has no single-column primary key: say which column is the id with `id:`"
+                raise UnknownObjectError(
+                    f"table `{object_type}` has no column `{field}` (its {what})", hint=hint
+                )
+        return Source(
+            object_type, table, id_field, modified, declared.deleted_field, table, stamps_itself=triggers
+        )
+
+    def _query_source(self, object_type: str, declared: Declared) -> Source:
+        """A side's SELECT, tried once (no rows) so a mistake is an error before anything is read."""
+        text = declared.query.strip().rstrip(";")
+        with self._errors(f"checking the query of `{object_type}`"), self.engine.connect() as connection:
+            names = list(connection.execute(sa.text(f"SELECT * FROM ({text}) AS q WHERE 1 = 0")).keys())
+        selectable = sa.text(text).columns(*(sa.column(name) for name in names)).subquery("q")
+        id_field = declared.id_field or "id"
+        for field, what in (
+            (id_field, "id"),
+            (declared.modified_field, "modified"),
+            (declared.deleted_field, "deleted"),
+        ):
+            if field is not None and field not in names:
+                raise UnknownObjectError(
+                    f"the query of `{object_type}` gives no column `{field}` (its {what})",
+                    hint=did_you_mean(field, names) or f"it gives: {', '.join(names)}",
+                )
+        return Source(
+            object_type, selectable, id_field, declared.modified_field, declared.deleted_field, None
+        )
+
+    def _has_triggers(self, table: str, schema: str | None) -> bool:
+        """Whether a trigger may stamp the table's rows (then syncmap leaves `modified` to it)."""
+        dialect = self.engine.dialect.name
+        if dialect == "postgresql":
+            query = sa.text(
+                "SELECT 1 FROM information_schema.triggers WHERE event_object_table = :t "
+                "AND event_object_schema = coalesce(:s, current_schema())"
+            )
+        elif dialect == "sqlite":
+            query = sa.text("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND tbl_name = :t")
+        else:
+            return False
+        with self.engine.connect() as connection:
+            return connection.execute(query, {"t": table, "s": schema}).first() is not None
+
+    def _writable(self, object_type: str) -> Source:
+        source = self._source(object_type)
+        if source.table is None:
+            raise ConnectorError(
+                f"`{object_type}` is a query: it cannot be written", hint="write to a table instead"
+            )
+        return source
+
+    @contextmanager
+    def _connection(self, action: str) -> Iterator[sa.Connection]:
+        with self._errors(action), self.engine.connect() as connection:
+            yield connection
+
+    @contextmanager
+    def _errors(self, action: str, engine: sa.Engine | None = None) -> Iterator[None]:
+        """Database errors leave the connector as ConnectorError naming the database (never its
+        password) and what failed."""
+        try:
+            yield
+        except (_LockTimeout, ConnectorError):
+            raise
+        except SQLAlchemyError as e:
+            raise _database_error(self.url, action, e) from None
+
+
+class _LockTimeout(Exception):
+    """A row lock held by another transaction outlasted the lock timeout: try the batch again."""
+
+
+# --- urls and errors
+
+
+def _database_url(text: str, base_dir: Path | None, read_only: bool) -> sa.URL:
+    """The url SQLAlchemy opens: psycopg 3 for PostgreSQL unless a driver is named; a relative
+    SQLite path taken from the mapping's folder; a read-only SQLite file opened ``mode=ro``."""
+    try:
+        url = make_url(text)
+    except ArgumentError:
+        raise SettingError("url", "the `url` setting is not a database url", hint=_url_hint()) from None
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return url
+    path = Path(base_dir or Path.cwd()) / url.database
+    if read_only:
+        if not path.is_file():
+            raise SettingError(
+                "url", f"the database file {path} does not exist",
+                hint="check `url`; a dry run opens databases read-only and creates nothing",
+            )  # fmt: skip
+        return url.set(database=f"file:{path}?mode=ro", query={**url.query, "uri": "true"})
+    return url.set(database=str(path))
+
+
+def _url_hint() -> str:
+    return "write it like postgresql://app:${APP_DB_PASSWORD}@host:5432/app or sqlite:///app.db"
+
+
+def _database_error(url: sa.URL, action: str, error: SQLAlchemyError) -> ConnectorError:
+    where = url.render_as_string(hide_password=True)
+    text = (
+        str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        if str(error).strip()
+        else type(error).__name__
+    )
+    if isinstance(error, sa.exc.OperationalError):
+        lowered = text.lower()
+        if "password authentication failed" in lowered or "authentication failed" in lowered:
+            return ConnectorError(
+                f"{where}: {action} failed: {text}", hint="check the user and the password variable"
+            )
+        if "does not exist" in lowered and "database" in lowered:
+            return SettingError("url", f"{where}: {text}", hint="check the database name in `url`")
+        if any(
+            word in lowered
+            for word in ("refused", "could not connect", "timeout expired", "no route", "name or service")
+        ):
+            host = f"{url.host or 'localhost'}:{url.port or 5432}"
+            return ConnectorError(
+                f"cannot reach {host} ({action}): {text}",
+                hint="is the database server running and reachable?",
+            )
+        if url.get_backend_name() == "sqlite" and ("unable to open" in lowered or "readonly" in lowered):
+            return SettingError(
+                "url",
+                f"{where}: {action} failed: {text}",
+                hint="check the path in `url` and that the file is writable",
+            )
+    return ConnectorError(f"{where}: {action} failed: {text}")
+
+
+def _record_error(source: Source, write: Write, error: Exception) -> str:
+    if isinstance(error, RecordRefused):
+        return str(error)
+    original = getattr(error, "orig", None) or error
+    message = str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+    return f"{write.op} of {source.name} failed: {message}"
+
+
+def _is_lock_timeout(error: DBAPIError) -> bool:
+    code = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    return code in ("55P03", "40P01") or "database is locked" in str(error.orig)
+
+
+# --- types: reading gives JSON-like values; writing converts to the column's type
+
+
+def _field_info(column: sa.Column, source: Source) -> FieldInfo:
+    generated = column.computed is not None or (column.identity is not None and column.identity.always)
+    defaulted = (
+        column.server_default is not None
+        or column.identity is not None
+        or (column.primary_key and column.autoincrement is True)
+        or (
+            column.primary_key
+            and isinstance(column.type, sa.Integer)
+            and len(source.table.primary_key.columns) == 1
+        )
+        or (column.name == source.modified_field)
+    )
+    stamped = column.name == source.modified_field
+    return FieldInfo(
+        column.name,
+        _field_type(column),
+        createable=not generated and not stamped,
+        updateable=not generated and not stamped and column.name != source.id_field,
+        nillable=bool(column.nullable),
+        defaulted=defaulted,
+    )
+
+
+def _field_type(column: sa.Column) -> str:
+    kind = column.type
+    if column.primary_key:
+        return "id"
+    for types, name in (
+        (sa.Boolean, "boolean"), (sa.DateTime, "datetime"), (sa.Date, "date"),
+        ((sa.Integer, sa.Numeric, sa.Float), "number"), (sa.JSON, "object"),
+    ):  # fmt: skip
+        if isinstance(kind, types):
+            return name
+    return "string"
+
+
+def _is_boolean(column: sa.ColumnElement) -> bool:
+    return isinstance(column.type, sa.Boolean)
+
+
+def _from_database(value: Any) -> Any:
+    """A column value as the engine sees values: times as syncmap's ISO text, exact numbers as
+    int or float, JSON text of a JSON column as what it holds."""
+    if isinstance(value, datetime):
+        return format_time(_aware(value))
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, bytes | memoryview):
+        return bytes(value).hex()
+    if value is not None and not isinstance(value, str | int | float | bool | dict | list):
+        return str(value)  # uuid, interval, ...
+    return value
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _to_column(column: sa.Column, value: Any) -> Any:
+    """``value`` in the Python type the column takes; RecordRefused naming the column when it
+    cannot be (the record fails alone)."""
+    if value is None:
+        return None
+    try:
+        converted = _convert(column, value)
+    except (ValueError, TypeError, InvalidOperation, ArithmeticError):
+        converted = _REFUSED
+    if converted is _REFUSED:
+        raise RecordRefused(f"column `{column.name}` ({column.type}) cannot hold {value!r}")
+    return converted
+
+
+_REFUSED = object()
+
+
+def _convert(column: sa.Column, value: Any) -> Any:
+    kind = column.type
+    if isinstance(kind, sa.Boolean):
+        if isinstance(value, bool):
+            return value
+        words = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+        return words.get(str(value).strip().lower(), _REFUSED)
+    if isinstance(kind, sa.DateTime):
+        moment = value if isinstance(value, datetime) else parse_time(str(value))
+        moment = _aware(moment)
+        return moment if kind.timezone else moment.astimezone(UTC).replace(tzinfo=None)
+    if isinstance(kind, sa.Date):
+        return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+    if isinstance(kind, sa.Integer):
+        if isinstance(value, bool):
+            return _REFUSED
+        number = Decimal(str(value).strip())
+        return int(number) if number == number.to_integral_value() else _REFUSED
+    if isinstance(kind, sa.Float):
+        return _REFUSED if isinstance(value, bool) else float(value)
+    if isinstance(kind, sa.Numeric):
+        return _REFUSED if isinstance(value, bool) else Decimal(str(value).strip())
+    if isinstance(kind, sa.JSON):
+        return value
+    if isinstance(kind, (sa.String, sa.Uuid)):
+        if isinstance(value, dict | list):
+            return json.dumps(value, ensure_ascii=False)
+        return str(value).lower() if isinstance(value, bool) else str(value)
+    return value
+
+
+def _for_column(column: sa.ColumnElement, value: Any) -> Any:
+    """A value to compare with a table's column; None when the column's type cannot hold it."""
+    try:
+        return _to_column(column, value)
+    except RecordRefused:
+        return None
+
+
+def _table(source: Source) -> sa.Table:
+    assert source.table is not None  # _writable checked
+    return source.table
+
+
+def _set_member(document: dict[str, Any], path: list[str], value: Any) -> None:
+    for key in path[:-1]:
+        inner = document.get(key)
+        document[key] = inner = dict(inner) if isinstance(inner, dict) else {}
+        document = inner
+    document[path[-1]] = value
