@@ -143,7 +143,8 @@ class SqlConnector:
         source = self._source(object_type)
         if source.table is None:
             fields = {
-                name: FieldInfo(name, "string", createable=False, updateable=False) for name in source.columns
+                name: FieldInfo(name, "string", createable=False, updateable=False)
+                for name in source.columns.keys()  # noqa: SIM118
             }
             return ObjectInfo(
                 object_type, fields, id_field=source.id_field, modified_field=source.modified_field,
@@ -170,8 +171,7 @@ class SqlConnector:
                 hint="give the side a `query:` (a SELECT with its WHERE) instead",
             )
         source = self._source(object_type)
-        start = _aware(parse_time(canonical_time(since, "since"))) if since is not None else None
-        return self._rows(source, start)
+        return self._rows(source, canonical_time(since, "since") if since is not None else None)
 
     def get(self, object_type: str, ids: Sequence[str]) -> dict[str, Record]:
         self.calls["get"] += 1
@@ -217,7 +217,7 @@ class SqlConnector:
 
     # --- reading
 
-    def _rows(self, source: Source, since: datetime | None) -> Iterator[Record]:
+    def _rows(self, source: Source, since: str | None) -> Iterator[Record]:
         """Pages by keyset, each its own short query: unstamped rows (a full read only) by id,
         then stamped rows by (modified, id) up to the latest time when the read began."""
         id_column = source.columns[source.id_field]
@@ -225,30 +225,41 @@ class SqlConnector:
             yield from self._pages(source, [], (id_column,))
             return
         modified = source.columns[source.modified_field]
+        key = self._time_key(modified)
         with self._connection(f"reading `{source.name}`") as connection:
-            until = connection.execute(
-                sa.select(sa.func.max(modified)).select_from(source.selectable)
-            ).scalar()
+            until = connection.execute(sa.select(sa.func.max(key)).select_from(source.selectable)).scalar()
         if since is None:
             yield from self._pages(source, [modified.is_(None)], (id_column,))
         if until is None:
             return
-        bounds = [modified <= until] + ([modified >= since] if since is not None else [modified.is_not(None)])
-        yield from self._pages(source, bounds, (modified, id_column))
+        bound = (
+            _to_column(modified, since) if source.table is not None else parse_time(since) if since else None
+        )
+        start = key >= self._time_key(bound) if since else modified.is_not(None)
+        yield from self._pages(source, [key <= until, start], (key, id_column))
+
+    def _time_key(self, moment: Any) -> sa.ColumnElement:
+        """What time order is read by: on SQLite, where times are text in more than one spelling
+        (`CURRENT_TIMESTAMP`'s, Python's), one spelling to the millisecond; elsewhere the time."""
+        if self.engine.dialect.name == "sqlite":
+            return sa.func.strftime("%Y-%m-%d %H:%M:%f", moment)
+        return moment if isinstance(moment, sa.ColumnElement) else sa.literal(moment)
 
     def _pages(self, source: Source, conditions: list, order: tuple) -> Iterator[Record]:
+        keys = [column.label(f"_syncmap_key{i}") for i, column in enumerate(order)]
         after: tuple | None = None
         while True:
-            query = sa.select(source.selectable).where(*conditions).order_by(*order).limit(READ_PAGE)
+            query = sa.select(source.selectable, *keys).where(*conditions).order_by(*order).limit(READ_PAGE)
             if after is not None:
                 query = query.where(sa.tuple_(*order) > sa.tuple_(*after))
             with self._connection(f"reading `{source.name}`") as connection:
-                rows = connection.execute(query).mappings().all()
+                rows = connection.execute(query).all()
+            width = len(rows[0]) - len(keys) if rows else 0
             for row in rows:
-                yield self._record(source, row)
+                yield self._record(source, dict(zip(source.columns.keys(), row[:width], strict=True)))
             if len(rows) < READ_PAGE:
                 return
-            after = tuple(rows[-1][column.name] for column in order)
+            after = tuple(rows[-1][width:])
 
     def _select_in(
         self, source: Source, column: sa.ColumnElement, values: Sequence[Any], convert: bool = True
@@ -599,7 +610,8 @@ def _field_info(column: sa.Column, source: Source) -> FieldInfo:
         )
         or (column.name == source.modified_field)
     )
-    stamped = column.name == source.modified_field
+    # a generated key is the database's to give; syncmap plans ids only for keys it may choose
+    stamped = column.name == source.modified_field or (column.name == source.id_field and defaulted)
     return FieldInfo(
         column.name,
         _field_type(column),

@@ -1,0 +1,229 @@
+"""The sql connector against a real PostgreSQL server and real SQLite files: every test runs on both."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from engine.connectors import Declared, Write, WriteResult
+from engine.connectors.sql import READ_PAGE, SqlConnector
+from engine.errors import ConnectorError, SettingError, UnknownObjectError
+
+POSTGRES = os.environ.get("SYNCMAP_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+CONTACTS = {
+    "postgresql": """CREATE TABLE contacts (
+        id SERIAL PRIMARY KEY, name TEXT NOT NULL, phone TEXT, score NUMERIC(6, 2),
+        active BOOLEAN DEFAULT TRUE, born DATE, address JSONB,
+        updated_at TIMESTAMPTZ NOT NULL DEFAULT now(), deleted_at TIMESTAMPTZ)""",
+    "sqlite": """CREATE TABLE contacts (
+        id INTEGER PRIMARY KEY, name TEXT NOT NULL, phone TEXT, score NUMERIC,
+        active BOOLEAN DEFAULT 1, born DATE, address JSON,
+        updated_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP, deleted_at DATETIME)""",
+}
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A fresh database for this test session on the PostgreSQL server, dropped afterwards."""
+    admin = sa.create_engine(
+        POSTGRES.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
+    name = f"syncmap_sql_{uuid.uuid4().hex[:8]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as e:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"no PostgreSQL at {POSTGRES} ({e.orig}); set SYNCMAP_TEST_POSTGRES")
+    yield sa.make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The url of an empty database with a `contacts` table of real columns."""
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_server")
+        schema = f"s{uuid.uuid4().hex[:8]}"
+        engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+        with engine.begin() as connection:
+            connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
+            connection.execute(sa.text(f"SET search_path TO {schema}"))
+            connection.execute(sa.text(CONTACTS["postgresql"]))
+        engine.dispose()
+        yield f"{url}?options=-csearch_path%3D{schema}"
+    else:
+        engine = sa.create_engine(f"sqlite:///{tmp_path / 'app.db'}")
+        with engine.begin() as connection:
+            connection.execute(sa.text(CONTACTS["sqlite"]))
+        engine.dispose()
+        yield "sqlite:///app.db"
+
+
+@pytest.fixture
+def contacts(database: str, tmp_path: Path) -> Iterator[SqlConnector]:
+    connector = SqlConnector({"url": database}, tmp_path)
+    connector.declare("contacts", Declared(deleted_field="deleted_at"))
+    yield connector
+    connector.close()
+
+
+def create(ref: str, **values) -> Write:
+    return Write(ref, "create", "contacts", values=values)
+
+
+def test_describe_comes_from_the_catalogue(contacts):
+    info = contacts.describe("contacts")
+    assert info.authoritative and (info.id_field, info.modified_field) == ("id", "updated_at")
+    assert list(info.fields) == [
+        "id", "name", "phone", "score", "active", "born", "address", "updated_at", "deleted_at",
+    ]  # fmt: skip
+    fields = info.fields
+    assert (fields["id"].type, fields["id"].createable, fields["id"].required) == ("id", False, False)
+    assert fields["name"].required and not fields["phone"].required
+    assert not fields["active"].required and fields["active"].defaulted
+    assert [fields[n].type for n in ("score", "active", "born", "address")] == [
+        "number",
+        "boolean",
+        "date",
+        "object",
+    ]
+    assert not fields["updated_at"].createable and not fields["updated_at"].updateable
+
+
+def test_an_unknown_table_or_column_is_named_with_a_did_you_mean(contacts, database, tmp_path):
+    with pytest.raises(UnknownObjectError) as unknown:
+        contacts.describe("contact")
+    assert (
+        "has no table `contact`" in unknown.value.message and unknown.value.hint == "did you mean `contacts`?"
+    )
+    other = SqlConnector({"url": database}, tmp_path)
+    other.declare("contacts", Declared(modified_field="updatedat"))
+    with pytest.raises(UnknownObjectError) as column:
+        other.describe("contacts")
+    assert column.value.hint == "did you mean `updated_at`?"
+    other.close()
+
+
+def test_writes_convert_by_column_type_and_one_bad_row_fails_alone(contacts):
+    results = contacts.write(
+        "contacts",
+        [
+            create(
+                "a", name="Ada", score="12.5", born="1990-01-02", active="no", **{"address.city": "Paris"}
+            ),
+            create("b", name=None),
+            create("c", name="Cy", score="lots"),
+            create("d", name="Di", phone=5550001),
+        ],
+    )
+    assert [r.ok for r in results] == [True, False, False, True]
+    assert "name" in results[1].error and results[1].error.startswith("create of contacts failed: ")
+    assert (
+        results[2].error == "column `score` (NUMERIC(6, 2)) cannot hold 'lots'"
+        or "cannot hold 'lots'" in results[2].error
+    )
+    ada = contacts.get("contacts", [results[0].id])[results[0].id].values
+    assert (ada["name"], ada["score"], ada["born"], ada["active"], ada["address"]) == (
+        "Ada", 12.5, "1990-01-02", False, {"city": "Paris"},
+    )  # fmt: skip
+    assert contacts.get("contacts", [results[3].id])[results[3].id].values["phone"] == "5550001"
+
+
+def test_an_update_merges_a_json_member_and_stamps_modified(contacts):
+    [made] = contacts.write("contacts", [create("a", name="Ada", **{"address.city": "London"})])
+    before = contacts.get("contacts", [made.id])[made.id]
+    [updated] = contacts.write(
+        "contacts",
+        [Write("u", "update", "contacts", id=made.id, values={"address.zip": "N1", "name": "Ada L."})],
+    )
+    after = contacts.get("contacts", [made.id])[made.id]
+    assert updated == WriteResult("u", ok=True, id=made.id)
+    assert after.values["address"] == {"city": "London", "zip": "N1"} and after.values["name"] == "Ada L."
+    assert after.modified > before.modified
+
+
+def test_incremental_reads_are_oldest_first_and_include_soft_deletes(contacts):
+    made = contacts.write("contacts", [create(str(i), name=f"n{i}") for i in range(5)])
+    everything = list(contacts.read("contacts"))
+    assert [r.id for r in everything] == [r.id for r in made]
+    mark = everything[-1].modified
+    [deleted] = contacts.write("contacts", [Write("x", "delete", "contacts", id=made[1].id)])
+    assert deleted.ok
+    changed = list(contacts.read("contacts", since=mark))  # at or after: rows stamped at `mark` come again
+    assert (changed[-1].id, changed[-1].deleted) == (made[1].id, True)
+    assert all(r.modified >= mark for r in changed) and not any(r.deleted for r in changed[:-1])
+    assert made[1].id not in contacts.get("contacts", [made[1].id])
+    assert contacts.find("contacts", "name", ["n1", "n2"])[0].id == made[2].id
+    [again] = contacts.write(
+        "contacts", [Write("y", "update", "contacts", id=made[1].id, values={"name": "z"})]
+    )
+    assert again.error == f"contacts `{made[1].id}` not found"
+
+
+def test_reads_stream_by_keyset_over_many_pages(contacts):
+    count = READ_PAGE * 2 + 7
+    results = contacts.write("contacts", [create(str(i), name=f"n{i}") for i in range(count)])
+    assert all(r.ok for r in results)
+    ids = [r.id for r in contacts.read("contacts")]
+    assert len(ids) == count and len(set(ids)) == count
+    assert contacts.calls["read"] == 1
+
+
+def test_a_hard_delete_removes_the_row_when_no_deleted_column_is_declared(database, tmp_path):
+    with SqlConnector({"url": database}, tmp_path) as connector:
+        [made] = connector.write("contacts", [create("a", name="Ada")])
+        [gone] = connector.write("contacts", [Write("d", "delete", "contacts", id=made.id)])
+        assert gone.ok and list(connector.read("contacts")) == []
+
+
+def test_a_query_side_reads_and_is_checked_at_once(contacts, database, tmp_path):
+    contacts.write("contacts", [create("a", name="Ada", phone="1"), create("b", name="Bob")])
+    with SqlConnector({"url": database}, tmp_path) as connector:
+        query = "SELECT id, name, updated_at FROM contacts WHERE phone IS NOT NULL"
+        connector.declare("with_phone", Declared(modified_field="updated_at", query=query))
+        info = connector.describe("with_phone")
+        assert list(info.fields) == ["id", "name", "updated_at"] and not info.createable
+        [ada] = connector.read("with_phone")
+        assert ada.values["name"] == "Ada" and [
+            r.id for r in connector.read("with_phone", since=ada.modified)
+        ] == [ada.id]
+        assert [r.values["name"] for r in connector.find("with_phone", "name", ["Ada"])] == ["Ada"]
+        with pytest.raises(ConnectorError, match="cannot be written"):
+            connector.write("with_phone", [create("c", name="Cy")])
+        connector.declare("broken", Declared(query="SELECT nme FROM contacts"))
+        with pytest.raises(ConnectorError, match="checking the query of `broken`"):
+            connector.describe("broken")
+        with pytest.raises(ConnectorError, match="is not a SELECT"):
+            connector.declare("drop", Declared(query="DELETE FROM contacts"))
+
+
+def test_read_only_creates_nothing(tmp_path):
+    with pytest.raises(SettingError) as missing:
+        SqlConnector({"url": "sqlite:///missing/app.db"}, tmp_path, read_only=True)
+    assert missing.value.setting == "url" and not (tmp_path / "missing").exists()
+
+
+def test_read_only_postgresql_refuses_writes(database, tmp_path):
+    if not database.startswith("postgresql"):
+        pytest.skip("the PostgreSQL READ ONLY transaction; SQLite's mode=ro is tested above")
+    with SqlConnector({"url": database}, tmp_path, read_only=True) as connector:
+        [result] = connector.write("contacts", [create("a", name="Ada")])
+        assert not result.ok and "read-only" in result.error
+
+
+def test_a_refused_connection_and_wrong_password_never_show_the_password(tmp_path):
+    with pytest.raises(ConnectorError) as refused:
+        SqlConnector({"url": "postgresql://app:hunter2secret@127.0.0.1:9/app"}, tmp_path)
+    assert refused.value.exit_code == 3
+    assert "cannot reach 127.0.0.1:9" in refused.value.message
+    assert "hunter2secret" not in refused.value.message + (refused.value.hint or "")
