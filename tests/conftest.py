@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 REPO = Path(__file__).resolve().parent.parent
+POSTGRES = os.environ.get("SYNCMAP_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def write_project(root: Path, files: dict[str, str | bytes]) -> Path:
@@ -57,3 +60,46 @@ def sandbox_env(instance_url: str, session_id: str, ca_file: Path | str) -> dict
         "SF_SESSION_ID": session_id,
         "SF_CA_FILE": str(ca_file),
     }
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A fresh database for this test session on the PostgreSQL server, dropped afterwards."""
+    admin = sa.create_engine(
+        POSTGRES.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
+    name = f"syncmap_sql_{uuid.uuid4().hex[:8]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as e:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"no PostgreSQL at {POSTGRES} ({e.orig}); set SYNCMAP_TEST_POSTGRES")
+    yield sa.make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def customer_database(kind: str, server: str | None, folder: Path, statements: Sequence[str]) -> str:
+    """The url of a new database holding the tables ``statements`` create: a schema of its own
+    in the session's PostgreSQL database (``server``), or a SQLite file ``app.db`` in ``folder``
+    (the url relative to it, as a mapping there would write it)."""
+    if kind == "postgresql":
+        assert server is not None
+        schema = f"s{uuid.uuid4().hex[:8]}"
+        engine = sa.create_engine(server.replace("postgresql://", "postgresql+psycopg://"))
+        with engine.begin() as connection:
+            connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
+            connection.execute(sa.text(f"SET search_path TO {schema}"))
+            for statement in statements:
+                connection.execute(sa.text(statement))
+        engine.dispose()
+        return f"{server}?options=-csearch_path%3D{schema}"
+    engine = sa.create_engine(f"sqlite:///{folder / 'app.db'}")
+    with engine.begin() as connection:
+        for statement in statements:
+            connection.execute(sa.text(statement))
+    engine.dispose()
+    return "sqlite:///app.db"

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from engine.connectors import Declared, Write, WriteResult
 from engine.connectors.sql import READ_PAGE, SqlConnector
 from engine.errors import ConnectorError, SettingError, UnknownObjectError
-
-POSTGRES = os.environ.get("SYNCMAP_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+from tests.conftest import customer_database
 
 CONTACTS = {
     "postgresql": """CREATE TABLE contacts (
@@ -28,45 +24,11 @@ CONTACTS = {
 }
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[str]:
-    """A fresh database for this test session on the PostgreSQL server, dropped afterwards."""
-    admin = sa.create_engine(
-        POSTGRES.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
-    )
-    name = f"syncmap_sql_{uuid.uuid4().hex[:8]}"
-    try:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as e:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"no PostgreSQL at {POSTGRES} ({e.orig}); set SYNCMAP_TEST_POSTGRES")
-    yield sa.make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
 @pytest.fixture(params=["postgresql", "sqlite"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The url of an empty database with a `contacts` table of real columns."""
-    if request.param == "postgresql":
-        url = request.getfixturevalue("postgres_server")
-        schema = f"s{uuid.uuid4().hex[:8]}"
-        engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
-        with engine.begin() as connection:
-            connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
-            connection.execute(sa.text(f"SET search_path TO {schema}"))
-            connection.execute(sa.text(CONTACTS["postgresql"]))
-        engine.dispose()
-        yield f"{url}?options=-csearch_path%3D{schema}"
-    else:
-        engine = sa.create_engine(f"sqlite:///{tmp_path / 'app.db'}")
-        with engine.begin() as connection:
-            connection.execute(sa.text(CONTACTS["sqlite"]))
-        engine.dispose()
-        yield "sqlite:///app.db"
+    server = request.getfixturevalue("postgres_server") if request.param == "postgresql" else None
+    return customer_database(request.param, server, tmp_path, [CONTACTS[request.param]])
 
 
 @pytest.fixture

@@ -1,0 +1,137 @@
+"""A mapping between two customer tables through the `syncmap` command, on PostgreSQL and SQLite:
+the catalogue refuses typos before anything runs, a plan writes nothing, apply syncs both ways."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import customer_database, run_syncmap, write_project
+
+TABLES = {
+    "postgresql": [
+        "CREATE TABLE people (person_id SERIAL PRIMARY KEY, full_name TEXT, mobile TEXT, "
+        "changed_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+        "CREATE TABLE contacts (id SERIAL PRIMARY KEY, name TEXT NOT NULL, phone TEXT, email TEXT, "
+        "updated_at TIMESTAMPTZ NOT NULL DEFAULT now(), removed BOOLEAN NOT NULL DEFAULT false)",
+        "INSERT INTO people (full_name, mobile) VALUES ('Ada Lovelace', '+1 415 555 0101'), "
+        "('Bob Byte', '+1 415 555 0102')",
+    ],
+    "sqlite": [
+        "CREATE TABLE people (person_id INTEGER PRIMARY KEY, full_name TEXT, mobile TEXT, "
+        "changed_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP)",
+        "CREATE TABLE contacts (id INTEGER PRIMARY KEY, name TEXT NOT NULL, phone TEXT, email TEXT, "
+        "updated_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP, removed BOOLEAN NOT NULL DEFAULT 0)",
+        "INSERT INTO people (full_name, mobile) VALUES ('Ada Lovelace', '+1 415 555 0101'), "
+        "('Bob Byte', '+1 415 555 0102')",
+    ],
+}
+
+
+def mapping(url: str, table: str = "contacts", name_field: str = "name") -> str:
+    return textwrap.dedent(
+        f"""\
+        syncmap: 2
+        name: people-to-contacts
+        connections:
+          app: {{connector: sql, settings: {{url: "{url}"}}}}
+        objects:
+          people:
+            source: {{connection: app, object: people, id: person_id, modified: changed_at}}
+            target: {{connection: app, object: {table}, deleted: removed}}
+            direction: both
+            match: [{{source: mobile, target: [phone], normalize: phone}}]
+            fields:
+              {name_field}: full_name
+              phone: mobile
+        """
+    )
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def project(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, str]:
+    server = request.getfixturevalue("postgres_server") if request.param == "postgresql" else None
+    root = write_project(tmp_path / "project", {})
+    return root, customer_database(request.param, server, root, TABLES[request.param])
+
+
+def rows(url: str, root: Path, query: str) -> list[tuple]:
+    if url.startswith("sqlite:///"):
+        url = f"sqlite:///{root / url.removeprefix('sqlite:///')}"
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as connection:
+        found = [tuple(row) for row in connection.execute(sa.text(query))]
+    engine.dispose()
+    return found
+
+
+def errors(result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if "error:" in line or "hint:" in line]
+
+
+def test_plan_refuses_an_unknown_table_and_column_at_their_lines(project):
+    root, url = project
+    (root / "job.yaml").write_text(mapping(url, table="contact"))
+    result = run_syncmap("plan", "job.yaml", cwd=root)
+    assert result.returncode == 1, result.stderr
+    assert errors(result)[0].startswith("job.yaml:8:39: error: ")
+    assert (
+        "has no table `contact`" in errors(result)[0]
+        and errors(result)[1] == "  hint: did you mean `contacts`?"
+    )
+    (root / "job.yaml").write_text(mapping(url, name_field="nmae"))
+    result = run_syncmap("plan", "job.yaml", cwd=root)
+    assert result.returncode == 1, result.stderr
+    assert errors(result) == [
+        "job.yaml:8:39: error: new contacts records need `name`, and no field of `people` gives it a value at objects.people.target.object",
+        "  hint: add `name: {value: ..., create_only: true}` under fields, or a `default:` to a field that maps it",
+        "job.yaml:12:7: error: contacts has no field `nmae` at objects.people.fields.nmae",
+        "  hint: did you mean `name`?",
+    ]
+    assert rows(url, root, "SELECT count(*) FROM contacts") == [(0,)]
+
+
+def test_plan_writes_nothing_and_apply_syncs_both_ways(project):
+    root, url = project
+    (root / "job.yaml").write_text(mapping(url))
+    before = sorted(p.name for p in root.rglob("*"))
+    planned = run_syncmap("plan", "job.yaml", "--detailed-exitcode", cwd=root)
+    assert planned.returncode == 2, planned.stderr
+    assert sorted(p.name for p in root.rglob("*")) == before, "a plan creates no file"
+    assert rows(url, root, "SELECT count(*) FROM contacts") == [(0,)]
+
+    applied = run_syncmap("apply", "job.yaml", cwd=root)
+    assert applied.returncode == 0, applied.stderr
+    assert rows(url, root, "SELECT name, phone FROM contacts ORDER BY name") == [
+        ("Ada Lovelace", "+1 415 555 0101"),
+        ("Bob Byte", "+1 415 555 0102"),
+    ]
+    again = run_syncmap("plan", "job.yaml", "--detailed-exitcode", cwd=root)
+    assert again.returncode == 0, again.stdout + again.stderr
+
+    # the CRM side changes a name: it flows back to the platform table
+    engine = sa.create_engine(
+        (f"sqlite:///{root / 'app.db'}" if url.startswith("sqlite") else url).replace(
+            "postgresql://", "postgresql+psycopg://"
+        )
+    )
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "UPDATE contacts SET name = 'Ada King', updated_at = CURRENT_TIMESTAMP + INTERVAL '1 minute' "
+                "WHERE name = 'Ada Lovelace'"
+                if url.startswith("postgresql")
+                else "UPDATE contacts SET name = 'Ada King', updated_at = datetime('now', '+1 minute') "
+                "WHERE name = 'Ada Lovelace'"
+            )
+        )
+    engine.dispose()
+    back = run_syncmap("apply", "job.yaml", cwd=root)
+    assert back.returncode == 0, back.stderr
+    assert rows(url, root, "SELECT full_name FROM people ORDER BY person_id") == [
+        ("Ada King",),
+        ("Bob Byte",),
+    ]
