@@ -135,3 +135,19 @@ def test_the_readme_review_story_passes_once_acme_updates_both_ways(tmp_path):
     acme.write_text(acme.read_text().replace("      update: to_source", "      update: both"))
     result = run_syncmap("test", str(tests))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_database_side_with_a_query_and_a_soft_delete_column_is_tested_in_memory(tmp_path):
+    """A `sql` side's `query:` and `deleted:` mean nothing to the in-memory stores: the given
+    records are the query's rows, and no database is opened (the url names none that exists)."""
+    mapping = MAPPING.replace(
+        "platform: {connector: sqlite, settings: {path: platform.db}}",
+        'platform: {connector: sql, settings: {url: "postgresql://app:${APP_DB_PASSWORD}@nowhere/app"}}',
+    ).replace(
+        "source: {connection: platform, object: contacts}",
+        'source: {connection: platform, object: contacts, deleted: removed, query: "SELECT * FROM people"}',
+    )
+    root = write_project(tmp_path, {"contacts.yaml": mapping, "contacts.test.yaml": TESTS})
+    result = run_syncmap("test", cwd=root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 passed, 0 failed, in 1 file." in result.stdout
