@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from engine.connectors import Declared, Write, WriteResult
 from engine.connectors.sql import READ_PAGE, SqlConnector
@@ -189,3 +192,25 @@ def test_a_refused_connection_and_wrong_password_never_show_the_password(tmp_pat
     assert refused.value.exit_code == 3
     assert "cannot reach 127.0.0.1:9" in refused.value.message
     assert "hunter2secret" not in refused.value.message + (refused.value.hint or "")
+
+
+def test_a_row_locked_by_another_transaction_is_waited_for(contacts, database):
+    if not database.startswith("postgresql"):
+        pytest.skip("row locks are PostgreSQL's; SQLite waits on its file lock (busy timeout)")
+    [made] = contacts.write("contacts", [create("a", name="Ada")])
+    other = sa.create_engine(database.replace("postgresql://", "postgresql+psycopg://"))
+    holder = other.connect()
+    holder.begin()
+    holder.execute(sa.text("SELECT 1 FROM contacts WHERE id = :id FOR UPDATE"), {"id": int(made.id)})
+    releaser = threading.Timer(1.0, holder.rollback)
+    releaser.start()
+    started = time.monotonic()
+    [updated] = contacts.write(
+        "contacts", [Write("u", "update", "contacts", id=made.id, values={"name": "Ada L."})]
+    )
+    waited = time.monotonic() - started
+    releaser.join()
+    holder.close()
+    other.dispose()
+    assert updated.ok and waited >= 0.9
+    assert contacts.get("contacts", [made.id])[made.id].values["name"] == "Ada L."
