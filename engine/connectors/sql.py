@@ -415,7 +415,7 @@ class SqlConnector:
             raise SettingError(
                 "url", f"cannot use the database url {self.where}: {e}", hint=_url_hint()
             ) from None
-        with self._errors("connecting", engine):
+        with self._errors("connecting"):
             engine.connect().close()
         return engine
 
@@ -504,13 +504,11 @@ class SqlConnector:
             yield connection
 
     @contextmanager
-    def _errors(self, action: str, engine: sa.Engine | None = None) -> Iterator[None]:
+    def _errors(self, action: str) -> Iterator[None]:
         """Database errors leave the connector as ConnectorError naming the database (never its
         password) and what failed."""
         try:
             yield
-        except (_LockTimeout, ConnectorError):
-            raise
         except SQLAlchemyError as e:
             raise _database_error(self.url, action, e) from None
 
@@ -550,11 +548,7 @@ def _url_hint() -> str:
 
 def _database_error(url: sa.URL, action: str, error: SQLAlchemyError) -> ConnectorError:
     where = url.render_as_string(hide_password=True)
-    text = (
-        str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-        if str(error).strip()
-        else type(error).__name__
-    )
+    text = _first_line(error)
     if isinstance(error, sa.exc.OperationalError):
         lowered = text.lower()
         if "password authentication failed" in lowered or "authentication failed" in lowered:
@@ -584,9 +578,14 @@ def _database_error(url: sa.URL, action: str, error: SQLAlchemyError) -> Connect
 def _record_error(source: Source, write: Write, error: Exception) -> str:
     if isinstance(error, RecordRefused):
         return str(error)
+    return f"{write.op} of {source.name} failed: {_first_line(error)}"
+
+
+def _first_line(error: Exception) -> str:
+    """The driver's own message (not SQLAlchemy's wrapping with the statement), its first line."""
     original = getattr(error, "orig", None) or error
-    message = str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
-    return f"{write.op} of {source.name} failed: {message}"
+    text = str(original).strip()
+    return text.splitlines()[0] if text else type(original).__name__
 
 
 def _is_lock_timeout(error: DBAPIError) -> bool:

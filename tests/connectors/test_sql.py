@@ -93,9 +93,8 @@ def test_writes_convert_by_column_type_and_one_bad_row_fails_alone(contacts):
     )
     assert [r.ok for r in results] == [True, False, False, True]
     assert "name" in results[1].error and results[1].error.startswith("create of contacts failed: ")
-    assert (
-        results[2].error == "column `score` (NUMERIC(6, 2)) cannot hold 'lots'"
-        or "cannot hold 'lots'" in results[2].error
+    assert results[2].error.startswith("column `score` (NUMERIC") and results[2].error.endswith(
+        "cannot hold 'lots'"
     )
     ada = contacts.get("contacts", [results[0].id])[results[0].id].values
     assert (ada["name"], ada["score"], ada["born"], ada["active"], ada["address"]) == (
