@@ -1,0 +1,208 @@
+"""What every writable connector promises the runner, checked on each: syncmap's own stores
+(sqlite, memory), a customer's tables through `sql` on a real PostgreSQL server and on a SQLite
+file, and CSV files. A new connector joins by adding a `Subject` below."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from engine.connectors import Connector, Declared, Record, Write
+from engine.connectors.csvfiles import CsvConnector
+from engine.connectors.memory import MemoryConnector
+from engine.connectors.sql import SqlConnector
+from engine.connectors.sqlite import SqliteConnector
+from engine.errors import UnknownObjectError
+from tests.conftest import customer_database
+
+TABLE = {
+    "postgresql": "CREATE TABLE contacts (id SERIAL PRIMARY KEY, name TEXT, email TEXT, "
+    "updated_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(), deleted_at TIMESTAMPTZ)",
+    "sqlite": "CREATE TABLE contacts (id INTEGER PRIMARY KEY, name TEXT, email TEXT, "
+    "updated_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP, deleted_at DATETIME)",
+}
+HOSTILE_NAME = 'Zoë "Z" O\'Neil, Jr.\nline two; \u65e5\u672c'
+
+
+@dataclass
+class Subject:
+    """A connector under test: how to open it (again: writes must outlive the instance), and
+    whether it has a catalogue of record types (so an unknown one is an error)."""
+
+    kind: str
+    open: Callable[[], Connector]
+    fixed_types: bool
+
+
+def _sql(kind: str, request: pytest.FixtureRequest, folder: Path) -> Subject:
+    server = request.getfixturevalue("postgres_server") if kind == "postgresql" else None
+    url = customer_database(kind, server, folder, [TABLE[kind]])
+
+    def open_sql() -> Connector:
+        connector = SqlConnector({"url": url}, folder)
+        connector.declare("contacts", Declared(deleted_field="deleted_at"))
+        return connector
+
+    return Subject(f"sql-{kind}", open_sql, fixed_types=True)
+
+
+def _csv(folder: Path) -> Subject:
+    (folder / "contacts.csv").write_text("id,name,email,updated_at,deleted\n", encoding="utf-8")
+
+    def open_csv() -> Connector:
+        connector = CsvConnector({"path": "."}, folder)
+        connector.declare("contacts", Declared(modified_field="updated_at", deleted_field="deleted"))
+        return connector
+
+    return Subject("csv", open_csv, fixed_types=True)
+
+
+@pytest.fixture(params=["sqlite", "memory", "sql-postgresql", "sql-sqlite", "csv"])
+def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Subject:
+    kind = request.param
+    if kind == "sqlite":
+        return Subject(kind, lambda: SqliteConnector({"path": "store.db"}, tmp_path), fixed_types=False)
+    if kind == "memory":
+        store = f"conformance-{uuid.uuid4().hex}"
+        return Subject(kind, lambda: MemoryConnector({"store": store}), fixed_types=False)
+    if kind.startswith("sql-"):
+        return _sql(kind.removeprefix("sql-"), request, tmp_path)
+    return _csv(tmp_path)
+
+
+@pytest.fixture
+def connector(subject: Subject) -> Iterator[Connector]:
+    opened = subject.open()
+    yield opened
+    opened.close()
+
+
+def create(ref: str, **values) -> Write:
+    return Write(ref, "create", "contacts", values=values)
+
+
+def created(connector: Connector, *names: str) -> list[str]:
+    results = connector.write(
+        "contacts", [create(f"r{i}", name=n, email=f"{i}@x.org") for i, n in enumerate(names)]
+    )
+    assert all(r.ok for r in results), results
+    return [str(r.id) for r in results]
+
+
+def names(records: Iterator[Record] | list[Record]) -> list[str]:
+    return [r.values["name"] for r in records]
+
+
+def test_creates_come_back_in_order_with_their_ids_and_exact_values(connector):
+    results = connector.write(
+        "contacts", [create("a", name=HOSTILE_NAME, email="a@x.org"), create("b", name="Bob")]
+    )
+    assert [(r.ref, r.ok, r.error) for r in results] == [("a", True, None), ("b", True, None)]
+    first, second = (str(r.id) for r in results)
+    assert first != second
+    found = connector.get("contacts", [first, second, "404"])
+    assert set(found) == {first, second}
+    assert (found[first].values["name"], found[first].values["email"]) == (HOSTILE_NAME, "a@x.org")
+    assert found[second].values.get("email") is None
+
+
+def test_a_failing_write_fails_alone_and_the_rest_are_written(connector):
+    (kept,) = created(connector, "Ada")
+    results = connector.write(
+        "contacts",
+        [
+            create("new", name="Cy"),
+            Write("missing", "update", "contacts", id="404", values={"name": "X"}),
+            Write("gone", "delete", "contacts", id="405"),
+            Write("ok", "update", "contacts", id=kept, values={"name": "Ada L."}),
+        ],
+    )
+    assert [(r.ref, r.ok) for r in results] == [
+        ("new", True),
+        ("missing", False),
+        ("gone", False),
+        ("ok", True),
+    ]
+    assert "404" in results[1].error and "405" in results[2].error
+    assert sorted(names(connector.get("contacts", [kept, str(results[0].id)]).values())) == ["Ada L.", "Cy"]
+
+
+def test_an_update_changes_only_the_fields_it_names(connector):
+    (record_id,) = created(connector, "Ada")
+    assert connector.write(
+        "contacts", [Write("u", "update", "contacts", id=record_id, values={"name": "Ada L."})]
+    )[0].ok
+    values = connector.get("contacts", [record_id])[record_id].values
+    assert (values["name"], values["email"]) == ("Ada L.", "0@x.org")
+
+
+def test_reads_come_oldest_first_and_since_includes_its_own_time(connector):
+    ids = created(connector, "Ada", "Bob", "Cy")
+    everything = list(connector.read("contacts"))
+    assert sorted(names(everything)) == ["Ada", "Bob", "Cy"]
+    stamps = [r.modified for r in everything]
+    assert all(stamps) and stamps == sorted(stamps)
+    watermark = stamps[-1]
+    assert connector.write(
+        "contacts", [Write("u", "update", "contacts", id=ids[0], values={"name": "Ada L."})]
+    )[0].ok
+    changed = list(connector.read("contacts", since=watermark))
+    assert "Ada L." in names(changed) and all(r.modified >= watermark for r in changed)
+    assert everything[-1].id in {r.id for r in changed}  # at the watermark itself: read again
+
+
+def test_a_deleted_record_is_read_as_a_deletion_and_left_out_of_get_and_find(connector):
+    gone, kept = created(connector, "Ada", "Bob")
+    assert connector.write("contacts", [Write("d", "delete", "contacts", id=gone)])[0].ok
+    assert list(connector.get("contacts", [gone, kept])) == [kept]
+    assert connector.find("contacts", "email", ["0@x.org", "1@x.org"])[0].id == kept
+    assert len(connector.find("contacts", "email", ["0@x.org", "1@x.org"])) == 1
+    read = {r.id: r for r in connector.read("contacts")}
+    assert read[gone].deleted and not read[kept].deleted
+
+
+def test_find_matches_exact_values_and_never_none(connector):
+    connector.write(
+        "contacts",
+        [
+            create("a", name="Ada", email="ada@x.org"),
+            create("b", name="ADA", email="ADA@x.org"),
+            create("c", name="Nobody"),
+        ],
+    )
+    assert names(connector.find("contacts", "email", ["ada@x.org", None])) == ["Ada"]
+    assert connector.find("contacts", "email", []) == []
+
+
+def test_writes_outlive_the_connector(subject, connector):
+    created(connector, "Ada")
+    connector.close()
+    reopened = subject.open()
+    assert names(reopened.read("contacts")) == ["Ada"]
+    reopened.close()
+
+
+def test_thousands_of_records_written_in_batches_are_all_read_back(connector):
+    ids = []
+    for start in range(0, 2500, 200):
+        batch = [
+            create(f"r{i}", name=f"n{i}", email=f"{i}@x.org") for i in range(start, min(start + 200, 2500))
+        ]
+        results = connector.write("contacts", batch)
+        assert all(r.ok for r in results)
+        ids.extend(str(r.id) for r in results)
+    read = list(connector.read("contacts"))
+    assert len(read) == len({r.id for r in read}) == 2500 and {r.id for r in read} == set(ids)
+    assert len(connector.get("contacts", ids)) == 2500
+
+
+def test_an_unknown_record_type_is_named_with_a_did_you_mean(subject, connector):
+    if not subject.fixed_types:
+        pytest.skip(f"{subject.kind} creates a record type on its first write")
+    with pytest.raises(UnknownObjectError) as unknown:
+        connector.describe("contact")
+    assert unknown.value.hint == "did you mean `contacts`?"
