@@ -2,11 +2,12 @@
 
     examples/avochato/acme.yaml         Avochato (SMS), UK phone numbers      seed 000
     examples/syncapps/brightwave.yaml   SyncApps (marketing list), emails     seed 001
+    examples/csv/newsletter.yaml        the same template on a list exported as a CSV file
     examples/phoneiq/northwind.yaml     PhoneIQ (phone), Contacts + Accounts  seed 002
     examples/aloware/pinecrest.yaml     Aloware (phone), Leads, users         seed 003
     examples/totango/*.yaml             Totango (customer success) activities seed 004
 
-For each, the platform's SQLite store (next to the document) and `org.jsonl`, the Salesforce side
+For each, the platform's SQLite store or CSV files (next to the document) and `org.jsonl`, the Salesforce side
 as a `syncmap sandbox --seed` file. The data is the same every time and made to show every kind of
 decision in `syncmap plan`: records linked on a key written differently on each side, gaps filled
 both ways, records created on either side, records skipped with the reason, and conflicts held.
@@ -16,6 +17,7 @@ Run it again to start an example over: it also forgets the sync state.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import random
 import shutil
@@ -88,11 +90,20 @@ class Example:
         )
 
     def write(self, folder: Path, store: str) -> str:
-        for suffix in ("", "-wal", "-shm"):
-            (folder / f"{store}{suffix}").unlink(missing_ok=True)
-        with SqliteConnector({"path": store}, folder) as connector:
+        """The platform's records into ``store``: a SQLite store, or with ``*.csv`` one CSV file
+        per record type as a spreadsheet exports it (UTF-8 with a byte order mark, CRLF)."""
+        if store == "*.csv":
             for record_type, records in self.platform.items():
-                connector.seed(record_type, records)
+                with (folder / f"{record_type}.csv").open("w", encoding="utf-8-sig", newline="") as out:
+                    writer = csv.DictWriter(out, fieldnames=list(records[0]))
+                    writer.writeheader()
+                    writer.writerows(records)
+        else:
+            for suffix in ("", "-wal", "-shm"):
+                (folder / f"{store}{suffix}").unlink(missing_ok=True)
+            with SqliteConnector({"path": store}, folder) as connector:
+                for record_type, records in self.platform.items():
+                    connector.seed(record_type, records)
         with (folder / "org.jsonl").open("w") as out:
             out.writelines(json.dumps(record) + "\n" for record in self.org)
         counts = ", ".join(f"{len(records)} {name}" for name, records in self.platform.items())
@@ -151,19 +162,14 @@ def acme() -> Example:
     return example
 
 
-def brightwave() -> Example:
-    example = Example(seed=1)
+def list_members(seed: int, domain: str, extra: Callable[[int], dict]) -> Example:
+    """Members of a marketing list keyed on email; what each one shows in the plan depends on i % 6."""
+    example = Example(seed)
     rng = example.rng
     for i in range(60):
         first, last = example.person(i)
-        email = messy_email(first, f"{last}{i}", "brightwave.example", rng)
-        member = {
-            "id": f"m{i:04d}",
-            "email": email,
-            "first_name": first,
-            "last_name": last,
-            "unsubscribed": i % 5 == 0,
-        }
+        email = messy_email(first, f"{last}{i}", domain, rng)
+        member = {"id": f"m{i:04d}", "email": email, "first_name": first, "last_name": last, **extra(i)}
         case = i % 6
         if case in (0, 1):  # on the list and in Salesforce, the email written differently
             example.on_platform("subscribers", **member)
@@ -183,6 +189,17 @@ def brightwave() -> Example:
             example.on_platform("subscribers", **member)
             example.in_org("Contact", FirstName=f"{first}a", LastName=last, Email=email.strip())
     return example
+
+
+def brightwave() -> Example:
+    return list_members(1, "brightwave.example", lambda i: {"unsubscribed": i % 5 == 0})
+
+
+def newsletter() -> Example:
+    """A list exported as a file: every cell text, the time of each member's last change."""
+    return list_members(
+        5, "harbor.example", lambda i: {"phone": "", "updated_at": f"2026-11-{1 + i % 28:02d} 09:{i:02d}:00"}
+    )
 
 
 def northwind() -> Example:
@@ -267,6 +284,7 @@ def globex() -> Example:
 EXAMPLES = {
     "avochato": (acme, "acme-avochato.db"),
     "syncapps": (brightwave, "syncapps.db"),
+    "csv": (newsletter, "*.csv"),
     "phoneiq": (northwind, "phoneiq.db"),
     "aloware": (pinecrest, "aloware.db"),
     "totango": (globex, "totango.db"),

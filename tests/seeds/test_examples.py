@@ -5,6 +5,8 @@ create."""
 
 from __future__ import annotations
 
+import csv
+import json
 import os
 import shutil
 import subprocess
@@ -19,6 +21,7 @@ from tests.conftest import REPO
 EXAMPLES = {
     "avochato": ("acme.yaml", ["phone_region: GB", "create_as: Contact"]),
     "syncapps": ("brightwave.yaml", ["target: HasOptedOutOfEmail", "normalize: email"]),
+    "csv": ("newsletter.yaml", ["connector: csv", "normalize: email"]),
     "phoneiq": ("northwind.yaml", ["target: Title", "update: to_source"]),
     "aloware": ("pinecrest.yaml", ["priority: Lead", "create: to_source"]),
 }
@@ -31,33 +34,46 @@ def syncmap(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subproc
     )  # fmt: skip
 
 
+def generate(example: str, project: Path) -> str:
+    """A project holding the templates, the rule sets and ``example``'s document with fresh data;
+    returns the document's path in it."""
+    (project / "syncmap.toml").write_text("")
+    for folder in ("mappings", "rules"):
+        shutil.copytree(REPO / folder, project / folder)
+    document = EXAMPLES[example][0]
+    (project / "examples" / example).mkdir(parents=True)
+    shutil.copy(REPO / "examples" / example / document, project / "examples" / example / document)
+    generator = [sys.executable, str(REPO / "examples" / "customers.py"), example, "--dir", "examples"]
+    subprocess.run(generator, cwd=project, check=True, capture_output=True)
+    return f"examples/{example}/{document}"
+
+
+def sandbox_for(example: str, project: Path) -> Sandbox:
+    describe = REPO / "examples" / example / "describe.json"  # the org's custom fields, if any
+    return Sandbox(
+        seed=[project / "examples" / example / "org.jsonl"],
+        describe_file=describe if describe.exists() else None,
+    )
+
+
+def salesforce_env(org: Sandbox) -> dict[str, str]:
+    return {
+        "SF_INSTANCE_URL": org.instance_url,
+        "SF_SESSION_ID": org.session_id,
+        "SF_CA_FILE": str(org.ca_file),
+    }
+
+
 @pytest.mark.parametrize("example", sorted(EXAMPLES))
 def test_the_customer_example_plans_every_kind_of_decision(example, tmp_path):
-    document, resolved = EXAMPLES[example]
-    (tmp_path / "syncmap.toml").write_text("")
-    for folder in ("mappings", "rules"):
-        shutil.copytree(REPO / folder, tmp_path / folder)
-    (tmp_path / "examples" / example).mkdir(parents=True)
-    shutil.copy(REPO / "examples" / example / document, tmp_path / "examples" / example / document)
-    generator = [sys.executable, str(REPO / "examples" / "customers.py"), example, "--dir", "examples"]
-    subprocess.run(generator, cwd=tmp_path, check=True, capture_output=True)
-    mapping = f"examples/{example}/{document}"
-
+    mapping = generate(example, tmp_path)
     compiled = syncmap("compile", mapping, cwd=tmp_path)
     assert compiled.returncode == 0, compiled.stderr
-    for setting in resolved:
+    for setting in EXAMPLES[example][1]:
         assert setting in compiled.stdout, f"`syncmap compile` does not show the customer's {setting}"
 
-    describe = REPO / "examples" / example / "describe.json"  # the org's custom fields, if any
-    with Sandbox(
-        seed=[tmp_path / "examples" / example / "org.jsonl"],
-        describe_file=describe if describe.exists() else None,
-    ) as org:
-        env = {
-            "SF_INSTANCE_URL": org.instance_url,
-            "SF_SESSION_ID": org.session_id,
-            "SF_CA_FILE": str(org.ca_file),
-        }
+    with sandbox_for(example, tmp_path) as org:
+        env = salesforce_env(org)
         planned = syncmap("plan", mapping, "--limit", "500", cwd=tmp_path, env=env)
         assert planned.returncode == 0, planned.stderr
         for mark in ("+ create new", "~ update", "! conflict", "  skipped:\n    no "):
@@ -67,6 +83,30 @@ def test_the_customer_example_plans_every_kind_of_decision(example, tmp_path):
         assert applied.returncode == 0, applied.stdout + applied.stderr
         again = syncmap("plan", mapping, cwd=tmp_path, env=env)
         assert "Plan: 0 to create, 0 to update," in again.stdout, again.stdout
+
+
+def test_the_csv_example_appends_new_contacts_to_the_exported_file_as_it_was(tmp_path):
+    mapping = generate("csv", tmp_path)
+    exported = tmp_path / "examples" / "csv" / "subscribers.csv"
+    before = exported.read_bytes()
+    with sandbox_for("csv", tmp_path) as org:
+        applied = syncmap("apply", mapping, "--format", "json", cwd=tmp_path, env=salesforce_env(org))
+        assert applied.returncode == 0, applied.stderr
+        contacts = org.client().query_all("SELECT Email FROM Contact WHERE Email != null")["records"]
+        emails = {r["Email"].strip().lower() for r in contacts}  # written to the list normalised
+    report = json.loads(applied.stdout)
+    to_list = [
+        c for s in report["steps"] for c in s["changes"] if c["action"] == "create" and c["side"] == "source"
+    ]
+    after = exported.read_bytes()
+    assert after.startswith(before[: before.index(b"\r\n") + 2]), "the header or the byte order mark changed"
+    lines = after.decode("utf-8-sig").split("\r\n")
+    assert lines[-1] == "" and all("\n" not in line for line in lines), "line endings changed"
+    rows = list(csv.DictReader(lines[:-1]))
+    assert len(rows) == before.count(b"\r\n") - 1 + len(to_list) and to_list
+    appended = rows[-len(to_list) :]
+    assert {row["email"] for row in appended} <= emails and all(row["updated_at"] for row in appended)
+    assert rows[: -len(to_list)] == list(csv.DictReader(before.decode("utf-8-sig").split("\r\n")[:-1]))
 
 
 TOTANGO_JOBS = [
