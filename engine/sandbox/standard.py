@@ -84,6 +84,7 @@ def standard_objects(person_accounts: bool = False) -> tuple[SObject, ...]:
         typed("Email", "email"),
         typed("Phone", "phone"),
         typed("MobilePhone", "phone", "Mobile Phone"),
+        text("City", 40),
         picklist("Status", LEAD_STATUSES, "Open - Not Contacted", nillable=False, restricted=True),
         picklist("LeadSource", LEAD_SOURCES),
         typed("Description", "textarea"),
@@ -97,6 +98,7 @@ def standard_objects(person_accounts: bool = False) -> tuple[SObject, ...]:
         typed("Phone", "phone"),
         typed("MobilePhone", "phone", "Mobile Phone"),
         text("Title", 128),
+        text("MailingCity", 40, "Mailing City"),
         reference("AccountId", ("Account",), "Account"),
         picklist("LeadSource", LEAD_SOURCES),
         typed("Birthdate", "date"),
@@ -120,6 +122,8 @@ def standard_objects(person_accounts: bool = False) -> tuple[SObject, ...]:
         picklist("Status", TASK_STATUSES, "Not Started", nillable=False, restricted=True),
         picklist("Priority", ("High", "Normal", "Low"), "Normal", nillable=False, restricted=True),
         typed("ActivityDate", "date", "Due Date Only"),
+        typed("CallDurationInSeconds", "int", "Call Duration"),
+        picklist("CallType", ("Internal", "Inbound", "Outbound")),
         typed("IsClosed", "boolean", "Closed", nillable=False, default=False, **READ_ONLY),
     )
     event = (
