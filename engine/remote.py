@@ -14,6 +14,7 @@ from __future__ import annotations
 from engine.connectors import Connector, ObjectInfo
 from engine.diagnostics import Diagnostic, did_you_mean, sort_diagnostics
 from engine.errors import ConnectorError, UnknownObjectError
+from engine.expressions import CompiledExpression, field_path
 from engine.plan import FLOWS, FieldRule, Plan, Step
 
 
@@ -48,11 +49,66 @@ def _check_source_types(step: Step, connector: Connector) -> list[Diagnostic]:
     found = []
     for record_type in step.source.types:
         try:
-            connector.describe(record_type)
+            info = connector.describe(record_type)
         except UnknownObjectError as e:
             path = ("objects", step.name, "source", "object")
             found.append(Diagnostic("unknown-object", e.message, step.source.object_location, path, e.hint))
+            continue
+        if info.authoritative:
+            found.extend(_check_source_fields(step, info))
+            if record_type == step.source.create_as and "to_source" in FLOWS[step.directions.create]:
+                found.extend(_check_required_on_source(step, info))
     return found
+
+
+def _source_fields(step: Step) -> list[tuple[str, CompiledExpression, tuple]]:
+    """The source field each plain field path of the step names (a JSON column's member names
+    the column), with the expression and its place in the document."""
+    named = [(key.source, ("objects", step.name, "match")) for key in step.match]
+    named += [(r.source, ("objects", step.name, "fields", r.target)) for r in step.fields if r.source]
+    return [(path[0], expression, at) for expression, at in named if (path := field_path(expression.text))]
+
+
+def _check_source_fields(step: Step, info: ObjectInfo) -> list[Diagnostic]:
+    """Source fields the step reads or writes that the authoritative describe (a table's
+    columns) does not have."""
+    return [
+        Diagnostic(
+            "unknown-field",
+            f"{info.name} has no field `{name}`",
+            expression.location,
+            at,
+            did_you_mean(name, info.fields) or f"the fields of {info.name}: {', '.join(sorted(info.fields))}",
+        )
+        for name, expression, at in _source_fields(step)
+        if name not in info.fields
+    ]
+
+
+def _check_required_on_source(step: Step, info: ObjectInfo) -> list[Diagnostic]:
+    """The fields a new source record must be given (a NOT NULL column without a default) that no
+    field of the step fills when it creates one."""
+    given = {
+        path[0]
+        for rule in step.fields
+        if rule.source
+        and "to_source" in FLOWS[rule.directions.create]
+        and (path := field_path(rule.source.text))
+    }
+    missing = [
+        name for name, field in info.fields.items()
+        if field.required and name != info.id_field and name not in given
+    ]  # fmt: skip
+    return [
+        Diagnostic(
+            "required-field",
+            f"new {info.name} records need `{name}`, and no field of `{step.name}` gives it a value",
+            step.source.object_location,
+            ("objects", step.name, "source", "object"),
+            f"map a field to `{name}` (or give the column a default), or set `direction: {{create: to_target}}`",
+        )
+        for name in missing
+    ]
 
 
 def _check_required(step: Step, info: ObjectInfo) -> list[Diagnostic]:

@@ -1,8 +1,9 @@
 """Resolve `extends`: merge a document over the template it starts from, keeping locations.
 
 A customer document names a template (`extends: ../../mappings/avochato.yaml`) and overrides what
-differs: mappings merge key by key, lists and plain values replace, and `null` removes a key. The
-merged source map still points every value at the file and line that supplied it, so an error in
+differs: mappings merge key by key, lists and plain values replace, and `null` removes a key. A
+connection that names another connector is replaced whole: the template's settings were written for
+its connector (a `path` of `sqlite` means nothing to `sql`). The merged source map still points every value at the file and line that supplied it, so an error in
 an inherited value is reported in the template. Paths inside documents (`rule_sets`) are made
 absolute here, relative to the file that wrote them.
 """
@@ -132,7 +133,7 @@ def merge(base: Any, base_source: SourceMap, over: Any, over_source: SourceMap) 
 
 
 def _merge_values(base: Any, over: Any, path: DocPath, replaced: list[DocPath]) -> Any:
-    if not (isinstance(base, dict) and isinstance(over, dict)):
+    if not (isinstance(base, dict) and isinstance(over, dict)) or _changes_connector(base, over, path):
         replaced.append(path)
         return over
     result = dict(base)
@@ -145,6 +146,14 @@ def _merge_values(base: Any, over: Any, path: DocPath, replaced: list[DocPath]) 
         else:
             result[key] = value
     return result
+
+
+def _changes_connector(base: dict, over: dict, path: DocPath) -> bool:
+    return (
+        len(path) == 2
+        and path[0] == "connections"
+        and over.get("connector", base.get("connector")) != base.get("connector")
+    )
 
 
 def _exists(data: Any, path: DocPath) -> bool:

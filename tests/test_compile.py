@@ -167,6 +167,25 @@ def test_extends_merges_mappings_replaces_lists_and_null_removes(project):
     assert plan.files == ("templates/base.yaml", "job.yaml")
 
 
+def test_a_connection_pointed_at_another_connector_leaves_the_templates_settings_behind(project):
+    child = textwrap.dedent(
+        """\
+        syncmap: 1
+        extends: templates/base.yaml
+        connections:
+          platform: {connector: csv, settings: {path: exports}}
+          salesforce: {settings: {instance_url: "${SF_INSTANCE_URL}"}}
+        """
+    )
+    plan = compiled(project, child, **{"templates/base.yaml": BASE})
+    connections = {c.name: (c.connector, dict(c.settings)) for c in plan.connections}
+    assert connections["platform"] == ("csv", {"path": "exports"})
+    assert connections["salesforce"] == (
+        "salesforce",
+        {"session_id": "${SF_SESSION_ID}", "instance_url": "${SF_INSTANCE_URL}"},
+    )
+
+
 def test_a_document_narrowing_its_templates_direction_stops_one_way_fields(project):
     template = BASE.replace(
         "      FirstName: first_name",

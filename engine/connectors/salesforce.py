@@ -56,7 +56,7 @@ from engine.connectors.sqlite import (
     unique,
 )
 from engine.diagnostics import did_you_mean
-from engine.errors import ConnectorError, UnknownObjectError
+from engine.errors import ConnectorError, SettingError, UnknownObjectError
 from engine.redact import redact, register, shorten
 
 log = logging.getLogger(__name__)
@@ -126,6 +126,20 @@ def _auth_kind(settings: Mapping[str, Any]) -> str:
         hint="give `instance_url` + `session_id`, or `username` + `password` + `security_token`, "
         "or `client_id` + `client_secret` + `domain`, e.g. `session_id: ${SF_SESSION_ID}`",
     )
+
+
+def _ca_bundle(settings: Mapping[str, Any], base_dir: Path | None) -> str | bool:
+    """The CA bundle `ca_file` names, checked now: requests reports a missing one only at the
+    first call, as an OSError."""
+    if not settings.get("ca_file"):
+        return True
+    path = resolve_path(base_dir, settings["ca_file"])
+    if not path.is_file():
+        raise SettingError(
+            "ca_file", f"the CA bundle {path} does not exist",
+            hint="`syncmap sandbox --ca-file FILE` writes it; point `ca_file` at that file, or leave it out for a real org",
+        )  # fmt: skip
+    return str(path)
 
 
 def _own_username(settings: Mapping[str, Any]) -> str | None:
@@ -238,8 +252,7 @@ class SalesforceConnector:
         self.calls: Counter[str] = Counter()
         self.session = requests.Session()
         self.session.trust_env = False  # else REQUESTS_CA_BUNDLE overrides `verify`, and proxies leak in
-        ca_file = settings.get("ca_file")
-        self.session.verify = str(resolve_path(base_dir, ca_file)) if ca_file else True
+        self.session.verify = _ca_bundle(settings, base_dir)
         self._sf: Salesforce | None = None
         self._random = random.Random()
         self._describes: dict[str, dict[str, Any]] = {}

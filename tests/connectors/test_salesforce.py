@@ -18,7 +18,7 @@ import pytest
 
 from engine.connectors import Registry, Write
 from engine.connectors.salesforce import MAX_QUERY_LENGTH, SalesforceConnector
-from engine.errors import ConnectorError
+from engine.errors import ConnectorError, SettingError
 from engine.job import Job
 from engine.sandbox import Sandbox
 from engine.sandbox.tls import server_context
@@ -380,9 +380,9 @@ def test_get_and_find_batch_many_values_into_few_queries(sb, connect):
     found = connector.get("Contact", ids + [i[:15] for i in ids[:10]] + ["not-an-id"])
     assert len(found) == 1210 and found[ids[0][:15]].id == ids[0]
     assert connector.calls == {"describe": 1, "query": 3}  # 18-character ids fill about 570 per query
-    names = [f"C{i}" for i in range(1200)]
-    assert len(connector.find("Contact", "LastName", [*names, None, "C1"])) == 1200
-    assert connector.calls == {"describe": 1, "query": 4}  # short names: all 1,200 fit in one query
+    names = [f"C{i}" for i in range(1000)]
+    assert len(connector.find("Contact", "LastName", [*names, None, "C1"])) == 1000
+    assert connector.calls == {"describe": 1, "query": 4}  # short names: all 1,000 fit in one query
     encoded = [len(line.split(" ")[1]) for line in served(sb) if "?q=" in line]
     assert max(encoded) < MAX_QUERY_LENGTH + 40  # the path before `?q=` is 36 characters
 
@@ -719,3 +719,11 @@ def test_ssl_errors_point_at_ca_file(sb, tmp_path):
         connector.describe("Contact")
     assert "SSLError" in excinfo.value.message and "ca_file" in excinfo.value.hint
     assert urlsplit(sb.instance_url).netloc in excinfo.value.message
+
+
+def test_a_missing_ca_file_is_a_setting_error_before_any_call(tmp_path):
+    with pytest.raises(SettingError) as excinfo:
+        SalesforceConnector(
+            {"instance_url": "https://127.0.0.1:9", "session_id": "s", "ca_file": "ca.pem"}, tmp_path
+        )
+    assert excinfo.value.setting == "ca_file" and str(tmp_path / "ca.pem") in excinfo.value.message

@@ -19,6 +19,8 @@ TABLES = {
         "updated_at TIMESTAMPTZ NOT NULL DEFAULT now(), removed BOOLEAN NOT NULL DEFAULT false)",
         "INSERT INTO people (full_name, mobile) VALUES ('Ada Lovelace', '+1 415 555 0101'), "
         "('Bob Byte', '+1 415 555 0102')",
+        "CREATE TABLE members (person_id SERIAL PRIMARY KEY, full_name TEXT, mobile TEXT, tier TEXT NOT NULL, "
+        "changed_at TIMESTAMPTZ NOT NULL DEFAULT now())",
     ],
     "sqlite": [
         "CREATE TABLE people (person_id INTEGER PRIMARY KEY, full_name TEXT, mobile TEXT, "
@@ -27,11 +29,19 @@ TABLES = {
         "updated_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP, removed BOOLEAN NOT NULL DEFAULT 0)",
         "INSERT INTO people (full_name, mobile) VALUES ('Ada Lovelace', '+1 415 555 0101'), "
         "('Bob Byte', '+1 415 555 0102')",
+        "CREATE TABLE members (person_id INTEGER PRIMARY KEY, full_name TEXT, mobile TEXT, tier TEXT NOT NULL, "
+        "changed_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP)",
     ],
 }
 
 
-def mapping(url: str, table: str = "contacts", name_field: str = "name") -> str:
+def mapping(
+    url: str,
+    table: str = "contacts",
+    name_field: str = "name",
+    source: str = "people",
+    full_name: str = "full_name",
+) -> str:
     return textwrap.dedent(
         f"""\
         syncmap: 2
@@ -40,12 +50,12 @@ def mapping(url: str, table: str = "contacts", name_field: str = "name") -> str:
           app: {{connector: sql, settings: {{url: "{url}"}}}}
         objects:
           people:
-            source: {{connection: app, object: people, id: person_id, modified: changed_at}}
+            source: {{connection: app, object: {source}, id: person_id, modified: changed_at}}
             target: {{connection: app, object: {table}, deleted: removed}}
             direction: both
             match: [{{source: mobile, target: [phone], normalize: phone}}]
             fields:
-              {name_field}: full_name
+              {name_field}: {full_name}
               phone: mobile
         """
     )
@@ -92,6 +102,24 @@ def test_plan_refuses_an_unknown_table_and_column_at_their_lines(project):
         "  hint: did you mean `name`?",
     ]
     assert rows(url, root, "SELECT count(*) FROM contacts") == [(0,)]
+
+
+def test_plan_refuses_a_source_column_the_table_lacks_or_one_new_rows_cannot_leave_empty(project):
+    root, url = project
+    (root / "job.yaml").write_text(mapping(url, full_name="ful_name"))
+    result = run_syncmap("plan", "job.yaml", cwd=root)
+    assert result.returncode == 1, result.stderr
+    assert errors(result) == [
+        "job.yaml:12:13: error: people has no field `ful_name` at objects.people.fields.name",
+        "  hint: did you mean `full_name`?",
+    ]
+    (root / "job.yaml").write_text(mapping(url, source="members"))
+    result = run_syncmap("plan", "job.yaml", cwd=root)
+    assert result.returncode == 1, result.stderr
+    assert errors(result) == [
+        "job.yaml:7:39: error: new members records need `tier`, and no field of `people` gives it a value at objects.people.source.object",
+        "  hint: map a field to `tier` (or give the column a default), or set `direction: {create: to_target}`",
+    ]
 
 
 def test_plan_writes_nothing_and_apply_syncs_both_ways(project):

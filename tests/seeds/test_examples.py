@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from engine.connectors.sqlite import SqliteConnector
 from engine.sandbox import Sandbox
-from tests.conftest import REPO
+from tests.conftest import REPO, customer_database
 
 EXAMPLES = {
     "avochato": ("acme.yaml", ["phone_region: GB", "create_as: Contact"]),
@@ -107,6 +108,50 @@ def test_the_csv_example_appends_new_contacts_to_the_exported_file_as_it_was(tmp
     appended = rows[-len(to_list) :]
     assert {row["email"] for row in appended} <= emails and all(row["updated_at"] for row in appended)
     assert rows[: -len(to_list)] == list(csv.DictReader(before.decode("utf-8-sig").split("\r\n")[:-1]))
+
+
+def test_a_customer_example_runs_on_postgres_tables_by_overriding_its_connection_only(
+    postgres_server, tmp_path
+):
+    """Acme's SQLite store copied into PostgreSQL tables whose columns are the template's fields:
+    a document changing only the connection plans exactly what the store's plan does."""
+    mapping = generate("avochato", tmp_path)
+    folder = tmp_path / "examples" / "avochato"
+    statements = []
+    with SqliteConnector({"path": "acme-avochato.db"}, folder) as store:
+        for record_type in ("contacts", "activities"):
+            records = list(store.read(record_type))
+            columns = sorted({name for record in records for name in record.values} - {"id", "updated_at"})
+            statements.append(
+                f"CREATE TABLE {record_type} (id text PRIMARY KEY, {', '.join(f'{c} text' for c in columns)}, "
+                "updated_at timestamptz NOT NULL DEFAULT clock_timestamp())"
+            )
+            statements += [
+                f"INSERT INTO {record_type} (id, {', '.join(columns)}, updated_at) VALUES "
+                f"({', '.join(sql_literal(v) for v in (r.id, *(r.values.get(c) for c in columns), r.modified))})"
+                for r in records
+            ]
+    url = customer_database("postgresql", postgres_server, folder, statements)
+    (folder / "acme-postgres.yaml").write_text(
+        f"syncmap: 2\nextends: acme.yaml\nname: acme-postgres\n"
+        f"connections:\n  avochato: {{connector: sql, settings: {{url: '{url}'}}}}\n"
+    )
+    with sandbox_for("avochato", tmp_path) as org:
+        env = salesforce_env(org)
+        on_sqlite = syncmap("plan", mapping, "--format", "json", cwd=tmp_path, env=env)
+        on_postgres = syncmap(
+            "plan", "examples/avochato/acme-postgres.yaml", "--format", "json", cwd=tmp_path, env=env
+        )
+        assert on_postgres.returncode == 0, on_postgres.stderr
+        assert json.loads(on_postgres.stdout)["counts"] == json.loads(on_sqlite.stdout)["counts"]
+        applied = syncmap("apply", "examples/avochato/acme-postgres.yaml", cwd=tmp_path, env=env)
+        assert applied.returncode == 0, applied.stdout + applied.stderr
+        again = syncmap("plan", "examples/avochato/acme-postgres.yaml", cwd=tmp_path, env=env)
+        assert "Plan: 0 to create, 0 to update," in again.stdout, again.stdout
+
+
+def sql_literal(value: object) -> str:
+    return "NULL" if value is None else "'" + str(value).replace("'", "''") + "'"
 
 
 TOTANGO_JOBS = [
