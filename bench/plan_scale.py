@@ -24,11 +24,11 @@ syncmap: 1
 name: plan-scale
 defaults: {{phone_region: US}}
 connections:
-  platform: {{connector: sqlite, settings: {{path: platform.db}}}}
+  platform: {platform}
   crm: {crm}
 objects:
   contacts:
-    source: {{connection: platform, object: contacts}}
+    source: {{connection: platform, object: contacts{source}}}
     target: {{connection: crm, object: Lead, create_as: Lead}}
     match: [{{source: phone, target: MobilePhone, normalize: phone}}]
     filters:
@@ -42,6 +42,7 @@ objects:
       LeadSource: {{value: SMS platform, create_only: true}}
     conflicts: {{duplicate_key: keep_target}}
 """
+SQLITE_PLATFORM = "{connector: sqlite, settings: {path: platform.db}}"
 SQLITE_CRM = "{connector: sqlite, settings: {path: crm.db}}"
 SANDBOX_CRM = (
     "{connector: salesforce, settings: "
@@ -81,6 +82,12 @@ def leads(count: int) -> Iterator[dict]:
         }
 
 
+def seed_crm(project: Path, count: int) -> None:
+    """The SQLite CRM (`crm.db`) holding ``count`` Leads."""
+    with SqliteConnector({"path": "crm.db", "id_field": "Id"}, project) as crm:
+        crm.seed("Lead", ({"Id": f"L{k}", **lead} for k, lead in enumerate(leads(count))))
+
+
 def main(records: int = 1_000_000, sandbox_records: int = 100_000) -> list[Result]:
     results = []
     with tempfile.TemporaryDirectory() as folder:
@@ -88,9 +95,10 @@ def main(records: int = 1_000_000, sandbox_records: int = 100_000) -> list[Resul
         (project / "syncmap.toml").write_text("")
         with SqliteConnector({"path": "platform.db"}, project) as store:
             store.seed("contacts", contacts(records))
-        (project / "sqlite.yaml").write_text(MAPPING.format(crm=SQLITE_CRM))
-        with SqliteConnector({"path": "crm.db", "id_field": "Id"}, project) as crm:
-            crm.seed("Lead", ({"Id": f"L{k}", **lead} for k, lead in enumerate(leads(records // 10))))
+        (project / "sqlite.yaml").write_text(
+            MAPPING.format(platform=SQLITE_PLATFORM, source="", crm=SQLITE_CRM)
+        )
+        seed_crm(project, records // 10)
         results += measure(project, "sqlite.yaml", records, "SQLite CRM", {}, "<= 60 s", "<= 1,024 MB")
         results += measure(project, "sqlite.yaml", records, "SQLite CRM", {}, "", "<= 1,024 MB", json=True)
 
@@ -99,7 +107,9 @@ def main(records: int = 1_000_000, sandbox_records: int = 100_000) -> list[Resul
                 f"DELETE FROM contacts WHERE CAST(substr(id, 2) AS INTEGER) >= {sandbox_records}"
             )
             store.db.commit()
-        (project / "sandbox.yaml").write_text(MAPPING.format(crm=SANDBOX_CRM))
+        (project / "sandbox.yaml").write_text(
+            MAPPING.format(platform=SQLITE_PLATFORM, source="", crm=SANDBOX_CRM)
+        )
         org_leads = ({"attributes": {"type": "Lead"}, **lead} for lead in leads(sandbox_records // 10))
         with Sandbox(seed=list(org_leads)) as org:
             environ = {

@@ -54,6 +54,11 @@ class UnknownObjectError(ConnectorError):
     """A system has no record type of that name (a document's typo, reported at its place)."""
 
 
+class QueryError(ConnectorError):
+    """A side's `query:` that the database refuses (a typo, a missing column): reported at the
+    query in the document."""
+
+
 class SettingError(ConnectorError):
     """A connection setting names what does not exist (a missing database file): reported at
     the connection's settings in the document."""

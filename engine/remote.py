@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from engine.connectors import Connector, ObjectInfo
 from engine.diagnostics import Diagnostic, did_you_mean, sort_diagnostics
-from engine.errors import ConnectorError, UnknownObjectError
+from engine.errors import ConnectorError, QueryError, UnknownObjectError
 from engine.expressions import CompiledExpression, field_path
 from engine.plan import FLOWS, FieldRule, Plan, Step
 
@@ -26,13 +26,8 @@ def check_remote(
         found.extend(_check_source_types(step, connectors[step.source.connection]))
         connector = connectors[step.target.connection]
         for record_type in step.target.types:
-            try:
-                info = connector.describe(record_type)
-            except UnknownObjectError as e:
-                path = ("objects", step.name, "target", "object")
-                found.append(
-                    Diagnostic("unknown-object", e.message, step.target.object_location, path, e.hint)
-                )
+            info = _described(step, "target", record_type, connector, found)
+            if info is None:
                 continue
             for rule in step.fields:
                 if not rule.types or record_type in rule.types:
@@ -48,17 +43,28 @@ def check_remote(
 def _check_source_types(step: Step, connector: Connector) -> list[Diagnostic]:
     found = []
     for record_type in step.source.types:
-        try:
-            info = connector.describe(record_type)
-        except UnknownObjectError as e:
-            path = ("objects", step.name, "source", "object")
-            found.append(Diagnostic("unknown-object", e.message, step.source.object_location, path, e.hint))
-            continue
-        if info.authoritative:
+        info = _described(step, "source", record_type, connector, found)
+        if info is not None and info.authoritative:
             found.extend(_check_source_fields(step, info))
             if record_type == step.source.create_as and "to_source" in FLOWS[step.directions.create]:
                 found.extend(_check_required_on_source(step, info))
     return found
+
+
+def _described(
+    step: Step, side_name: str, record_type: str, connector: Connector, found: list[Diagnostic]
+) -> ObjectInfo | None:
+    """The record type's describe, or None with the reason added to ``found``: an unknown object
+    at the side's `object`, a query the database refuses at its `query`."""
+    side = getattr(step, side_name)
+    try:
+        return connector.describe(record_type)
+    except (UnknownObjectError, QueryError) as e:
+        at, code = ("query", "bad-query") if isinstance(e, QueryError) else ("object", "unknown-object")
+        location = side.query_location if at == "query" else side.object_location
+        path = ("objects", step.name, side_name, at)
+        found.append(Diagnostic(code, e.message, location, path, e.hint))
+        return None
 
 
 def _source_fields(step: Step) -> list[tuple[str, CompiledExpression, tuple]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -10,11 +11,12 @@ import sys
 from tests.conftest import REPO
 
 
-def test_the_benchmarks_print_their_numbers_and_save_them_with_the_machine(tmp_path):
+def test_the_benchmarks_print_their_numbers_and_save_them_with_the_machine(tmp_path, postgres_server):
     out = tmp_path / "results.json"
     result = subprocess.run(
         [sys.executable, "-m", "bench", "--smoke", "--out", str(out)],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        cwd=REPO, capture_output=True, text=True, timeout=180,
+        env={**os.environ, "SYNCMAP_TEST_POSTGRES": postgres_server},  # the sql benchmark's server
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert re.search(
@@ -22,6 +24,13 @@ def test_the_benchmarks_print_their_numbers_and_save_them_with_the_machine(tmp_p
     )
     assert re.search(
         r"syncmap plan, 3,000 records vs SQLite CRM +peak RSS +[\d.]+ MB +<= 1,024 MB", result.stdout
+    )
+    assert re.search(
+        r"syncmap plan, 3,000 records vs SQLite CRM, from a PostgreSQL table +peak RSS +[\d.]+ MB",
+        result.stdout,
+    )
+    assert re.search(
+        r"sql connector read, 300 rows from SQLite table +throughput +[\d,]+ records/s", result.stdout
     )
     saved = json.loads(out.read_text())
     assert saved["smoke"] is True and saved["machine"]["cores"] >= 1

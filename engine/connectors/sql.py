@@ -49,7 +49,7 @@ from engine.connectors.local import (
     parse_time,
 )
 from engine.diagnostics import did_you_mean
-from engine.errors import ConnectorError, SettingError, UnknownObjectError
+from engine.errors import ConnectorError, QueryError, SettingError, UnknownObjectError
 from engine.redact import register
 
 READ_PAGE = 1000  # rows per keyset page
@@ -110,7 +110,7 @@ class SqlConnector:
     @property
     def where(self) -> str:
         """The database, as messages name it: never with its password."""
-        return self.url.render_as_string(hide_password=True)
+        return _shown(self.url)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -458,7 +458,13 @@ class SqlConnector:
         """A side's SELECT, tried once (no rows) so a mistake is an error before anything is read."""
         text = declared.query.strip().rstrip(";")
         with self._errors(f"checking the query of `{object_type}`"), self.engine.connect() as connection:
-            names = list(connection.execute(sa.text(f"SELECT * FROM ({text}) AS q WHERE 1 = 0")).keys())
+            try:
+                names = list(connection.execute(sa.text(f"SELECT * FROM ({text}) AS q WHERE 1 = 0")).keys())
+            except SQLAlchemyError as e:
+                raise QueryError(
+                    f"the query of `{object_type}` fails on {self.where}: {_first_line(e)}",
+                    hint="try it in the database's own client; a side's query is one SELECT (or WITH ...)",
+                ) from None
         selectable = sa.text(text).columns(*(sa.column(name) for name in names)).subquery("q")
         id_field = declared.id_field or "id"
         for field, what in (
@@ -546,12 +552,20 @@ def _url_hint() -> str:
     return "write it like postgresql://app:${APP_DB_PASSWORD}@host:5432/app or sqlite:///app.db"
 
 
+def _shown(url: sa.URL) -> str:
+    """The url as messages show it: never the password, and a SQLite file by its path rather
+    than the read-only URI it is opened with."""
+    if url.get_backend_name() == "sqlite" and (url.database or "").startswith("file:"):
+        url = url.set(database=(url.database or "").removeprefix("file:").split("?")[0], query={})
+    return url.render_as_string(hide_password=True)
+
+
 def _database_error(url: sa.URL, action: str, error: SQLAlchemyError) -> ConnectorError:
-    where = url.render_as_string(hide_password=True)
+    where = _shown(url)
     text = _first_line(error)
     if isinstance(error, sa.exc.OperationalError):
         lowered = text.lower()
-        if "password authentication failed" in lowered or "authentication failed" in lowered:
+        if "authentication failed" in lowered or ("role" in lowered and "does not exist" in lowered):
             return ConnectorError(
                 f"{where}: {action} failed: {text}", hint="check the user and the password variable"
             )

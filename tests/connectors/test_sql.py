@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from engine.connectors import Declared, Write, WriteResult
 from engine.connectors.sql import READ_PAGE, SqlConnector
-from engine.errors import ConnectorError, SettingError, UnknownObjectError
+from engine.errors import ConnectorError, QueryError, SettingError, UnknownObjectError
 from tests.conftest import customer_database
 
 CONTACTS = {
@@ -165,7 +165,7 @@ def test_a_query_side_reads_and_is_checked_at_once(contacts, database, tmp_path)
         with pytest.raises(ConnectorError, match="cannot be written"):
             connector.write("with_phone", [create("c", name="Cy")])
         connector.declare("broken", Declared(query="SELECT nme FROM contacts"))
-        with pytest.raises(ConnectorError, match="checking the query of `broken`"):
+        with pytest.raises(QueryError, match="the query of `broken` fails on "):
             connector.describe("broken")
         with pytest.raises(ConnectorError, match="is not a SELECT"):
             connector.declare("drop", Declared(query="DELETE FROM contacts"))
@@ -191,6 +191,17 @@ def test_a_refused_connection_and_wrong_password_never_show_the_password(tmp_pat
     assert refused.value.exit_code == 3
     assert "cannot reach 127.0.0.1:9" in refused.value.message
     assert "hunter2secret" not in refused.value.message + (refused.value.hint or "")
+
+
+def test_credentials_the_server_refuses_are_named_without_the_password(postgres_server, tmp_path):
+    # the server trusts every password on loopback, so an unknown user is the login it refuses
+    url = sa.make_url(postgres_server).set(username="nobody_here", password="hunter2secret")
+    with pytest.raises(ConnectorError) as refused:
+        SqlConnector({"url": url.render_as_string(hide_password=False)}, tmp_path)
+    message = refused.value.message
+    assert 'role "nobody_here" does not exist' in message and "nobody_here:***@" in message
+    assert refused.value.hint == "check the user and the password variable"
+    assert "hunter2secret" not in message + refused.value.hint
 
 
 def test_a_row_locked_by_another_transaction_is_waited_for(contacts, database):

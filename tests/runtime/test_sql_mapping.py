@@ -122,6 +122,28 @@ def test_plan_refuses_a_source_column_the_table_lacks_or_one_new_rows_cannot_lea
     ]
 
 
+@pytest.mark.parametrize(
+    "query, refused",
+    [
+        ("SELECT person_id, full_nme, mobile, changed_at FROM people", "full_nme"),
+        ("SELECT person_id,, full_name FROM people", "syntax error"),
+    ],
+)
+def test_plan_refuses_a_query_the_database_refuses_at_its_line(project, query, refused):
+    root, url = project
+    document = mapping(url).replace(
+        "object: people, id: person_id,", f'object: people_with_phone, query: "{query}", id: person_id,'
+    )
+    (root / "job.yaml").write_text(document)
+    result = run_syncmap("plan", "job.yaml", cwd=root)
+    assert result.returncode == 1, result.stderr
+    first, hint = errors(result)
+    assert first.startswith("job.yaml:7:65: error: the query of `people_with_phone` fails on ")
+    assert refused in first and first.endswith(" at objects.people.source.query")
+    assert hint == "  hint: try it in the database's own client; a side's query is one SELECT (or WITH ...)"
+    assert "Traceback" not in result.stderr
+
+
 def test_plan_writes_nothing_and_apply_syncs_both_ways(project):
     root, url = project
     (root / "job.yaml").write_text(mapping(url))
