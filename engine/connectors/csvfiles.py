@@ -35,6 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
+from time import monotonic, sleep
 from typing import Any
 
 from engine.connectors import Declared, FieldInfo, ObjectInfo, Record, Write, WriteResult
@@ -55,7 +56,8 @@ from engine.errors import ConnectorError, SettingError, UnknownObjectError
 SUFFIX = ".csv"
 UNSTAMPED = "1970-01-01T00:00:00.000000+00:00"  # the time of every row without a modification time
 TRUE_MARKS = frozenset({"true", "t", "yes", "y", "1", "x"})  # a `deleted:` cell that marks the row
-SETTINGS = ("delimiter", "quote", "encoding", "null", "id_field")
+SETTINGS = ("delimiter", "quote", "encoding", "null", "id_field", "lock_timeout_seconds")
+LOCK_POLL_SECONDS = 0.05
 
 
 @dataclass
@@ -102,6 +104,7 @@ class CsvConnector:
         self.encoding = _codec(settings.get("encoding") or "utf-8")
         self.null: str = str(settings.get("null") or "")
         self.id_field: str = str(settings.get("id_field") or "id")
+        self.lock_timeout = _seconds(settings, "lock_timeout_seconds", 60.0)
         self.read_only = read_only
         self.declared: dict[str, Declared] = {}
         self.calls: Counter[str] = Counter()
@@ -413,7 +416,20 @@ class CsvConnector:
     def _locked(self, object_type: str) -> Iterator[None]:
         """Only one writer at a time rewrites a record type's files (another run, another job)."""
         with (self.folder / f".{object_type}.csv.lock").open("a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+            deadline = monotonic() + self.lock_timeout
+            while True:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if monotonic() >= deadline:
+                        raise ConnectorError(
+                            f"`{object_type}` in {self.folder} stayed locked by another writer for "
+                            f"{self.lock_timeout:g} s; nothing was written",
+                            hint="another syncmap run is writing these files; run again when it ends, "
+                            "or raise `lock_timeout_seconds`",
+                        ) from None
+                    sleep(LOCK_POLL_SECONDS)
             try:
                 yield
             finally:
@@ -475,6 +491,15 @@ def _one_character(settings: Mapping[str, Any], name: str, default: str) -> str:
             name, f"the csv `{name}` must be one character, not `{value}`", hint='e.g. `";"` or `"\\t"`'
         )
     return value
+
+
+def _seconds(settings: Mapping[str, Any], name: str, default: float) -> float:
+    value = settings.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise SettingError(
+            name, f"the csv `{name}` must be a number of seconds, not `{value}`", hint="e.g. `60`"
+        )
+    return float(value)
 
 
 def _codec(name: str) -> str:

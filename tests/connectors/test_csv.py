@@ -156,11 +156,24 @@ def test_opened_read_only_nothing_is_written_locked_or_created(tmp_path):
     assert path.read_text() == "id,name\n1,Ada\n"
 
 
+HOLD_LOCK = """\
+import fcntl, sys, time
+with open(sys.argv[1], "a") as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    print("locked", flush=True)
+    time.sleep(60)
+"""
+
+
 def test_settings_mistakes_name_the_setting(tmp_path):
     with pytest.raises(SettingError) as missing:
         CsvConnector({"path": "exports"}, tmp_path)
     assert missing.value.setting == "path" and "exports" in missing.value.message
-    for settings, setting in (({"delimiter": ";;"}, "delimiter"), ({"encoding": "utf-9"}, "encoding")):
+    for settings, setting in (
+        ({"delimiter": ";;"}, "delimiter"),
+        ({"encoding": "utf-9"}, "encoding"),
+        ({"lock_timeout_seconds": "soon"}, "lock_timeout_seconds"),
+    ):
         with pytest.raises(SettingError) as bad:
             CsvConnector({"path": ".", **settings}, tmp_path)
         assert bad.value.setting == setting
@@ -171,6 +184,27 @@ def test_settings_mistakes_name_the_setting(tmp_path):
     with pytest.raises(ConnectorError) as unknown:
         CsvConnector({"path": "."}, tmp_path).describe("contacts")
     assert "contacts.csv" in unknown.value.message and "leads" in unknown.value.hint
+
+
+def test_a_lock_held_past_the_timeout_fails_the_write_and_writes_nothing(tmp_path):
+    write_file(tmp_path, "contacts.csv", b"id,name\n1,Ada\n")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(tmp_path / ".contacts.csv.lock")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout and holder.stdout.readline().strip() == "locked"
+    connector = CsvConnector({"path": ".", "lock_timeout_seconds": 0.3}, tmp_path)
+    started = time.monotonic()
+    with pytest.raises(ConnectorError) as locked:
+        connector.write("contacts", [Write("a", "create", "contacts", values={"name": "Bo"})])
+    assert time.monotonic() - started >= 0.3
+    assert "stayed locked by another writer for 0.3 s; nothing was written" in locked.value.message
+    holder.kill()
+    holder.wait(timeout=10)
+    assert (tmp_path / "contacts.csv").read_bytes() == b"id,name\n1,Ada\n"
+    [written] = connector.write("contacts", [Write("a", "create", "contacts", values={"name": "Bo"})])
+    assert written.ok, "a lock dies with the process holding it"
 
 
 def test_two_processes_writing_one_file_lose_nothing(tmp_path):
