@@ -27,7 +27,7 @@ import json
 import re
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -53,6 +53,12 @@ from engine.errors import ConnectorError, QueryError, SettingError, UnknownObjec
 from engine.redact import register
 
 READ_PAGE = 1000  # rows per keyset page
+NORMALISED_TIME = "%Y-%m-%d %H:%M:%f"  # SQLite's strftime: one spelling of every time, to the millisecond
+OTHER_TIME_SPELLINGS = (
+    "*[TtZz+]*",
+    "*-[0-9][0-9]:[0-9][0-9]",
+    "*-[0-9][0-9][0-9][0-9]",
+)  # text order is not time order
 IN_BATCH = 500  # values per IN (...) list in get and find
 LOCK_TIMEOUT_SECONDS = 5  # how long a write waits for a row another transaction holds
 LOCK_RETRIES = 3  # then the batch is tried again this many times before the run gives up
@@ -225,25 +231,39 @@ class SqlConnector:
             yield from self._pages(source, [], (id_column,))
             return
         modified = source.columns[source.modified_field]
-        key = self._time_key(modified)
         with self._connection(f"reading `{source.name}`") as connection:
+            key, bound = self._time_order(connection, source, modified)
             until = connection.execute(sa.select(sa.func.max(key)).select_from(source.selectable)).scalar()
         if since is None:
             yield from self._pages(source, [modified.is_(None)], (id_column,))
         if until is None:
             return
-        bound = (
-            _to_column(modified, since) if source.table is not None else parse_time(since) if since else None
-        )
-        start = key >= self._time_key(bound) if since else modified.is_not(None)
+        start = key >= bound(since) if since else modified.is_not(None)
         yield from self._pages(source, [key <= until, start], (key, id_column))
 
-    def _time_key(self, moment: Any) -> sa.ColumnElement:
-        """What time order is read by: on SQLite, where times are text in more than one spelling
-        (`CURRENT_TIMESTAMP`'s, Python's), one spelling to the millisecond; elsewhere the time."""
-        if self.engine.dialect.name == "sqlite":
-            return sa.func.strftime("%Y-%m-%d %H:%M:%f", moment)
-        return moment if isinstance(moment, sa.ColumnElement) else sa.literal(moment)
+    def _time_order(
+        self, connection: sa.Connection, source: Source, modified: sa.ColumnElement
+    ) -> tuple[sa.ColumnElement, Callable[[str], Any]]:
+        """What time order is read by, and how a time becomes a bound in it. A time column orders
+        itself. SQLite keeps times as text: spelled `YYYY-MM-DD HH:MM:SS[.ffffff]` in UTC (as
+        `CURRENT_TIMESTAMP` and SQLAlchemy write them), text order is time order and the table's
+        (modified, id) index serves the read; any other spelling in the column (a `T`, a zone)
+        is ordered by one normalised spelling, which only an index on that expression serves."""
+        if self.engine.dialect.name != "sqlite":
+            if source.table is None:
+                return modified, lambda since: parse_time(since)
+            return modified, lambda since: _to_column(modified, since)
+        text = sa.type_coerce(modified, sa.String())
+        other_spelling = sa.or_(*(text.op("GLOB")(pattern) for pattern in OTHER_TIME_SPELLINGS))
+        if (
+            connection.execute(
+                sa.select(sa.literal(1)).select_from(source.selectable).where(other_spelling).limit(1)
+            ).first()
+            is None
+        ):
+            return text, lambda since: sa.literal(_sqlite_time(since), sa.String())
+        key = sa.func.strftime(NORMALISED_TIME, modified)
+        return key, lambda since: sa.func.strftime(NORMALISED_TIME, _sqlite_time(since))
 
     def _pages(self, source: Source, conditions: list, order: tuple) -> Iterator[Record]:
         keys = [column.label(f"_syncmap_key{i}") for i, column in enumerate(order)]
@@ -251,7 +271,7 @@ class SqlConnector:
         while True:
             query = sa.select(source.selectable, *keys).where(*conditions).order_by(*order).limit(READ_PAGE)
             if after is not None:
-                query = query.where(sa.tuple_(*order) > sa.tuple_(*after))
+                query = query.where(_after(order, after))
             with self._connection(f"reading `{source.name}`") as connection:
                 rows = connection.execute(query).all()
             width = len(rows[0]) - len(keys) if rows else 0
@@ -550,6 +570,22 @@ def _database_url(text: str, base_dir: Path | None, read_only: bool) -> sa.URL:
 
 def _url_hint() -> str:
     return "write it like postgresql://app:${APP_DB_PASSWORD}@host:5432/app or sqlite:///app.db"
+
+
+def _after(order: tuple, after: tuple) -> sa.ColumnElement:
+    """Rows after the key ``after`` in ``order``, written so an index on the columns serves it:
+    (a, b) > (x, y) as a >= x AND (a > x OR b > y)."""
+    if len(order) == 1:
+        return order[0] > after[0]
+    (first, second), (x, y) = order, after
+    return sa.and_(first >= x, sa.or_(first > x, second > y))
+
+
+def _sqlite_time(since: str) -> str:
+    """A time in SQLite's text spelling, as short as it can be (`.5`, not `.500000`, and no
+    fraction at a whole second) so that `>=` holds for every spelling of that same instant."""
+    moment = _aware(parse_time(since)).astimezone(UTC)
+    return f"{moment:%Y-%m-%d %H:%M:%S.%f}".rstrip("0").rstrip(".")
 
 
 def _shown(url: sa.URL) -> str:

@@ -224,3 +224,67 @@ def test_a_row_locked_by_another_transaction_is_waited_for(contacts, database):
     other.dispose()
     assert updated.ok and waited >= 0.9
     assert contacts.get("contacts", [made.id])[made.id].values["name"] == "Ada L."
+
+
+SPELLINGS = [  # one instant per pair, two ways SQLite tables hold times
+    ("2026-11-01 09:00:00", "2026-11-01 09:00:00.000000"),
+    ("2026-11-01 09:00:00.5", "2026-11-01 09:00:00.500"),
+]
+
+
+def sqlite_people(tmp_path: Path, stamps: list[str]) -> SqlConnector:
+    with sa.create_engine(f"sqlite:///{tmp_path / 'app.db'}").begin() as connection:
+        connection.execute(
+            sa.text("CREATE TABLE people (id INTEGER PRIMARY KEY, updated_at DATETIME NOT NULL)")
+        )
+        connection.execute(sa.text("CREATE INDEX people_modified ON people (updated_at, id)"))
+        connection.execute(
+            sa.text("INSERT INTO people (id, updated_at) VALUES (:id, :at)"),
+            [{"id": i, "at": at} for i, at in enumerate(stamps, 1)],
+        )
+    return SqlConnector({"url": "sqlite:///app.db"}, tmp_path, read_only=True)
+
+
+def test_sqlite_times_in_either_spelling_read_in_time_order_and_since_is_inclusive(tmp_path):
+    stamps = [at for pair in SPELLINGS for at in pair] * (READ_PAGE // 2)  # pages split ties
+    connector = sqlite_people(tmp_path, stamps)
+    everything = list(connector.read("people"))
+    assert len(everything) == len(stamps) and len({r.id for r in everything}) == len(stamps)
+    assert [r.modified for r in everything] == sorted(r.modified for r in everything)
+    for first, second in SPELLINGS:  # every spelling of the instant `since` names is read again
+        since = next(r.modified for r in everything if int(r.id) == stamps.index(first) + 1)
+        again = list(connector.read("people", since=since))
+        assert len(again) == sum(1 for r in everything if r.modified >= since)
+        assert {stamps[int(r.id) - 1] for r in again} >= {first, second}
+
+
+def test_sqlite_times_with_a_zone_or_a_T_read_in_time_order(tmp_path):
+    stamps = [
+        "2026-11-01T10:00:00+02:00",
+        "2026-11-01 08:30:00",
+        "2026-11-01T07:00:00Z",
+        "2026-11-01 09:00:00",
+    ]
+    connector = sqlite_people(tmp_path, stamps)
+    assert [r.id for r in connector.read("people")] == ["3", "1", "2", "4"]  # 07:00, 08:00, 08:30, 09:00 UTC
+    assert [r.id for r in connector.read("people", since="2026-11-01T08:15:00Z")] == ["2", "4"]
+
+
+def test_a_sqlite_read_in_one_spelling_pages_through_the_tables_index(tmp_path):
+    connector = sqlite_people(
+        tmp_path, [f"2026-11-01 09:{i // 60 % 60:02d}:{i % 60:02d}" for i in range(3 * READ_PAGE)]
+    )
+    plans: list[str] = []
+
+    @sa.event.listens_for(connector.engine, "before_cursor_execute")
+    def explain(connection, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().startswith("SELECT") and "ORDER BY" in statement:
+            rows = connection.connection.execute(f"EXPLAIN QUERY PLAN {statement}", parameters).fetchall()
+            plans.append(" ".join(str(row[-1]) for row in rows))
+
+    assert len(list(connector.read("people", since="2026-11-01T09:10:00Z"))) == 3 * READ_PAGE - 600
+    assert plans and all(
+        "USING INDEX people_modified" in plan or "USING COVERING INDEX people_modified" in plan
+        for plan in plans
+    ), plans
+    assert not any("TEMP B-TREE" in plan for plan in plans), plans
