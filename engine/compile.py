@@ -244,6 +244,7 @@ class _Compiler:
             object_location=self.source.locate((*at, "object")),
             query_location=self.source.locate((*at, "query")) if spec.query else None,
             modified_within_seconds=int(window[:-1]) * SECONDS[window[-1]] if window else None,
+            find_hard_deletes=spec.find_hard_deletes,
         )
 
     def parent(self, spec: str | model.Parent | None, name: str, at: DocPath) -> plan.Parent | None:

@@ -121,6 +121,13 @@ class Side(Strict):
         pattern=DURATION_PATTERN,
         description="Only read records modified within this window, e.g. `30d`.",
     )
+    find_hard_deletes: bool = Field(
+        False,
+        description=(
+            "Look up every linked record of this side on each run: one the system no longer has was "
+            "deleted (a table or file whose rows are removed, not marked). Costs a lookup per link."
+        ),
+    )
 
 
 class Directions(Strict):

@@ -43,6 +43,7 @@ class Side:
     modified_field: str | None = None
     where: str | None = None
     modified_within_seconds: int | None = None
+    find_hard_deletes: bool = False  # linked records the read did not bring are looked up by id
     deleted_field: str | None = None
     query: str | None = None
     where_location: Location | None = field(default=None, compare=False)

@@ -29,7 +29,7 @@ from engine.errors import ConnectorError, DocumentError, RecordError, SettingErr
 from engine.expressions import field_path, parse_datetime, phone_e164
 from engine.lease import JobLease
 from engine.phones import PhonesAhead
-from engine.plan import FLOWS, FieldRule, Plan, Step
+from engine.plan import FLOWS, FieldRule, Plan, Side, Step
 from engine.secrets import resolve_settings
 from engine.spool import collector_paused
 from engine.state import Link, StateStore, now
@@ -236,7 +236,7 @@ class _StepRun:
             if not (record.modified == watermark and seen.get(record.id) == _content(record))
         )
         count, newest, at_newest = 0, None, []
-        for record in itertools.chain(changed, self.retries(side, spec.types)):
+        for record in itertools.chain(changed, self.retries(side, spec.types), self.vanished(side, spec)):
             if record.modified and (newest is None or record.modified >= newest):
                 at_newest = at_newest if record.modified == newest else []
                 newest = record.modified
@@ -264,6 +264,25 @@ class _StepRun:
         connector = self.source if side == "source" else self.target
         for record_type in types if missing else ():
             yield from connector.get(record_type, missing).values()
+
+    def vanished(self, side: str, spec: Side) -> Iterator[Record]:
+        """With `find_hard_deletes`, the linked records of a side the read did not bring, looked
+        up by id (asked once the changes are all read): one the system no longer has is read as
+        a deletion, as a table whose rows are removed rather than marked never says."""
+        if not spec.find_hard_deletes:
+            return
+        wanted: dict[str, dict[str, None]] = defaultdict(dict)
+        for link in self.links.values():
+            record_type, record_id = (
+                (link.source_type, link.source_id) if side == "source" else (link.target_type, link.target_id)
+            )
+            if record_id not in self.refreshed[side]:
+                wanted[record_type][record_id] = None
+        connector = self.source if side == "source" else self.target
+        for record_type, ids in wanted.items():
+            for chunk in batched(ids, BATCH):
+                found = connector.get(record_type, chunk)
+                yield from (Record(record_type, i, {}, deleted=True) for i in chunk if i not in found)
 
     def index_keys(self, side: str, record: Record) -> None:
         keys = [] if record.deleted else self.key_values(side, record)

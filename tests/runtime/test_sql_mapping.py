@@ -3,6 +3,7 @@ the catalogue refuses typos before anything runs, a plan writes nothing, apply s
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -72,8 +73,9 @@ def rows(url: str, root: Path, query: str) -> list[tuple]:
     if url.startswith("sqlite:///"):
         url = f"sqlite:///{root / url.removeprefix('sqlite:///')}"
     engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
-    with engine.connect() as connection:
-        found = [tuple(row) for row in connection.execute(sa.text(query))]
+    with engine.begin() as connection:
+        result = connection.execute(sa.text(query))
+        found = [tuple(row) for row in result] if result.returns_rows else []
     engine.dispose()
     return found
 
@@ -185,3 +187,33 @@ def test_plan_writes_nothing_and_apply_syncs_both_ways(project):
         ("Ada King",),
         ("Bob Byte",),
     ]
+
+
+@pytest.mark.parametrize("find_hard_deletes", [True, False])
+def test_a_row_removed_from_the_table_is_found_by_the_key_scan_only_when_asked(project, find_hard_deletes):
+    root, url = project
+    flag = str(find_hard_deletes).lower()
+    document = mapping(url).replace(
+        "modified: changed_at}", f"modified: changed_at, find_hard_deletes: {flag}}}"
+    )
+    assert f"find_hard_deletes: {flag}}}" in document
+    (root / "job.yaml").write_text(document + "    deletes: propagate\n")
+    applied = run_syncmap("apply", "job.yaml", cwd=root)
+    assert applied.returncode == 0, applied.stderr
+    rows(url, root, "DELETE FROM people WHERE full_name = 'Ada Lovelace'")
+    planned = run_syncmap("plan", "job.yaml", "--format", "json", cwd=root)
+    assert planned.returncode == 0, planned.stderr
+    deletes = [
+        c for s in json.loads(planned.stdout)["steps"] for c in s["changes"] if c["action"] == "delete"
+    ]
+    assert [(c["side"], c["origin"]) for c in deletes] == (
+        [("target", "people 1 (deleted)")] if find_hard_deletes else []
+    )
+    again = run_syncmap("apply", "job.yaml", cwd=root)
+    assert again.returncode == 0, again.stderr
+    assert rows(url, root, "SELECT name, removed FROM contacts ORDER BY name") == [
+        ("Ada Lovelace", find_hard_deletes),
+        ("Bob Byte", False),
+    ]
+    settled = run_syncmap("plan", "job.yaml", "--detailed-exitcode", cwd=root)
+    assert settled.returncode == 0, settled.stdout + settled.stderr
