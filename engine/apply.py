@@ -64,7 +64,8 @@ def apply_step(
         # meanwhile: these writes happened, and whoever runs the job next must know of them
         with context.state.transaction():
             for ref, change, result in zip(refs, batch, results, strict=True):
-                context.state.journal_done(ref, "done" if result.ok else "failed", result.id)
+                if not result.unknown:  # an unknown outcome stays pending: the next run looks for it
+                    context.state.journal_done(ref, "done" if result.ok else "failed", result.id)
                 record_id = change.record_id or result.id or change.planned_id or ""
                 if result.ok:
                     report.written += 1

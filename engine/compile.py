@@ -9,11 +9,12 @@ a connector; errors carry the document location of the value at fault.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from engine import model, plan
-from engine.diagnostics import Diagnostic, DocPath, did_you_mean, sort_diagnostics
+from engine.diagnostics import Diagnostic, DocPath, Location, did_you_mean, sort_diagnostics
 from engine.errors import DocumentError
 from engine.expressions import (
     CompiledExpression,
@@ -96,6 +97,7 @@ class _Compiler:
                     conn.connector,
                     tuple(sorted(conn.settings.items())),
                     self.source.locate(("connections", name, "settings")),
+                    tuple(self.setting_locations(name, conn.settings)),
                 )
                 for name, conn in sorted(document.connections.items())
             ),
@@ -104,6 +106,18 @@ class _Compiler:
             ),
             steps=ordered,
         )
+
+    def setting_locations(
+        self, connection: str, settings: dict[str, Any], prefix: tuple[str, ...] = ()
+    ) -> Iterator[tuple[str, Location]]:
+        """Where each setting of a connection is written, nested ones too, by dotted path."""
+        for key, value in settings.items():
+            path = (*prefix, str(key))
+            location = self.source.locate(("connections", connection, "settings", *path))
+            if location is not None:
+                yield ".".join(path), location
+            if isinstance(value, dict):
+                yield from self.setting_locations(connection, value, path)
 
     # -- rule sets -------------------------------------------------------------------------
 

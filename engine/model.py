@@ -60,11 +60,12 @@ class Connection(Strict):
         pattern=r"^[a-z][a-z0-9_]*$",
         description="Connector plugin name: `salesforce`, `sql`, `sqlite`, `jsonl`, `memory`, or a third-party one.",
     )
-    settings: dict[str, Scalar] = Field(
+    settings: dict[str, Any] = Field(
         default_factory=dict,
         description=(
-            "Connector settings. Secrets (keys containing password, secret, token, session_id, "
-            "api_key) must be environment references such as `${SF_SESSION_ID}`."
+            "Connector settings (the built-in connectors' are checked by their own schemas). Secrets "
+            "(keys containing password, secret, token, session_id, api_key) must be environment "
+            "references such as `${SF_SESSION_ID}`."
         ),
         json_schema_extra={
             "propertyNames": {"pattern": r"^[a-z][a-z0-9_]*$"},

@@ -13,7 +13,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.diagnostics import Location
+from engine.diagnostics import Diagnostic, Location
+from engine.errors import DocumentError, SettingError
 from engine.expressions import CompiledExpression
 
 Scalar = str | int | float | bool | None
@@ -29,8 +30,27 @@ FLOWS = {
 class Connection:
     name: str
     connector: str
-    settings: tuple[tuple[str, Scalar], ...] = ()
+    settings: tuple[tuple[str, Any], ...] = ()
     location: Location | None = field(default=None, compare=False)  # of its `settings`
+    # where each nested setting is written (`objects.contacts.list.path`), for located errors
+    setting_locations: tuple[tuple[str, Location], ...] = field(default=(), compare=False)
+
+    def locate(self, setting: str) -> Location | None:
+        """Where a setting (a dotted path) is written: it, or its nearest written parent."""
+        found = dict(self.setting_locations)
+        parts = setting.split(".")
+        while parts:
+            if ".".join(parts) in found:
+                return found[".".join(parts)]
+            parts.pop()
+        return self.location
+
+    def located(self, error: SettingError) -> DocumentError:
+        """A setting naming what does not exist, as an error where the document writes it."""
+        path = ("connections", self.name, "settings", *error.setting.split("."))
+        return DocumentError(
+            [Diagnostic("connection-setting", error.message, self.locate(error.setting), path, error.hint)]
+        )
 
 
 @dataclass(frozen=True)
@@ -182,6 +202,9 @@ class Plan:
     description: str | None = None
     files: tuple[str, ...] = field(default=(), compare=False)
     hash: str = field(default="", compare=False)
+
+    def connection(self, name: str) -> Connection:
+        return next(connection for connection in self.connections if connection.name == name)
 
     def step(self, name: str) -> Step:
         return next(step for step in self.steps if step.name == name)

@@ -11,9 +11,12 @@ cannot answer is a connector failure, not a document error.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from engine.connectors import Connector, ObjectInfo
 from engine.diagnostics import Diagnostic, did_you_mean, sort_diagnostics
-from engine.errors import ConnectorError, QueryError, UnknownObjectError
+from engine.errors import ConnectorError, QueryError, SettingError, UnknownObjectError
 from engine.expressions import CompiledExpression, field_path
 from engine.plan import FLOWS, FieldRule, Plan, Step
 
@@ -23,21 +26,38 @@ def check_remote(
 ) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     for step in plan.steps if steps is None else steps:
-        found.extend(_check_source_types(step, connectors[step.source.connection]))
-        connector = connectors[step.target.connection]
-        for record_type in step.target.types:
-            info = _described(step, "target", record_type, connector, found)
-            if info is None:
-                continue
-            for rule in step.fields:
-                if not rule.types or record_type in rule.types:
-                    found.extend(_check_field(step, rule, info))
-            if record_type == step.target.create_as and "to_target" in FLOWS[step.directions.create]:
-                found.extend(_check_required(step, info))
-            if record_type.endswith("__c") and any(key.normalize == "phone" for key in step.match):
-                found.extend(_check_custom_object(step, info, connector))
-            found.extend(_check_where(step, record_type, connector))
+        with _settings_located(plan, step.source.connection):
+            found.extend(_check_source_types(step, connectors[step.source.connection]))
+        with _settings_located(plan, step.target.connection):
+            found.extend(_check_target_types(step, connectors[step.target.connection]))
     return sort_diagnostics(found)
+
+
+@contextmanager
+def _settings_located(plan: Plan, connection: str) -> Iterator[None]:
+    """A describe's request that a setting makes wrong (a path the API does not have) is an
+    error where the document writes that setting."""
+    try:
+        yield
+    except SettingError as e:
+        raise plan.connection(connection).located(e) from None
+
+
+def _check_target_types(step: Step, connector: Connector) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    for record_type in step.target.types:
+        info = _described(step, "target", record_type, connector, found)
+        if info is None:
+            continue
+        for rule in step.fields:
+            if not rule.types or record_type in rule.types:
+                found.extend(_check_field(step, rule, info))
+        if record_type == step.target.create_as and "to_target" in FLOWS[step.directions.create]:
+            found.extend(_check_required(step, info))
+        if record_type.endswith("__c") and any(key.normalize == "phone" for key in step.match):
+            found.extend(_check_custom_object(step, info, connector))
+        found.extend(_check_where(step, record_type, connector))
+    return found
 
 
 def _check_source_types(step: Step, connector: Connector) -> list[Diagnostic]:

@@ -232,7 +232,10 @@ class _StepRun:
         changed = (
             record
             for record_type in spec.types
-            for record in connector.read(record_type, since=since, where=spec.where, own_writes=own_writes)
+            for record in self._read_located(
+                spec.connection,
+                connector.read(record_type, since=since, where=spec.where, own_writes=own_writes),
+            )
             if not (record.modified == watermark and seen.get(record.id) == _content(record))
         )
         count, newest, at_newest = 0, None, []
@@ -253,6 +256,14 @@ class _StepRun:
                 self.out.seen[side] = seen | self.out.seen[side]
         elif since is None:  # nothing there yet: what appears later (this run's writes too) is new
             self.out.watermarks[side] = started
+
+    def _read_located(self, connection: str, records: Iterator[Record]) -> Iterator[Record]:
+        """A read whose request a setting makes wrong (a list path the API does not have) is
+        an error at that setting in the document."""
+        try:
+            yield from records
+        except SettingError as e:
+            raise self.context.plan.connection(connection).located(e) from None
 
     def retries(self, side: str, types: tuple[str, ...]) -> Iterator[Record]:
         """The dead letters of a side not read already (asked once the changes are all read)."""
@@ -1192,10 +1203,7 @@ def open_connectors(
         except SettingError as e:
             for other in opened.values():
                 other.close()
-            path = ("connections", connection.name, "settings", e.setting)
-            raise DocumentError(
-                [Diagnostic("connection-setting", e.message, connection.location, path, e.hint)]
-            ) from None
+            raise connection.located(e) from None
         opened[connection.name] = connector
         if hasattr(connector, "expect_fields"):
             connector.expect_fields(related_fields(plan, connection.name))

@@ -18,12 +18,14 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from engine import model
+from engine.connectors.rest.settings import RestSettings
 from engine.diagnostics import Diagnostic, DocPath, did_you_mean
 from engine.load import SourceMap
 from engine.versions import LATEST, SUPPORTED, migrate, renamed_keys
 
 SCHEMA_BASE_URL = "https://syncmap.dev/schemas"
 KINDS = {"mapping": model.Document, "rules": model.RuleSet}
+CONNECTOR_SETTINGS = {"rest": RestSettings}  # the built-in connectors that publish typed settings
 
 PATTERN_HINTS = {
     model.ENV_REFERENCE_PATTERN: "secrets come from the environment: write `${SF_SESSION_ID}`, never the value",
@@ -66,11 +68,29 @@ def schema_for(kind: str) -> dict:
     """The JSON Schema (draft 2020-12) of one document kind in the newest version, as published
     in ``schemas/`` (older versions' schemas stay there unchanged)."""
     generated = KINDS[kind].model_json_schema()
+    if kind == "mapping":
+        _publish_connector_settings(generated)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"{SCHEMA_BASE_URL}/{kind}.v{LATEST}.json",
         **generated,
     }
+
+
+def _publish_connector_settings(schema: dict) -> None:
+    """Each built-in connector's settings schema, applied to a connection naming it, so an editor
+    completes and checks them as it does the rest of the document."""
+    connection = schema["$defs"]["Connection"]
+    for name, settings_model in CONNECTOR_SETTINGS.items():
+        settings = settings_model.model_json_schema(ref_template="#/$defs/{model}")
+        schema["$defs"].update(settings.pop("$defs", {}))
+        schema["$defs"][settings_model.__name__] = settings
+        connection.setdefault("allOf", []).append(
+            {
+                "if": {"properties": {"connector": {"const": name}}, "required": ["connector"]},
+                "then": {"properties": {"settings": {"$ref": f"#/$defs/{settings_model.__name__}"}}},
+            }
+        )
 
 
 def schema_text(kind: str) -> str:

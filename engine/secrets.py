@@ -18,20 +18,26 @@ SECRET_SETTING = re.compile(r"secret|password|passwd|token|session|key|credentia
 
 
 def resolve_settings(connection: str, settings: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
-    """Settings with every `${NAME}` replaced by the environment variable's value."""
-    resolved = {}
-    for key, value in settings.items():
-        if isinstance(value, str):
-            for name in REFERENCE.findall(value):
-                if name not in environ:
-                    raise UsageError(
-                        f"connection `{connection}` needs the environment variable {name} (setting `{key}`)",
-                        hint=f"export {name}=... before running syncmap",
-                    )
-            secret_setting = SECRET_SETTING.search(key)
-            for name in REFERENCE.findall(value):  # `url: postgresql://app:${APP_DB_PASSWORD}@db/app`
-                if secret_setting or SECRET_SETTING.search(name):
-                    register(environ[name])
-            value = REFERENCE.sub(lambda m: environ[m.group(1)], value)
-        resolved[key] = value
-    return resolved
+    """Settings with every `${NAME}` replaced by the environment variable's value, in nested
+    settings too (`auth: {token: ${PLATFORM_TOKEN}}`)."""
+    return {key: _resolved(connection, key, value, environ) for key, value in settings.items()}
+
+
+def _resolved(connection: str, key: str, value: Any, environ: Mapping[str, str]) -> Any:
+    if isinstance(value, dict):
+        return {name: _resolved(connection, f"{key}.{name}", inner, environ) for name, inner in value.items()}
+    if isinstance(value, list):
+        return [_resolved(connection, key, inner, environ) for inner in value]
+    if not isinstance(value, str):
+        return value
+    for name in REFERENCE.findall(value):
+        if name not in environ:
+            raise UsageError(
+                f"connection `{connection}` needs the environment variable {name} (setting `{key}`)",
+                hint=f"export {name}=... before running syncmap",
+            )
+    secret_setting = SECRET_SETTING.search(key.rsplit(".", 1)[-1])
+    for name in REFERENCE.findall(value):  # `url: postgresql://app:${APP_DB_PASSWORD}@db/app`
+        if secret_setting or SECRET_SETTING.search(name):
+            register(environ[name])
+    return REFERENCE.sub(lambda m: environ[m.group(1)], value)

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from tests.rest.servers import JsonServer
+
 REPO = Path(__file__).resolve().parent.parent
 POSTGRES = os.environ.get("SYNCMAP_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -103,3 +105,19 @@ def customer_database(kind: str, server: str | None, folder: Path, statements: S
             connection.execute(sa.text(statement))
     engine.dispose()
     return "sqlite:///app.db"
+
+
+@pytest.fixture
+def json_server(tmp_path: Path) -> Iterator[Callable[..., JsonServer]]:
+    """Start json-server (a platform's REST API) over the given data; stopped afterwards."""
+    started: list[JsonServer] = []
+
+    def start(db: dict | None = None, **options) -> JsonServer:
+        folder = tmp_path / f"platform{len(started)}"
+        folder.mkdir()
+        started.append(JsonServer(folder, db or {"contacts": [], "activities": []}, **options))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()

@@ -33,10 +33,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from engine.diagnostics import did_you_mean
-from engine.errors import ConnectorError
+from engine.errors import ConnectorError, SettingError
 
 ENTRY_POINT_GROUP = "syncmap.connectors"
 
@@ -111,10 +113,15 @@ class Write:
 
 @dataclass(frozen=True)
 class WriteResult:
+    """The outcome of one write. ``unknown``: it may have happened (a create whose answer was
+    lost, or came without the new id); the journal keeps it open, and the next run looks for the
+    record before creating it again."""
+
     ref: str
     ok: bool
     id: str | None = None
     error: str | None = None
+    unknown: bool = False
 
 
 class Connector(Protocol):
@@ -154,6 +161,63 @@ class Connector(Protocol):
 
 
 ConnectorFactory = Callable[[dict[str, Any], Path], Connector]
+SettingsModel = TypeVar("SettingsModel", bound=BaseModel)
+
+
+def typed_settings(model: type[SettingsModel], settings: Mapping[str, Any]) -> SettingsModel:
+    """A connector's settings checked by its pydantic model (declared on the connector as
+    ``settings_model``, which also publishes them in the mapping schema); the first mistake is a
+    SettingError naming the setting by its dotted path, which the document locates."""
+    try:
+        return model.model_validate(dict(settings))
+    except ValidationError as e:
+        error = e.errors()[0]
+        loc = _as_written(settings, error["loc"])
+        where = ".".join(str(part) for part in loc) or "settings"
+        hint = (
+            did_you_mean(str(loc[-1]), _known_keys(model, loc[:-1]))
+            if error["type"] == "extra_forbidden"
+            else None
+        )
+        raise SettingError(
+            where,
+            f"setting `{where}`: {error['msg']}",
+            hint=hint or "see the connector's settings in the README",
+        ) from None
+
+
+def _as_written(settings: Any, loc: Sequence[Any]) -> list[Any]:
+    """An error's place as the document writes it: pydantic adds the tag of a choice of models
+    (`auth.bearer.token` for `auth: {type: bearer, token: ...}`), which no document has."""
+    written, node = [], settings
+    for position, part in enumerate(loc):
+        in_node = part in node if isinstance(node, Mapping) else isinstance(part, int) and part < len(node)
+        if isinstance(node, Mapping | list) and in_node:
+            node = node[part]
+        elif position < len(loc) - 1:
+            continue  # a tag
+        written.append(part)
+    return written
+
+
+def _known_keys(model: type[BaseModel], parents: Sequence[Any]) -> list[str]:
+    """The setting names allowed next to a misspelled one (for its did-you-mean)."""
+    schema = model.model_json_schema()
+    node: dict[str, Any] = schema
+    for part in parents:
+        node = _resolve_ref(node, schema)
+        properties = node.get("properties", {})
+        node = properties.get(part) or node.get("additionalProperties") or {}
+    node = _resolve_ref(node, schema)
+    return list(node.get("properties", {}))
+
+
+def _resolve_ref(node: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    for choice in node.get("anyOf", []):  # an optional model: `X | None`
+        if "$ref" in choice:
+            node = choice
+    ref = node.get("$ref")
+    return schema["$defs"][ref.rsplit("/", 1)[-1]] if ref else node
 
 
 class Registry:

@@ -1,6 +1,6 @@
 """What every writable connector promises the runner, checked on each: syncmap's own stores
 (sqlite, memory), a customer's tables through `sql` on a real PostgreSQL server and on a SQLite
-file, and CSV files. A new connector joins by adding a `Subject` below."""
+file, CSV files, and a platform's REST API served by json-server. A new connector joins by adding a `Subject` below."""
 
 from __future__ import annotations
 
@@ -14,10 +14,12 @@ import pytest
 from engine.connectors import Connector, Declared, Record, Write
 from engine.connectors.csvfiles import CsvConnector
 from engine.connectors.memory import MemoryConnector
+from engine.connectors.rest import RestConnector
 from engine.connectors.sql import SqlConnector
 from engine.connectors.sqlite import SqliteConnector
 from engine.errors import UnknownObjectError
 from tests.conftest import customer_database
+from tests.rest.servers import settings as rest_settings
 
 TABLE = {
     "postgresql": "CREATE TABLE contacts (id SERIAL PRIMARY KEY, name TEXT, email TEXT, "
@@ -61,7 +63,18 @@ def _csv(folder: Path) -> Subject:
     return Subject("csv", open_csv, fixed_types=True)
 
 
-@pytest.fixture(params=["sqlite", "memory", "sql-postgresql", "sql-sqlite", "csv"])
+def _rest(request: pytest.FixtureRequest) -> Subject:
+    server = request.getfixturevalue("json_server")()
+
+    def open_rest() -> Connector:
+        connector = RestConnector(rest_settings(server))
+        connector.declare("contacts", Declared(deleted_field="deleted_at"))
+        return connector
+
+    return Subject("rest", open_rest, fixed_types=True)
+
+
+@pytest.fixture(params=["sqlite", "memory", "sql-postgresql", "sql-sqlite", "csv", "rest"])
 def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Subject:
     kind = request.param
     if kind == "sqlite":
@@ -71,6 +84,8 @@ def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Subject:
         return Subject(kind, lambda: MemoryConnector({"store": store}), fixed_types=False)
     if kind.startswith("sql-"):
         return _sql(kind.removeprefix("sql-"), request, tmp_path)
+    if kind == "rest":
+        return _rest(request)
     return _csv(tmp_path)
 
 

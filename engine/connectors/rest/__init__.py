@@ -1,0 +1,320 @@
+"""The rest connector: a platform's HTTP JSON API, described in the connection's settings, read
+and written both ways with no code.
+
+Per record type (`objects:`), the settings say how to list records (path, query parameters,
+`records:` in the body, the pagination, the `since:` parameter for incremental reads), how to get
+one by id, find by a field, and create, update and delete (see ``settings``). A side may name the
+id (`id:`), modification time (`modified:`) and soft-delete (`deleted:`) fields; with `deleted:`,
+a delete sets that field to the current time instead of calling `delete`.
+
+- A read without `since:` lists every record each run; syncmap's digests of the records read at
+  the watermark still tell the unchanged ones apart. Records come in the API's order.
+- Writes go out ``concurrency`` at a time, one request per record; each gets its own result,
+  carrying the API's status and message. A create whose answer was lost, or that answered
+  without an id, is reported as unknown: the journal looks for it on the next run instead of
+  creating it again.
+- Describe gives the declared `fields`, or the fields of a sample page; never authoritative.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import jmespath
+
+from engine.connectors import Declared, FieldInfo, ObjectInfo, Record, Write, WriteResult, typed_settings
+from engine.connectors.local import (
+    canonical_time,
+    infer_fields,
+    lookup,
+    parse_time,
+    refuse_where,
+    resolve_path,
+)
+from engine.connectors.rest.http import Answer, CredentialsRefused, Http, Unanswered, excerpt
+from engine.connectors.rest.pages import pages
+from engine.connectors.rest.settings import ObjectSettings, RestSettings, Since, WriteCall
+from engine.diagnostics import did_you_mean
+from engine.errors import ConnectorError, SettingError, UnknownObjectError
+
+EPOCH_MS_FROM = 100_000_000_000  # a number this large is milliseconds since 1970, not seconds
+
+
+class RestConnector:
+    opens_read_only = True
+    settings_model = RestSettings
+
+    def __init__(self, settings: Mapping[str, Any], base_dir: Path | None = None, read_only: bool = False):
+        self.settings = typed_settings(RestSettings, settings)
+        self.read_only = read_only
+        self.calls: Counter[str] = Counter()
+        self.declared: dict[str, Declared] = {}
+        self.http = Http(self.settings, _verify(self.settings, base_dir))
+
+    def close(self) -> None:
+        self.http.close()
+
+    # -- what each record type is ---------------------------------------------------------------
+
+    def declare(self, object_type: str, declared: Declared) -> None:
+        if declared.query is not None:
+            raise ConnectorError(
+                f"the rest connector cannot run a `query:` (for `{object_type}`)",
+                hint="describe the endpoint under the connection's `objects` and name it as `object:`",
+            )
+        self.declared[object_type] = declared
+
+    def _object(self, object_type: str) -> ObjectSettings:
+        spec = self.settings.objects.get(object_type)
+        if spec is None:
+            known = sorted(self.settings.objects)
+            hint = did_you_mean(object_type, known) or f"the objects of this connection: {', '.join(known)}"
+            raise UnknownObjectError(f"the API has no object `{object_type}` in its settings", hint=hint)
+        return spec
+
+    def _fields(self, object_type: str) -> tuple[str, str | None, str | None]:
+        """The id, modified and soft-delete fields: the side's declaration over the settings."""
+        spec, declared = self._object(object_type), self.declared.get(object_type, Declared())
+        modified = declared.modified_field or spec.modified_field
+        return declared.id_field or spec.id_field, modified, declared.deleted_field
+
+    def describe(self, object_type: str) -> ObjectInfo:
+        self.calls["describe"] += 1
+        spec = self._object(object_type)
+        id_field, modified, deleted = self._fields(object_type)
+        if spec.fields:
+            fields = {id_field: FieldInfo(id_field, "id", updateable=False, nillable=False, defaulted=True)}
+            fields |= {name: FieldInfo(name, kind) for name, kind in spec.fields.items() if name != id_field}
+        else:
+            sample = next(pages(self.http, object_type, spec.list, dict(spec.list.params), id_field), [])
+            fields = infer_fields(sample, id_field, modified or "updated_at")
+        if deleted:
+            fields[deleted] = FieldInfo(deleted, "datetime")
+        return ObjectInfo(
+            object_type,
+            fields,
+            id_field=id_field,
+            modified_field=modified,
+            createable=spec.create is not None,
+            updateable=spec.update is not None,
+            deletable=spec.delete is not None or deleted is not None,
+        )
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def read(
+        self,
+        object_type: str,
+        since: str | None = None,
+        where: str | None = None,
+        own_writes: Sequence[tuple[str, str]] = (),
+    ) -> Iterator[Record]:
+        refuse_where("rest", object_type, where)
+        self.calls["read"] += 1
+        spec = self._object(object_type)
+        params: dict[str, Any] = dict(spec.list.params)
+        if since is not None and spec.list.since is not None:
+            params[spec.list.since.param] = since_value(since, spec.list.since)
+        for page in self._pages(object_type, params):
+            for values in page:
+                record = self._record(object_type, values)
+                if since is None or record.modified is None or record.modified >= since:
+                    yield record
+
+    def get(self, object_type: str, ids: Sequence[str]) -> dict[str, Record]:
+        self.calls["get"] += 1
+        spec = self._object(object_type)
+        wanted = list(dict.fromkeys(str(i) for i in ids))
+        if spec.get is None:  # no endpoint for one record: list them and keep the ones asked for
+            found = (r for page in self._pages(object_type, dict(spec.list.params)) for r in page)
+            records = [self._record(object_type, values) for values in found]
+            return {r.id: r for r in records if r.id in set(wanted) and not r.deleted}
+        with ThreadPoolExecutor(self.settings.concurrency) as pool:
+            fetched = list(pool.map(lambda record_id: self._get_one(object_type, spec, record_id), wanted))
+        return {record.id: record for record in fetched if record is not None and not record.deleted}
+
+    def _get_one(self, object_type: str, spec: ObjectSettings, record_id: str) -> Record | None:
+        assert spec.get is not None
+        answer = self.http.call("GET", _with_id(spec.get.path, record_id))
+        if answer.status == 404:
+            return None
+        if answer.status >= 400:
+            raise ConnectorError(
+                f"GET {answer.response.request.url} answered {answer.status}: {excerpt(answer.response)}"
+            )
+        values = jmespath.search(spec.get.record, answer.body)
+        return self._record(object_type, values) if isinstance(values, dict) else None
+
+    def find(self, object_type: str, field_name: str, values: Sequence[Any]) -> list[Record]:
+        self.calls["find"] += 1
+        spec = self._object(object_type)
+        wanted = list(dict.fromkeys(v for v in values if v is not None))
+        if not wanted:
+            return []
+        param = spec.find.params.get(field_name)
+        if param is None:  # the API cannot filter by it: list every record and index them
+            batches = [dict(spec.list.params)]
+        else:
+            size = spec.find.batch
+            batches = [
+                [*spec.list.params.items(), *((param, value) for value in wanted[i : i + size])]
+                for i in range(0, len(wanted), size)
+            ]
+        found: dict[str, Record] = {}
+        for query in batches:
+            for page in self._pages(object_type, query):
+                for raw in page:
+                    record = self._record(object_type, raw)
+                    if not record.deleted and _equals_any(lookup(record.values, field_name), wanted):
+                        found[record.id] = record
+        return list(found.values())
+
+    def _pages(self, object_type: str, params: Any) -> Iterator[list[dict[str, Any]]]:
+        spec = self._object(object_type)
+        id_field = self._fields(object_type)[0]
+        return pages(self.http, object_type, spec.list, params, id_field)
+
+    def _record(self, object_type: str, values: dict[str, Any]) -> Record:
+        id_field, modified_field, deleted_field = self._fields(object_type)
+        record_id = values.get(id_field)
+        if record_id in (None, ""):
+            raise ConnectorError(
+                f"a `{object_type}` record from the API has no `{id_field}`: {str(values)[:120]}",
+                hint="set the object's `id_field` (or the side's `id:`) to the field holding its id",
+            )
+        modified = values.get(modified_field) if modified_field else None
+        return Record(
+            object_type,
+            str(record_id),
+            values,
+            modified=_modified_time(modified, f"{object_type} {record_id}'s `{modified_field}`"),
+            deleted=bool(values.get(deleted_field)) if deleted_field else False,
+        )
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def write(self, object_type: str, writes: Sequence[Write]) -> list[WriteResult]:
+        self.calls["write"] += 1
+        if self.read_only:
+            raise ConnectorError("this connection was opened read-only (a dry run) and writes nothing")
+        spec = self._object(object_type)
+        with ThreadPoolExecutor(self.settings.concurrency) as pool:
+            return list(pool.map(lambda write: self._write_one(object_type, spec, write), writes))
+
+    def _write_one(self, object_type: str, spec: ObjectSettings, write: Write) -> WriteResult:
+        deleted_field = self._fields(object_type)[2]
+        values: Mapping[str, Any] = write.values
+        call = {"create": spec.create, "update": spec.update, "delete": spec.delete}[write.op]
+        if write.op == "delete" and deleted_field:  # a soft delete: mark the record instead
+            call, values = spec.update, {deleted_field: datetime.now(UTC).isoformat(timespec="milliseconds")}
+        if call is None:
+            what = "update" if write.op == "delete" and deleted_field else write.op
+            return WriteResult(
+                write.ref,
+                False,
+                error=f"the API's settings have no `{what}` for `{object_type}` (objects.{object_type}.{what})",
+            )
+        try:
+            if write.op == "create":
+                return self._create(object_type, spec, call, write)
+            answer = self.http.call(
+                call.method, _with_id(call.path, write.id or ""), body=_body(call, values, write.op)
+            )
+        except CredentialsRefused:
+            raise  # every other record would be refused too: the run stops
+        except Unanswered as e:
+            return WriteResult(write.ref, False, error=e.message)
+        except ConnectorError as e:
+            return WriteResult(write.ref, False, error=e.message)
+        if answer.status == 404:
+            return WriteResult(write.ref, False, error=f"no {object_type} {write.id} (the API answered 404)")
+        if answer.status >= 400:
+            return WriteResult(write.ref, False, error=_refusal(answer))
+        return WriteResult(write.ref, True, id=write.id)
+
+    def _create(self, object_type: str, spec: ObjectSettings, call: WriteCall, write: Write) -> WriteResult:
+        headers = {call.idempotency_header: str(uuid.uuid4())} if call.idempotency_header else None
+        try:
+            answer = self.http.call(
+                call.method, call.path, body=_body(call, write.values, "create"),
+                headers=headers, replayable=headers is not None,
+            )  # fmt: skip
+        except Unanswered as e:
+            return WriteResult(write.ref, False, error=e.message, unknown=True)
+        if answer.status >= 400:
+            return WriteResult(write.ref, False, error=_refusal(answer))
+        new_id = (
+            jmespath.search(call.id or self._fields(object_type)[0], answer.body)
+            if isinstance(answer.body, dict | list)
+            else None
+        )
+        if new_id in (None, ""):
+            return WriteResult(
+                write.ref, False, unknown=True,
+                error=f"{call.method} {answer.response.request.url} answered {answer.status} without the new id "
+                f"at `{call.id or self._fields(object_type)[0]}`: {excerpt(answer.response)}",
+            )  # fmt: skip
+        return WriteResult(write.ref, True, id=str(new_id))
+
+
+def _verify(settings: RestSettings, base_dir: Path | None) -> str | bool:
+    if not settings.ca_file:
+        return True
+    path = resolve_path(base_dir, settings.ca_file)
+    if not path.is_file():
+        raise SettingError("ca_file", f"the CA bundle {path} does not exist", hint="check `ca_file`")
+    return str(path)
+
+
+def since_value(since: str, spec: Since) -> str | int:
+    """The watermark as the API's `since` parameter wants it, never later than the watermark
+    (a coarser unit is rounded down: reading a little more is safe, less is not)."""
+    moment = parse_time(since).astimezone(UTC)
+    if spec.format == "iso":
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    if spec.format == "epoch":
+        return int(moment.timestamp())
+    if spec.format == "epoch_ms":
+        return int(moment.timestamp() * 1000)
+    return moment.strftime(spec.format)
+
+
+def _modified_time(value: Any, what: str) -> str | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = value / 1000 if value >= EPOCH_MS_FROM else value
+        return canonical_time(datetime.fromtimestamp(seconds, UTC).isoformat(), what)
+    return canonical_time(value, what)
+
+
+def _with_id(path: str, record_id: str) -> str:
+    return path.replace("{id}", quote(record_id, safe=""))
+
+
+def _body(call: WriteCall, values: Mapping[str, Any], op: str) -> Any:
+    if call.method in ("GET", "DELETE") and op == "delete":
+        return None
+    return {call.wrap: dict(values)} if call.wrap else dict(values)
+
+
+def _refusal(answer: Answer) -> str:
+    request = answer.response.request
+    return f"{request.method} {request.url} answered {answer.status}: {excerpt(answer.response)}"
+
+
+def _equals_any(found: Any, wanted: list[Any]) -> bool:
+    """Exact equality as the API stored it; a number and its text are the same (a query string
+    carries only text)."""
+    return (
+        found is not None
+        and not isinstance(found, dict | list)
+        and (found in wanted or str(found) in map(str, wanted))
+    )
