@@ -104,6 +104,7 @@ def settings(server: JsonServer, **overrides: Any) -> dict[str, Any]:
             "create": {"method": "POST", "path": f"/{kind}"},
             "update": {"method": "PATCH", "path": f"/{kind}/{{id}}"},
             "delete": {"method": "DELETE", "path": f"/{kind}/{{id}}"},
+            "fields": {"name": "string", "email": "string", "phone": "string", "contact_id": "string"},
         }
         for kind in ("contacts", "activities")
     }
