@@ -239,14 +239,19 @@ def _diagnose(error: ValidationError, schema: dict, source: SourceMap) -> Iterat
 
 
 def _fitting_branch(error: ValidationError) -> list[ValidationError]:
-    """The errors of the anyOf branch whose type fits the value, if exactly one fits."""
+    """The errors of the anyOf branch whose type fits the value, if exactly one fits: a branch
+    of another type does not, nor one whose tag (a `const` key, such as `type: bearer`) differs."""
     branches: dict[int, list[ValidationError]] = {}
     for sub in error.context:
         branches.setdefault(sub.relative_schema_path[0], []).append(sub)
     fitting = [
         errors
         for errors in branches.values()
-        if not any(e.validator == "type" and not e.relative_path for e in errors)
+        if not any(
+            (e.validator == "type" and not e.relative_path)
+            or (e.validator == "const" and len(e.relative_path) == 1)
+            for e in errors
+        )
     ]
     return fitting[0] if len(fitting) == 1 else []
 

@@ -1,6 +1,6 @@
 """A platform's REST API on loopback for the tests: the real json-server (npm, installed by
 `.ci/run` from package.json), with `platform.js` adding a bearer token, change stamps, a request
-log and injected faults."""
+log and injected faults; and a scripted server for the API styles json-server lacks."""
 
 from __future__ import annotations
 
@@ -8,9 +8,14 @@ import json
 import os
 import socket
 import subprocess
+import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -112,3 +117,55 @@ def settings(server: JsonServer, **overrides: Any) -> dict[str, Any]:
     if server.token:
         found["auth"] = {"type": "bearer", "token": server.token}
     return found | overrides
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: Any
+
+
+Reply = tuple[int, dict[str, str], Any]  # status, headers, body (JSON, or bytes sent as they are)
+
+
+class Scripted:
+    """A small HTTP API on loopback for what json-server cannot do (cursors and next links in
+    the body, OAuth tokens, idempotency keys): ``answer`` replies to each request, which is kept
+    in ``seen``."""
+
+    def __init__(self, answer: Callable[[Seen], Reply]):
+        self.seen: list[Seen] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self) -> None:
+                url = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                body = json.loads(raw) if raw.startswith((b"{", b"[")) else raw.decode()
+                request = Seen(self.command, url.path, parse_qs(url.query), dict(self.headers), body)
+                owner.seen.append(request)
+                status, headers, reply = answer(request)
+                payload = reply if isinstance(reply, bytes) else json.dumps(reply).encode()
+                self.send_response(status)
+                for name, value in {"Content-Type": "application/json", **headers}.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -12,7 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-ENV_REFERENCE = r"^\$\{[A-Z_][A-Z0-9_]*\}$"
+from engine.model import ENV_REFERENCE_PATTERN
+
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
@@ -21,7 +22,7 @@ def secret(what: str) -> Any:
     schema says so); the connector gets the value it names."""
     return Field(
         description=f"{what}: an environment reference such as `${{PLATFORM_TOKEN}}`, never the value.",
-        json_schema_extra={"pattern": ENV_REFERENCE},
+        json_schema_extra={"pattern": ENV_REFERENCE_PATTERN},
     )
 
 
