@@ -270,6 +270,6 @@ def test_the_published_schema_checks_rest_settings_in_the_editor_and_validate(tm
         "job.yaml:8:35: error: a secret is written in the document" in result.stdout + result.stderr
     )  # the token written in the document
     assert (
-        "job.yaml:11:45: error:" in result.stdout + result.stderr
-        and "`style`" in result.stdout + result.stderr
+        "job.yaml:11:43: error: unknown key `styl`" in result.stderr
+        and "did you mean `style`?" in result.stderr
     )
