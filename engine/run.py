@@ -236,24 +236,29 @@ class _StepRun:
                 spec.connection,
                 connector.read(record_type, since=since, where=spec.where, own_writes=own_writes),
             )
-            if not (record.modified == watermark and seen.get(record.id) == _content(record))
-        )
-        count, newest, at_newest = 0, None, []
+            if not (
+                watermark and record.modified and record.modified <= watermark
+                and seen.get(record.id) == _content(record)
+            )
+        )  # fmt: skip
+        count, newest, recent = 0, None, {}
         for record in itertools.chain(changed, self.retries(side, spec.types), self.vanished(side, spec)):
-            if record.modified and (newest is None or record.modified >= newest):
-                at_newest = at_newest if record.modified == newest else []
-                newest = record.modified
-                at_newest.append(record)
+            if record.modified:
+                newest = max(newest or record.modified, record.modified)
+                recent[record.id] = (record.modified, _content(record))
             count += 1
             self.refreshed[side].add(record.id)
             self.out.saw(side, record.id, record.modified)
             yield record
         self.out.read[side] = count
         if newest:
+            # never behind the watermark read from (its records may all have been left out as
+            # seen), and remembering every record the connector will deliver again next time
+            newest = max(newest, watermark or newest)
+            remembered = {i: (watermark or "", digest) for i, digest in seen.items()} | recent
+            reread_from = _seconds_before(newest, getattr(connector, "reread_seconds", 0))
             self.out.watermarks[side] = newest
-            self.out.seen[side] = {record.id: _content(record) for record in at_newest}
-            if newest == watermark:  # more records at the same time: the earlier ones still count
-                self.out.seen[side] = seen | self.out.seen[side]
+            self.out.seen[side] = {i: digest for i, (at, digest) in remembered.items() if at >= reread_from}
         elif since is None:  # nothing there yet: what appears later (this run's writes too) is new
             self.out.watermarks[side] = started
 
@@ -1174,6 +1179,13 @@ def _content(record: Record) -> str:
     """A short digest of what a record holds, to tell an unchanged record read again."""
     data = json.dumps([record.deleted, record.values], sort_keys=True, default=str)
     return hashlib.blake2b(data.encode(), digest_size=8).hexdigest()
+
+
+def _seconds_before(stamp: str, seconds: float) -> str:
+    """A modification time ``seconds`` earlier, in the same spelling (for comparing with others)."""
+    if not seconds:
+        return stamp
+    return (parse_datetime(stamp) - timedelta(seconds=seconds)).isoformat(timespec="microseconds")
 
 
 def _newer(first: str | None, second: str | None) -> bool:

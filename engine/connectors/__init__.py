@@ -23,7 +23,10 @@ stand-ins the same), and an ``expect_fields(paths_by_type)`` method hears, once 
 the parent-record paths the plan maps (``Account.Name``), for a system whose reads must name them.
 A connector whose record types have their own id, modified and soft-delete fields (a customer's
 database tables) has a ``declare(object_type, Declared)`` method: it hears what each side of the
-mapping says of its record type before anything is described or read.
+mapping says of its record type before anything is described or read. A connector whose read
+starts some time before ``since`` (Salesforce's overlap) says how long in ``reread_seconds``:
+the runner then remembers what it read in that span, so a record delivered again unchanged is
+not decided again.
 """
 
 from __future__ import annotations

@@ -246,6 +246,7 @@ class SalesforceConnector:
         self.batch_size = int(_whole(settings, "batch_size", MAX_BATCH, 1, MAX_BATCH))
         self.max_retries = int(_whole(settings, "max_retries", 5, 0, 100))
         self.overlap = timedelta(seconds=_whole(settings, "overlap_seconds", 60, 0, 86400))
+        self.reread_seconds = self.overlap.total_seconds()  # a read delivers this much before `since` again
         self.retry_delay = _whole(settings, "retry_delay_seconds", 1.0, 0, 600)
         self.extra_fields: dict[str, list[str]] = {}  # object -> parent paths the plan maps
         self.own_username = _own_username(settings)

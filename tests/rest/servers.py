@@ -22,6 +22,7 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 JSON_SERVER = HERE.parent.parent / "node_modules" / ".bin" / "json-server"
+PLATFORM_JS = HERE.parent.parent / "examples" / "rest" / "platform.js"  # the example platform's additions
 TOKEN = "platform-token-3f9a"
 
 
@@ -51,7 +52,7 @@ class JsonServer:
         if token:
             environ["PLATFORM_TOKEN"] = token
         command = [str(JSON_SERVER), str(HERE / "memory.js"), "--host", "127.0.0.1", "--port", str(self.port)]
-        command += ["--middlewares", str(HERE / "platform.js"), "--quiet"]
+        command += ["--middlewares", str(PLATFORM_JS), "--quiet"]
         self.process = subprocess.Popen(
             command, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )

@@ -90,11 +90,12 @@ class RestConnector:
         spec = self._object(object_type)
         id_field, modified, deleted = self._fields(object_type)
         if spec.fields:
-            fields = {id_field: FieldInfo(id_field, "id", updateable=False, nillable=False, defaulted=True)}
-            fields |= {name: FieldInfo(name, kind) for name, kind in spec.fields.items() if name != id_field}
+            fields = {name: FieldInfo(name, kind) for name, kind in spec.fields.items()}
         else:
             sample = next(pages(self.http, object_type, spec.list, dict(spec.list.params), id_field), [])
             fields = infer_fields(sample, id_field, modified or "updated_at")
+        # the API gives a new record its id: syncmap never plans one
+        fields[id_field] = FieldInfo(id_field, "id", createable=False, updateable=False, nillable=False)
         if deleted:
             fields[deleted] = FieldInfo(deleted, "datetime")
         return ObjectInfo(
