@@ -33,6 +33,10 @@ def test_the_benchmarks_print_their_numbers_and_save_them_with_the_machine(tmp_p
         r"sql connector read, 300 rows from SQLite table +throughput +[\d,]+ records/s", result.stdout
     )
     saved = json.loads(out.read_text())
+    assert re.search(
+        r"rest connector read, 2,000 records from json-server, pages of 1,000 +requests +2 calls +floor 2",
+        result.stdout,
+    )
     assert saved["smoke"] is True and saved["machine"]["cores"] >= 1
     measured = {(r["benchmark"], r["measure"]) for r in saved["results"]}
     assert ("transform 15 fields, 5,000 records", "ratio") in measured
