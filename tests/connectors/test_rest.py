@@ -273,3 +273,30 @@ def test_the_published_schema_checks_rest_settings_in_the_editor_and_validate(tm
         "job.yaml:11:43: error: unknown key `styl`" in result.stderr
         and "did you mean `style`?" in result.stderr
     )
+
+
+def test_wrapped_bodies_ids_in_the_answer_finds_by_listing_and_fields_from_a_page(scripted):
+    stored: list[dict[str, Any]] = [{"uid": "u1", "email": "ada@x.org", "score": 3}]
+
+    def answer(request: Seen) -> Reply:
+        if request.method == "POST":
+            stored.append({"uid": f"u{len(stored) + 1}", **request.body["contact"]})
+            return 201, {}, {"data": {"uid": stored[-1]["uid"]}}
+        return 200, {}, {"data": stored}
+
+    server = scripted(answer)
+    api = RestConnector({"base_url": server.url, "objects": {"contacts": {
+        "list": {"path": "/contacts", "records": "data"}, "id_field": "uid", "modified_field": None,
+        "create": {"method": "POST", "path": "/contacts", "wrap": "contact", "id": "data.uid"}}}})  # fmt: skip
+    info = api.describe("contacts")
+    assert (info.fields["score"].type, info.fields["email"].type, info.authoritative) == (
+        "number",
+        "string",
+        False,
+    )
+    (created,) = api.write("contacts", [Write("a", "create", "contacts", values={"email": "bob@x.org"})])
+    assert (created.ok, created.id) == (True, "u2") and server.seen[-1].body == {
+        "contact": {"email": "bob@x.org"}
+    }
+    found = api.find("contacts", "email", ["bob@x.org", "nobody@x.org"])  # no filter parameter: listed
+    assert [(r.id, r.values["email"]) for r in found] == [("u2", "bob@x.org")]
