@@ -47,6 +47,14 @@ def project(tmp_path: Path, server: JsonServer, **overrides) -> tuple[Path, dict
     return root, {**os.environ, "PLATFORM_TOKEN": server.token or ""}
 
 
+def crm_leads(root: Path, count: int) -> None:
+    """Leads in the CRM store that the platform does not have yet: P0@x.org, P1@x.org..."""
+    crm = SqliteConnector({"path": "crm.db"}, root)
+    leads = [{"LastName": f"P{i}", "Email": f"p{i}@x.org"} for i in range(count)]
+    crm.write("Lead", [Write(f"l{i}", "create", "Lead", values=values) for i, values in enumerate(leads)])
+    crm.close()
+
+
 def apply(root: Path, environ: dict[str, str], *extra: str):
     return run_syncmap("apply", "job.yaml", *extra, cwd=root, env=environ)
 
@@ -113,15 +121,7 @@ def test_a_list_path_the_api_does_not_have_is_an_error_at_its_line(tmp_path, jso
 def test_a_storm_of_429s_leaves_dead_letters_that_the_next_run_writes_once(tmp_path, json_server):
     server = json_server({"contacts": [], "activities": []})
     root, environ = project(tmp_path, server)
-    crm = SqliteConnector({"path": "crm.db"}, root)
-    crm.write(
-        "Lead",
-        [
-            Write(f"l{i}", "create", "Lead", values={"LastName": f"P{i}", "Email": f"p{i}@x.org"})
-            for i in range(5)
-        ],
-    )
-    crm.close()
+    crm_leads(root, 5)
     server.fault(status=429, count=1000, retry_after=0, method="POST")
     stormy = apply(root, environ)
     assert stormy.returncode != 0 and "Traceback" not in stormy.stderr
@@ -138,15 +138,7 @@ def test_a_storm_of_429s_leaves_dead_letters_that_the_next_run_writes_once(tmp_p
 def test_a_create_answered_without_its_id_fails_and_is_not_created_twice(tmp_path, json_server):
     server = json_server({"contacts": [], "activities": []})
     root, environ = project(tmp_path, server)
-    crm = SqliteConnector({"path": "crm.db"}, root)
-    crm.write(
-        "Lead",
-        [
-            Write(f"l{i}", "create", "Lead", values={"LastName": f"P{i}", "Email": f"p{i}@x.org"})
-            for i in range(3)
-        ],
-    )
-    crm.close()
+    crm_leads(root, 3)
     server.fault(drop_id=1)
     first = apply(root, environ)
     assert first.returncode != 0 and "without the new id" in first.stdout + first.stderr
