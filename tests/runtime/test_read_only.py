@@ -67,7 +67,7 @@ def test_a_missing_store_is_located_at_its_setting(tmp_path):
     folder = project(tmp_path, with_stores=False)
     result = run_syncmap("plan", "contacts.yaml", cwd=folder)
     first = result.stderr.splitlines()[0]
-    assert first.startswith("contacts.yaml:21:15: error: the sqlite database ")
+    assert first.startswith("contacts.yaml:21:22: error: the sqlite database ")  # at `path` itself
     assert first.endswith("crm.db does not exist at connections.crm.settings.path")
     assert not (folder / "crm.db").exists() and not (folder / ".syncmap").exists()
 
