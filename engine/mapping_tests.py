@@ -172,11 +172,14 @@ def run_case(plan: Plan, path: Path, case: Case) -> Outcome:
 def _memory(connection: Connection, records: dict[str, list[dict[str, Any]]]) -> MemoryConnector:
     settings = dict(connection.settings)
     id_field, modified_field = _system_fields(connection.connector)
+    fields = {
+        "id_field": settings.get("id_field", id_field),
+        "modified_field": settings.get("modified_field", modified_field),
+    }
     connector = MemoryConnector(
         {
             "store": f"syncmap-test-{next(store_names)}",
-            "id_field": settings.get("id_field", id_field),
-            "modified_field": settings.get("modified_field", modified_field),
+            **{name: value for name, value in fields.items() if value},
         }
     )
     for record_type, rows in records.items():

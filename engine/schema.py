@@ -18,6 +18,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from engine import model
+from engine.connectors import settings
 from engine.connectors.rest.settings import RestSettings
 from engine.diagnostics import Diagnostic, DocPath, did_you_mean
 from engine.load import SourceMap
@@ -25,7 +26,15 @@ from engine.versions import LATEST, SUPPORTED, migrate, renamed_keys
 
 SCHEMA_BASE_URL = "https://syncmap.dev/schemas"
 KINDS = {"mapping": model.Document, "rules": model.RuleSet}
-CONNECTOR_SETTINGS = {"rest": RestSettings}  # the built-in connectors that publish typed settings
+CONNECTOR_SETTINGS = {  # each built-in connector's settings, published for a connection naming it
+    "sqlite": settings.SqliteSettings,
+    "memory": settings.MemorySettings,
+    "jsonl": settings.JsonlSettings,
+    "csv": settings.CsvSettings,
+    "sql": settings.SqlSettings,
+    "salesforce": settings.SalesforceSettings,
+    "rest": RestSettings,
+}
 
 PATTERN_HINTS = {
     model.ENV_REFERENCE_PATTERN: "secrets come from the environment: write `${SF_SESSION_ID}`, never the value",
@@ -82,9 +91,13 @@ def _publish_connector_settings(schema: dict) -> None:
     completes and checks them as it does the rest of the document."""
     connection = schema["$defs"]["Connection"]
     for name, settings_model in CONNECTOR_SETTINGS.items():
-        settings = settings_model.model_json_schema(ref_template="#/$defs/{model}")
-        schema["$defs"].update(settings.pop("$defs", {}))
-        schema["$defs"][settings_model.__name__] = settings
+        published = settings_model.model_json_schema(ref_template="#/$defs/{model}")
+        for definition_name, definition in {
+            **published.pop("$defs", {}),
+            settings_model.__name__: published,
+        }.items():
+            if schema["$defs"].setdefault(definition_name, definition) != definition:
+                raise ValueError(f"two schemas define `{definition_name}`: rename one model")
         connection.setdefault("allOf", []).append(
             {
                 "if": {"properties": {"connector": {"const": name}}, "required": ["connector"]},

@@ -57,3 +57,43 @@ def test_shipped_documents_validate_against_the_schema_alone():
             continue  # mapping tests, run by `syncmap test`
         document = yaml.safe_load(path.read_text())
         assert list(validator.iter_errors(document)) == [], path.name
+
+
+@pytest.mark.parametrize(
+    ("connection", "message", "hint"),
+    [
+        ("{connector: sql, settings: {ulr: 'sqlite:///app.db'}}", "unknown key `ulr`", "did you mean `url`?"),
+        (
+            "{connector: csv, settings: {path: ., delimitter: ';'}}",
+            "unknown key `delimitter`",
+            "did you mean `delimiter`?",
+        ),
+        ("{connector: salesforce, settings: {batch_size: 500}}", "500", None),
+        (
+            "{connector: salesforce, settings: {session_id: abc123}}",
+            "a secret is written in the document",
+            None,
+        ),
+        (
+            "{connector: sqlite, settings: {id_feild: key, path: a.db}}",
+            "unknown key `id_feild`",
+            "did you mean `id_field`?",
+        ),
+    ],
+    ids=["sql", "csv", "salesforce-range", "salesforce-secret", "sqlite"],
+)
+def test_each_built_in_connectors_settings_are_checked_at_their_line(tmp_path, connection, message, hint):
+    (tmp_path / "syncmap.toml").write_text("")
+    (tmp_path / "job.yaml").write_text(
+        "syncmap: 2\nname: job\nconnections:\n"
+        f"  app: {connection}\n"
+        "  crm: {connector: memory}\n"
+        "objects:\n  people:\n    source: {connection: app, object: people}\n"
+        "    target: {connection: crm, object: Lead}\n    fields: {LastName: name}\n"
+    )
+    result = run_syncmap("validate", "job.yaml", cwd=tmp_path)
+    assert result.returncode == 1
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("job.yaml:4:") and message in first, result.stderr
+    if hint:
+        assert f"hint: {hint}" in result.stderr

@@ -167,7 +167,7 @@ ConnectorFactory = Callable[[dict[str, Any], Path], Connector]
 SettingsModel = TypeVar("SettingsModel", bound=BaseModel)
 
 
-def typed_settings(model: type[SettingsModel], settings: Mapping[str, Any]) -> SettingsModel:
+def typed_settings(connector: str, model: type[SettingsModel], settings: Mapping[str, Any]) -> SettingsModel:
     """A connector's settings checked by its pydantic model (declared on the connector as
     ``settings_model``, which also publishes them in the mapping schema); the first mistake is a
     SettingError naming the setting by its dotted path, which the document locates."""
@@ -177,16 +177,18 @@ def typed_settings(model: type[SettingsModel], settings: Mapping[str, Any]) -> S
         error = e.errors()[0]
         loc = _as_written(settings, error["loc"])
         where = ".".join(str(part) for part in loc) or "settings"
-        hint = (
-            did_you_mean(str(loc[-1]), _known_keys(model, loc[:-1]))
-            if error["type"] == "extra_forbidden"
-            else None
-        )
-        raise SettingError(
-            where,
-            f"setting `{where}`: {error['msg']}",
-            hint=hint or "see the connector's settings in the README",
-        ) from None
+        if error["type"] == "extra_forbidden":
+            known = _known_keys(model, loc[:-1])
+            hint = did_you_mean(str(loc[-1]), known) or f"{connector} settings: {', '.join(known)}"
+            raise SettingError(where, f"unknown {connector} setting `{where}`", hint=hint) from None
+        if error["type"] == "missing":
+            raise SettingError(
+                where,
+                f"the {connector} connector needs a `{where}` setting",
+                hint=f"add `settings: {{{where}: ...}}` to the connection",
+            ) from None
+        message = f"{connector} setting `{where}`: {error['msg'][:1].lower()}{error['msg'][1:]}, not `{error['input']}`"
+        raise SettingError(where, message, hint="see the connector's settings in the README") from None
 
 
 def _as_written(settings: Any, loc: Sequence[Any]) -> list[Any]:

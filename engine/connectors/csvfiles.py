@@ -38,25 +38,24 @@ from pathlib import Path
 from time import monotonic, sleep
 from typing import Any
 
-from engine.connectors import Declared, FieldInfo, ObjectInfo, Record, Write, WriteResult
+from engine.connectors import Declared, FieldInfo, ObjectInfo, Record, Write, WriteResult, typed_settings
 from engine.connectors.local import (
     Clock,
     RecordRefused,
     among,
     canonical_time,
-    check_settings,
     given_id,
     refuse_where,
     resolve_path,
     unique,
 )
+from engine.connectors.settings import CsvSettings
 from engine.diagnostics import did_you_mean
 from engine.errors import ConnectorError, SettingError, UnknownObjectError
 
 SUFFIX = ".csv"
 UNSTAMPED = "1970-01-01T00:00:00.000000+00:00"  # the time of every row without a modification time
 TRUE_MARKS = frozenset({"true", "t", "yes", "y", "1", "x"})  # a `deleted:` cell that marks the row
-SETTINGS = ("delimiter", "quote", "encoding", "null", "id_field", "lock_timeout_seconds")
 LOCK_POLL_SECONDS = 0.05
 
 
@@ -90,8 +89,8 @@ class CsvConnector:
     default_modified_field = None
 
     def __init__(self, settings: Mapping[str, Any], base_dir: Path | None = None, read_only: bool = False):
-        check_settings("csv", settings, required=("path",), optional=SETTINGS)
-        self.folder = resolve_path(base_dir, settings["path"])
+        typed = typed_settings("csv", CsvSettings, settings)
+        self.folder = resolve_path(base_dir, typed.path)
         if not self.folder.is_dir():
             raise SettingError(
                 "path",
@@ -99,12 +98,10 @@ class CsvConnector:
                 hint="`path` is a folder holding one `<record type>.csv` file per type, "
                 "relative to the mapping document",
             )
-        self.delimiter = _one_character(settings, "delimiter", ",")
-        self.quote = _one_character(settings, "quote", '"')
-        self.encoding = _codec(settings.get("encoding") or "utf-8")
-        self.null: str = str(settings.get("null") or "")
-        self.id_field: str = str(settings.get("id_field") or "id")
-        self.lock_timeout = _seconds(settings, "lock_timeout_seconds", 60.0)
+        self.delimiter = _one_character("delimiter", typed.delimiter)
+        self.quote = _one_character("quote", typed.quote)
+        self.encoding = _codec(typed.encoding)
+        self.null, self.id_field, self.lock_timeout = typed.null, typed.id_field, typed.lock_timeout_seconds
         self.read_only = read_only
         self.declared: dict[str, Declared] = {}
         self.calls: Counter[str] = Counter()
@@ -483,23 +480,13 @@ def _replace(csv_file: CsvFile, data: bytes) -> None:
         raise
 
 
-def _one_character(settings: Mapping[str, Any], name: str, default: str) -> str:
-    value = settings.get(name)
-    value = default if value is None else str(value).replace("\\t", "\t")
+def _one_character(name: str, value: str) -> str:
+    value = value.replace("\\t", "\t")
     if len(value) != 1:
         raise SettingError(
             name, f"the csv `{name}` must be one character, not `{value}`", hint='e.g. `";"` or `"\\t"`'
         )
     return value
-
-
-def _seconds(settings: Mapping[str, Any], name: str, default: float) -> float:
-    value = settings.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise SettingError(
-            name, f"the csv `{name}` must be a number of seconds, not `{value}`", hint="e.g. `60`"
-        )
-    return float(value)
 
 
 def _codec(name: str) -> str:

@@ -20,17 +20,17 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from engine.connectors import ObjectInfo, Record, Write, WriteResult
+from engine.connectors import ObjectInfo, Record, Write, WriteResult, typed_settings
 from engine.connectors.local import (
     among,
     canonical_time,
-    check_settings,
     infer_fields,
     lookup,
     refuse_where,
     resolve_path,
     unique,
 )
+from engine.connectors.settings import JsonlSettings
 from engine.diagnostics import did_you_mean
 from engine.errors import ConnectorError
 
@@ -43,10 +43,9 @@ class JsonlConnector:
     """Records from ``<path>/<record type>.jsonl`` files, ``path`` relative to the mapping document."""
 
     def __init__(self, settings: Mapping[str, Any], base_dir: Path | None = None):
-        check_settings("jsonl", settings, required=("path",), optional=("id_field", "modified_field"))
-        self.id_field: str = settings.get("id_field") or "id"
-        self.modified_field: str = settings.get("modified_field") or "updated_at"
-        self.folder = resolve_path(base_dir, settings["path"])
+        typed = typed_settings("jsonl", JsonlSettings, settings)
+        self.id_field, self.modified_field = typed.id_field, typed.modified_field
+        self.folder = resolve_path(base_dir, typed.path)
         if not self.folder.is_dir():
             raise ConnectorError(
                 f"fixture folder `{self.folder}` not found",

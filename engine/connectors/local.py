@@ -2,7 +2,7 @@
 their helpers.
 
 The three connectors promise the same semantics, so they share the code that states them: times in
-one spelling and a clock that never repeats itself, settings checks, values stored as JSON, nested
+one spelling and a clock that never repeats itself, values stored as JSON, nested
 lookups, field inference, fixture seeding, and ``TombstoneWrites``, the create/update/delete rules
 of a store that keeps deleted records as tombstones.
 """
@@ -13,13 +13,12 @@ import json
 import re
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 from engine.connectors import FieldInfo, Write, WriteResult
-from engine.diagnostics import did_you_mean
 from engine.errors import ConnectorError
 
 SAMPLE_ROWS = 200  # recently modified rows looked at by describe
@@ -68,23 +67,6 @@ class Clock:
             now = self.last + MICROSECOND
         self.last = now
         return format_time(now)
-
-
-def check_settings(
-    connector: str, settings: Mapping[str, Any], required: Sequence[str], optional: Sequence[str]
-) -> None:
-    """Unknown settings are usually typos: report them, and any required one that is missing."""
-    known = [*required, *optional]
-    for name in settings:
-        if name not in known:
-            hint = did_you_mean(name, known) or f"{connector} settings: {', '.join(known)}"
-            raise ConnectorError(f"unknown {connector} setting `{name}`", hint=hint)
-    for name in required:
-        if settings.get(name) in (None, ""):
-            raise ConnectorError(
-                f"the {connector} connector needs a `{name}` setting",
-                hint=f"add `settings: {{{name}: ...}}` to the connection",
-            )
 
 
 def resolve_path(base_dir: Path | None, path: Any) -> Path:

@@ -18,14 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.connectors import ObjectInfo, Record, Write, WriteResult
+from engine.connectors import ObjectInfo, Record, Write, WriteResult, typed_settings
 from engine.connectors.local import (
     SAMPLE_ROWS,
     Clock,
     TombstoneWrites,
     among,
     canonical_time,
-    check_settings,
     encode_values,
     infer_fields,
     lookup,
@@ -33,6 +32,7 @@ from engine.connectors.local import (
     refuse_where,
     unique,
 )
+from engine.connectors.settings import MemorySettings
 
 
 @dataclass
@@ -67,11 +67,9 @@ class MemoryConnector(TombstoneWrites):
     """Records in a MemoryStore: a private one, or the named one of ``settings["store"]``."""
 
     def __init__(self, settings: Mapping[str, Any] | None = None, base_dir: Path | None = None):
-        settings = dict(settings or {})
-        check_settings("memory", settings, required=(), optional=("store", "id_field", "modified_field"))
-        self.id_field: str = settings.get("id_field") or "id"
-        self.modified_field: str = settings.get("modified_field") or "updated_at"
-        self.store_name: str | None = settings.get("store")
+        typed = typed_settings("memory", MemorySettings, settings or {})
+        self.id_field, self.modified_field = typed.id_field, typed.modified_field
+        self.store_name = typed.store
         self.store = shared_store(str(self.store_name)) if self.store_name else MemoryStore()
         self.calls: Counter[str] = Counter()
 

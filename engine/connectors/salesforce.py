@@ -46,10 +46,10 @@ from simple_salesforce.exceptions import SalesforceAuthenticationFailed, Salesfo
 from simple_salesforce.util import exception_handler
 from urllib3.exceptions import NewConnectionError
 
-from engine.connectors import FieldInfo, ObjectInfo, Record, Write, WriteResult, soql
+from engine.connectors import FieldInfo, ObjectInfo, Record, Write, WriteResult, soql, typed_settings
+from engine.connectors.settings import SalesforceSettings
 from engine.connectors.sqlite import (
     canonical_time,
-    check_settings,
     format_time,
     parse_time,
     resolve_path,
@@ -62,11 +62,6 @@ from engine.redact import redact, register, shorten
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-SETTINGS = (
-    "instance_url", "session_id", "username", "password", "security_token", "domain", "client_id",
-    "client_secret", "api_version", "ca_file", "bulk_threshold", "batch_size", "max_retries",
-    "overlap_seconds", "retry_delay_seconds", "skip_own_changes",
-)  # fmt: skip
 SECRETS = ("session_id", "password", "security_token", "client_secret")
 MAX_BATCH = 200  # records per sObject Collections call, Salesforce's limit
 MAX_QUERY_LENGTH = 16_000  # URL-encoded SOQL per query; REST URIs must stay under 16,384 bytes
@@ -86,20 +81,6 @@ _PATH = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)*")
 
 
 # --- settings -------------------------------------------------------------------------------------
-
-
-def _whole(settings: Mapping[str, Any], name: str, default: float, low: float, high: float) -> float:
-    value = settings.get(name, default)
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = math.nan
-    if isinstance(value, bool) or not low <= number <= high:
-        raise ConnectorError(
-            f"salesforce setting `{name}` must be a number from {low:g} to {high:g}, not `{value}`",
-            hint=f"leave it out for the default, {default:g}",
-        )
-    return number
 
 
 def _auth_kind(settings: Mapping[str, Any]) -> str:
@@ -142,22 +123,16 @@ def _ca_bundle(settings: Mapping[str, Any], base_dir: Path | None) -> str | bool
     return str(path)
 
 
-def _own_username(settings: Mapping[str, Any]) -> str | None:
+def _own_username(settings: SalesforceSettings) -> str | None:
     """The username whose changes within syncmap's own writes are skipped, when asked to."""
-    skip = settings.get("skip_own_changes", False)
-    if not isinstance(skip, bool):
-        raise ConnectorError(
-            f"salesforce setting `skip_own_changes` must be true or false, not `{skip}`",
-            hint="leave it out to read back every change, syncmap's own writes included",
-        )
-    username = settings.get("username")
-    if skip and not username:
-        raise ConnectorError(
+    if settings.skip_own_changes and not settings.username:
+        raise SettingError(
+            "skip_own_changes",
             "salesforce setting `skip_own_changes` needs `username`: the user syncmap's writes are made as",
             hint="add `username: syncmap@acme.com`; with a session id or client credentials it only "
             "names whose changes to skip",
         )
-    return str(username) if skip else None
+    return settings.username if settings.skip_own_changes else None
 
 
 # --- errors -----------------------------------------------------------------------------------------
@@ -234,22 +209,20 @@ class SalesforceConnector:
     default_modified_field = "SystemModstamp"
 
     def __init__(self, settings: Mapping[str, Any], base_dir: Path | None = None):
-        check_settings("salesforce", settings, required=(), optional=SETTINGS)
+        typed = typed_settings("salesforce", SalesforceSettings, settings)
         self.auth = _auth_kind(settings)
         self._secrets = {name: str(settings[name]) for name in SECRETS if settings.get(name)}
         for secret in self._secrets.values():
             register(secret)
         self._settings = {k: v for k, v in settings.items() if k not in SECRETS}
         self.instance_url = str(settings.get("instance_url") or "").rstrip("/") or None
-        self.api_version = str(settings.get("api_version") or DEFAULT_API_VERSION).removeprefix("v")
-        self.bulk_threshold = int(_whole(settings, "bulk_threshold", 2000, 0, 10**9))
-        self.batch_size = int(_whole(settings, "batch_size", MAX_BATCH, 1, MAX_BATCH))
-        self.max_retries = int(_whole(settings, "max_retries", 5, 0, 100))
-        self.overlap = timedelta(seconds=_whole(settings, "overlap_seconds", 60, 0, 86400))
-        self.reread_seconds = self.overlap.total_seconds()  # a read delivers this much before `since` again
-        self.retry_delay = _whole(settings, "retry_delay_seconds", 1.0, 0, 600)
+        self.api_version = str(typed.api_version or DEFAULT_API_VERSION).removeprefix("v")
+        self.bulk_threshold, self.batch_size = typed.bulk_threshold, typed.batch_size
+        self.max_retries, self.retry_delay = typed.max_retries, typed.retry_delay_seconds
+        self.overlap = timedelta(seconds=typed.overlap_seconds)
+        self.reread_seconds = typed.overlap_seconds  # a read delivers this much before `since` again
         self.extra_fields: dict[str, list[str]] = {}  # object -> parent paths the plan maps
-        self.own_username = _own_username(settings)
+        self.own_username = _own_username(typed)
         self.calls: Counter[str] = Counter()
         self.session = requests.Session()
         self.session.trust_env = False  # else REQUESTS_CA_BUNDLE overrides `verify`, and proxies leak in

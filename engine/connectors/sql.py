@@ -39,15 +39,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
-from engine.connectors import Declared, FieldInfo, ObjectInfo, Record, Write, WriteResult
+from engine.connectors import Declared, FieldInfo, ObjectInfo, Record, Write, WriteResult, typed_settings
 from engine.connectors.local import (
     Clock,
     RecordRefused,
     canonical_time,
-    check_settings,
     format_time,
     parse_time,
 )
+from engine.connectors.settings import SqlSettings
 from engine.diagnostics import did_you_mean
 from engine.errors import ConnectorError, QueryError, SettingError, UnknownObjectError
 from engine.redact import register
@@ -98,10 +98,10 @@ class SqlConnector:
     default_modified_field = DEFAULT_MODIFIED
 
     def __init__(self, settings: Mapping[str, Any], base_dir: Path | None = None, read_only: bool = False):
-        check_settings("sql", settings, required=("url",), optional=("schema",))
+        typed = typed_settings("sql", SqlSettings, settings)
         self.read_only = read_only
-        self.schema: str | None = settings.get("schema") or None
-        self.url = _database_url(str(settings["url"]), base_dir, read_only)
+        self.schema: str | None = typed.schema_ or None
+        self.url = _database_url(typed.url, base_dir, read_only)
         if self.url.password:
             register(str(self.url.password))
         self.calls: Counter[str] = Counter()

@@ -31,13 +31,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from engine.connectors import ObjectInfo, Record, Write, WriteResult
+from engine.connectors import ObjectInfo, Record, Write, WriteResult, typed_settings
 from engine.connectors.local import (
     SAMPLE_ROWS,
     Clock,
     TombstoneWrites,
     canonical_time,
-    check_settings,
     encode_values,
     infer_fields,
     prepare_seed,
@@ -49,6 +48,7 @@ from engine.connectors.local import (
 # re-exported: the salesforce connector imports these from here
 from engine.connectors.local import format_time as format_time
 from engine.connectors.local import parse_time as parse_time
+from engine.connectors.settings import SqliteSettings
 from engine.diagnostics import did_you_mean
 from engine.errors import ConnectorError, SettingError, UnknownObjectError
 
@@ -79,12 +79,9 @@ class SqliteConnector(TombstoneWrites):
     opens_read_only = True
 
     def __init__(self, settings: Mapping[str, Any], base_dir: Path | None = None, read_only: bool = False):
-        check_settings("sqlite", settings, required=("path",), optional=("id_field", "modified_field"))
-        self.id_field: str = settings.get("id_field") or "id"
-        self.modified_field: str = settings.get("modified_field") or "updated_at"
-        self.path = (
-            settings["path"] if settings["path"] == ":memory:" else resolve_path(base_dir, settings["path"])
-        )
+        typed = typed_settings("sqlite", SqliteSettings, settings)
+        self.id_field, self.modified_field = typed.id_field, typed.modified_field
+        self.path = typed.path if typed.path == ":memory:" else resolve_path(base_dir, typed.path)
         self.calls: Counter[str] = Counter()
         self.clock = Clock()
         self._tables: set[str] = set()

@@ -118,11 +118,11 @@ def test_a_file_that_is_not_a_saved_plan_is_refused_with_a_hint(quickstart):
 def test_a_missing_environment_variable_is_a_clear_error(tmp_path):
     (tmp_path / "syncmap.toml").write_text("")
     (tmp_path / "job.yaml").write_text(
-        "syncmap: 1\nconnections:\n  p: {connector: sqlite, settings: {path: p.db, token: '${NO_SUCH_TOKEN}'}}\n"
+        "syncmap: 1\nconnections:\n  p: {connector: sql, settings: {url: '${NO_SUCH_DATABASE_URL}'}}\n"
         "objects:\n  c:\n    source: {connection: p, object: a}\n    target: {connection: p, object: b}\n"
     )
     result = run_syncmap("plan", "job.yaml", cwd=tmp_path)
     assert result.returncode == 64
     assert result.stderr.startswith(
-        "error: connection `p` needs the environment variable NO_SUCH_TOKEN (setting `token`)"
+        "error: connection `p` needs the environment variable NO_SUCH_DATABASE_URL (setting `url`)"
     )

@@ -52,7 +52,7 @@ class RestConnector:
     settings_model = RestSettings
 
     def __init__(self, settings: Mapping[str, Any], base_dir: Path | None = None, read_only: bool = False):
-        self.settings = typed_settings(RestSettings, settings)
+        self.settings = typed_settings("rest", RestSettings, settings)
         self.read_only = read_only
         self.calls: Counter[str] = Counter()
         self.declared: dict[str, Declared] = {}

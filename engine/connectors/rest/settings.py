@@ -8,26 +8,13 @@ to get one, find by a field, and create, update and delete. Nothing here runs co
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from engine.model import ENV_REFERENCE_PATTERN
+from engine.connectors.settings import Settings, secret
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
-
-
-def secret(what: str) -> Any:
-    """A secret setting: the document must write an environment reference (the published
-    schema says so); the connector gets the value it names."""
-    return Field(
-        description=f"{what}: an environment reference such as `${{PLATFORM_TOKEN}}`, never the value.",
-        json_schema_extra={"pattern": ENV_REFERENCE_PATTERN},
-    )
-
-
-class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Bearer(Settings):
