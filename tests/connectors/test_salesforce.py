@@ -147,13 +147,19 @@ def test_unknown_settings_and_missing_credentials_are_reported(tmp_path):
         SalesforceConnector({"instance_url": "https://x"}, tmp_path)
     with pytest.raises(ConnectorError, match="`session_id` needs `instance_url` too"):
         SalesforceConnector({"session_id": "s"}, tmp_path)
-    with pytest.raises(ConnectorError, match="salesforce setting `batch_size`: input should be less than or equal to 200, not `500`"):
+    with pytest.raises(
+        ConnectorError,
+        match="salesforce setting `batch_size`: input should be less than or equal to 200, not `500`",
+    ):
         SalesforceConnector({"instance_url": "https://x", "session_id": "s", "batch_size": 500}, tmp_path)
     with pytest.raises(ConnectorError, match="`Account` is not a parent field path of `Contact`"):
         SalesforceConnector({"instance_url": "https://x", "session_id": "s"}, tmp_path).expect_fields(
             {"Contact": ["Account"]}
         )
-    with pytest.raises(ConnectorError, match="salesforce setting `skip_own_changes`: input should be a valid boolean, not `yes`"):
+    with pytest.raises(
+        ConnectorError,
+        match="salesforce setting `skip_own_changes`: input should be a valid boolean, not `yes`",
+    ):
         SalesforceConnector(
             {"instance_url": "https://x", "session_id": "s", "skip_own_changes": "yes"}, tmp_path
         )
