@@ -300,3 +300,49 @@ def test_wrapped_bodies_ids_in_the_answer_finds_by_listing_and_fields_from_a_pag
     }
     found = api.find("contacts", "email", ["bob@x.org", "nobody@x.org"])  # no filter parameter: listed
     assert [(r.id, r.values["email"]) for r in found] == [("u2", "bob@x.org")]
+
+
+def test_a_batch_endpoint_sends_many_records_per_request_with_a_result_each(scripted):
+    stored: dict[str, dict[str, Any]] = {}
+
+    def answer(request: Seen) -> Reply:
+        results = []
+        for record in request.body["records"]:
+            if "@" not in record.get("email", "@"):
+                results.append({"error": {"code": "invalid_email", "field": "email"}})
+            elif request.path.endswith("/create"):
+                stored[f"c{len(stored) + 1}"] = record
+                results.append({"data": {"id": f"c{len(stored)}"}})
+            else:
+                stored[record["id"]] |= record
+                results.append({"data": {"id": record["id"]}})
+        return 200, {}, {"results": results}
+
+    server = scripted(answer)
+    batch = {"method": "POST", "wrap": "records", "results": "results", "id": "data.id", "size": 2}
+    api = RestConnector({"base_url": server.url, "concurrency": 1, "objects": {"contacts": {
+        "list": {"path": "/contacts"},
+        "create_batch": {**batch, "path": "/contacts/create"},
+        "update_batch": {**batch, "path": "/contacts/update"}}}})  # fmt: skip
+    emails = ["a@x.org", "bad", "c@x.org", "d@x.org", "e@x.org"]
+    results = api.write(
+        "contacts", [Write(f"r{i}", "create", "contacts", values={"email": e}) for i, e in enumerate(emails)]
+    )
+    assert [r.ok for r in results] == [True, False, True, True, True]
+    assert [stored[r.id]["email"] for r in results if r.ok] == ["a@x.org", "c@x.org", "d@x.org", "e@x.org"]
+    assert "invalid_email" in results[1].error and not results[1].unknown
+    assert len(server.seen) == 3  # ceil(5 / 2) requests
+    server.seen.clear()
+    cy = results[2].id
+    updated = api.write("contacts", [Write("u", "update", "contacts", id=cy, values={"name": "Cy"})])
+    assert (updated[0].ok, stored[cy]) == (True, {"email": "c@x.org", "id": cy, "name": "Cy"})
+    assert server.seen[0].body == {"records": [{"id": cy, "name": "Cy"}]}
+
+
+def test_a_batch_answered_without_a_result_per_record_leaves_its_creates_unknown(scripted):
+    server = scripted(lambda request: (200, {}, {"results": []}))
+    api = RestConnector({"base_url": server.url, "objects": {"contacts": {
+        "list": {"path": "/contacts"}, "create_batch": {"method": "POST", "path": "/batch", "results": "results"}}}})  # fmt: skip
+    results = api.write("contacts", [Write(str(i), "create", "contacts", values={"n": i}) for i in range(3)])
+    assert all(not r.ok and r.unknown and "without one result per record" in r.error for r in results)
+    assert len(server.seen) == 1  # never sent again: the journal looks for them

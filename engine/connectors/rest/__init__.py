@@ -40,9 +40,10 @@ from engine.connectors.local import (
 )
 from engine.connectors.rest.http import Answer, CredentialsRefused, Http, Unanswered, excerpt
 from engine.connectors.rest.pages import pages
-from engine.connectors.rest.settings import ObjectSettings, RestSettings, Since, WriteCall
+from engine.connectors.rest.settings import BatchCall, ObjectSettings, RestSettings, Since, WriteCall
 from engine.diagnostics import did_you_mean
 from engine.errors import ConnectorError, SettingError, UnknownObjectError
+from engine.redact import shorten
 
 EPOCH_MS_FROM = 100_000_000_000  # a number this large is milliseconds since 1970, not seconds
 
@@ -206,8 +207,69 @@ class RestConnector:
         if self.read_only:
             raise ConnectorError("this connection was opened read-only (a dry run) and writes nothing")
         spec = self._object(object_type)
+        batch_calls = {"create": spec.create_batch, "update": spec.update_batch}
+        chunks: list[tuple[BatchCall | None, list[Write]]] = []
+        for op in ("create", "update", "delete"):
+            of_op = [write for write in writes if write.op == op]
+            call = batch_calls.get(op)
+            if call is None:
+                chunks += [(None, [write]) for write in of_op]
+            else:
+                chunks += [(call, of_op[i : i + call.size]) for i in range(0, len(of_op), call.size)]
         with ThreadPoolExecutor(self.settings.concurrency) as pool:
-            return list(pool.map(lambda write: self._write_one(object_type, spec, write), writes))
+            answered = pool.map(
+                lambda chunk: (
+                    self._write_batch(object_type, *chunk)
+                    if chunk[0]
+                    else [self._write_one(object_type, spec, chunk[1][0])]
+                ),
+                chunks,
+            )
+            by_ref = {result.ref: result for results in answered for result in results}
+        return [by_ref[write.ref] for write in writes]
+
+    def _write_batch(self, object_type: str, call: BatchCall, writes: list[Write]) -> list[WriteResult]:
+        """One request for the chunk; each record's result read from the answer, in order."""
+        id_field, creating = self._fields(object_type)[0], writes[0].op == "create"
+        records = [dict(w.values) if creating else {id_field: w.id, **w.values} for w in writes]
+        headers = {call.idempotency_header: str(uuid.uuid4())} if call.idempotency_header else None
+        unknown = creating  # a batch of creates that may have happened is looked for, not resent
+
+        def every(error: str, maybe_done: bool = False) -> list[WriteResult]:
+            return [WriteResult(w.ref, False, error=error, unknown=maybe_done and unknown) for w in writes]
+
+        try:
+            answer = self.http.call(
+                call.method, call.path, body={call.wrap: records} if call.wrap else records,
+                headers=headers, replayable=not creating or headers is not None,
+            )  # fmt: skip
+        except CredentialsRefused:
+            raise
+        except Unanswered as e:
+            return every(e.message, maybe_done=True)
+        except ConnectorError as e:
+            return every(e.message)
+        if answer.status >= 400:
+            return every(_refusal(answer))
+        results = jmespath.search(call.results, answer.body) if isinstance(answer.body, dict | list) else None
+        if not isinstance(results, list) or len(results) != len(writes):
+            where = f"{call.method} {answer.response.request.url}"
+            return every(
+                f"{where} answered without one result per record at `{call.results}`", maybe_done=True
+            )
+        return [
+            self._batch_result(call, write, result, creating)
+            for write, result in zip(writes, results, strict=True)
+        ]
+
+    def _batch_result(self, call: BatchCall, write: Write, result: Any, creating: bool) -> WriteResult:
+        error = jmespath.search(call.error, result) if isinstance(result, dict) else None
+        if error:
+            return WriteResult(write.ref, False, error=f"the API refused it: {shorten(str(error), 300)}")
+        new_id = jmespath.search(call.id, result) if isinstance(result, dict) else None
+        if creating and new_id in (None, ""):
+            return WriteResult(write.ref, False, error=f"its result holds no id at `{call.id}`", unknown=True)
+        return WriteResult(write.ref, True, id=str(new_id) if creating else write.id)
 
     def _write_one(self, object_type: str, spec: ObjectSettings, write: Write) -> WriteResult:
         deleted_field = self._fields(object_type)[2]
@@ -230,9 +292,7 @@ class RestConnector:
             )
         except CredentialsRefused:
             raise  # every other record would be refused too: the run stops
-        except Unanswered as e:
-            return WriteResult(write.ref, False, error=e.message)
-        except ConnectorError as e:
+        except ConnectorError as e:  # retried as far as allowed, or never answered: it failed
             return WriteResult(write.ref, False, error=e.message)
         if answer.status == 404:
             return WriteResult(write.ref, False, error=f"no {object_type} {write.id} (the API answered 404)")

@@ -143,6 +143,22 @@ class WriteCall(Settings):
     )
 
 
+class BatchCall(Settings):
+    """One request carrying many records of one kind, where the API has such an endpoint; its
+    answer holds one result per record, in the order sent."""
+
+    method: Method = Field(description="The HTTP method, usually POST.")
+    path: str = Field(description="The batch endpoint (`/contacts/batch`).")
+    size: int = Field(100, ge=1, le=10_000, description="Records per request, the API's limit.")
+    wrap: str | None = Field(None, description="Send `{<wrap>: [records]}` instead of a bare list.")
+    results: str = Field("@", min_length=1, description="JMESPath to the list of results in the answer.")
+    id: str = Field("id", min_length=1, description="JMESPath to the record's id in its result.")
+    error: str = Field("error", min_length=1, description="JMESPath to the error in a result that failed.")
+    idempotency_header: str | None = Field(
+        None, description="The header taking an idempotency key: with it, a batch of creates is retried."
+    )
+
+
 class ObjectSettings(Settings):
     """One record type of the API."""
 
@@ -152,6 +168,12 @@ class ObjectSettings(Settings):
     create: WriteCall | None = Field(None, description="How a record is created; without it, none is.")
     update: WriteCall | None = Field(None, description="How a record is updated (and soft-deleted).")
     delete: WriteCall | None = Field(None, description="How a record is deleted.")
+    create_batch: BatchCall | None = Field(
+        None, description="Creates many records in one request; else one each."
+    )
+    update_batch: BatchCall | None = Field(
+        None, description="Updates many records in one request (each carries its id); else one each."
+    )
     id_field: str = Field("id", description="The field holding a record's id.")
     modified_field: str | None = Field(
         "updated_at", description="The field holding when a record last changed."
