@@ -168,9 +168,9 @@ SettingsModel = TypeVar("SettingsModel", bound=BaseModel)
 
 
 def typed_settings(connector: str, model: type[SettingsModel], settings: Mapping[str, Any]) -> SettingsModel:
-    """A connector's settings checked by its pydantic model (declared on the connector as
-    ``settings_model``, which also publishes them in the mapping schema); the first mistake is a
-    SettingError naming the setting by its dotted path, which the document locates."""
+    """A connector's settings checked by its pydantic model (the built-in connectors' models are
+    also published in the mapping schema); the first mistake is a SettingError naming the
+    setting by its dotted path, which the document locates."""
     try:
         return model.model_validate(dict(settings))
     except ValidationError as e:

@@ -50,7 +50,6 @@ EPOCH_MS_FROM = 100_000_000_000  # a number this large is milliseconds since 197
 
 class RestConnector:
     opens_read_only = True
-    settings_model = RestSettings
 
     def __init__(self, settings: Mapping[str, Any], base_dir: Path | None = None, read_only: bool = False):
         self.settings = typed_settings("rest", RestSettings, settings)
