@@ -346,3 +346,21 @@ def test_a_batch_answered_without_a_result_per_record_leaves_its_creates_unknown
     results = api.write("contacts", [Write(str(i), "create", "contacts", values={"n": i}) for i in range(3)])
     assert all(not r.ok and r.unknown and "without one result per record" in r.error for r in results)
     assert len(server.seen) == 1  # never sent again: the journal looks for them
+
+
+def test_default_headers_go_on_every_request_and_a_slow_answer_times_out(scripted):
+    def answer(request: Seen) -> Reply:
+        if request.query.get("slow"):
+            time.sleep(1.5)
+        return 200, {}, ITEMS
+
+    server = scripted(answer)
+    api = connector(
+        server.url, {"path": "/items"}, headers={"X-Tenant": "acme"}, timeout_seconds=0.5, retries=0
+    )
+    assert len(list(api.read("items"))) == 5 and server.seen[0].headers["X-Tenant"] == "acme"
+    slow = connector(server.url, {"path": "/items", "params": {"slow": 1}}, timeout_seconds=0.5, retries=0)
+    started = time.monotonic()
+    with pytest.raises(ConnectorError, match=r"GET .*/items: no answer \(ReadTimeout\)"):
+        list(slow.read("items"))
+    assert time.monotonic() - started < 1.4
