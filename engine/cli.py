@@ -26,14 +26,12 @@ from engine import __version__, diff, mapping_tests, preview, remote, versions
 from engine.apply import DEFAULT_BATCH_SIZE
 from engine.changeset import write_json
 from engine.compile import compile_plan
-from engine.diagnostics import did_you_mean, render_json, render_text
+from engine.diagnostics import render_json, render_text
 from engine.errors import DocumentError, SyncmapError, UsageError
-from engine.job import STATE_FILE, Job, Selection, load_saved_plan, saved_plan
+from engine.job import Job, Jobs, Selection, load_saved_plan, saved_plan
 from engine.plan import plan_data
-from engine.resolve import find_project_root
 from engine.sandbox.command import sandbox_command
 from engine.schema import KINDS, schema_text
-from engine.state import StateStore
 from engine.validate import validate as validate_documents
 from engine.watch import Watcher, interval_seconds, text_line
 from engine.webhook import SECRET_VARIABLE as WEBHOOK_SECRET
@@ -482,22 +480,14 @@ def _webhooks(listen: str, watcher: Watcher) -> WebhookListener:
     return listener
 
 
-def _state(state_path: Path | None, read_only: bool = False) -> StateStore:
-    """The project's state store (found from the working directory), or the one named."""
-    return StateStore(
-        state_path or find_project_root(Path.cwd() / "syncmap.yaml") / STATE_FILE, read_only=read_only
-    )
-
-
 @main.command()
 @STATE
 @FORMAT
 @reports_errors
 def status(state_path, output_format) -> None:
     """Every job of the project: its status (initial sync, running, active, paused, errors) and last run."""
-    state = _state(state_path, read_only=True)
-    jobs = state.jobs()
-    state.close()
+    with Jobs(state_path) as project:
+        jobs = project.statuses()
     if output_format == "json":
         click.echo(json.dumps(jobs, indent=2))
         return
@@ -521,11 +511,8 @@ def status(state_path, output_format) -> None:
 @reports_errors
 def runs(job: str, state_path, output_format) -> None:
     """The run history of a job, with the counts of each run."""
-    state = _state(state_path, read_only=True)
-    history = state.runs(job)
-    state.close()
-    if not history:
-        raise UsageError(f"no runs of `{job}` in this project", hint="`syncmap status` lists the jobs")
+    with Jobs(state_path) as project:
+        history = project.runs(job)
     if output_format == "json":
         click.echo(json.dumps(history, indent=2))
         return
@@ -561,18 +548,8 @@ def resume(job: str, state_path) -> None:
 
 
 def _set_status(job: str, state_path: Path | None, status: str) -> None:
-    state = _state(state_path)
-    try:
-        if state.job_status(job) is None:
-            known = [entry["job"] for entry in state.jobs()]
-            raise UsageError(
-                f"no job `{job}` in this project",
-                hint=did_you_mean(job, known) or "`syncmap status` lists the jobs",
-            )
-        with state.transaction():
-            state.set_job_status(job, status)
-    finally:
-        state.close()
+    with Jobs(state_path, read_only=False) as project:
+        project.set_status(job, status)
     click.echo(f"{job} is {status}.")
 
 
@@ -601,7 +578,7 @@ def delete(mapping: Path, state_path, revert: str | None, yes: bool, wait: float
                 sys.exit(1)
         elif not yes:
             _confirm(f"Forget the links of {job.name} (the records stay)?")
-        job.state.forget(job.name)
+        job.forget()
         click.echo(
             f"{job.name} is deleted; its records stay"
             + (f", except those it created in the {revert}." if revert else ".")

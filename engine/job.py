@@ -2,7 +2,8 @@
 
 This is the small public API that the CLI, tests and other programs call: ``Job.open`` a mapping,
 then ``plan()`` for a dry run or ``apply()`` to write. It owns the order of work (reconcile an
-interrupted run first, then each step: decide, write, record) and nothing else.
+interrupted run first, then each step: decide, write, record) and nothing else. ``Jobs`` is the
+lifecycle of a project's jobs without their documents: status, run history, pause and resume.
 """
 
 from __future__ import annotations
@@ -102,6 +103,43 @@ class RunReport:
             "recovered": self.recovered,
             "api_calls": self.api_calls,
         }
+
+
+class Jobs:
+    """The jobs a project's state store knows (found from ``folder``, or the store named):
+    what `syncmap status`, `runs`, `pause` and `resume` show and change."""
+
+    def __init__(self, state_path: Path | None = None, folder: Path | None = None, read_only: bool = True):
+        root = find_project_root((folder or Path.cwd()) / "syncmap.yaml")
+        self.state = StateStore(state_path or root / STATE_FILE, read_only=read_only)
+
+    def __enter__(self) -> Jobs:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.state.close()
+
+    def statuses(self) -> list[dict[str, Any]]:
+        """Every job: its status, last run and last error."""
+        return self.state.jobs()
+
+    def runs(self, job: str) -> list[dict[str, Any]]:
+        """The job's runs, newest first; a UsageError for a job with none."""
+        history = self.state.runs(job)
+        if not history:
+            raise UsageError(f"no runs of `{job}` in this project", hint="`syncmap status` lists the jobs")
+        return history
+
+    def set_status(self, job: str, status: str) -> None:
+        """Pause (`paused`) or resume (`active`) a job the store knows."""
+        if self.state.job_status(job) is None:
+            known = [entry["job"] for entry in self.state.jobs()]
+            raise UsageError(
+                f"no job `{job}` in this project",
+                hint=did_you_mean(job, known) or "`syncmap status` lists the jobs",
+            )
+        with self.state.transaction():
+            self.state.set_job_status(job, status)
 
 
 class Job:
@@ -286,6 +324,10 @@ class Job:
         self.state.finish_run(run_id, "reverted", report.applied(), None)
         report.api_calls = self.api_calls()
         return report
+
+    def forget(self) -> None:
+        """Delete the job: its links, watermarks and history go; the records stay."""
+        self.state.forget(self.name)
 
     def api_calls(self) -> dict[str, int]:
         return {name: sum(connector.calls.values()) for name, connector in self.connectors.items()}

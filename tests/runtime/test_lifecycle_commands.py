@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.job import Job
+from engine.errors import UsageError
+from engine.job import Job, Jobs
 from tests.conftest import run_syncmap
 from tests.runtime.test_crash import make_project
 
@@ -114,3 +115,21 @@ def test_a_delete_while_the_job_runs_is_refused_and_with_wait_happens_after_the_
     with sqlite3.connect(folder / ".syncmap" / "state.db") as db:
         assert db.execute("SELECT count(*) FROM links").fetchone() == (0,)
         assert db.execute("SELECT count(*) FROM leases").fetchone() == (0,), "every lease is released"
+
+
+def test_the_lifecycle_is_a_library_api_too(quickstart):
+    folder = quickstart.parent
+    with Job.open(quickstart) as job:
+        job.apply()
+    with Jobs(folder=folder, read_only=False) as project:
+        assert [(j["job"], j["status"]) for j in project.statuses()] == [("quickstart", "active")]
+        assert len(project.runs("quickstart")) == 1
+        project.set_status("quickstart", "paused")
+        with pytest.raises(UsageError) as unknown:
+            project.set_status("quickstrat", "active")
+        assert unknown.value.hint == "did you mean `quickstart`?"
+    assert json.loads(run_syncmap("status", "--format", "json", cwd=folder).stdout)[0]["status"] == "paused"
+    with Job.open(quickstart) as job:
+        job.forget()
+    with Jobs(folder=folder) as project:
+        assert project.statuses()[0]["status"] == "deleted"
