@@ -147,3 +147,29 @@ def test_a_create_answered_without_its_id_fails_and_is_not_created_twice(tmp_pat
         assert apply(root, environ).returncode == 0
     assert sorted(p["email"] for p in server.records("contacts")) == ["p0@x.org", "p1@x.org", "p2@x.org"]
     assert planned(root, environ)["counts"]["create"] == 0
+
+
+def test_record_ids_with_spaces_quotes_and_slashes_sync_and_update(tmp_path, json_server):
+    hostile = ["ada lovelace/1", 'o\'neil "bob"', "50%/two words?x=1"]
+    people = [
+        {"id": record_id, "name": f"P{i}", "email": f"p{i}@x.org", "updated_at": "2026-11-01T09:00:00.000Z"}
+        for i, record_id in enumerate(hostile)
+    ]
+    server = json_server({"contacts": people, "activities": []})
+    root, environ = project(tmp_path, server)
+    assert apply(root, environ).returncode == 0
+    crm = SqliteConnector({"path": "crm.db"}, root)
+    leads = {lead.values["Email"]: lead for lead in crm.read("Lead")}
+    assert sorted(leads) == ["p0@x.org", "p1@x.org", "p2@x.org"]
+    renames = [
+        Write(f"u{i}", "update", "Lead", id=leads[f"p{i}@x.org"].id, values={"LastName": f"Q{i}"})
+        for i in range(3)
+    ]
+    assert all(result.ok for result in crm.write("Lead", renames))
+    crm.close()
+    result = apply(root, environ)
+    assert result.returncode == 0, result.stderr
+    assert {p["id"]: p["name"] for p in server.records("contacts")} == {
+        r: f"Q{i}" for i, r in enumerate(hostile)
+    }
+    assert planned(root, environ)["counts"]["update"] == 0
