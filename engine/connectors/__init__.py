@@ -92,6 +92,24 @@ class Declared:
     query: str | None = None
 
 
+def keep_declaration(
+    declared: dict[str, Declared], connector: str, object_type: str, declaration: Declared, query_hint: str
+) -> None:
+    """Note what a side says of a record type, for a connector that cannot run a `query:`: two
+    sides on one record type must agree on its id, modified and soft-delete fields."""
+    if declaration.query is not None:
+        raise ConnectorError(
+            f"the {connector} connector cannot run a `query:` (for `{object_type}`)", hint=query_hint
+        )
+    known = declared.get(object_type)
+    if known is not None and known != declaration:
+        raise ConnectorError(
+            f"two sides describe `{object_type}` differently (id, modified or deleted)",
+            hint="give every side on it the same `id:`, `modified:` and `deleted:`",
+        )
+    declared[object_type] = declaration
+
+
 @dataclass(frozen=True)
 class Record:
     """One record as read from a system; ``values`` holds every field, the id included."""

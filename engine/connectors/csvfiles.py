@@ -38,7 +38,16 @@ from pathlib import Path
 from time import monotonic, sleep
 from typing import Any
 
-from engine.connectors import Declared, FieldInfo, ObjectInfo, Record, Write, WriteResult, typed_settings
+from engine.connectors import (
+    Declared,
+    FieldInfo,
+    ObjectInfo,
+    Record,
+    Write,
+    WriteResult,
+    keep_declaration,
+    typed_settings,
+)
 from engine.connectors.local import (
     Clock,
     RecordRefused,
@@ -117,18 +126,8 @@ class CsvConnector:
     # --- the protocol
 
     def declare(self, object_type: str, declared: Declared) -> None:
-        if declared.query is not None:
-            raise ConnectorError(
-                f"the csv connector cannot run a `query:` (for `{object_type}`)",
-                hint="a CSV side names its file as `object:`; filter its rows with `filter:`",
-            )
-        known = self.declared.get(object_type)
-        if known is not None and known != declared:
-            raise ConnectorError(
-                f"two sides describe `{object_type}` differently (id, modified or deleted)",
-                hint="give every side on this file the same `id:`, `modified:` and `deleted:`",
-            )
-        self.declared[object_type] = declared
+        hint = "a CSV side names its file as `object:`; filter its rows with `filter:`"
+        keep_declaration(self.declared, "csv", object_type, declared, hint)
 
     def describe(self, object_type: str) -> ObjectInfo:
         self.calls["describe"] += 1

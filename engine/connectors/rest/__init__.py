@@ -29,7 +29,16 @@ from urllib.parse import quote
 
 import jmespath
 
-from engine.connectors import Declared, FieldInfo, ObjectInfo, Record, Write, WriteResult, typed_settings
+from engine.connectors import (
+    Declared,
+    FieldInfo,
+    ObjectInfo,
+    Record,
+    Write,
+    WriteResult,
+    keep_declaration,
+    typed_settings,
+)
 from engine.connectors.local import (
     canonical_time,
     infer_fields,
@@ -64,12 +73,8 @@ class RestConnector:
     # -- what each record type is ---------------------------------------------------------------
 
     def declare(self, object_type: str, declared: Declared) -> None:
-        if declared.query is not None:
-            raise ConnectorError(
-                f"the rest connector cannot run a `query:` (for `{object_type}`)",
-                hint="describe the endpoint under the connection's `objects` and name it as `object:`",
-            )
-        self.declared[object_type] = declared
+        hint = "describe the endpoint under the connection's `objects` and name it as `object:`"
+        keep_declaration(self.declared, "rest", object_type, declared, hint)
 
     def _object(self, object_type: str) -> ObjectSettings:
         spec = self.settings.objects.get(object_type)
