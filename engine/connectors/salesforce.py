@@ -606,9 +606,13 @@ class SalesforceConnector:
                 )
             attempt += 1
             if attempt > self.max_retries:
+                unreached = failure.status is None and failure.unprocessed  # no connection was made
                 raise GaveUp(
                     redact(f"Salesforce {kind} still failing after {attempt} attempts: {failure}"),
-                    hint="the org is busy or over its API limits; try again later, or raise `max_retries`",
+                    hint=f"nothing answers at {self.instance_url or 'the login domain'}: check `instance_url` "
+                    "and that the org (or `syncmap sandbox`) is up"
+                    if unreached
+                    else "the org is busy or over its API limits; try again later, or raise `max_retries`",
                 )
             delay = min(MAX_BACKOFF_SECONDS, self.retry_delay * 2 ** (attempt - 1))
             delay = delay / 2 + self._random.uniform(0, delay / 2)

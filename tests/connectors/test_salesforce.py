@@ -715,8 +715,13 @@ def test_an_unreachable_org_is_a_connector_error(tmp_path):
         },
         tmp_path,
     )
-    with pytest.raises(ConnectorError, match=r"describe still failing after 2 attempts: ConnectionError: "):
+    with pytest.raises(
+        ConnectorError, match=r"describe still failing after 2 attempts: ConnectionError: "
+    ) as unreached:
         connector.describe("Contact")
+    assert unreached.value.hint == (
+        "nothing answers at https://127.0.0.1:9: check `instance_url` and that the org (or `syncmap sandbox`) is up"
+    )
 
 
 def test_ssl_errors_point_at_ca_file(sb, tmp_path):
