@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -205,6 +207,15 @@ class Plan:
 
     def connection(self, name: str) -> Connection:
         return next(connection for connection in self.connections if connection.name == name)
+
+    @contextmanager
+    def settings_located(self, connection: str) -> Iterator[None]:
+        """A request that a setting of ``connection`` makes wrong (a path the API does not have)
+        becomes an error where the document writes that setting."""
+        try:
+            yield
+        except SettingError as e:
+            raise self.connection(connection).located(e) from None
 
     def step(self, name: str) -> Step:
         return next(step for step in self.steps if step.name == name)

@@ -11,12 +11,9 @@ cannot answer is a connector failure, not a document error.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from engine.connectors import Connector, ObjectInfo
 from engine.diagnostics import Diagnostic, did_you_mean, sort_diagnostics
-from engine.errors import ConnectorError, QueryError, SettingError, UnknownObjectError
+from engine.errors import ConnectorError, QueryError, UnknownObjectError
 from engine.expressions import CompiledExpression, field_path
 from engine.plan import FLOWS, FieldRule, Plan, Step
 
@@ -26,21 +23,11 @@ def check_remote(
 ) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     for step in plan.steps if steps is None else steps:
-        with _settings_located(plan, step.source.connection):
+        with plan.settings_located(step.source.connection):
             found.extend(_check_source_types(step, connectors[step.source.connection]))
-        with _settings_located(plan, step.target.connection):
+        with plan.settings_located(step.target.connection):
             found.extend(_check_target_types(step, connectors[step.target.connection]))
     return sort_diagnostics(found)
-
-
-@contextmanager
-def _settings_located(plan: Plan, connection: str) -> Iterator[None]:
-    """A describe's request that a setting makes wrong (a path the API does not have) is an
-    error where the document writes that setting."""
-    try:
-        yield
-    except SettingError as e:
-        raise plan.connection(connection).located(e) from None
 
 
 def _check_target_types(step: Step, connector: Connector) -> list[Diagnostic]:

@@ -13,7 +13,7 @@ import hashlib
 import itertools
 import json
 import secrets
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -233,19 +233,25 @@ class _StepRun:
             record
             for record_type in spec.types
             for record in self._read_located(
-                spec.connection,
-                connector.read(record_type, since=since, where=spec.where, own_writes=own_writes),
+                spec.connection, connector.read(record_type, since=since, where=spec.where, own_writes=own_writes)
             )
             if not (
                 watermark and record.modified and record.modified <= watermark
                 and seen.get(record.id) == _content(record)
             )
         )  # fmt: skip
-        count, newest, recent = 0, None, {}
+        # the records the connector will deliver again next time (from `reread_seconds` before
+        # the newest time: reads come oldest first, so the window slides), digested at the end
+        reread = getattr(connector, "reread_seconds", 0)
+        count, newest, cutoff, recent = 0, None, "", deque()
         for record in itertools.chain(changed, self.retries(side, spec.types), self.vanished(side, spec)):
             if record.modified:
-                newest = max(newest or record.modified, record.modified)
-                recent[record.id] = (record.modified, _content(record))
+                if newest is None or record.modified > newest:
+                    newest, cutoff = record.modified, _seconds_before(record.modified, reread)
+                    while recent and recent[0].modified < cutoff:
+                        recent.popleft()
+                if record.modified >= cutoff:
+                    recent.append(record)
             count += 1
             self.refreshed[side].add(record.id)
             self.out.saw(side, record.id, record.modified)
@@ -255,20 +261,18 @@ class _StepRun:
             # never behind the watermark read from (its records may all have been left out as
             # seen), and remembering every record the connector will deliver again next time
             newest = max(newest, watermark or newest)
-            remembered = {i: (watermark or "", digest) for i, digest in seen.items()} | recent
-            reread_from = _seconds_before(newest, getattr(connector, "reread_seconds", 0))
+            reread_from = _seconds_before(newest, reread)
+            kept = dict(seen) if watermark and watermark >= reread_from else {}
             self.out.watermarks[side] = newest
-            self.out.seen[side] = {i: digest for i, (at, digest) in remembered.items() if at >= reread_from}
+            self.out.seen[side] = kept | {r.id: _content(r) for r in recent if r.modified >= reread_from}
         elif since is None:  # nothing there yet: what appears later (this run's writes too) is new
             self.out.watermarks[side] = started
 
     def _read_located(self, connection: str, records: Iterator[Record]) -> Iterator[Record]:
         """A read whose request a setting makes wrong (a list path the API does not have) is
         an error at that setting in the document."""
-        try:
+        with self.context.plan.settings_located(connection):
             yield from records
-        except SettingError as e:
-            raise self.context.plan.connection(connection).located(e) from None
 
     def retries(self, side: str, types: tuple[str, ...]) -> Iterator[Record]:
         """The dead letters of a side not read already (asked once the changes are all read)."""

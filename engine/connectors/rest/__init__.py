@@ -140,8 +140,8 @@ class RestConnector:
         wanted = list(dict.fromkeys(str(i) for i in ids))
         if spec.get is None:  # no endpoint for one record: list them and keep the ones asked for
             found = (r for page in self._pages(object_type, dict(spec.list.params)) for r in page)
-            records = [self._record(object_type, values) for values in found]
-            return {r.id: r for r in records if r.id in set(wanted) and not r.deleted}
+            records, asked = [self._record(object_type, values) for values in found], set(wanted)
+            return {r.id: r for r in records if r.id in asked and not r.deleted}
         with ThreadPoolExecutor(self.settings.concurrency) as pool:
             fetched = list(pool.map(lambda record_id: self._get_one(object_type, spec, record_id), wanted))
         return {record.id: record for record in fetched if record is not None and not record.deleted}

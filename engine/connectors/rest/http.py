@@ -63,8 +63,8 @@ class ClientCredentialsAuth(httpx.Auth):
     """OAuth 2 client credentials: the token is fetched on the first request and renewed before
     it expires, or at once when the API refuses it."""
 
-    def __init__(self, settings: ClientCredentials, secrets: Mapping[str, str], client: httpx.Client):
-        self.settings, self.secrets, self.client = settings, secrets, client
+    def __init__(self, settings: ClientCredentials, client: httpx.Client):
+        self.settings, self.client = settings, client
         self.token: str | None = None
         self.expires = 0.0
         self.lock = threading.Lock()
@@ -83,8 +83,11 @@ class ClientCredentialsAuth(httpx.Auth):
             return self.token or ""
 
     def _fetch(self) -> None:
-        form = {"grant_type": "client_credentials", "client_id": self.settings.client_id}
-        form["client_secret"] = self.secrets["client_secret"]
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": self.settings.client_id,
+            "client_secret": self.settings.client_secret,
+        }
         if self.settings.scope:
             form["scope"] = self.settings.scope
         try:
@@ -134,7 +137,7 @@ class Http:
         elif isinstance(auth, Basic):
             self.client.auth = httpx.BasicAuth(auth.username, auth.password)
         elif isinstance(auth, ClientCredentials):
-            self.client.auth = ClientCredentialsAuth(auth, {"client_secret": auth.client_secret}, self.client)
+            self.client.auth = ClientCredentialsAuth(auth, self.client)
 
     def close(self) -> None:
         self.client.close()
