@@ -5,6 +5,7 @@ bodies and page loops that must stop a read instead of feeding it nothing or for
 from __future__ import annotations
 
 import base64
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -364,3 +365,22 @@ def test_default_headers_go_on_every_request_and_a_slow_answer_times_out(scripte
     with pytest.raises(ConnectorError, match=r"GET .*/items: no answer \(ReadTimeout\)"):
         list(slow.read("items"))
     assert time.monotonic() - started < 1.4
+
+
+def test_writes_go_out_concurrency_at_a_time(scripted):
+    in_flight, most = [0], [0]
+    lock = threading.Lock()
+
+    def answer(request: Seen) -> Reply:
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        time.sleep(0.2)
+        with lock:
+            in_flight[0] -= 1
+        return 201, {}, {"id": request.body["n"]}
+
+    server = scripted(answer)
+    api = connector(server.url, {"path": "/items"}, concurrency=3)
+    results = api.write("items", [Write(str(i), "create", "items", values={"n": i}) for i in range(9)])
+    assert [r.id for r in results] == [str(i) for i in range(9)] and most[0] == 3
