@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.changeset import Change, StepChanges
+from engine.changeset import Change, PairState, StepChanges
 from engine.connectors import Connector, FieldInfo, Write, WriteResult
 from engine.errors import ConnectorError, SyncmapError
 from engine.expressions import field_path
@@ -47,7 +47,7 @@ def apply_step(
     """Write one step's changes, then record links, agreed values, watermarks and when each
     side was written to."""
     report = StepReport(step.name)
-    created: dict[str, str] = {}  # source id (or planned id) -> id of the record created for it
+    created = Created()
     failed_pairs: set[str] = set()
     windows: dict[str, tuple[str, str]] = {}  # side -> (first write sent, last answer received)
     for side, record_type, batch in _write_batches(changes.writes, batch_size):
@@ -71,7 +71,7 @@ def apply_step(
                     report.written += 1
                     context.state.clear_dead_letter(context.job, step.name, side, _origin_id(change))
                     if change.action == "create":
-                        created[change.source_id or result.id] = result.id
+                        created.add(change, result.id)
                         _link_created(context, step, side, change.record_type, change.origin or "",
                                       change.source_id, result.id, f"created:{side}")  # fmt: skip
                 else:
@@ -94,6 +94,26 @@ def apply_step(
     return report
 
 
+@dataclass
+class Created:
+    """The ids of the records a step created, found by what its pairs know before the write: a
+    target record by its source's id, a source record by its origin (the target record it was
+    made for), since the source may choose the new id itself."""
+
+    for_source: dict[str, str] = field(default_factory=dict)  # source id -> new target id
+    for_target: dict[str, str] = field(default_factory=dict)  # "<type> <id>" of a target -> new source id
+
+    def add(self, change: Change, new_id: str) -> None:
+        if change.side == "target":
+            self.for_source[change.source_id or new_id] = new_id
+        else:
+            self.for_target[change.origin or new_id] = new_id
+
+    def source_id(self, pair: PairState) -> str | None:
+        """The id of the source record a pair's create made (None when it failed)."""
+        return self.for_target.get(f"{pair.target_type} {pair.target_id}")
+
+
 def _still_ours(context: RunContext) -> None:
     """Checked inside each transaction that writes: the run still holds the job's lease, and the
     job was not deleted meanwhile (what this run still holds must not bring it back)."""
@@ -111,7 +131,7 @@ def _give_new_ids_to_keys(
     changes: StepChanges,
     step: Step,
     context: RunContext,
-    created: dict[str, str],
+    created: Created,
     report: StepReport,
     windows: dict[str, tuple[str, str]],
 ) -> None:
@@ -122,7 +142,7 @@ def _give_new_ids_to_keys(
     keys = [(key, path[0]) for key in step.match if (path := field_path(key.source.text)) and len(path) == 1]
     writes: dict[str, list[Write]] = defaultdict(list)
     for change in changes.writes:
-        new_id = created.get(change.source_id or "")
+        new_id = created.for_source.get(change.source_id or "")
         if not keys or change.action != "create" or change.side != "target" or new_id is None:
             continue
         id_field = context.describe(step.target.connection, change.record_type).id_field
@@ -175,7 +195,7 @@ def _journal(context: RunContext, step: Step, run_id: int, change: Change) -> in
 
 
 def _record_pairs(
-    changes: StepChanges, step: Step, context: RunContext, created: dict[str, str], failed: set[str]
+    changes: StepChanges, step: Step, context: RunContext, created: Created, failed: set[str]
 ) -> None:
     state, job = context.state, context.job
     for source_id in changes.unlinks:
@@ -185,13 +205,13 @@ def _record_pairs(
         if pair.source_id in failed:
             continue
         if pair.made_by == "created:source":
-            source_id = created.get(pair.source_id)
+            source_id = created.source_id(pair)
             if source_id is None:
                 continue
             target_id = pair.target_id
         else:
             source_id = pair.source_id
-            target_id = pair.target_id or created.get(pair.source_id)
+            target_id = pair.target_id or created.for_source.get(pair.source_id)
             if target_id is None:
                 continue
         state.save_link(

@@ -947,9 +947,10 @@ class _StepRun:
             if planned_id:
                 self.plan_link(planned_id, origin.id)
                 self.fill_gaps(Record(record_type, planned_id, values), origin, synced)
-                self.remember(
-                    PairState(planned_id, record_type, origin.type, origin.id, "created:source", synced)
-                )
+            # where the source chooses the new id, apply finds the pair by its origin instead
+            self.remember(
+                PairState(placeholder, record_type, origin.type, origin.id, "created:source", synced)
+            )
 
     def remember(self, pair: PairState) -> None:
         """Note a pair's agreed values for apply to save (a dry run saves nothing: it skips this)."""
