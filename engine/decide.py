@@ -4,13 +4,17 @@ field's facts, so that every policy can be read, and tested, as a table (`tests/
 The three-way comparison: a value changed on one side since the pair last agreed flows to the
 other; changed on both, `concurrent_edit` (or the field's `conflict:`) decides. A first match
 has no agreed value: it fills gaps, never blanks a value, and `first_match` decides the rest. A
-placeholder default never overwrites a real value.
+placeholder default never overwrites a real value. Values are compared with ``same``: two
+spellings of one instant are one value, so two systems' datetime formats never echo.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Literal
+
+from engine.expressions import parse_datetime
 
 Way = Literal["to_target", "to_source"]
 
@@ -46,7 +50,7 @@ def decide_field(facts: FieldFacts) -> FieldDecision:
     source, target = facts.source_value, facts.target_value
     if not (facts.to_target or facts.to_source):  # a create-only field, or one set `none`
         return NOTHING
-    if facts.to_target and source == target:
+    if facts.to_target and same(source, target):
         return NOTHING
     if facts.default is not None and source == facts.default and not _blank(target):
         # a placeholder default never overwrites a real value; the value may flow back instead
@@ -55,8 +59,10 @@ def decide_field(facts: FieldFacts) -> FieldDecision:
         return _first_match(facts)
     # an empty source stands for the placeholder: with a blank agreed value, it is no change
     placeholder = facts.default is not None and source == facts.default and _blank(facts.agreed)
-    source_changed = source != facts.agreed and not placeholder and (facts.to_target or facts.writes_back)
-    target_changed = target != facts.agreed
+    source_changed = (
+        not same(source, facts.agreed) and not placeholder and (facts.to_target or facts.writes_back)
+    )
+    target_changed = not same(target, facts.agreed)
     note = None
     if source_changed and target_changed:  # also between the two one-way jobs of a two-way sync
         policy = facts.concurrent_policy
@@ -87,3 +93,26 @@ def _first_match(facts: FieldFacts) -> FieldDecision:
 
 def _blank(value: Any) -> bool:
     return value in (None, "")
+
+
+# the finest precision every system syncmap meets keeps (Salesforce keeps milliseconds): two
+# readings of one instant, one truncated and one rounded there, differ by less
+INSTANT_PRECISION = timedelta(milliseconds=1)
+
+
+def same(first: Any, second: Any) -> bool:
+    """Whether two values are one: equal, or two spellings of one instant at the precision both
+    systems keep (`2027-03-01T10:00:00.000000+00:00` is `2027-03-01T10:00:00.000+0000`)."""
+    if first == second:
+        return True
+    if not (isinstance(first, str) and isinstance(second, str)):
+        return False
+    one, other = _instant(first), _instant(second)
+    return one is not None and other is not None and abs(one - other) < INSTANT_PRECISION
+
+
+def _instant(text: str) -> datetime | None:
+    """The instant a datetime spells (a date alone is no instant); None for other text."""
+    if len(text) < 19 or text[4] != "-" or text[10] not in "Tt " or text[13] != ":":
+        return None
+    return parse_datetime(text)

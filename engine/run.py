@@ -23,7 +23,7 @@ from typing import Any
 
 from engine.changeset import Change, ChangeSet, FieldChange, PairState, ReasonCode, StepChanges
 from engine.connectors import Connector, Declared, ObjectInfo, Record, Registry
-from engine.decide import FieldFacts, decide_field
+from engine.decide import FieldFacts, decide_field, same
 from engine.diagnostics import Diagnostic
 from engine.errors import ConnectorError, DocumentError, RecordError, SettingError
 from engine.expressions import field_path, parse_datetime, phone_e164
@@ -1086,7 +1086,7 @@ class _StepRun:
                 elif way == "to_source" and rule.source is not None:
                     value = self.backward(rule, target)
                     old = rule.source(source.values)
-                    if value != self.comparable(rule, old):
+                    if not same(value, self.comparable(rule, old)):
                         to_source[rule.source.text] = FieldChange(rule.source.text, old, value)
                         set_path(source_values, dict(source.values), rule.source.text, value)
         except RecordError as e:
@@ -1102,7 +1102,7 @@ class _StepRun:
             return
         written = {name: change.new for name, change in to_target.items()}
         exact = all(
-            written.get(name, get_path(target.values, name)) == value for name, value in synced.items()
+            same(written.get(name, get_path(target.values, name)), value) for name, value in synced.items()
         )
         if exact:
             self.agreed_targets.add(target.id)
