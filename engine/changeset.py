@@ -98,6 +98,7 @@ class StepChanges:
     keys: dict[str, Spool[tuple[str, str, str | None, list[tuple[int, str]]]]] = field(
         default_factory=lambda: {"source": Spool(), "target": Spool()}
     )
+    warnings: list[str] = field(default_factory=list)  # what a person should look at, in the preview
     tally: Counter[str] = field(default_factory=Counter)  # counted changes by action
     reasons: Counter[str] = field(default_factory=Counter)  # counted skips and conflicts by code
     digest: int = 0  # of the records read (side, id, modified), whatever order they came in
@@ -169,6 +170,7 @@ class ChangeSet:
                         lambda step=step: (shown(_change_dict(change)) for change in step.changes),
                         len(step.writes) + len(step.notes),
                     ),
+                    **({"warnings": step.warnings} if step.warnings else {}),
                 }
                 for step in self.steps
             ],

@@ -51,6 +51,7 @@ def render_text(
             + f"  {step.source.connection}.{'/'.join(step.source.types)} <-> "
             + f"{step.target.connection}.{'/'.join(step.target.types)}  (read {read})"
         )
+        lines.extend(click.style("  warning: ", fg="yellow") + warning for warning in step_changes.warnings)
         # a large plan's changes are on disk: only the writes shown are read back
         writes = step_changes.writes if detailed else itertools.islice(step_changes.writes, limit)
         for change in writes:
@@ -137,6 +138,8 @@ def render_report(report, plan: Plan) -> str:
         f"Applied {plan.name}: {counts['create']} created, {counts['update']} updated, {counts['delete']} deleted, "
         f"{counts['skip']} skipped, {counts['conflict']} conflicts, {report.failed} failed."
     ]
+    for step_changes in report.changeset.steps:
+        lines.extend(f"  warning: {step_changes.step}: {warning}" for warning in step_changes.warnings)
     for step in report.steps:
         for change, error in step.failed:
             lines.append(

@@ -13,7 +13,7 @@ import hashlib
 import itertools
 import json
 import secrets
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -244,7 +244,10 @@ class _StepRun:
         # the newest time: reads come oldest first, so the window slides), digested at the end
         reread = getattr(connector, "reread_seconds", 0)
         count, newest, cutoff, recent = 0, None, "", deque()
+        unstamped: Counter[str] = Counter()
         for record in itertools.chain(changed, self.retries(side, spec.types), self.vanished(side, spec)):
+            if record.modified is None and since is not None and not record.deleted:
+                unstamped[record.type] += 1
             if record.modified:
                 if newest is None or record.modified > newest:
                     newest, cutoff = record.modified, _seconds_before(record.modified, reread)
@@ -257,6 +260,7 @@ class _StepRun:
             self.out.saw(side, record.id, record.modified)
             yield record
         self.out.read[side] = count
+        self.warn_unstamped(spec, unstamped)
         if newest:
             # never behind the watermark read from (its records may all have been left out as
             # seen), and remembering every record the connector will deliver again next time
@@ -267,6 +271,18 @@ class _StepRun:
             self.out.seen[side] = kept | {r.id: _content(r) for r in recent if r.modified >= reread_from}
         elif since is None:  # nothing there yet: what appears later (this run's writes too) is new
             self.out.watermarks[side] = started
+
+    def warn_unstamped(self, spec: Side, unstamped: Counter[str]) -> None:
+        """Records without a modification time are read on every run (no time says they did not
+        change): said in the preview, as a table with many of them reads slowly."""
+        for record_type, count in unstamped.items():
+            modified = (
+                spec.modified_field or self.context.describe(spec.connection, record_type).modified_field
+            )
+            self.out.warnings.append(
+                f"{count} record{'s' if count != 1 else ''} of `{record_type}` {'have' if count != 1 else 'has'} "
+                f"no `{modified}`: read again on every run, as no time tells whether they changed"
+            )
 
     def _read_located(self, connection: str, records: Iterator[Record]) -> Iterator[Record]:
         """A read whose request a setting makes wrong (a list path the API does not have) is

@@ -63,7 +63,6 @@ from engine.diagnostics import did_you_mean
 from engine.errors import ConnectorError, SettingError, UnknownObjectError
 
 SUFFIX = ".csv"
-UNSTAMPED = "1970-01-01T00:00:00.000000+00:00"  # the time of every row without a modification time
 TRUE_MARKS = frozenset({"true", "t", "yes", "y", "1", "x"})  # a `deleted:` cell that marks the row
 LOCK_POLL_SECONDS = 0.05
 
@@ -154,12 +153,13 @@ class CsvConnector:
         where: str | None = None,
         own_writes: Sequence[tuple[str, str]] = (),
     ) -> Iterator[Record]:
-        """Rows modified at or after ``since`` (all when None), unstamped ones first, oldest first."""
+        """Rows modified at or after ``since`` (all when None), oldest first; unstamped rows,
+        whose changes no time tells, come first on every read."""
         self.calls["read"] += 1
         refuse_where("csv", object_type, where)
         start = canonical_time(since, "since") if since is not None else None
-        records = sorted(self._records(object_type), key=lambda r: (r.modified, r.id))
-        return iter([r for r in records if start is None or r.modified >= start])
+        records = sorted(self._records(object_type), key=lambda r: (r.modified or "", r.id))
+        return iter([r for r in records if start is None or r.modified is None or r.modified >= start])
 
     def get(self, object_type: str, ids: Sequence[str]) -> dict[str, Record]:
         self.calls["get"] += 1
@@ -216,7 +216,7 @@ class CsvConnector:
                     object_type,
                     row[id_field],
                     values,
-                    modified=canonical_time(stamp, where) if stamp else UNSTAMPED,
+                    modified=canonical_time(stamp, where) if stamp else None,
                     deleted=deleted is not None and str(values.get(deleted) or "").lower() in TRUE_MARKS,
                 )
 

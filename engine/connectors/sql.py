@@ -169,7 +169,8 @@ class SqlConnector:
         where: str | None = None,
         own_writes: Sequence[tuple[str, str]] = (),
     ) -> Iterator[Record]:
-        """Rows modified at or after ``since`` (every row when None, unstamped ones first), oldest first."""
+        """Rows modified at or after ``since`` (every row when None), oldest first; unstamped rows,
+        whose changes no time tells, come first on every read."""
         self.calls["read"] += 1
         if where is not None:
             raise ConnectorError(
@@ -224,8 +225,8 @@ class SqlConnector:
     # --- reading
 
     def _rows(self, source: Source, since: str | None) -> Iterator[Record]:
-        """Pages by keyset, each its own short query: unstamped rows (a full read only) by id,
-        then stamped rows by (modified, id) up to the latest time when the read began."""
+        """Pages by keyset, each its own short query: unstamped rows by id, then stamped rows by
+        (modified, id) up to the latest time when the read began."""
         id_column = source.columns[source.id_field]
         if source.modified_field is None:
             yield from self._pages(source, [], (id_column,))
@@ -234,7 +235,7 @@ class SqlConnector:
         with self._connection(f"reading `{source.name}`") as connection:
             key, bound = self._time_order(connection, source, modified)
             until = connection.execute(sa.select(sa.func.max(key)).select_from(source.selectable)).scalar()
-        if since is None:
+        if since is None or getattr(modified, "nullable", True):  # a NOT NULL column has none to read
             yield from self._pages(source, [modified.is_(None)], (id_column,))
         if until is None:
             return

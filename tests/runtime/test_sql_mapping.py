@@ -217,3 +217,39 @@ def test_a_row_removed_from_the_table_is_found_by_the_key_scan_only_when_asked(p
     ]
     settled = run_syncmap("plan", "job.yaml", "--detailed-exitcode", cwd=root)
     assert settled.returncode == 0, settled.stdout + settled.stderr
+
+
+def test_rows_whose_modified_time_is_null_are_read_on_every_run(project):
+    root, url = project
+    rows(
+        url,
+        root,
+        "CREATE TABLE loose (person_id INTEGER PRIMARY KEY, full_name TEXT, mobile TEXT, changed_at TIMESTAMP)",
+    )
+    rows(url, root, "INSERT INTO loose VALUES (1, 'Ada Lovelace', '+1 415 555 0101', NULL), "
+                    "(2, 'Bob Byte', '+1 415 555 0102', '2026-11-01 09:00:00')")  # fmt: skip
+    (root / "job.yaml").write_text(mapping(url, source="loose"))
+    applied = run_syncmap("apply", "job.yaml", cwd=root)
+    assert applied.returncode == 0, applied.stderr
+    assert rows(url, root, "SELECT name FROM contacts ORDER BY name") == [("Ada Lovelace",), ("Bob Byte",)]
+
+    # after the initial sync, the app inserts and edits rows without stamping them
+    rows(url, root, "INSERT INTO loose VALUES (3, 'Cy Young', '+1 415 555 0103', NULL)")
+    rows(url, root, "UPDATE loose SET full_name = 'Ada King' WHERE person_id = 1")
+    planned = run_syncmap("plan", "job.yaml", "--format", "json", cwd=root)
+    assert planned.returncode == 0, planned.stderr
+    preview = json.loads(planned.stdout)
+    changes = sorted(
+        (c["action"], c["side"], c.get("origin")) for s in preview["steps"] for c in s["changes"]
+    )
+    assert changes == [("create", "target", "loose 3"), ("update", "target", "loose 1")]
+    assert preview["steps"][0]["warnings"] == [
+        "2 records of `loose` have no `changed_at`: read again on every run, as no time tells whether they changed"
+    ]
+    applied = run_syncmap("apply", "job.yaml", cwd=root)
+    assert applied.returncode == 0, applied.stderr
+    assert rows(url, root, "SELECT name FROM contacts ORDER BY name") == [
+        ("Ada King",), ("Bob Byte",), ("Cy Young",)
+    ]  # fmt: skip
+    settled = run_syncmap("plan", "job.yaml", "--detailed-exitcode", cwd=root)
+    assert settled.returncode == 0, settled.stdout + settled.stderr
