@@ -34,6 +34,7 @@ ReasonCode = Literal[
     "waiting_for_partner",  # `link_all`: the record it will share is still being created
     "values_differ",  # a first match with differing values, `first_match: hold`
     "create_in_doubt",  # an interrupted run may have created its partner already
+    "unreadable",  # a value of it (or of its partner) could not be read
 ]
 
 

@@ -246,7 +246,7 @@ class _StepRun:
         count, newest, cutoff, recent = 0, None, "", deque()
         unstamped: Counter[str] = Counter()
         for record in itertools.chain(changed, self.retries(side, spec.types), self.vanished(side, spec)):
-            if record.modified is None and since is not None and not record.deleted:
+            if record.modified is None and since is not None and not (record.deleted or record.unreadable):
                 unstamped[record.type] += 1
             if record.modified:
                 if newest is None or record.modified > newest:
@@ -542,6 +542,11 @@ class _StepRun:
         if record.id in self.paired_sources or self.held_in_doubt("source", record):
             return
         link = self.links.get(record.id)
+        if record.unreadable:
+            if link:
+                self.handled_targets.add(link.target_id)
+            self.skip("source", record, "unreadable", record.unreadable)
+            return
         if record.deleted:
             self.deleted(
                 "source",
@@ -587,6 +592,9 @@ class _StepRun:
 
     def from_target(self, record: Record) -> None:
         if self.held_in_doubt("target", record):
+            return
+        if record.unreadable:
+            self.skip("target", record, "unreadable", record.unreadable)
             return
         link = next(iter(self.sources_of(record.id)), None)
         if record.deleted:  # every source record sharing it (`link_all`) loses its partner
@@ -1069,6 +1077,11 @@ class _StepRun:
     def pair(self, source: Record, target: Record, made_by: str, new: bool) -> None:
         """Decide field by field which way values flow between two linked records."""
         linked_id = None if new else source.id
+        for side, record, partner in (("source", source, target), ("target", target, source)):
+            if partner.unreadable:  # a pair is never decided on part of a record
+                reason = f"{partner.type} {partner.id}, its partner, could not be read: {partner.unreadable}"
+                self.skip(side, record, "unreadable", reason)
+                return
         if any(  # a partner reached from the other side answers to its own side's filters too
             self.filtered_out(side, record, linked_id)
             for side, record in (("source", source), ("target", target))

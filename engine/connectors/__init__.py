@@ -112,13 +112,18 @@ def keep_declaration(
 
 @dataclass(frozen=True)
 class Record:
-    """One record as read from a system; ``values`` holds every field, the id included."""
+    """One record as read from a system; ``values`` holds every field, the id included.
+
+    ``unreadable`` says why some of its values could not be read (a time past year 9999, a
+    number no other system can hold): ``values`` then holds only the others, and the runner
+    skips the record with that reason instead of stopping the read or deciding on a part."""
 
     type: str
     id: str
     values: Mapping[str, Any]
     modified: str | None = None
     deleted: bool = False
+    unreadable: str | None = None
 
 
 @dataclass(frozen=True)

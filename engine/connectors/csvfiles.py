@@ -108,7 +108,7 @@ class CsvConnector:
             )
         self.delimiter = _one_character("delimiter", typed.delimiter)
         self.quote = _one_character("quote", typed.quote)
-        self.encoding = _codec(typed.encoding)
+        self.encoding, self.encoding_name = _codec(typed.encoding), typed.encoding
         self.null, self.id_field, self.lock_timeout = typed.null, typed.id_field, typed.lock_timeout_seconds
         self.read_only = read_only
         self.declared: dict[str, Declared] = {}
@@ -211,13 +211,20 @@ class CsvConnector:
             for row, line in zip(csv_file.rows, csv_file.lines, strict=True):
                 values: dict[str, Any] = {k: (None if v == self.null else v) for k, v in row.items()}
                 stamp = values.get(modified) if modified else None
-                where = f"{csv_file.path}:{line}: `{modified}`"
+                unreadable = None
+                try:
+                    stamped = (
+                        canonical_time(stamp, f"{csv_file.path.name}:{line}: `{modified}`") if stamp else None
+                    )
+                except ConnectorError as e:  # that row alone: the others still sync
+                    stamped, unreadable = None, e.message
                 yield Record(
                     object_type,
                     row[id_field],
                     values,
-                    modified=canonical_time(stamp, where) if stamp else None,
+                    modified=stamped,
                     deleted=deleted is not None and str(values.get(deleted) or "").lower() in TRUE_MARKS,
+                    unreadable=unreadable,
                 )
 
     def _table(self, object_type: str) -> Table:
@@ -347,6 +354,14 @@ class CsvConnector:
         and refuses a change of id; a delete marks the row (``deleted:``) or drops it."""
         id_field, modified, deleted = self._fields(object_type)
         cells = {name: _cell(value, self.null) for name, value in write.values.items()}
+        for name, cell in cells.items():
+            try:
+                cell.encode(self.encoding)
+            except UnicodeEncodeError as e:
+                raise RecordRefused(
+                    f"`{name}` holds `{cell[e.start : e.end]}`, which a {self.encoding_name} file cannot hold "
+                    "(the file's `encoding` setting; utf-8 holds every character)"
+                ) from None
         if modified:
             cells[modified] = self.clock.tick()
         if write.op == "create":

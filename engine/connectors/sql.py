@@ -24,6 +24,7 @@ table; ``object`` then names its result.
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from collections import Counter
@@ -53,6 +54,9 @@ from engine.errors import ConnectorError, QueryError, SettingError, UnknownObjec
 from engine.redact import register
 
 READ_PAGE = 1000  # rows per keyset page
+# what a driver (psycopg: a time past year 9999) or SQLAlchemy's type processing (SQLite: text in
+# a NUMERIC column) raises for a value it cannot convert: that row alone is unreadable
+UNCONVERTIBLE = (sa.exc.DataError, ValueError, TypeError, OverflowError, ArithmeticError)
 NORMALISED_TIME = "%Y-%m-%d %H:%M:%f"  # SQLite's strftime: one spelling of every time, to the millisecond
 OTHER_TIME_SPELLINGS = (
     "*[TtZz+]*",
@@ -234,13 +238,15 @@ class SqlConnector:
         modified = source.columns[source.modified_field]
         with self._connection(f"reading `{source.name}`") as connection:
             key, bound = self._time_order(connection, source, modified)
-            until = connection.execute(sa.select(sa.func.max(key)).select_from(source.selectable)).scalar()
+            # as text: a time past what the driver converts (year 9999) still bounds the read
+            latest = sa.select(sa.cast(sa.func.max(key), sa.String)).select_from(source.selectable)
+            until = connection.execute(latest).scalar()
         if since is None or getattr(modified, "nullable", True):  # a NOT NULL column has none to read
             yield from self._pages(source, [modified.is_(None)], (id_column,))
         if until is None:
             return
         start = key >= bound(since) if since else modified.is_not(None)
-        yield from self._pages(source, [key <= until, start], (key, id_column))
+        yield from self._pages(source, [key <= _from_text(until), start], (key, id_column))
 
     def _time_order(
         self, connection: sa.Connection, source: Source, modified: sa.ColumnElement
@@ -273,14 +279,65 @@ class SqlConnector:
             query = sa.select(source.selectable, *keys).where(*conditions).order_by(*order).limit(READ_PAGE)
             if after is not None:
                 query = query.where(_after(order, after))
-            with self._connection(f"reading `{source.name}`") as connection:
-                rows = connection.execute(query).all()
+            try:
+                rows = self._fetch(source, query, sa.Result.all)
+            except _Unconvertible:
+                records, ends = self._page_by_rows(source, query, order)
+                yield from records
+                if len(records) < READ_PAGE:
+                    return
+                after = ends
+                continue
             width = len(rows[0]) - len(keys) if rows else 0
             for row in rows:
                 yield self._record(source, dict(zip(source.columns.keys(), row[:width], strict=True)))
             if len(rows) < READ_PAGE:
                 return
             after = tuple(rows[-1][width:])
+
+    def _page_by_rows(self, source: Source, query: sa.Select, order: tuple) -> tuple[list[Record], tuple]:
+        """A page holding a value the driver cannot convert, read again by id: the rows that
+        convert as records, each other one as an unreadable record naming its column. Its keys
+        come as text, which every database compares with the key's column."""
+        id_column = source.columns[source.id_field]
+        keyed = query.with_only_columns(id_column, *(sa.cast(column, sa.String) for column in order))
+        found = self._fetch(source, keyed, sa.Result.all)
+        by_id = {str(record.id): record for record in self._rows_by_id(source, [row[0] for row in found])}
+        ends = tuple(_from_text(text) for text in found[-1][1:]) if found else ()
+        return [by_id[str(row[0])] for row in found], ends
+
+    def _rows_by_id(self, source: Source, ids: list[Any]) -> list[Record]:
+        """The rows with these ids; where one cannot be converted, the ids are halved until it
+        is found alone."""
+        query = sa.select(source.selectable).where(source.columns[source.id_field].in_(ids))
+        try:
+            return self._fetch(
+                source, query, lambda result: [self._record(source, row) for row in result.mappings()]
+            )
+        except _Unconvertible:
+            if len(ids) == 1:
+                return [self._unreadable_row(source, ids[0])]
+            middle = len(ids) // 2
+            return self._rows_by_id(source, ids[:middle]) + self._rows_by_id(source, ids[middle:])
+
+    def _unreadable_row(self, source: Source, record_id: Any) -> Record:
+        """A row one of whose values the driver cannot convert: the others, and what the bad
+        ones hold (as the database spells them) with the driver's reason."""
+        id_column = source.columns[source.id_field]
+        row: dict[str, Any] = {}
+        problems: list[str] = []
+        for name, column in source.columns.items():
+            where = id_column == record_id
+            try:
+                row[name] = self._fetch(source, sa.select(column).where(where), sa.Result.scalar)
+            except _Unconvertible as e:
+                text = self._fetch(
+                    source, sa.select(sa.cast(column, sa.String)).where(where), sa.Result.scalar
+                )
+                problems.append(f"`{name}` holds `{text}`: {e}")
+        record = self._record(source, row)
+        unreadable = "; ".join(filter(None, [record.unreadable, *problems]))
+        return Record(record.type, record.id, record.values, record.modified, record.deleted, unreadable)
 
     def _select_in(
         self, source: Source, column: sa.ColumnElement, values: Sequence[Any], convert: bool = True
@@ -304,22 +361,53 @@ class SqlConnector:
             query = sa.select(source.selectable).where(
                 source.live(), column.in_(wanted[start : start + IN_BATCH])
             )
-            with self._connection(f"reading `{source.name}`") as connection:
-                records.extend(self._record(source, row) for row in connection.execute(query).mappings())
+            try:
+                records.extend(
+                    self._fetch(
+                        source, query, lambda result: [self._record(source, row) for row in result.mappings()]
+                    )
+                )
+            except _Unconvertible:
+                found = self._fetch(
+                    source, query.with_only_columns(source.columns[source.id_field]), sa.Result.all
+                )
+                records.extend(self._rows_by_id(source, [row[0] for row in found]))
         return sorted(records, key=lambda r: (r.modified or "", r.id))
 
+    def _fetch(self, source: Source, query: sa.Executable, shape: Callable[[sa.Result], Any]) -> Any:
+        """A read's result in ``shape``; a value the driver cannot convert raises _Unconvertible,
+        which passes the error wrapper so the caller can narrow it down to its row."""
+        with self._connection(f"reading `{source.name}`") as connection:
+            try:
+                return shape(connection.execute(query))
+            except UNCONVERTIBLE as e:
+                raise _Unconvertible(_first_line(e)) from e
+
     def _record(self, source: Source, row: Mapping[str, Any]) -> Record:
-        values = {name: _from_database(value) for name, value in row.items()}
+        """A row as a record; a value no other system could hold (a NaN, an infinity) makes it
+        unreadable, named with its column."""
+        values: dict[str, Any] = {}
+        problems: list[str] = []
+        for name, value in row.items():
+            try:
+                values[name] = _from_database(value)
+            except _Unreadable as e:
+                problems.append(f"`{name}` holds {e}")
         modified = values.get(source.modified_field) if source.modified_field else None
         deleted = bool(source.deleted_field and values.get(source.deleted_field) not in (None, False, 0))
-        return Record(source.name, str(values[source.id_field]), values, modified=modified, deleted=deleted)
+        record_id = str(values[source.id_field])
+        return Record(source.name, record_id, values, modified, deleted, "; ".join(problems) or None)
 
     @staticmethod
     def _latest(connection: sa.Connection, source: Source) -> str | None:
         if source.modified_field is None:
             return None
-        latest = connection.execute(sa.select(sa.func.max(source.columns[source.modified_field]))).scalar()
-        return _from_database(latest) if latest is not None else None
+        column = source.columns[source.modified_field]
+        latest = connection.execute(sa.select(sa.cast(sa.func.max(column), sa.String))).scalar()
+        try:
+            return format_time(_aware(parse_time(latest))) if latest is not None else None
+        except ValueError:  # past year 9999: no stamp syncmap gives can follow it
+            return None
 
     # --- writing
 
@@ -582,6 +670,12 @@ def _after(order: tuple, after: tuple) -> sa.ColumnElement:
     return sa.and_(first >= x, sa.or_(first > x, second > y))
 
 
+def _from_text(text: str) -> sa.ColumnElement:
+    """A key read as text (a time past what the driver converts) as a bound of its column: a
+    literal of no type, which the database reads as the column's type."""
+    return sa.literal(text, sa.types.NullType())
+
+
 def _sqlite_time(since: str) -> str:
     """A time in SQLite's text spelling, as short as it can be (`.5`, not `.500000`, and no
     fraction at a whole second) so that `>=` holds for every spelling of that same instant."""
@@ -689,6 +783,14 @@ def _is_boolean(column: sa.ColumnElement) -> bool:
     return isinstance(column.type, sa.Boolean)
 
 
+class _Unreadable(ValueError):
+    """A value read that no other system could hold."""
+
+
+class _Unconvertible(Exception):
+    """A value in a result that the driver or SQLAlchemy could not convert."""
+
+
 def _from_database(value: Any) -> Any:
     """A column value as the engine sees values: times as syncmap's ISO text, exact numbers as
     int or float, JSON text of a JSON column as what it holds."""
@@ -696,6 +798,8 @@ def _from_database(value: Any) -> Any:
         return format_time(_aware(value))
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, Decimal | float) and not math.isfinite(value):
+        raise _Unreadable(f"`{value}`, a number no other system can hold")
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, bytes | memoryview):
