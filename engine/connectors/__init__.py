@@ -31,6 +31,7 @@ not decided again.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -148,6 +149,16 @@ class WriteResult:
     id: str | None = None
     error: str | None = None
     unknown: bool = False
+
+
+def not_json(values: Mapping[str, Any]) -> str | None:
+    """Why a record's values cannot be sent as JSON (a NaN, a lone surrogate), or None: a
+    connector speaking JSON fails that record alone, before any request."""
+    try:
+        json.dumps(values, allow_nan=False, ensure_ascii=False).encode("utf-8")
+    except (ValueError, TypeError) as e:
+        return f"its values cannot be sent as JSON: {e}"
+    return None
 
 
 class Connector(Protocol):

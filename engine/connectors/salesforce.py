@@ -46,7 +46,16 @@ from simple_salesforce.exceptions import SalesforceAuthenticationFailed, Salesfo
 from simple_salesforce.util import exception_handler
 from urllib3.exceptions import NewConnectionError
 
-from engine.connectors import FieldInfo, ObjectInfo, Record, Write, WriteResult, soql, typed_settings
+from engine.connectors import (
+    FieldInfo,
+    ObjectInfo,
+    Record,
+    Write,
+    WriteResult,
+    not_json,
+    soql,
+    typed_settings,
+)
 from engine.connectors.settings import SalesforceSettings
 from engine.connectors.sqlite import (
     canonical_time,
@@ -523,7 +532,7 @@ class SalesforceConnector:
                 payload[name] = _typed(info.fields[name], value)
             except (TypeError, ValueError) as e:
                 return f"`{info.name}.{name}`: {e}"
-        return payload
+        return not_json(payload) or payload
 
     def _collections(
         self, sobject: str, op: str, payloads: list[dict[str, Any]]

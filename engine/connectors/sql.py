@@ -418,7 +418,7 @@ class SqlConnector:
             if handler is None:
                 raise RecordRefused(f"unknown write operation `{write.op}`")
             record_id = handler(connection, source, write)
-        except (RecordRefused, DBAPIError, sa.exc.StatementError) as e:
+        except (RecordRefused, DBAPIError, sa.exc.StatementError, UnicodeError) as e:  # a lone surrogate
             savepoint.rollback()
             if isinstance(e, DBAPIError) and _is_lock_timeout(e):
                 raise _LockTimeout from e

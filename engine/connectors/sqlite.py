@@ -234,10 +234,16 @@ class SqliteConnector(TombstoneWrites):
         return sorted(records, key=lambda r: (r.modified, r.id))
 
     def _record(self, object_type: str, row: tuple[str, str, str, int]) -> Record:
+        """A stored row as a record; one whose data is not a JSON object (another program wrote
+        it) is unreadable, and the others still read."""
         record_id, data, stamp, deleted = row
-        values = self._decode(object_type, record_id, data)
+        unreadable = None
+        try:
+            values = self._decode(object_type, record_id, data)
+        except ConnectorError as e:
+            values, unreadable = {}, e.message
         values[self.id_field], values[self.modified_field] = record_id, stamp
-        return Record(object_type, record_id, values, modified=stamp, deleted=bool(deleted))
+        return Record(object_type, record_id, values, stamp, bool(deleted), unreadable)
 
     def _decode(self, object_type: str, record_id: str, data: str) -> dict[str, Any]:
         try:

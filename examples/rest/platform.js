@@ -3,6 +3,7 @@
 // (PLATFORM_LOG, one JSON line each), and faults a test asks for by POST /__faults:
 //   {"status": 429, "count": 3, "retry_after": 1, "method": "POST"}  the next 3 POSTs answer 429
 //   {"drop_id": 1}                                                    the next create answers without its id
+//   {"keep_stamp": 1}                                                 the next write keeps the `updated_at` it sends
 const fs = require("fs");
 
 let faults = {};
@@ -25,7 +26,8 @@ module.exports = (req, res, next) => {
     return res.status(faults.status || 429).json({ error: "too many requests" });
   }
   if (["POST", "PUT", "PATCH"].includes(req.method) && req.body && typeof req.body === "object") {
-    req.body.updated_at = new Date().toISOString();
+    if (faults.keep_stamp > 0) faults.keep_stamp -= 1;
+    else req.body.updated_at = new Date().toISOString();
     if (req.method === "POST" && faults.drop_id > 0) {
       faults.drop_id -= 1;
       const send = res.jsonp.bind(res);

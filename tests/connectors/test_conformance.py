@@ -4,12 +4,17 @@ file, CSV files, and a platform's REST API served by json-server. A new connecto
 
 from __future__ import annotations
 
+import csv
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+import sqlalchemy as sa
 
 from engine.connectors import Connector, Declared, Record, Write
 from engine.connectors.csvfiles import CsvConnector
@@ -22,22 +27,29 @@ from tests.conftest import customer_database
 from tests.rest.servers import settings as rest_settings
 
 TABLE = {
-    "postgresql": "CREATE TABLE contacts (id SERIAL PRIMARY KEY, name TEXT, email TEXT, "
+    "postgresql": "CREATE TABLE contacts (id SERIAL PRIMARY KEY, name TEXT, email TEXT, score NUMERIC, "
     "updated_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(), deleted_at TIMESTAMPTZ)",
-    "sqlite": "CREATE TABLE contacts (id INTEGER PRIMARY KEY, name TEXT, email TEXT, "
+    "sqlite": "CREATE TABLE contacts (id INTEGER PRIMARY KEY, name TEXT, email TEXT, score NUMERIC, "
     "updated_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP, deleted_at DATETIME)",
 }
+# what spoils one record where it is kept, so that it cannot be read: a value the driver or the
+# file format cannot convert, written behind the connector's back
+SPOILED_SCORE = {"postgresql": "Infinity", "sqlite": "abc"}
 HOSTILE_NAME = 'Zoë "Z" O\'Neil, Jr.\nline two; \u65e5\u672c'
 
 
 @dataclass
 class Subject:
     """A connector under test: how to open it (again: writes must outlive the instance), and
-    whether it has a catalogue of record types (so an unknown one is an error)."""
+    whether it has a catalogue of record types (so an unknown one is an error); a value it
+    cannot hold, and how to make one of its records unreadable in place (None: nothing in it
+    can be)."""
 
     kind: str
     open: Callable[[], Connector]
     fixed_types: bool
+    unwritable: Any = float("nan")
+    spoil: Callable[[str], None] | None = None
 
 
 def _sql(kind: str, request: pytest.FixtureRequest, folder: Path) -> Subject:
@@ -49,7 +61,21 @@ def _sql(kind: str, request: pytest.FixtureRequest, folder: Path) -> Subject:
         connector.declare("contacts", Declared(deleted_field="deleted_at"))
         return connector
 
-    return Subject(f"sql-{kind}", open_sql, fixed_types=True)
+    def spoil(record_id: str) -> None:
+        engine = sa.create_engine(
+            url.replace("sqlite:///", f"sqlite:///{folder}/").replace(
+                "postgresql://", "postgresql+psycopg://"
+            )
+        )
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(f"UPDATE contacts SET score = '{SPOILED_SCORE[kind]}' WHERE id = :id"),
+                {"id": int(record_id)},
+            )
+        engine.dispose()
+
+    unwritable = "a\x00b" if kind == "postgresql" else "\ud800"  # PostgreSQL text holds no NUL
+    return Subject(f"sql-{kind}", open_sql, fixed_types=True, unwritable=unwritable, spoil=spoil)
 
 
 def _csv(folder: Path) -> Subject:
@@ -60,7 +86,17 @@ def _csv(folder: Path) -> Subject:
         connector.declare("contacts", Declared(modified_field="updated_at", deleted_field="deleted"))
         return connector
 
-    return Subject("csv", open_csv, fixed_types=True)
+    def spoil(record_id: str) -> None:
+        path = folder / "contacts.csv"
+        rows = list(csv.DictReader(path.open(encoding="utf-8", newline="")))
+        with path.open("w", encoding="utf-8", newline="") as out:
+            writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(
+                row | {"updated_at": "yesterday"} if row["id"] == record_id else row for row in rows
+            )
+
+    return Subject("csv", open_csv, fixed_types=True, unwritable="\ud800", spoil=spoil)
 
 
 def _rest(request: pytest.FixtureRequest) -> Subject:
@@ -71,14 +107,26 @@ def _rest(request: pytest.FixtureRequest) -> Subject:
         connector.declare("contacts", Declared(deleted_field="deleted_at"))
         return connector
 
-    return Subject("rest", open_rest, fixed_types=True)
+    def spoil(record_id: str) -> None:
+        server.fault(keep_stamp=1)
+        httpx.patch(
+            f"{server.url}/contacts/{record_id}", json={"updated_at": "yesterday"}, headers=server.headers()
+        )
+
+    return Subject("rest", open_rest, fixed_types=True, spoil=spoil)
 
 
 @pytest.fixture(params=["sqlite", "memory", "sql-postgresql", "sql-sqlite", "csv", "rest"])
 def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Subject:
     kind = request.param
     if kind == "sqlite":
-        return Subject(kind, lambda: SqliteConnector({"path": "store.db"}, tmp_path), fixed_types=False)
+
+        def spoil(record_id: str) -> None:
+            with sqlite3.connect(tmp_path / "store.db") as store:
+                store.execute("UPDATE contacts SET data = '[1]' WHERE id = ?", (record_id,))
+
+        store = lambda: SqliteConnector({"path": "store.db"}, tmp_path)  # noqa: E731
+        return Subject(kind, store, fixed_types=False, spoil=spoil)
     if kind == "memory":
         store = f"conformance-{uuid.uuid4().hex}"
         return Subject(kind, lambda: MemoryConnector({"store": store}), fixed_types=False)
@@ -221,3 +269,27 @@ def test_an_unknown_record_type_is_named_with_a_did_you_mean(subject, connector)
     with pytest.raises(UnknownObjectError) as unknown:
         connector.describe("contact")
     assert unknown.value.hint == "did you mean `contacts`?"
+
+
+def test_a_value_the_system_cannot_hold_fails_that_write_alone(subject, connector):
+    results = connector.write(
+        "contacts", [create("a", name="Ada"), create("bad", name=subject.unwritable), create("b", name="Bob")]
+    )
+    assert [(r.ref, r.ok) for r in results] == [("a", True), ("bad", False), ("b", True)]
+    assert results[1].error and not results[1].unknown
+    assert sorted(names(connector.read("contacts"))) == ["Ada", "Bob"]
+
+
+def test_a_record_that_cannot_be_read_is_said_so_and_the_others_still_read(subject, connector):
+    if subject.spoil is None:
+        pytest.skip(f"{subject.kind} keeps Python values: nothing in it is unreadable")
+    first, spoiled, last = created(connector, "Ada", "Bad", "Cy")
+    subject.spoil(spoiled)
+    for records in (
+        list(connector.read("contacts")),
+        list(connector.get("contacts", [first, spoiled, last]).values()),
+    ):
+        by_id = {r.id: r for r in records}
+        assert set(by_id) == {first, spoiled, last}
+        assert by_id[spoiled].unreadable and not by_id[first].unreadable and not by_id[last].unreadable
+        assert (by_id[first].values["name"], by_id[last].values["name"]) == ("Ada", "Cy")

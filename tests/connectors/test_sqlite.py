@@ -172,9 +172,9 @@ def test_odd_type_names_are_quoted(connector):
     assert [r.id for r in connector.read('my "odd" type')] == ["1"]
 
 
-def test_a_row_without_a_json_object_is_reported(connector):
-    connector.seed("contacts", [{"id": "1"}])
-    connector.db.execute("UPDATE contacts SET data = '[1, 2]'")
-    with pytest.raises(ConnectorError) as error:
-        list(connector.read("contacts"))
-    assert error.value.message.endswith("`contacts` record `1` does not hold a JSON object")
+def test_a_row_without_a_json_object_is_read_as_unreadable_and_the_others_still_read(connector):
+    connector.seed("contacts", [{"id": "1"}, {"id": "2"}])
+    connector.db.execute("UPDATE contacts SET data = '[1, 2]' WHERE id = '1'")
+    first, second = connector.read("contacts")
+    assert first.id == "1" and first.unreadable.endswith("`contacts` record `1` does not hold a JSON object")
+    assert second.id == "2" and second.unreadable is None

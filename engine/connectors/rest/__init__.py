@@ -37,6 +37,7 @@ from engine.connectors import (
     Write,
     WriteResult,
     keep_declaration,
+    not_json,
     typed_settings,
 )
 from engine.connectors.local import (
@@ -195,14 +196,13 @@ class RestConnector:
                 f"a `{object_type}` record from the API has no `{id_field}`: {str(values)[:120]}",
                 hint="set the object's `id_field` (or the side's `id:`) to the field holding its id",
             )
-        modified = values.get(modified_field) if modified_field else None
-        return Record(
-            object_type,
-            str(record_id),
-            values,
-            modified=_modified_time(modified, f"{object_type} {record_id}'s `{modified_field}`"),
-            deleted=bool(values.get(deleted_field)) if deleted_field else False,
-        )
+        modified, unreadable = values.get(modified_field) if modified_field else None, None
+        try:
+            modified = _modified_time(modified, f"`{modified_field}`")
+        except ConnectorError as e:  # that record alone: the others still sync
+            modified, unreadable = None, e.message
+        deleted = bool(values.get(deleted_field)) if deleted_field else False
+        return Record(object_type, str(record_id), values, modified, deleted, unreadable)
 
     # -- writing --------------------------------------------------------------------------------
 
@@ -212,9 +212,11 @@ class RestConnector:
             raise ConnectorError("this connection was opened read-only (a dry run) and writes nothing")
         spec = self._object(object_type)
         batch_calls = {"create": spec.create_batch, "update": spec.update_batch}
+        refused = {write.ref: WriteResult(write.ref, False, error=error) for write in writes
+                   if (error := not_json(write.values))}  # fmt: skip
         chunks: list[tuple[BatchCall | None, list[Write]]] = []
         for op in ("create", "update", "delete"):
-            of_op = [write for write in writes if write.op == op]
+            of_op = [write for write in writes if write.op == op and write.ref not in refused]
             call = batch_calls.get(op)
             if call is None:
                 chunks += [(None, [write]) for write in of_op]
@@ -229,7 +231,7 @@ class RestConnector:
                 ),
                 chunks,
             )
-            by_ref = {result.ref: result for results in answered for result in results}
+            by_ref = refused | {result.ref: result for results in answered for result in results}
         return [by_ref[write.ref] for write in writes]
 
     def _write_batch(self, object_type: str, call: BatchCall, writes: list[Write]) -> list[WriteResult]:
@@ -356,7 +358,10 @@ def _modified_time(value: Any, what: str) -> str | None:
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
         seconds = value / 1000 if value >= EPOCH_MS_FROM else value
-        return canonical_time(datetime.fromtimestamp(seconds, UTC).isoformat(), what)
+        try:
+            return canonical_time(datetime.fromtimestamp(seconds, UTC).isoformat(), what)
+        except (OverflowError, OSError, ValueError):
+            raise ConnectorError(f"{what} `{value}` is no time syncmap can read") from None
     return canonical_time(value, what)
 
 
