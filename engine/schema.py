@@ -98,10 +98,21 @@ def _publish_connector_settings(schema: dict) -> None:
         }.items():
             if schema["$defs"].setdefault(definition_name, definition) != definition:
                 raise ValueError(f"two schemas define `{definition_name}`: rename one model")
+        summary = (settings_model.__doc__ or "").strip().splitlines()[0]
         connection.setdefault("allOf", []).append(
             {
-                "if": {"properties": {"connector": {"const": name}}, "required": ["connector"]},
-                "then": {"properties": {"settings": {"$ref": f"#/$defs/{settings_model.__name__}"}}},
+                "if": {
+                    "properties": {"connector": {"const": name, "description": f"The `{name}` connector."}},
+                    "required": ["connector"],
+                },
+                "then": {
+                    "properties": {
+                        "settings": {
+                            "$ref": f"#/$defs/{settings_model.__name__}",
+                            "description": f"Settings of the `{name}` connector. {summary}",
+                        }
+                    }
+                },
             }
         )
 

@@ -27,11 +27,17 @@ def test_schema_is_draft_2020_12_with_a_stable_id(kind):
     assert schema["$id"] == f"https://syncmap.dev/schemas/{kind}.v{LATEST}.json"
 
 
-def properties(schema: dict):
-    """Every (owner, property name, property schema) in the schema, definitions included."""
-    for owner, definition in [("(root)", schema), *schema.get("$defs", {}).items()]:
-        for name, prop in definition.get("properties", {}).items():
-            yield owner, name, prop
+def properties(node, where: str = ""):
+    """Every (place, property name, property schema) in the schema: definitions, and the schemas
+    nested in them (`allOf`, `if`/`then`, items) included."""
+    if isinstance(node, list):
+        for item in node:
+            yield from properties(item, where)
+    elif isinstance(node, dict):
+        for name, prop in node.get("properties", {}).items():
+            yield where, name, prop
+        for key, child in node.items():
+            yield from properties(child, f"{where}/{key}")
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
