@@ -367,6 +367,19 @@ class _Builder:
                 "yaml-value", f"invalid value: {getattr(e, 'problem', None) or e}", node.start_mark, path
             )
             return None
+        except (
+            ValueError,
+            TypeError,
+            OverflowError,
+            LookupError,
+        ):  # a tag the value does not fit: `!!int abc`
+            tag = node.tag.removeprefix(STANDARD_TAG_PREFIX)
+            shown = node.value if len(node.value) <= 20 else node.value[:20] + "…"
+            self.fail(
+                "yaml-value", f"`{shown}` is not a valid {tag}", node.start_mark, path,
+                hint=f"remove the `!!{tag}` tag, or give it a value of that type",
+            )  # fmt: skip
+            return None
         if integer and abs(value) >= MAX_INTEGER:
             return self.too_large(node, path)
         return value

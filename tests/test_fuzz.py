@@ -43,6 +43,10 @@ HOSTILE_VALUES = {
     "long hex": lambda n: "0x" + "f" * (n * 4),
     "long text": lambda n: "a" * (n * 70),
     "long file name": lambda n: "a" * (n // 3 + 256) + ".yaml",
+    "long path": lambda n: "a/" * (n + 2100) + "x.yaml",
+    "tag the value does not fit": lambda n: ("!!float x", "!!int abc", "!!bool maybe", "!!float 1e999")[
+        n % 4
+    ],
 }
 
 
@@ -105,8 +109,11 @@ def test_hostile_documents(tmp_path, text):
         ("objects: 0x" + "f" * 4000, "error: the number 0xffffffffffffffffff… is too large at objects"),
         ("extends: " + "a" * 300 + ".yaml", "cannot be read: File name too long at extends"),
         ("description: " + "a" * 70_000, "error: a value of 70,000 characters is over the limit of 65,536"),
+        ("description: !!float x", "error: `x` is not a valid float at description"),
+        ("description: !!int abc", "error: `abc` is not a valid int at description"),
+        ("extends: " + "a/" * 3000 + "x.yaml", "cannot be read: File name too long at extends"),
     ],
-    ids=["nesting", "integer", "hex", "file name", "text"],
+    ids=["nesting", "integer", "hex", "file name", "text", "float tag", "int tag", "path"],
 )
 def test_each_hostile_value_is_a_located_error_from_the_command(tmp_path, line, message):
     root = write_project(tmp_path, {"job.yaml": f"syncmap: 2\nname: x\n{line}\n"})
