@@ -105,8 +105,12 @@ def test_every_command_has_help(name, command):
 def test_readme_commands_are_the_ones_ci_runs():
     readme = (REPO / "README.md").read_text()
     ci = (REPO / ".ci" / "run").read_text()
-    assert "python -m pytest" in readme.split("```")[1]
-    assert "python -m pytest" in ci
+    install, test = readme.split("```sh\n")[1].split("```")[0].strip().splitlines()
+    assert install.startswith("python -m pip install -e '.[dev]'")
+    assert test.startswith("npm ci") and test.endswith("python -m pytest")  # json-server, then the suite
+    assert any(line.split("  #")[0].strip() == test for line in ci.splitlines()), (
+        "CI runs the README's test command"
+    )
 
 
 def test_the_readme_tour_compiles(tmp_path):
