@@ -89,6 +89,12 @@ def apply_step(
             context.state.save_watermark(context.job, step.name, side, value, changes.seen.get(side, {}))
         for side, (started, ended) in windows.items():
             context.state.save_own_write(context.job, step.name, side, started, ended)
+        held = (c for c in changes.notes if c.action == "conflict" and c.record_id)
+        context.state.save_holds(
+            context.job,
+            step.name,
+            [(c.side, c.record_type, c.record_id, c.code, c.reason or "") for c in held],
+        )
     context.planned_links.pop(step.name, None)
     context.links_changed(step.name)
     return report

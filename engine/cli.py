@@ -497,10 +497,12 @@ def status(state_path, output_format) -> None:
         run = job["last_run"] or {}
         counts = _counts_text(run.get("counts") or {})
         line = f"{job['job']:<32} {job['status']:<13} last run {run.get('finished_at') or '-'}"
+        held = f"\n    {job['held']} held for a person: `syncmap plan` shows why" if job["held"] else ""
         click.echo(
             line
             + (f"  ({counts})" if counts else "")
             + (f"\n    {job['last_error']}" if job["last_error"] else "")
+            + held
         )
 
 

@@ -291,12 +291,15 @@ class _StepRun:
             yield from records
 
     def retries(self, side: str, types: tuple[str, ...]) -> Iterator[Record]:
-        """The dead letters of a side not read already (asked once the changes are all read)."""
-        missing = [
-            letter["record_id"]
-            for letter in self.state.dead_letters(self.job, self.step.name)
-            if letter["side"] == side and letter["record_id"] not in self.refreshed[side]
+        """The dead letters and held records of a side not read already (asked once the changes
+        are all read): each is decided again on every run until it is written or resolved, so a
+        held conflict stays in every plan."""
+        again = [letter["record_id"] for letter in self.state.dead_letters(self.job, self.step.name)
+                 if letter["side"] == side]  # fmt: skip
+        again += [
+            held["record_id"] for held in self.state.holds(self.job, self.step.name) if held["side"] == side
         ]
+        missing = [record_id for record_id in dict.fromkeys(again) if record_id not in self.refreshed[side]]
         connector = self.source if side == "source" else self.target
         for record_type in types if missing else ():
             yield from connector.get(record_type, missing).values()

@@ -88,6 +88,13 @@ MIGRATIONS = [
     DROP INDEX links_by_target;
     CREATE INDEX links_by_target ON links (job, step, target_id);
     """,
+    """
+    CREATE TABLE holds (
+        job TEXT NOT NULL, step TEXT NOT NULL, side TEXT NOT NULL, record_type TEXT NOT NULL,
+        record_id TEXT NOT NULL, code TEXT, reason TEXT NOT NULL, since TEXT NOT NULL,
+        PRIMARY KEY (job, step, side, record_id)
+    );
+    """,
 ]
 KEPT_WRITE_WINDOWS = 10  # per step and side; an older window's records are read back, harmlessly
 
@@ -481,6 +488,46 @@ class StateStore:
         keys = ("step", "side", "record_id", "error", "attempts")
         return [dict(zip(keys, row, strict=True)) for row in self.db.execute(query, args)]
 
+    # -- held records ----------------------------------------------------------------------------------
+
+    def save_holds(self, job: str, step: str, held: Iterable[tuple[str, str, str, str | None, str]]) -> None:
+        """The step's held records now, as (side, type, id, code, reason): every run decides
+        each held record again, so this set replaces the last; a record still held keeps the
+        time it was first held."""
+        since = {
+            (side, record_id): first
+            for side, record_id, first in self.db.execute(
+                "SELECT side, record_id, since FROM holds WHERE job=? AND step=?", (job, step)
+            )
+        }
+        self.db.execute("DELETE FROM holds WHERE job=? AND step=?", (job, step))
+        stamp = now()
+        self.db.executemany(
+            "INSERT OR REPLACE INTO holds VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    job,
+                    step,
+                    side,
+                    record_type,
+                    record_id,
+                    code,
+                    redact(reason),
+                    since.get((side, record_id), stamp),
+                )
+                for side, record_type, record_id, code, reason in held
+            ],
+        )
+
+    def holds(self, job: str, step: str | None = None) -> list[dict[str, Any]]:
+        """The job's held records, oldest first."""
+        query = "SELECT step, side, record_type, record_id, code, reason, since FROM holds WHERE job=?"
+        args: tuple = (job,)
+        if step:
+            query, args = query + " AND step=?", (job, step)
+        keys = ("step", "side", "record_type", "record_id", "code", "reason", "since")
+        return [dict(zip(keys, row, strict=True)) for row in self.db.execute(query + " ORDER BY since", args)]
+
     # -- runs and jobs -------------------------------------------------------------------------------
 
     def start_run(self, job: str, plan_hash: str) -> int:
@@ -521,20 +568,21 @@ class StateStore:
         return (row[0], row[1]) if row else None
 
     def jobs(self) -> list[dict[str, Any]]:
-        """Every job this store knows, with its status and its latest run."""
+        """Every job this store knows, with its status, its latest run and how many of its
+        records are held for a person."""
         rows = self.db.execute("SELECT job, status, last_error, updated_at FROM jobs ORDER BY job").fetchall()
         found = []
         for job, status, error, updated in rows:
             runs = self.runs(job)
             found.append(
                 {"job": job, "status": status, "last_error": error, "updated_at": updated,
-                 "last_run": runs[-1] if runs else None}
+                 "last_run": runs[-1] if runs else None, "held": len(self.holds(job))}
             )  # fmt: skip
         return found
 
     def forget(self, job: str) -> None:
-        """Stop a job and forget it: its links, agreed values, watermarks, keys, dead letters and
-        journal go (the records on both sides stay); its run history is kept, and its status says
+        """Stop a job and forget it: its links, agreed values, watermarks, keys, dead letters,
+        held records and journal go (the records on both sides stay); its run history is kept, and its status says
         `deleted` so that nothing runs it again until it is resumed (a new initial sync)."""
         forgotten = (
             "links",
@@ -543,6 +591,7 @@ class StateStore:
             "own_writes",
             "match_keys",
             "dead_letters",
+            "holds",
             "journal",
         )
         with self.transaction():

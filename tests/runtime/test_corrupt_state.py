@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.state import StateStore
+from engine.state import MIGRATIONS, StateStore
 from tests.conftest import run_syncmap
 from tests.runtime.test_crash import make_project
 
@@ -145,14 +145,15 @@ def test_processes_creating_one_store_at_once_end_with_one(tmp_path):
     path = tmp_path / "shared" / "state.db"
     open_at_once(path)
     with closing(sqlite3.connect(path)) as db:
-        assert db.execute("PRAGMA user_version").fetchone() == (3,)
+        assert db.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
     assert [p.name for p in path.parent.iterdir() if not p.name.startswith("state.db")] == []
 
 
 def schema_2_store(path: Path) -> None:
-    """A store as the previous syncmap left it (schema 3 added leases, and shared links)."""
+    """A store as an older syncmap left it (schema 3 added leases and shared links, 4 held records)."""
     StateStore(path).close()
     with closing(sqlite3.connect(path)) as db:
+        db.execute("DROP TABLE holds")
         db.execute("DROP TABLE leases")
         db.execute("DROP INDEX links_by_target")
         db.execute("CREATE UNIQUE INDEX links_by_target ON links (job, step, target_id)")
@@ -164,7 +165,7 @@ def test_processes_opening_an_older_store_at_once_migrate_it_once(tmp_path):
     schema_2_store(path)
     open_at_once(path)
     with closing(sqlite3.connect(path)) as db:
-        assert db.execute("PRAGMA user_version").fetchone() == (3,)
+        assert db.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
 
 
 def test_a_store_of_an_older_schema_is_read_by_plan_without_being_upgraded(tmp_path):
@@ -177,4 +178,4 @@ def test_a_store_of_an_older_schema_is_read_by_plan_without_being_upgraded(tmp_p
     assert path.read_bytes() == before
     StateStore(path).close()  # a command that writes upgrades it
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone() == (3,)
+        assert db.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
