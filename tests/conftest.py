@@ -54,6 +54,14 @@ def run_syncmap(
     )  # fmt: skip
 
 
+# a salesforce connection's settings as a document writes them: the org from the environment
+SALESFORCE_FROM_ENV = {
+    "instance_url": "${SF_INSTANCE_URL}",
+    "session_id": "${SF_SESSION_ID}",
+    "ca_file": "${SF_CA_FILE}",
+}
+
+
 def sandbox_env(instance_url: str, session_id: str, ca_file: Path | str) -> dict[str, str]:
     """The environment the shipped Salesforce connections read, pointing at a sandbox org."""
     return {

@@ -22,7 +22,7 @@ from engine.connectors.salesforce import SalesforceConnector
 from engine.connectors.sql import SqlConnector
 from engine.connectors.sqlite import SqliteConnector
 from engine.sandbox import Sandbox
-from tests.conftest import customer_database, run_syncmap, sandbox_env, write_project
+from tests.conftest import SALESFORCE_FROM_ENV, customer_database, run_syncmap, sandbox_env, write_project
 from tests.rest.servers import settings as rest_settings
 
 TABLE = {
@@ -100,14 +100,11 @@ def crm_org() -> Iterator[Crm]:
             "session_id": org.session_id,
             "ca_file": str(org.ca_file),
         }
-        written = {
-            "instance_url": "${SF_INSTANCE_URL}",
-            "session_id": "${SF_SESSION_ID}",
-            "ca_file": "${SF_CA_FILE}",
-        }
         environ = sandbox_env(org.instance_url, org.session_id, org.ca_file)
         yield Crm(
-            {"connector": "salesforce", "settings": written}, lambda: SalesforceConnector(settings), environ
+            {"connector": "salesforce", "settings": SALESFORCE_FROM_ENV},
+            lambda: SalesforceConnector(settings),
+            environ,
         )
 
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 import yaml
 
 from engine.sandbox import Sandbox
-from tests.conftest import customer_database, run_syncmap, sandbox_env, write_project
+from tests.conftest import SALESFORCE_FROM_ENV, customer_database, run_syncmap, sandbox_env, write_project
 
 TABLE = (
     "CREATE TABLE people (id SERIAL PRIMARY KEY, name TEXT, email TEXT, callback_at TIMESTAMPTZ, "
@@ -41,14 +41,7 @@ def test_one_instant_spelled_two_ways_is_no_change(tmp_path, org, postgres_serve
         "name": "people-leads",
         "connections": {
             "app": {"connector": "sql", "settings": {"url": url}},
-            "salesforce": {
-                "connector": "salesforce",
-                "settings": {
-                    "instance_url": "${SF_INSTANCE_URL}",
-                    "session_id": "${SF_SESSION_ID}",
-                    "ca_file": "${SF_CA_FILE}",
-                },
-            },
+            "salesforce": {"connector": "salesforce", "settings": SALESFORCE_FROM_ENV},
         },
         "objects": {
             "people": {
