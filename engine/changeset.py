@@ -35,6 +35,7 @@ ReasonCode = Literal[
     "values_differ",  # a first match with differing values, `first_match: hold`
     "create_in_doubt",  # an interrupted run may have created its partner already
     "unreadable",  # a value of it (or of its partner) could not be read
+    "invalid_key",  # its match keys are present but none is valid (`conflicts.invalid_key: skip`)
 ]
 
 

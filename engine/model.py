@@ -263,6 +263,13 @@ class Conflicts(Strict):
         "hold",
         description="A key finds several records of one type: `hold` as a conflict, or pick the oldest/newest.",
     )
+    invalid_key: Literal["skip", "create"] = Field(
+        "skip",
+        description=(
+            "A record whose match keys are present but none is valid (a phone no region reads): "
+            "`skip` it with the reason, or match nothing and `create` its partner."
+        ),
+    )
     duplicates: Literal["hold", "link_all"] = Field(
         "hold",
         description=(

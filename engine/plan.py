@@ -136,6 +136,7 @@ class Conflicts:
     ambiguous: str
     concurrent_edit: str
     duplicates: str = "hold"
+    invalid_key: str = "skip"
 
 
 @dataclass(frozen=True)

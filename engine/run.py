@@ -35,6 +35,7 @@ from engine.spool import collector_paused
 from engine.state import Link, StateStore, now
 
 PLACEHOLDER = "(new {type} for {origin})"
+FEW_MATCHES_FROM = 50  # records on each side before a step matching under a tenth of them is warned of
 BATCH = 2000  # source records decided together: their partners are fetched in one call per type
 
 
@@ -198,6 +199,8 @@ class _StepRun:
             side: self.state.has_keys(self.job, step.name, side) for side in ("source", "target")
         }
         self.record_keys: dict[tuple[str, str], list[tuple[int, str]]] = {}  # (side, id) -> keys
+        self.invalid_keys: dict[tuple[str, str], str] = {}  # (side, id) -> a key present but invalid
+        self.match_tries = Counter[str]()  # per side: unlinked records with a key, how many matched
         self.waiting: dict[str, str] = {}  # side -> oldest modified time of a record waiting for its parent
         self.from_watermark: dict[str, bool] = {}  # side -> read every change since the last run
         self.agreed_targets: set[str] = set()  # target ids paired to the end in this run
@@ -271,6 +274,29 @@ class _StepRun:
             self.out.seen[side] = kept | {r.id: _content(r) for r in recent if r.modified >= reread_from}
         elif since is None:  # nothing there yet: what appears later (this run's writes too) is new
             self.out.watermarks[side] = started
+
+    def count_match(self, side: str, record: Record, match: tuple[str, str, str] | str | None) -> None:
+        if self.record_keys.get((side, record.id)):
+            self.match_tries[f"{side} tried"] += 1
+            self.match_tries[f"{side} matched"] += match is not None and not isinstance(match, str)
+
+    def warn_few_matches(self, targets: int) -> None:
+        """Few matches among many candidates on both sides is most often a key read wrong (a
+        phone region, a field name), which would create every record again: said in the preview."""
+        phones = any(key.normalize == "phone" for key in self.step.match)
+        for side, other, others in (
+            ("source", self.step.target, targets),
+            ("target", self.step.source, self.out.read.get("source", 0)),
+        ):
+            tried, matched = self.match_tries[f"{side} tried"], self.match_tries[f"{side} matched"]
+            if tried < FEW_MATCHES_FROM or others < FEW_MATCHES_FROM or matched * 10 >= tried:
+                continue
+            spec = self.step.source if side == "source" else self.step.target
+            self.out.warnings.append(
+                f"{matched:,} of {tried:,} {'/'.join(spec.types)} records matched against "
+                f"{others:,} {'/'.join(other.types)} records: check the match keys"
+                + (" and phone_region" if phones else "")
+            )
 
     def warn_unstamped(self, spec: Side, unstamped: Counter[str]) -> None:
         """Records without a modification time are read on every run (no time says they did not
@@ -346,8 +372,24 @@ class _StepRun:
                 normalized = normalize_key(value, key.normalize, self.region)
                 if normalized is not None:
                     found.append((index, normalized))
+                elif value not in (None, ""):
+                    self.invalid_keys.setdefault((side, record.id), f"`{value}`, no valid {key.normalize}")
         self.record_keys[(side, record.id)] = found
         return found
+
+    def skipped_for_invalid_key(self, side: str, record: Record) -> bool:
+        """A record holding match keys none of which is valid is skipped, not created again
+        beside the partner its key would find once written right (`invalid_key: skip`)."""
+        if self.key_values(side, record) or self.step.conflicts.invalid_key == "create":
+            return False
+        invalid = self.invalid_keys.get((side, record.id))
+        if invalid is None:
+            return False
+        region = f" (phone_region {self.region})" if "phone" in invalid else ""
+        self.skip(
+            side, record, "invalid_key", f"its match key holds {invalid}{region}: not matched, not created"
+        )
+        return True
 
     def candidates(self, side: str, index: int, value: str) -> list[tuple[str, str, str | None]]:
         stored = [
@@ -394,6 +436,7 @@ class _StepRun:
                     self.from_target(record)
             self.known["source"] = {}
         self.hold_shared_keys()
+        self.warn_few_matches(len(targets_by_id))
         self.out.unsure_targets |= {  # read, but their pair never got to agree: read them next time
             link.source_id
             for target_id in self.refreshed["target"]
@@ -579,7 +622,10 @@ class _StepRun:
                 return
             self.pair(record, partner, link.made_by, new=False)
             return
+        if self.skipped_for_invalid_key("source", record):
+            return
         match = self.match("source", record)
+        self.count_match("source", record, match)
         if isinstance(match, str):
             return
         if match is None:
@@ -627,7 +673,10 @@ class _StepRun:
             self.pair(partner, record, link.made_by, new=False)
             self.pair_sharers(record)
             return
+        if self.skipped_for_invalid_key("target", record):
+            return
         match = self.match("target", record)
+        self.count_match("target", record, match)
         if isinstance(match, str):
             return
         if match is None:
