@@ -209,6 +209,12 @@ class _StepRun:
         self.sharing: dict[tuple[str, int, str], list[str] | None] = {}
         self.partnered: dict[str, set[str]] = {"source": set(), "target": set()}  # got one created
         self.in_doubt = context.held.get(step.name, {})
+        # the source field each rule writes back, as its keys (`"First Name"` is `First Name`)
+        self.written_back = {
+            id(rule): ".".join(field_path(rule.source.text) or (rule.source.text,))
+            for rule in step.fields
+            if rule.source is not None
+        }
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -1083,7 +1089,7 @@ class _StepRun:
                 value = self.backward(rule, origin)
                 synced[rule.target] = get_path(origin.values, rule.target)
                 if value is not None:
-                    set_path(values, {}, rule.source.text, value)
+                    set_path(values, {}, self.written_back[id(rule)], value)
         if side == "source":
             self.carry_keys(origin, values)
         return values, synced
@@ -1168,8 +1174,9 @@ class _StepRun:
                     value = self.backward(rule, target)
                     old = rule.source(source.values)
                     if not same(value, self.comparable(rule, old)):
-                        to_source[rule.source.text] = FieldChange(rule.source.text, old, value)
-                        set_path(source_values, dict(source.values), rule.source.text, value)
+                        path = self.written_back[id(rule)]
+                        to_source[path] = FieldChange(path, old, value)
+                        set_path(source_values, dict(source.values), path, value)
         except RecordError as e:
             self.skip("source", source, "invalid_value", e.message)
             return

@@ -10,10 +10,11 @@ soft-delete mark (``deleted:``).
 
 - The first row is the header. Every value is text; a ragged row, a bad quote, a repeated id or a
   byte the encoding cannot read is an error naming the file and line.
-- Incremental reads work without a modification column: such rows all carry one fixed time, so
-  syncmap's digest of each row read at the watermark tells the unchanged rows from the changed.
+- Rows without a modification time (no column, or an empty cell) come with every read: no time
+  says they did not change. A time that is not one makes its row alone unreadable.
 - A batch of writes rewrites each file it touches once, atomically (a temporary file renamed over
-  the old one, under a lock file), keeping the column order and adding new columns at the end. A
+  the old one, under a lock kept in the system's temporary folder; what a killed writer left
+  beside the file is removed by the next), keeping the column order and adding new columns at the end. A
   create goes to the last file of a folder; a delete removes the row, or with ``deleted:`` marks it.
 - Opened read-only (a dry run), nothing is written, locked or created.
 """
@@ -22,7 +23,8 @@ from __future__ import annotations
 
 import codecs
 import csv
-import fcntl
+import glob
+import hashlib
 import io
 import json
 import math
@@ -35,8 +37,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
-from time import monotonic, sleep
 from typing import Any
+
+from filelock import FileLock, Timeout
 
 from engine.connectors import (
     Declared,
@@ -64,7 +67,6 @@ from engine.errors import ConnectorError, SettingError, UnknownObjectError
 
 SUFFIX = ".csv"
 TRUE_MARKS = frozenset({"true", "t", "yes", "y", "1", "x"})  # a `deleted:` cell that marks the row
-LOCK_POLL_SECONDS = 0.05
 
 
 @dataclass
@@ -188,6 +190,7 @@ class CsvConnector:
         with self._locked(object_type):
             self._tables.pop(object_type, None)  # read again under the lock: another run may have written
             table = self._table(object_type)
+            _remove_leftovers(f.path for f in table.files)
             results, changed = [], {}
             for write in writes:
                 result, changed_file = self._apply(object_type, table, write)
@@ -425,26 +428,37 @@ class CsvConnector:
 
     @contextmanager
     def _locked(self, object_type: str) -> Iterator[None]:
-        """Only one writer at a time rewrites a record type's files (another run, another job)."""
-        with (self.folder / f".{object_type}.csv.lock").open("a") as lock:
-            deadline = monotonic() + self.lock_timeout
-            while True:
-                try:
-                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if monotonic() >= deadline:
-                        raise ConnectorError(
-                            f"`{object_type}` in {self.folder} stayed locked by another writer for "
-                            f"{self.lock_timeout:g} s; nothing was written",
-                            hint="another syncmap run is writing these files; run again when it ends, "
-                            "or raise `lock_timeout_seconds`",
-                        ) from None
-                    sleep(LOCK_POLL_SECONDS)
-            try:
+        """Only one writer at a time rewrites a record type's files (another run, another job).
+        The lock file lives in the system's temporary folder, named after the files' folder and
+        the record type, so that nothing is left beside the customer's files."""
+        lock = FileLock(self.lock_path(object_type), timeout=self.lock_timeout, mode=0o666)
+        try:
+            with lock:
                 yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        except Timeout:
+            raise ConnectorError(
+                f"`{object_type}` in {self.folder} stayed locked by another writer for "
+                f"{self.lock_timeout:g} s; nothing was written",
+                hint="another syncmap run is writing these files; run again when it ends, "
+                "or raise `lock_timeout_seconds`",
+            ) from None
+
+    def lock_path(self, object_type: str) -> Path:
+        """Where writers of this record type's files take turns: one path per folder and type."""
+        folder = Path(tempfile.gettempdir()) / "syncmap-locks"
+        if not folder.is_dir():
+            folder.mkdir(exist_ok=True)
+            folder.chmod(0o1777)  # shared by every user, as the temporary folder is
+        key = hashlib.sha256(f"{self.folder.resolve()}\0{object_type}".encode()).hexdigest()[:32]
+        return folder / f"csv-{key}.lock"
+
+
+def _remove_leftovers(paths: Iterable[Path]) -> None:
+    """Temporary files a writer killed mid-rewrite left beside a file (``.<name>.<random>``), and
+    the lock files of earlier versions: only a writer holding the lock makes them."""
+    for path in paths:
+        for leftover in path.parent.glob(f".{glob.escape(path.name)}.*"):
+            leftover.unlink(missing_ok=True)
 
 
 def _set(found: tuple[CsvFile, int], cells: dict[str, str], replace: bool = False) -> CsvFile:

@@ -188,13 +188,13 @@ def test_settings_mistakes_name_the_setting(tmp_path):
 
 def test_a_lock_held_past_the_timeout_fails_the_write_and_writes_nothing(tmp_path):
     write_file(tmp_path, "contacts.csv", b"id,name\n1,Ada\n")
+    connector = CsvConnector({"path": ".", "lock_timeout_seconds": 0.3}, tmp_path)
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK, str(tmp_path / ".contacts.csv.lock")],
+        [sys.executable, "-c", HOLD_LOCK, str(connector.lock_path("contacts"))],
         stdout=subprocess.PIPE,
         text=True,
     )
     assert holder.stdout and holder.stdout.readline().strip() == "locked"
-    connector = CsvConnector({"path": ".", "lock_timeout_seconds": 0.3}, tmp_path)
     started = time.monotonic()
     with pytest.raises(ConnectorError) as locked:
         connector.write("contacts", [Write("a", "create", "contacts", values={"name": "Bo"})])
@@ -229,5 +229,19 @@ def test_a_writer_killed_mid_rewrite_leaves_the_old_file_or_the_new_one(tmp_path
         time.sleep(0.05)
     writer.send_signal(signal.SIGKILL)
     writer.wait(timeout=10)
-    rows = list(CsvConnector({"path": "."}, tmp_path).read("contacts"))
+    connector = CsvConnector({"path": "."}, tmp_path)
+    rows = list(connector.read("contacts"))
     assert len(rows) > 0 and len(rows) % 50 == 0  # whole batches only
+    # the next write removes what the killed one left beside the file
+    assert connector.write("contacts", [Write("n", "create", "contacts", values={"name": "next"})])[0].ok
+    assert [p.name for p in tmp_path.iterdir()] == ["contacts.csv"]
+
+
+def test_writes_leave_nothing_beside_the_file_and_clear_what_was_left(tmp_path):
+    write_file(tmp_path, "contacts.csv", b"id,name\n1,Ada\n")
+    write_file(tmp_path, ".contacts.csv.k3j9x2", b"id,name\n1,Ad")  # a rewrite killed half-way
+    write_file(tmp_path, ".contacts.csv.lock", b"")  # an earlier version's lock file
+    write_file(tmp_path, ".other.csv.k3j9x2", b"")  # another record type's: not this writer's to remove
+    connector = CsvConnector({"path": "."}, tmp_path)
+    assert connector.write("contacts", [Write("n", "create", "contacts", values={"name": "Bo"})])[0].ok
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.csv.k3j9x2", "contacts.csv"]
