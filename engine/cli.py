@@ -567,8 +567,9 @@ def _set_status(job: str, state_path: Path | None, status: str) -> None:
 def delete(mapping: Path, state_path, revert: str | None, yes: bool, wait: float) -> None:
     """Stop a job and forget its links, keeping the records on both sides; with --revert, first
     delete the records it created on one side (after showing them). A job that is running is
-    not deleted under the run: the command waits (--wait) or refuses (exit 5)."""
-    with Job.open(mapping, state_path) as job, job.lease("delete", wait) as lease:
+    not deleted under the run: the command refuses (exit 5), or with --wait holds off new runs
+    (a `watch`) and waits for the one in progress, giving up with the job as it was."""
+    with Job.open(mapping, state_path) as job, job.runs_held_off(), job.lease("delete", wait) as lease:
         if revert:
             changes = job.revert_changes(revert)
             click.echo(preview.render_text(changes, job.plan, detailed=True))

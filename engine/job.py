@@ -12,7 +12,8 @@ import hashlib
 import json
 import os
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -261,7 +262,7 @@ class Job:
             )
         first = not any(past["status"] == "done" for past in self.state.runs(self.name))
         run_id = report.run_id = self.state.start_run(self.name, self.plan.hash)
-        self.state.set_job_status(self.name, "initial sync" if first else "running", keep_deleted=True)
+        self.state.set_job_status(self.name, "initial sync" if first else "running", keep_stopped=True)
         try:
             for step in self.steps:
                 changes = run_step(step, context)
@@ -271,14 +272,32 @@ class Job:
             raise  # the run that took the job over owns its status now
         except SyncmapError as e:
             self.state.finish_run(run_id, "error", report.changeset.counts(), e.message)
-            self.state.set_job_status(self.name, "errors", e.message, keep_deleted=True)
+            self.state.set_job_status(self.name, "errors", e.message, keep_stopped=True)
             raise
         report.api_calls = self.api_calls()
         status = "errors" if report.failed else "active"
         self.state.finish_run(run_id, "done", report.applied(), None)
         failures = f"{report.failed} record{'s' if report.failed != 1 else ''} failed"
-        self.state.set_job_status(self.name, status, failures if report.failed else None, keep_deleted=True)
+        self.state.set_job_status(self.name, status, failures if report.failed else None, keep_stopped=True)
         return report
+
+    @contextmanager
+    def runs_held_off(self) -> Iterator[None]:
+        """No new run of the job starts while the caller waits for the one in progress to end
+        (`syncmap delete` beside a `watch`): the job is paused meanwhile, and its status comes
+        back if the caller gives up."""
+        before = self.state.job_status(self.name)
+        if before is None or before[0] in ("paused", "deleted"):
+            yield
+            return
+        with self.state.transaction():
+            self.state.set_job_status(self.name, "paused", before[1])
+        try:
+            yield
+        except BaseException:
+            with self.state.transaction():
+                self.state.set_job_status(self.name, *before)
+            raise
 
     def stopped(self) -> str | None:
         """`paused` or `deleted` when the job must not run (until `syncmap resume`), else None."""

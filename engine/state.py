@@ -552,14 +552,14 @@ class StateStore:
         return [dict(zip(keys, (*row[:5], json.loads(row[5] or "{}"), row[6]), strict=True)) for row in rows]
 
     def set_job_status(
-        self, job: str, status: str, error: str | None = None, keep_deleted: bool = False
+        self, job: str, status: str, error: str | None = None, keep_stopped: bool = False
     ) -> None:
-        """Set a job's status; ``keep_deleted`` (a run reporting how it goes) leaves a job that
-        `syncmap delete` forgot meanwhile deleted."""
+        """Set a job's status; ``keep_stopped`` (a run reporting how it goes) leaves a job that
+        `syncmap pause` or `delete` stopped meanwhile as it is."""
         self.db.execute(
             "INSERT INTO jobs VALUES (?, ?, ?, ?) ON CONFLICT (job) DO UPDATE SET status = excluded.status, "
             "last_error = excluded.last_error, updated_at = excluded.updated_at"
-            + (" WHERE jobs.status != 'deleted'" if keep_deleted else ""),
+            + (" WHERE jobs.status NOT IN ('deleted', 'paused')" if keep_stopped else ""),
             (job, status, redact(error) if error else None, now()),
         )
 

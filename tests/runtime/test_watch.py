@@ -129,7 +129,9 @@ def test_status_pause_resume_and_delete_from_another_process_while_watch_runs(tm
         assert_no_run(watching)
         assert run_syncmap("resume", "quickstart", cwd=folder).returncode == 0
         watching.next("run")
-        assert run_syncmap("delete", str(mapping), "--yes", cwd=folder).returncode == 0
+        # a run may be in progress (one a second): delete waits for it, and no new run starts meanwhile
+        deleted = run_syncmap("delete", str(mapping), "--yes", "--wait", "30", cwd=folder)
+        assert deleted.returncode == 0, deleted.stderr
         assert_no_run(watching)  # a deleted job stops
         assert (
             json.loads(run_syncmap("status", "--format", "json", cwd=folder).stdout)[0]["status"] == "deleted"
