@@ -241,8 +241,11 @@ class SqlConnector:
             # as text: a time past what the driver converts (year 9999) still bounds the read
             latest = sa.select(sa.cast(sa.func.max(key), sa.String)).select_from(source.selectable)
             until = connection.execute(latest).scalar()
-        if since is None or getattr(modified, "nullable", True):  # a NOT NULL column has none to read
-            yield from self._pages(source, [modified.is_(None)], (id_column,))
+        # unstamped: no time, or (SQLite) text that is no time, which orders as none; a NOT NULL
+        # column ordered by itself has none, and the look is left out
+        spelled = isinstance(key, sa.sql.functions.FunctionElement)
+        if since is None or spelled or getattr(modified, "nullable", True):
+            yield from self._pages(source, [key.is_(None)], (id_column,))
         if until is None:
             return
         start = key >= bound(since) if since else modified.is_not(None)

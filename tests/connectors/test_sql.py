@@ -288,3 +288,12 @@ def test_a_sqlite_read_in_one_spelling_pages_through_the_tables_index(tmp_path):
         for plan in plans
     ), plans
     assert not any("TEMP B-TREE" in plan for plan in plans), plans
+
+
+def test_a_sqlite_modified_time_that_is_no_time_is_read_as_unreadable_on_every_read(tmp_path):
+    connector = sqlite_people(tmp_path, ["2026-11-01T10:00:00Z", "yesterday", "2026-11-02 10:00:00"])
+    for since in (None, "2026-10-01T00:00:00Z"):
+        read = {r.id: r for r in connector.read("people", since=since)}
+        assert sorted(read) == ["1", "2", "3"]
+        assert read["2"].unreadable == "`updated_at` holds `yesterday`: Invalid isoformat string: 'yesterday'"
+        assert read["1"].unreadable is None and read["3"].unreadable is None
