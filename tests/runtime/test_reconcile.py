@@ -32,6 +32,20 @@ def test_a_record_created_under_a_planned_id_is_found_and_linked(stores, open_jo
     assert lines(job.plan_changes(), counted_only=True) == []
 
 
+def test_a_recovered_record_takes_later_edits_from_either_side(stores, open_job):
+    platform, crm = stores
+    platform.seed("contacts", [{"id": "p1", "first_name": "Ana", "phone": "4155550100"}])
+    job = open_job(CONTACTS.replace("duplicate_key: keep_target", "duplicate_key: hold"))
+    written = {"FirstName": "Ana", "LastName": "Unknown", "MobilePhone": "+14155550100"}
+    interrupted_create(job, crm, "Lead", written, planned_id="planned-1")
+    assert job.apply().recovered == 1
+    crm.write("Lead", [Write("e", "update", "Lead", "planned-1", {"FirstName": "Anna"})])
+    assert lines(job.apply().changeset, counted_only=True) == [
+        "update source contacts p1: first_name 'Ana' -> 'Anna'"
+    ]
+    assert platform.records("contacts")[0].values["first_name"] == "Anna"
+
+
 def test_a_record_without_a_planned_id_is_found_by_its_match_keys(stores, open_job):
     platform, crm = stores
     platform.seed("contacts", [{"id": "p1", "first_name": "Ana", "phone": "4155550100"}])
