@@ -5,7 +5,17 @@ nothing unless `--out` says where."""
 import argparse
 from pathlib import Path
 
-from bench import activities, api_calls, compile_time, plan_scale, reload, rest_reads, sql_scale, transform
+from bench import (
+    activities,
+    api_calls,
+    compile_time,
+    plan_scale,
+    reload,
+    rest_reads,
+    sandbox_keys,
+    sql_scale,
+    transform,
+)
 from bench.results import save, table
 
 if __name__ == "__main__":
@@ -20,6 +30,7 @@ if __name__ == "__main__":
         *sql_scale.main(3_000 if smoke else 1_000_000),
         *rest_reads.main(2_000 if smoke else 100_000),
         *api_calls.main(400 if smoke else 10_000),
+        *sandbox_keys.main(300 if smoke else 10_000),
         *activities.main(250 if smoke else 1_000),
         *compile_time.main(),
         *reload.main(),

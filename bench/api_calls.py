@@ -53,7 +53,12 @@ def runs(records: int, skip_own_changes: bool) -> list[tuple[str, int, int]]:
         (project / "syncmap.toml").write_text("")
         (project / "job.yaml").write_text(MAPPING.replace("SKIP", str(skip_own_changes).lower()))
         people = [
-            {"id": f"p{i}", "first_name": f"Person{i}", "last_name": "Test", "phone": f"+1628{i:07d}"}
+            {
+                "id": f"p{i}",
+                "first_name": f"Person{i}",
+                "last_name": "Test",
+                "phone": f"+1628{2_000_000 + i:07d}",
+            }
             for i in range(records)
         ]
         with SqliteConnector({"path": "platform.db"}, project) as store:

@@ -47,4 +47,8 @@ def test_the_benchmarks_print_their_numbers_and_save_them_with_the_machine(tmp_p
     }
     # at the floor: one call per 200 writes, a describe and one query (calls are counted, not timed)
     assert calls == {"initial sync": 2 + 2, "1% changed": 1 + 2, "nothing changed": 2}
+    assert re.search(
+        r"sandbox: initial sync of 300 contacts keyed by a unique External ID +ratio to the floor +[\d.]+ x +<= 1.3",
+        result.stdout,
+    )
     assert all(r["value"] > 0 for r in saved["results"])

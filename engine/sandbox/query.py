@@ -22,6 +22,7 @@ from engine.sandbox.values import format_datetime, parse_datetime
 
 MAX_OFFSET = 2000
 Predicate = Callable[[dict[str, Any], "_Context"], bool]
+Lookup = tuple[str, tuple[Any, ...], bool]  # field, the values it may hold, compared without case
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class CompiledQuery:
     order: tuple[tuple[BoundPath, bool, bool], ...]
     limit: int | None
     offset: int | None
+    lookup: Lookup | None = None  # the candidates, when the condition names them by one field
 
     @property
     def columns(self) -> list[str]:
@@ -99,6 +101,7 @@ def compile_query(text: str, schema: Schema) -> CompiledQuery:
         select=select,
         count=tree.count,
         where=binder.condition(tree.where) if tree.where else None,
+        lookup=binder.lookup(tree.where) if tree.where else None,
         order=tuple((binder.path(k.field), k.descending, k.nulls_last) for k in tree.order),
         limit=tree.limit,
         offset=tree.offset,
@@ -112,7 +115,11 @@ class QueryRun:
         self.query = query
         self.org = org
         self._context = _Context(org)
-        records = org.store.scan(query.sobject.name, include_deleted)
+        if query.lookup is None:
+            records = org.store.scan(query.sobject.name, include_deleted)
+        else:
+            field, values, ignore_case = query.lookup
+            records = org.store.find_any(query.sobject.name, field, values, ignore_case, include_deleted)
         if query.where:
             records = [r for r in records if query.where(r, self._context)]
         if query.order:
@@ -215,6 +222,29 @@ class _Binder:
             combine = all if condition.op == "AND" else any
             return lambda record, context: combine(p(record, context) for p in parts)
         return self.comparison(condition)
+
+    def lookup(self, condition: soql.Condition) -> Lookup | None:
+        """The field and values a condition requires (`Ext__c IN ('a', 'b')`, alone or ANDed
+        with others), for the store to find the candidates by index; None when it names none.
+        The whole condition is still applied to them."""
+        if isinstance(condition, soql.Logical) and condition.op == "AND":
+            return next(filter(None, (self.lookup(operand) for operand in condition.operands)), None)
+        if not isinstance(condition, soql.Comparison) or condition.op not in ("=", "IN"):
+            return None
+        path = self.path(condition.field)
+        literals = condition.value if isinstance(condition.value, tuple) else (condition.value,)
+        if path.steps or any(literal.kind != "string" for literal in literals):
+            return None
+        field = path.field
+        if field.type in STRING_TYPES:
+            return field.name, tuple(str(literal.value) for literal in literals), True
+        if field.type in ID_TYPES:
+            return (
+                field.name,
+                tuple(self.operand(field, literal, condition.op) for literal in literals),
+                False,
+            )
+        return None
 
     def comparison(self, comparison: soql.Comparison) -> Predicate:
         path = self.path(comparison.field)

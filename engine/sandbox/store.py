@@ -8,14 +8,18 @@ a collection call with allOrNone must be all-or-nothing against concurrent write
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from engine.errors import StateError
+
+FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")  # what an sObject field is called, and all it may be
+LOOKUP_CHUNK = 500  # values per statement, well within SQLite's limit on parameters
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -45,6 +49,7 @@ class Store:
             raise StateError(f"cannot open sandbox database {path}: {e}") from e
         self._lock = threading.RLock()
         self._depth = 0
+        self._indexes: set[str] = set()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -98,13 +103,45 @@ class Store:
         return [json.loads(body) for (body,) in rows]
 
     def find(self, sobject: str, field: str, value: Any, ignore_case: bool) -> list[dict[str, Any]]:
-        """Live records whose field equals value; compared in SQLite, without decoding each."""
-        column = "lower(json_extract(body, ?))" if ignore_case else "json_extract(body, ?)"
-        sql = f"SELECT body FROM records WHERE sobject = ? AND deleted = 0 AND {column} = ? ORDER BY id"
-        wanted = value.lower() if ignore_case else value
+        """Live records whose field equals value, found through the field's index."""
+        return self.find_any(sobject, field, [value], ignore_case)
+
+    def find_any(
+        self,
+        sobject: str,
+        field: str,
+        values: Sequence[Any],
+        ignore_case: bool,
+        include_deleted: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Records whose field equals one of the values, in id order: an org looks records up
+        by an indexed field (Id, unique, External ID) without reading the others. Each field
+        looked up gets an index on its value the first time."""
+        if field == "Id":
+            column = "id"
+        else:
+            if not FIELD_NAME.fullmatch(field):
+                raise ValueError(f"not a field name: {field!r}")
+            column = f"json_extract(body, '$.{field}')"
+            column = f"lower({column})" if ignore_case else column
+            self._index(sobject, field, column)
+        wanted = list(dict.fromkeys(v.lower() if ignore_case and isinstance(v, str) else v for v in values))
+        live = "" if include_deleted else " AND deleted = 0"
+        found: list[tuple[str, str]] = []
         with self._lock:
-            rows = self._db.execute(sql, (sobject, f"$.{field}", wanted)).fetchall()
-        return [json.loads(body) for (body,) in rows]
+            for start in range(0, len(wanted), LOOKUP_CHUNK):
+                chunk = wanted[start : start + LOOKUP_CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                sql = f"SELECT id, body FROM records WHERE sobject = ?{live} AND {column} IN ({marks})"
+                found += self._db.execute(sql, (sobject, *chunk)).fetchall()
+        return [json.loads(body) for _, body in sorted(dict(found).items())]
+
+    def _index(self, sobject: str, field: str, column: str) -> None:
+        name = f"by_{sobject}_{field}{'_ci' if column.startswith('lower') else ''}"
+        if name not in self._indexes:
+            with self._lock:
+                self._db.execute(f'CREATE INDEX IF NOT EXISTS "{name}" ON records (sobject, {column})')
+            self._indexes.add(name)
 
     def count(self) -> int:
         with self._lock:
