@@ -1,9 +1,11 @@
 """Bulk API 2.0: ingest jobs (CSV in, per-record results out) and query jobs (CSV pages out).
 
-Jobs live in memory. An ingest job is processed synchronously when its state is set to
-UploadComplete, and a query job runs when it is created, so the first status check already
-reads JobComplete. Records go through the same Org rules as REST, one at a time, so a bad row
-fails alone and shows up in ``failedResults`` with its Salesforce error.
+Jobs live in memory. An ingest job is processed as an org does, after the request that closes
+it has been answered: a thread of its own writes its rows in chunks (other requests go on between
+them), and clients poll its state until it reads JobComplete. A query job runs when it is created.
+Records go through the same Org rules as REST, one at a time, so a bad row fails alone and shows
+up in ``failedResults`` with its Salesforce error; rows an aborted or failed job never reached
+are its ``unprocessedrecords``.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ DELIMITERS = {
     "BACKQUOTE": "`",
 }
 LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}
+INGEST_CHUNK = 2_000  # rows an ingest job writes per store transaction
 
 
 @dataclass
@@ -57,6 +60,7 @@ class Job:
     columns: list[str] = field(default_factory=list)
     successes: list[list[str]] = field(default_factory=list)
     failures: list[list[str]] = field(default_factory=list)
+    unprocessed: list[list[str]] = field(default_factory=list)
     rows: list[list[Any]] = field(default_factory=list)
 
     def info(self, org: Org, api_version: str) -> dict[str, Any]:
@@ -173,9 +177,9 @@ def set_ingest_state(api: SandboxApi, request: Request, job_id: str) -> Response
     if state == "UploadComplete" and job.state == "Open":
         job.state = "UploadComplete"
         answer = job.info(api.org, request.api_version)
-        _process(api, job)
+        threading.Thread(target=_process, args=(api, job), name=f"bulk {job.id}", daemon=True).start()
         return json_response(answer)
-    if state == "Aborted" and job.state in ("Open", "UploadComplete"):
+    if state == "Aborted" and job.state in ("Open", "UploadComplete", "InProgress"):
         job.state = "Aborted"
         return json_response(job.info(api.org, request.api_version))
     raise ApiError(409, "INVALIDJOBSTATE", f"Cannot change the state of job {job.id} to {state}")
@@ -188,19 +192,17 @@ def ingest_results(api: SandboxApi, request: Request, job_id: str, results: str)
     elif results == "failedResults":
         body = job.csv(["sf__Id", "sf__Error", *job.columns], job.failures)
     else:
-        body = job.csv(job.columns, [])
+        body = job.csv(job.columns, job.unprocessed)
     return Response(200, body, CSV_TYPE)
 
 
 def _process(api: SandboxApi, job: Job) -> None:
-    """Write every uploaded row; the job fails as a whole only when its header is wrong.
-    One transaction holds the job: failing rows write nothing, and commits stay few."""
+    """Write every uploaded row, a chunk per transaction (failing rows write nothing, commits
+    stay few, and the store is free between chunks); the job fails as a whole only when its
+    header is wrong, and stops where it is when aborted."""
     sobject = api.org.schema.require(job.object)
-    with api.org.store.transaction():
-        _process_uploads(api, job, sobject)
-
-
-def _process_uploads(api: SandboxApi, job: Job, sobject: Any) -> None:
+    job.state = "InProgress"
+    pending: list[tuple[list[str], list[str]]] = []
     for upload_text in job.uploads:
         rows = list(
             csv.reader(io.StringIO(upload_text, newline=""), delimiter=DELIMITERS[job.column_delimiter])
@@ -210,12 +212,22 @@ def _process_uploads(api: SandboxApi, job: Job, sobject: Any) -> None:
         header, *records = rows
         unknown = [name for name in header if sobject.field(name) is None]
         if unknown:
-            job.state = "Failed"
-            job.error_message = f"InvalidBatch : Field name not found : {unknown[0]}"
+            job.columns, job.unprocessed = header, records
+            job.state, job.error_message = "Failed", f"InvalidBatch : Field name not found : {unknown[0]}"
             return
         job.columns = header
-        for cells in records:
-            _write_row(api, job, sobject, dict(zip(header, cells, strict=False)), cells)
+        pending += [(header, cells) for cells in records]
+    try:
+        for start in range(0, len(pending), INGEST_CHUNK):
+            if job.state == "Aborted":
+                job.unprocessed = [cells for _, cells in pending[start:]]
+                return
+            with api.org.store.transaction():
+                for header, cells in pending[start : start + INGEST_CHUNK]:
+                    _write_row(api, job, sobject, dict(zip(header, cells, strict=False)), cells)
+    except Exception as e:  # the sandbox stopped under the job: it fails, as an org's would
+        job.state, job.error_message = "Failed", f"InternalError : {e}"
+        return
     job.state = "JobComplete"
 
 

@@ -371,7 +371,8 @@ def test_reading_2500_records_takes_one_query_and_one_query_more(sb, connect):
     connector = connect()
     results = connector.write("Contact", creates(2500))
     assert all(r.ok for r in results)
-    assert connector.calls == {"describe": 1, "bulk": 6}  # above bulk_threshold (2000): one job
+    assert connector.calls.keys() == {"describe", "bulk"} and connector.calls["describe"] == 1
+    assert polls(connector.calls["bulk"], jobs=1) >= 1  # above bulk_threshold (2000): one job
     reader = connect()
     assert sum(1 for _ in reader.read("Contact")) == 2500
     assert reader.calls == {"describe": 1, "query": 1, "query_more": 1}
@@ -530,6 +531,12 @@ def test_values_are_sent_as_their_fields_types_and_deleting_twice_is_fine(sb, co
     assert [r.ok for r in connector.write("Contact", twice[1:])] == [True]  # already in the recycle bin
 
 
+def polls(bulk_calls: int, jobs: int) -> int:
+    """The status checks among a number of Bulk calls: each job is created, uploaded, closed
+    and read twice (successes, failures), and polled while the org processes it."""
+    return bulk_calls - 5 * jobs
+
+
 def test_bulk_api_above_the_threshold_maps_results_back_in_order(sb, connect):
     connector = connect(bulk_threshold=100)
     writes = creates(150)
@@ -541,7 +548,8 @@ def test_bulk_api_above_the_threshold_maps_results_back_in_order(sb, connect):
         "bad", error="REQUIRED_FIELD_MISSING: Required fields are missing: [LastName]"
     )
     assert sum(r.ok for r in results) == 149 and len({r.id for r in results if r.ok}) == 149
-    assert connector.calls == {"describe": 1, "bulk": 6}  # create, upload, close, status, 2 result files
+    assert connector.calls.keys() == {"describe", "bulk"} and connector.calls["describe"] == 1
+    assert polls(connector.calls["bulk"], jobs=1) >= 1
     stored = {
         r["Id"]: r["LastName"] for r in sb.client().query_all("SELECT Id, LastName FROM Contact")["records"]
     }
@@ -564,7 +572,7 @@ def test_bulk_api_above_the_threshold_maps_results_back_in_order(sb, connect):
         "Contact", [Write(f"d{i}", "delete", "Contact", id=r.id) for i, r in enumerate(ok)]
     )
     assert all(r.ok for r in deleted) and count(sb) == 0
-    assert connector.calls == {"describe": 1, "bulk": 18}
+    assert connector.calls["describe"] == 1 and polls(connector.calls["bulk"], jobs=3) >= 3
 
 
 # --- retries, call counts and secrets ----------------------------------------------------------------

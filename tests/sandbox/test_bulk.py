@@ -2,6 +2,7 @@
 
 import csv
 import io
+import time
 
 
 def rows(text):
@@ -62,3 +63,37 @@ def test_query_job_pages_csv_with_locators(sf):
     assert [r["Name"] for r in records] == [f"Bulk Q{i}" for i in range(5)]
     assert records[0] == {"Name": "Bulk Q0", "Phone": "555-0", "Owner.Email": "sandbox@syncmap.local"}
     assert pages[0].startswith('"Name","Phone","Owner.Email"\n')
+
+
+def test_an_ingest_job_is_processed_after_its_close_is_answered_and_polled_to_completion(sf):
+    job = sf.restful("jobs/ingest", method="POST", json={"object": "Lead", "operation": "insert"})
+    url = f"{sf.base_url}jobs/ingest/{job['id']}/batches"
+    body = "LastName,Company\n" + "".join(f"Async{i},Async Co\n" for i in range(6000))
+    answer = sf.session.put(url, data=body.encode(), headers={**sf.headers, "Content-Type": "text/csv"})
+    assert answer.status_code == 201
+    closed = sf.restful(f"jobs/ingest/{job['id']}", method="PATCH", json={"state": "UploadComplete"})
+    assert closed["state"] == "UploadComplete"  # answered before a row is written
+    states = set()
+    deadline = time.monotonic() + 60
+    while (state := sf.restful(f"jobs/ingest/{job['id']}")["state"]) != "JobComplete":
+        assert time.monotonic() < deadline, state
+        states.add(state)
+        time.sleep(0.01)
+    assert states and states <= {"UploadComplete", "InProgress"}  # clients saw it at work
+    assert sf.query("SELECT COUNT() FROM Lead WHERE Company = 'Async Co'")["totalSize"] == 6000
+
+
+def test_an_aborted_ingest_job_leaves_its_unwritten_rows_unprocessed(sf):
+    job = sf.restful("jobs/ingest", method="POST", json={"object": "Lead", "operation": "insert"})
+    url = f"{sf.base_url}jobs/ingest/{job['id']}/batches"
+    body = "LastName,Company\n" + "".join(f"Stop{i},Stop Co\n" for i in range(20000))
+    sf.session.put(url, data=body.encode(), headers={**sf.headers, "Content-Type": "text/csv"})
+    sf.restful(f"jobs/ingest/{job['id']}", method="PATCH", json={"state": "UploadComplete"})
+    aborted = sf.restful(f"jobs/ingest/{job['id']}", method="PATCH", json={"state": "Aborted"})
+    assert aborted["state"] == "Aborted"
+    time.sleep(1)
+    written = sf.query("SELECT COUNT() FROM Lead WHERE Company = 'Stop Co'")["totalSize"]
+    unprocessed = rows(
+        sf.session.get(f"{url[: -len('/batches')]}/unprocessedrecords", headers=sf.headers).text
+    )
+    assert written < 20000 and written + len(unprocessed) == 20000
