@@ -33,8 +33,10 @@ class SandboxApi:
         page_size: int,
         faults: Faults,
         on_reset: Callable[[], None],
+        daily_api_requests: int = rest.DAILY_API_REQUESTS,
     ):
         self.org = org
+        self.daily_api_requests = daily_api_requests
         self.session_id = session_id
         self.other_sessions: dict[str, str] = {}  # session id -> username of another user
         self.pages = QueryPages(page_size)
@@ -66,6 +68,8 @@ class SandboxApi:
         request = Request(method, rest_path, params, headers, body, match["version"])
         try:
             username = self._authenticate(headers)
+            if self.stats.total() >= self.daily_api_requests:
+                raise ApiError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
             self.faults.check_request()
             if username is None:
                 response = route.handler(self, request, **arguments)
@@ -75,7 +79,7 @@ class SandboxApi:
         except ApiError as error:
             response = error_response(error)
         self.stats.count(route.kind, response.status)
-        usage = f"api-usage={self.stats.total()}/{rest.DAILY_API_REQUESTS}"
+        usage = f"api-usage={min(self.stats.total(), self.daily_api_requests)}/{self.daily_api_requests}"
         response.headers["Sforce-Limit-Info"] = usage
         return route.kind, response
 

@@ -17,7 +17,7 @@ import click
 from engine.errors import SyncmapError
 from engine.sandbox.faults import FaultSettings
 from engine.sandbox.instance import Sandbox
-from engine.sandbox.rest import API_VERSIONS, DEFAULT_API_VERSION
+from engine.sandbox.rest import API_VERSIONS, DAILY_API_REQUESTS, DEFAULT_API_VERSION
 
 PathOption = click.Path(dir_okay=False, path_type=Path)
 Rate = click.FloatRange(0.0, 1.0)
@@ -59,6 +59,10 @@ Rate = click.FloatRange(0.0, 1.0)
     help="API version reported to clients.",
 )
 @click.option("--ca-file", type=PathOption, help="Where to write the CA certificate PEM.")
+@click.option(
+    "--daily-api-requests", type=click.IntRange(1), default=DAILY_API_REQUESTS, show_default=True,
+    help="The org's daily API limit: past it, calls fail 403 REQUEST_LIMIT_EXCEEDED.",
+)  # fmt: skip
 @click.option("--request-limit-rate", type=Rate, default=0.0, help="Share of calls failing 403.")
 @click.option("--unavailable-rate", type=Rate, default=0.0, help="Share of calls failing 503.")
 @click.option("--lock-rate", type=Rate, default=0.0, help="Share of records failing to lock.")
@@ -89,6 +93,7 @@ def sandbox_command(**options: object) -> None:
             faults=faults,
             ca_file=options["ca_file"],
             log=None if options["quiet"] else _log,
+            daily_api_requests=options["daily_api_requests"],
         )
         _serve(sandbox)
     except SyncmapError as error:

@@ -24,7 +24,7 @@ from engine.sandbox import seed as seeding
 from engine.sandbox.api import SandboxApi
 from engine.sandbox.faults import Faults, FaultSettings
 from engine.sandbox.org import Org
-from engine.sandbox.rest import API_VERSIONS, DEFAULT_API_VERSION
+from engine.sandbox.rest import API_VERSIONS, DAILY_API_REQUESTS, DEFAULT_API_VERSION
 from engine.sandbox.schema import build_schema, read_describe_file
 from engine.sandbox.server import Log, SandboxServer, bind
 from engine.sandbox.standard import standard_objects
@@ -39,7 +39,9 @@ class Sandbox:
 
     ``seed`` takes JSON/JSONL files and record dicts; it is loaded only into a new database
     (and again on ``reset()``). ``drop_fields`` removes fields such as ``"Task.Type"``;
-    ``person_accounts`` enables Person Accounts (an Account with a LastName is a person).
+    ``person_accounts`` enables Person Accounts (an Account with a LastName is a person);
+    ``daily_api_requests`` is the org's daily limit: past it, every call is refused with 403
+    ``REQUEST_LIMIT_EXCEEDED`` until the counts are reset (``POST /_sandbox/reset``).
     """
 
     def __init__(
@@ -58,6 +60,7 @@ class Sandbox:
         ca_file: str | Path | None = None,
         log: Log | None = None,
         clock: Callable[[], datetime] | None = None,
+        daily_api_requests: int = DAILY_API_REQUESTS,
     ):
         if api_version not in API_VERSIONS:
             raise UsageError(f"unsupported API version {api_version}", ", ".join(API_VERSIONS))
@@ -72,6 +75,7 @@ class Sandbox:
         self.host, self.port = host, port
         self.version = api_version
         self.faults = Faults(faults)
+        self.daily_api_requests = daily_api_requests
         self._ca_file = Path(ca_file) if ca_file else None
         self._log = log
         self._clock = clock
@@ -96,7 +100,9 @@ class Sandbox:
         store = Store(self.db_path)
         first_start = store.next_number("starts") == 1
         org = Org(self.schema, store, self.version, self._clock)
-        self.api = SandboxApi(org, self.session_id, self.page_size, self.faults, self._reseed)
+        self.api = SandboxApi(
+            org, self.session_id, self.page_size, self.faults, self._reseed, self.daily_api_requests
+        )
         if first_start:
             seeding.apply(org, self.seed_records)
 

@@ -104,3 +104,20 @@ def test_admin_endpoints_over_https(fresh_sandbox):
     assert http.post(f"{admin}/reset").json() == {"reset": True}
     assert http.get(f"{admin}/stats").json()["total"] == 0
     assert fresh_sandbox.client().query("SELECT COUNT() FROM Account")["totalSize"] == 0
+
+
+def test_the_daily_limit_is_the_orgs_own_and_refuses_every_call_past_it():
+    with Sandbox(daily_api_requests=3) as org:
+        sf = org.client()
+        answer = sf.restful("limits")  # the first call
+        assert answer["DailyApiRequests"] == {"Max": 3, "Remaining": 2}
+        sf.query("SELECT COUNT() FROM Lead")
+        assert sf.query("SELECT COUNT() FROM Lead")["totalSize"] == 0  # the third: the last one allowed
+        for _ in range(2):
+            with pytest.raises(SalesforceRefusedRequest) as refused:
+                sf.query("SELECT COUNT() FROM Lead")
+            assert refused.value.content[0]["errorCode"] == "REQUEST_LIMIT_EXCEEDED"
+        usage = sf.session.get(f"{sf.base_url}limits", headers=sf.headers).headers["Sforce-Limit-Info"]
+        assert usage == "api-usage=3/3"
+        org.reset()  # a new day
+        assert sf.restful("limits")["DailyApiRequests"] == {"Max": 3, "Remaining": 2}
