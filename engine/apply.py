@@ -10,14 +10,14 @@ dead-letter list and is read again on the next run.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from engine.changeset import Change, PairState, StepChanges
 from engine.connectors import Connector, FieldInfo, Write, WriteResult
-from engine.errors import ConnectorError, SyncmapError
+from engine.errors import ApiBudgetError, ConnectorError, SyncmapError
 from engine.expressions import field_path
 from engine.plan import Step
 from engine.redact import shorten
@@ -46,8 +46,8 @@ def apply_step(
 ) -> StepReport:
     """Write one step's changes, then record links, agreed values, watermarks and when each
     side was written to."""
-    report = StepReport(step.name)
-    created = Created()
+    report, created = StepReport(step.name), Created()
+    _within_budget(changes, step, context)
     failed_pairs: set[str] = set()
     windows: dict[str, tuple[str, str]] = {}  # side -> (first write sent, last answer received)
     for side, record_type, batch in _write_batches(changes.writes, batch_size):
@@ -118,6 +118,29 @@ class Created:
     def source_id(self, pair: PairState) -> str | None:
         """The id of the source record a pair's create made (None when it failed)."""
         return self.for_target.get(f"{pair.target_type} {pair.target_id}")
+
+
+def _within_budget(changes: StepChanges, step: Step, context: RunContext) -> None:
+    """Stop before a step's first write when its writes would spend calls an org keeps for
+    others (a connector that knows its org's daily usage says how many are left)."""
+    counts: dict[str, Counter[tuple[str, str]]] = {"source": Counter(), "target": Counter()}
+    for change in changes.writes:
+        if change.action in WRITE_ORDER:
+            counts[change.side][(change.record_type, change.action)] += 1
+    for side, connection in (("target", step.target.connection), ("source", step.source.connection)):
+        connector = context.connector(connection)
+        left = getattr(connector, "calls_left", lambda: None)()
+        if left is None or not counts[side]:
+            continue
+        needed, (calls_left, used, limit, reserve) = connector.write_calls(counts[side]), left
+        if needed > calls_left:
+            raise ApiBudgetError(
+                f"`{connection}`: the writes of {step.name} need about {needed} API calls, and the org has "
+                f"{max(calls_left, 0)} left before the {reserve} it keeps for others ({used} of {limit} used "
+                "today); nothing was written",
+                hint="the next run after the org's daily count resets goes on; `api_reserve` on the "
+                "connection sets what is kept for others",
+            )
 
 
 def _still_ours(context: RunContext) -> None:

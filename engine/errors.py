@@ -84,3 +84,10 @@ class JobBusyError(SyncmapError):
     """Another run holds the job's lease: one run per job at a time."""
 
     exit_code = 5
+
+
+class ApiBudgetError(SyncmapError):
+    """A run's writes would spend API calls an org keeps for others: it stopped before writing,
+    and a later run (once the org's daily count resets) goes on."""
+
+    exit_code = 6

@@ -26,7 +26,7 @@ from engine.changeset import Change, ChangeSet, StepChanges
 from engine.compile import compile_plan
 from engine.connectors import Connector, Registry
 from engine.diagnostics import did_you_mean
-from engine.errors import DocumentError, JobBusyError, SyncmapError, UsageError
+from engine.errors import ApiBudgetError, DocumentError, JobBusyError, SyncmapError, UsageError
 from engine.lease import JobLease
 from engine.plan import Plan, Step
 from engine.resolve import find_project_root
@@ -271,8 +271,12 @@ class Job:
         except JobBusyError:
             raise  # the run that took the job over owns its status now
         except SyncmapError as e:
-            self.state.finish_run(run_id, "error", report.changeset.counts(), e.message)
-            self.state.set_job_status(self.name, "errors", e.message, keep_stopped=True)
+            waiting = isinstance(e, ApiBudgetError)
+            self.state.finish_run(
+                run_id, "stopped" if waiting else "error", report.changeset.counts(), e.message
+            )
+            status = "waiting for API budget" if waiting else "errors"
+            self.state.set_job_status(self.name, status, e.message, keep_stopped=True)
             raise
         report.api_calls = self.api_calls()
         status = "errors" if report.failed else "active"

@@ -56,6 +56,7 @@ from engine.connectors import (
     soql,
     typed_settings,
 )
+from engine.connectors.org_usage import OrgUsage, write_calls
 from engine.connectors.settings import SalesforceSettings
 from engine.connectors.sqlite import (
     canonical_time,
@@ -227,6 +228,7 @@ class SalesforceConnector:
         self.instance_url = str(settings.get("instance_url") or "").rstrip("/") or None
         self.api_version = str(typed.api_version or DEFAULT_API_VERSION).removeprefix("v")
         self.bulk_threshold, self.batch_size = typed.bulk_threshold, typed.batch_size
+        self.usage = OrgUsage(typed.api_reserve)
         self.max_retries, self.retry_delay = typed.max_retries, typed.retry_delay_seconds
         self.overlap = timedelta(seconds=typed.overlap_seconds)
         self.reread_seconds = typed.overlap_seconds  # a read delivers this much before `since` again
@@ -358,6 +360,12 @@ class SalesforceConnector:
                 write = writes[index]
                 results[index] = WriteResult(write.ref, ok, record_id or write.id, None if ok else error)
         return [result for result in results if result is not None]
+
+    def write_calls(self, counts: Mapping[tuple[str, str], int]) -> int:
+        return write_calls(counts, self.bulk_threshold, self.batch_size)
+
+    def calls_left(self) -> tuple[int, int, int, int] | None:
+        return self.usage.calls_left()
 
     def expect_fields(self, paths_by_type: Mapping[str, Sequence[str]]) -> None:
         """Also read the parent-record fields the plan maps: Salesforce returns them only when
@@ -594,7 +602,9 @@ class SalesforceConnector:
             sf = self._client()
             self.calls[kind] += 1
             try:
-                return send(sf)
+                answer = send(sf)
+                self.usage.note(sf)
+                return answer
             except SalesforceError as e:
                 failure = Failure.of_answer(e)
             except requests.RequestException as e:
@@ -780,6 +790,8 @@ class BulkJob:
             answer = sf.session.request(
                 method, sf.base_url + path, headers=headers, data=data, timeout=TIMEOUT
             )
+            if limit_info := answer.headers.get("Sforce-Limit-Info"):
+                sf.api_usage = Salesforce.parse_api_usage(limit_info)
             if answer.status_code >= 300:
                 exception_handler(answer, path)
             return answer.content.decode("utf-8")

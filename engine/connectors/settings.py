@@ -109,6 +109,11 @@ class SalesforceSettings(Settings):
         2000, ge=0, description="More writes than this of one kind go through Bulk API 2.0."
     )
     batch_size: int = Field(200, ge=1, le=200, description="Records per sObject Collections call.")
+    api_reserve: int | None = Field(
+        None, ge=0,
+        description="Daily API calls kept for the org's other integrations: a run whose writes would use "
+        "them stops before writing (default: a tenth of the org's daily limit).",
+    )  # fmt: skip
     max_retries: int = Field(
         5, ge=0, le=100, description="Tries again when the org is busy or over its limits."
     )

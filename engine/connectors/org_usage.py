@@ -1,0 +1,43 @@
+"""An org's daily API calls, as every Salesforce answer reports them (`Sforce-Limit-Info`), and
+what a run's writes would spend of them: the connector's side of stopping a run before it eats
+into the calls an org keeps for its other integrations."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from simple_salesforce import Salesforce
+
+BULK_JOB_CALLS = 6  # create, upload, close, a status check, successful and failed results
+
+
+class OrgUsage:
+    """The org's calls used today and its daily limit, from the latest answer."""
+
+    def __init__(self, reserve: int | None):
+        self.reserve = reserve  # None: a tenth of the daily limit
+        self.used_and_limit: tuple[int, int] | None = None
+
+    def note(self, sf: Salesforce) -> None:
+        usage = sf.api_usage.get("api-usage")
+        if usage is not None:
+            self.used_and_limit = (usage.used, usage.total)
+
+    def calls_left(self) -> tuple[int, int, int, int] | None:
+        """(calls left before the reserve, used today, daily limit, reserve), None before any answer."""
+        if self.used_and_limit is None:
+            return None
+        used, limit = self.used_and_limit
+        reserve = self.reserve if self.reserve is not None else limit // 10
+        return limit - used - reserve, used, limit, reserve
+
+
+def write_calls(counts: Mapping[tuple[str, str], int], bulk_threshold: int, batch_size: int) -> int:
+    """The API calls writing this many records of each (type, operation) takes: a Bulk job above
+    the threshold, one Collections call per batch below it."""
+    return sum(
+        BULK_JOB_CALLS if count > bulk_threshold else math.ceil(count / batch_size)
+        for count in counts.values()
+        if count
+    )

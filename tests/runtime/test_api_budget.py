@@ -1,0 +1,78 @@
+"""An org's daily API calls are shared by all its integrations: a run whose writes would spend
+the calls kept for the others stops before writing, says why (status, exit code 6), and once the
+org's daily count resets the next run converges with nothing doubled."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from engine.connectors.sqlite import SqliteConnector
+from engine.sandbox import Sandbox
+from tests.conftest import SALESFORCE_FROM_ENV, run_syncmap, sandbox_env, write_project
+
+PEOPLE = 300
+DOCUMENT = {
+    "syncmap": 2,
+    "name": "budgeted",
+    "connections": {
+        "platform": {"connector": "sqlite", "settings": {"path": "platform.db"}},
+        # 30 collection calls for 300 creates, and 6 of the org's 60 daily calls kept for others
+        "salesforce": {"connector": "salesforce", "settings": {**SALESFORCE_FROM_ENV, "batch_size": 10}},
+    },
+    "objects": {
+        "contacts": {
+            "source": {"connection": "platform", "object": "contacts"},
+            "target": {"connection": "salesforce", "object": "Lead"},
+            "direction": "to_target",
+            "match": [{"source": "email", "target": ["Email"], "normalize": "email"}],
+            "fields": {
+                "LastName": "name",
+                "Email": "email",
+                "Company": {"value": "Acme", "create_only": True},
+            },
+        }
+    },
+}
+
+
+def _project(tmp_path: Path) -> Path:
+    root = write_project(tmp_path / "project", {"job.yaml": yaml.safe_dump(DOCUMENT, sort_keys=False)})
+    with SqliteConnector({"path": "platform.db"}, root) as store:
+        store.seed(
+            "contacts", [{"id": f"p{i}", "name": f"P{i}", "email": f"p{i}@x.org"} for i in range(PEOPLE)]
+        )
+    return root
+
+
+def test_a_run_that_would_spend_the_calls_kept_for_others_stops_before_writing(tmp_path):
+    root = _project(tmp_path)
+    with Sandbox(daily_api_requests=60) as org:
+        sf = org.client()
+        for _ in range(25):  # the org's other integrations, earlier today
+            sf.query("SELECT COUNT() FROM Lead")
+        environ = sandbox_env(org.instance_url, org.session_id, org.ca_file)
+        stopped = run_syncmap("apply", "job.yaml", cwd=root, env=environ)
+        assert stopped.returncode == 6, stopped.stdout + stopped.stderr
+        assert stopped.stderr.startswith(
+            "error: `salesforce`: the writes of contacts need about 30 API calls, and the org has "
+        )
+        assert (
+            "before the 6 it keeps for others" in stopped.stderr and "nothing was written" in stopped.stderr
+        )
+        assert "Traceback" not in stopped.stderr
+        assert sf.query("SELECT COUNT() FROM Lead")["totalSize"] == 0
+        (job,) = json.loads(run_syncmap("status", "--format", "json", cwd=root).stdout)
+        assert job["status"] == "waiting for API budget"
+
+        org.reset()  # a new day
+        applied = run_syncmap("apply", "job.yaml", "--format", "json", cwd=root, env=environ)
+        assert applied.returncode == 0, applied.stderr
+        assert json.loads(applied.stdout)["counts"]["create"] == PEOPLE
+        assert org.client().query("SELECT COUNT() FROM Lead")["totalSize"] == PEOPLE
+        (job,) = json.loads(run_syncmap("status", "--format", "json", cwd=root).stdout)
+        assert job["status"] == "active"
+        settled = run_syncmap("plan", "job.yaml", "--detailed-exitcode", cwd=root, env=environ)
+        assert settled.returncode == 0, settled.stdout
