@@ -128,6 +128,8 @@ class ChangeSet:
     job: str
     plan_hash: str
     steps: list[StepChanges] = field(default_factory=list)
+    # connection -> the API calls an apply would make: {"reads": n, "writes": m} (a plan's own)
+    api_estimate: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         tally = sum((step.tally for step in self.steps), Counter())
@@ -176,6 +178,7 @@ class ChangeSet:
                 }
                 for step in self.steps
             ],
+            **({"api_calls_estimate": self.api_estimate} if self.api_estimate else {}),
         }
 
 

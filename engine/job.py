@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -216,7 +216,27 @@ class Job:
     def plan_changes(self) -> ChangeSet:
         """The dry run: decide everything, write nothing (not even to the state store)."""
         self.check_systems()
-        return run(self.plan, self.steps, self.context(applying=False))
+        before = self.api_calls()
+        changeset = run(self.plan, self.steps, self.context(applying=False))
+        changeset.api_estimate = self.estimate_calls(changeset, before)
+        return changeset
+
+    def estimate_calls(self, changeset: ChangeSet, before: dict[str, int]) -> dict[str, dict[str, int]]:
+        """The API calls an apply of this plan would make, per connection whose connector counts
+        what writes cost (Salesforce): the reads the plan made, and the writes' estimate."""
+        counts: dict[str, Counter[tuple[str, str]]] = defaultdict(Counter)
+        for changes in changeset.steps:
+            step = self.plan.step(changes.step)
+            for change in changes.writes:
+                if change.action in ("create", "update", "delete"):
+                    side = step.target if change.side == "target" else step.source
+                    counts[side.connection][(change.record_type, change.action)] += 1
+        calls = self.api_calls()
+        return {
+            name: {"reads": calls[name] - before.get(name, 0), "writes": connector.write_calls(counts[name])}
+            for name, connector in self.connectors.items()
+            if hasattr(connector, "write_calls")
+        }
 
     def lease(self, command: str, wait: float = 0.0) -> JobLease:
         """Take the job's lease (one run of a job at a time); release it by leaving the `with`."""

@@ -72,6 +72,11 @@ def render_text(
             lines.append("  no changes")
         lines.append("")
     lines.append(click.style(changeset.summary(), bold=True))
+    for name, calls in changeset.api_estimate.items():
+        lines.append(
+            f"API calls an apply would make on {name}: about {calls['reads'] + calls['writes']:,} "
+            f"({calls['reads']:,} to read, {calls['writes']:,} to write)"
+        )
     return "\n".join(lines)
 
 

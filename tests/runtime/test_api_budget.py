@@ -68,9 +68,17 @@ def test_a_run_that_would_spend_the_calls_kept_for_others_stops_before_writing(t
         assert job["status"] == "waiting for API budget"
 
         org.reset()  # a new day
+        planned = run_syncmap("plan", "job.yaml", "--format", "json", cwd=root, env=environ)
+        estimate = json.loads(planned.stdout)["api_calls_estimate"]["salesforce"]
+        assert estimate["writes"] == PEOPLE // 10
+        shown = run_syncmap("plan", "job.yaml", cwd=root, env=environ).stdout
+        assert f"API calls an apply would make on salesforce: about {sum(estimate.values())} " in shown
         applied = run_syncmap("apply", "job.yaml", "--format", "json", cwd=root, env=environ)
         assert applied.returncode == 0, applied.stderr
-        assert json.loads(applied.stdout)["counts"]["create"] == PEOPLE
+        report = json.loads(applied.stdout)
+        assert report["counts"]["create"] == PEOPLE
+        made = report["api_calls"]["salesforce"]
+        assert abs(sum(estimate.values()) - made) <= made / 10, (estimate, made)  # within 10%
         assert org.client().query("SELECT COUNT() FROM Lead")["totalSize"] == PEOPLE
         (job,) = json.loads(run_syncmap("status", "--format", "json", cwd=root).stdout)
         assert job["status"] == "active"
