@@ -308,13 +308,12 @@ class _StepRun:
         """Records without a modification time are read on every run (no time says they did not
         change): said in the preview, as a table with many of them reads slowly."""
         for record_type, count in unstamped.items():
-            modified = (
-                spec.modified_field or self.context.describe(spec.connection, record_type).modified_field
-            )
-            self.out.warnings.append(
-                f"{count} record{'s' if count != 1 else ''} of `{record_type}` {'have' if count != 1 else 'has'} "
-                f"no `{modified}`: read again on every run, as no time tells whether they changed"
-            )
+            info = self.context.describe(spec.connection, record_type)
+            if modified := spec.modified_field or info.modified_field:  # none at all: read whole by design
+                self.out.warnings.append(
+                    f"{count} record{'s' if count != 1 else ''} of `{record_type}` {'have' if count != 1 else 'has'} "
+                    f"no `{modified}`: read again on every run, as no time tells whether they changed"
+                )
 
     def _read_located(self, connection: str, records: Iterator[Record]) -> Iterator[Record]:
         """A read whose request a setting makes wrong (a list path the API does not have) is

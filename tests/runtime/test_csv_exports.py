@@ -5,6 +5,7 @@ columns in place, never into new ones."""
 from __future__ import annotations
 
 import csv
+import json
 import textwrap
 from pathlib import Path
 
@@ -69,3 +70,17 @@ def test_columns_named_with_spaces_are_read_and_written_back_in_place(tmp_path):
     ]
     settled = run_syncmap("plan", "job.yaml", "--detailed-exitcode", cwd=root)
     assert settled.returncode == 0, settled.stdout
+
+
+def test_a_file_without_a_modification_column_is_read_whole_without_a_warning(tmp_path):
+    document = textwrap.dedent(DOCUMENT).replace(", modified: Last Changed", "")
+    root = write_project(
+        tmp_path / "project",
+        {"job.yaml": document, "newsletter.csv": "id,First Name,Email Address\n1,Ada,ada@x.org\n"},
+    )
+    assert run_syncmap("apply", "job.yaml", cwd=root).returncode == 0
+    (root / "newsletter.csv").write_text("id,First Name,Email Address\n1,Ada L.,ada@x.org\n")
+    planned = run_syncmap("plan", "job.yaml", "--format", "json", cwd=root)
+    preview = json.loads(planned.stdout)
+    assert [(c["action"], c["side"]) for c in preview["steps"][0]["changes"]] == [("update", "target")]
+    assert "warnings" not in preview["steps"][0]
