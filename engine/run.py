@@ -28,6 +28,7 @@ from engine.diagnostics import Diagnostic
 from engine.errors import ConnectorError, DocumentError, RecordError, SettingError
 from engine.expressions import field_path, parse_datetime, phone_e164
 from engine.lease import JobLease
+from engine.match_tally import MatchTally
 from engine.phones import PhonesAhead
 from engine.plan import FLOWS, FieldRule, Plan, Side, Step
 from engine.secrets import resolve_settings
@@ -35,7 +36,6 @@ from engine.spool import collector_paused
 from engine.state import Link, StateStore, now
 
 PLACEHOLDER = "(new {type} for {origin})"
-FEW_MATCHES_FROM = 50  # records on each side before a step matching under a tenth of them is warned of
 BATCH = 2000  # source records decided together: their partners are fetched in one call per type
 
 
@@ -200,7 +200,7 @@ class _StepRun:
         }
         self.record_keys: dict[tuple[str, str], list[tuple[int, str]]] = {}  # (side, id) -> keys
         self.invalid_keys: dict[tuple[str, str], str] = {}  # (side, id) -> a key present but invalid
-        self.match_tries = Counter[str]()  # per side: unlinked records with a key, how many matched
+        self.match_tally = MatchTally()
         self.waiting: dict[str, str] = {}  # side -> oldest modified time of a record waiting for its parent
         self.from_watermark: dict[str, bool] = {}  # side -> read every change since the last run
         self.agreed_targets: set[str] = set()  # target ids paired to the end in this run
@@ -283,26 +283,7 @@ class _StepRun:
 
     def count_match(self, side: str, record: Record, match: tuple[str, str, str] | str | None) -> None:
         if self.record_keys.get((side, record.id)):
-            self.match_tries[f"{side} tried"] += 1
-            self.match_tries[f"{side} matched"] += match is not None and not isinstance(match, str)
-
-    def warn_few_matches(self, targets: int) -> None:
-        """Few matches among many candidates on both sides is most often a key read wrong (a
-        phone region, a field name), which would create every record again: said in the preview."""
-        phones = any(key.normalize == "phone" for key in self.step.match)
-        for side, other, others in (
-            ("source", self.step.target, targets),
-            ("target", self.step.source, self.out.read.get("source", 0)),
-        ):
-            tried, matched = self.match_tries[f"{side} tried"], self.match_tries[f"{side} matched"]
-            if tried < FEW_MATCHES_FROM or others < FEW_MATCHES_FROM or matched * 10 >= tried:
-                continue
-            spec = self.step.source if side == "source" else self.step.target
-            self.out.warnings.append(
-                f"{matched:,} of {tried:,} {'/'.join(spec.types)} records matched against "
-                f"{others:,} {'/'.join(other.types)} records: check the match keys"
-                + (" and phone_region" if phones else "")
-            )
+            self.match_tally.count(side, match is not None and not isinstance(match, str))
 
     def warn_unstamped(self, spec: Side, unstamped: Counter[str]) -> None:
         """Records without a modification time are read on every run (no time says they did not
@@ -441,7 +422,9 @@ class _StepRun:
                     self.from_target(record)
             self.known["source"] = {}
         self.hold_shared_keys()
-        self.warn_few_matches(len(targets_by_id))
+        self.out.warnings += self.match_tally.warnings(
+            self.step, self.out.read.get("source", 0), len(targets_by_id)
+        )
         self.out.unsure_targets |= {  # read, but their pair never got to agree: read them next time
             link.source_id
             for target_id in self.refreshed["target"]

@@ -114,3 +114,13 @@ def test_a_step_matching_few_of_many_records_warns_in_plan_and_apply(tmp_path):
     applied = run_syncmap("apply", "job.yaml", cwd=root)
     assert applied.returncode == 0, applied.stderr
     assert f"warning: people: {warning}" in applied.stdout
+
+
+def test_records_matched_from_the_source_side_count_for_the_target_side_too(tmp_path):
+    platform = [{"name": f"P{i}", "email": f"p{i}@x.org"} for i in range(COUNT)]
+    crm = [{"LastName": f"P{i}", "Email": f"p{i}@x.org"} for i in range(COUNT)]
+    crm += [{"LastName": f"C{i}", "Email": f"c{i}@x.org"} for i in range(COUNT)]  # the CRM's own
+    root = _project(tmp_path, platform, crm, key="email", target_key="Email", normalize="email")
+    preview = _plan(root)
+    assert preview["counts"]["link"] == COUNT and preview["counts"]["create"] == COUNT
+    assert "warnings" not in preview["steps"][0]
