@@ -197,3 +197,37 @@ def test_records_created_on_each_side_take_later_edits_from_either_side(job):
     expected = {"ada@x.org": "Ada Lovelace", "bob@x.org": "Bob Byte"}
     assert _names(crm(), "Lead") == expected
     assert _names(platform.open(), "contacts") == expected
+
+
+MEMORY_JOB = """\
+syncmap: 2
+name: memory-crm
+connections:
+  platform: {connector: memory, settings: {store: platform}}
+  crm: {connector: memory, settings: {store: crm}}
+objects:
+  people:
+    source: {connection: platform, object: contacts}
+    target: {connection: crm, object: Lead}
+    direction: both
+    match: [{source: email, target: [Email], normalize: email}]
+    fields: {LastName: name, Email: email}
+"""
+
+
+def test_the_memory_store_takes_later_edits_from_either_side_too(stores, open_job):
+    """The in-process store (tests and `syncmap test`), through the library, as no command reaches it."""
+    platform, crm = stores
+    ada = platform.write(
+        "contacts", [Write("p", "create", "contacts", values={"name": "Ada", "email": "ada@x.org"})]
+    )
+    bob = crm.write("Lead", [Write("c", "create", "Lead", values={"LastName": "Bob", "Email": "bob@x.org"})])
+    job = open_job(MEMORY_JOB)
+    job.apply()
+    platform.write("contacts", [Write("p", "update", "contacts", ada[0].id, {"name": "Ada L."})])
+    crm.write("Lead", [Write("c", "update", "Lead", bob[0].id, {"LastName": "Bob B."})])
+    job.apply()
+    expected = {"ada@x.org": "Ada L.", "bob@x.org": "Bob B."}
+    assert {r.values["Email"]: r.values["LastName"] for r in crm.records("Lead")} == expected
+    assert {r.values["email"]: r.values["name"] for r in platform.records("contacts")} == expected
+    assert [c for step in job.plan_changes().steps for c in step.changes] == []
