@@ -26,7 +26,10 @@ database tables) has a ``declare(object_type, Declared)`` method: it hears what 
 mapping says of its record type before anything is described or read. A connector whose read
 starts some time before ``since`` (Salesforce's overlap) says how long in ``reread_seconds``:
 the runner then remembers what it read in that span, so a record delivered again unchanged is
-not decided again.
+not decided again. A connector to a system that limits its API calls (Salesforce) says what
+writes cost, ``write_calls({(type, op): count})``, and how many calls are left for this run,
+``calls_left()``: the plan estimates the calls an apply makes, and apply stops before writing
+what the system keeps for others.
 """
 
 from __future__ import annotations
