@@ -24,13 +24,14 @@ from engine import remote
 from engine.apply import DEFAULT_BATCH_SIZE, StepReport, apply_step, reconcile
 from engine.changeset import Change, ChangeSet, StepChanges
 from engine.compile import compile_plan
+from engine.connections import open_connectors
 from engine.connectors import Connector, Registry
 from engine.diagnostics import did_you_mean
 from engine.errors import ApiBudgetError, DocumentError, JobBusyError, SyncmapError, UsageError
 from engine.lease import JobLease
 from engine.plan import Plan, Step
 from engine.resolve import find_project_root
-from engine.run import RunContext, open_connectors, run, run_step
+from engine.run import RunContext, run, run_step
 from engine.state import StateStore
 
 STATE_FILE = Path(".syncmap") / "state.db"
