@@ -19,9 +19,11 @@ from engine.changeset import Change, PairState, StepChanges
 from engine.connectors import Connector, FieldInfo, Write, WriteResult
 from engine.errors import ApiBudgetError, ConnectorError, SyncmapError
 from engine.expressions import field_path
+from engine.normalize import normalize_key
 from engine.plan import Step
+from engine.records import batched, get_path
 from engine.redact import shorten
-from engine.run import RunContext, batched, get_path, normalize_key
+from engine.run import RunContext
 from engine.spool import Spool
 from engine.state import JournalEntry, Link, now
 

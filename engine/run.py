@@ -8,7 +8,6 @@ flow, using the directions, the last synced values (three-way) and the conflict 
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import itertools
 import json
@@ -24,60 +23,18 @@ from engine.changeset import Change, ChangeSet, FieldChange, PairState, ReasonCo
 from engine.connectors import Connector, ObjectInfo, Record
 from engine.decide import FieldFacts, decide_field, same
 from engine.errors import ConnectorError, RecordError
-from engine.expressions import field_path, parse_datetime, phone_e164
+from engine.expressions import field_path, parse_datetime
 from engine.lease import JobLease
 from engine.match_tally import MatchTally
+from engine.normalize import normalize_key
 from engine.phones import PhonesAhead
 from engine.plan import FLOWS, FieldRule, Plan, Side, Step
+from engine.records import batched, get_path, set_path
 from engine.spool import collector_paused
 from engine.state import Link, StateStore, now
 
 PLACEHOLDER = "(new {type} for {origin})"
 BATCH = 2000  # source records decided together: their partners are fetched in one call per type
-
-
-def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    iterator = iter(items)
-    while batch := list(itertools.islice(iterator, size)):
-        yield batch
-
-
-def normalize_key(value: Any, how: str, region: str) -> str | None:
-    """A match key in comparable form; None when the record has no usable key."""
-    if value in (None, ""):
-        return None
-    text = str(value)
-    if how == "phone":
-        return phone_e164(text, region)
-    if how == "email":
-        text = text.strip().lower()
-        return text if "@" in text else None
-    if how == "lower":
-        return text.strip().lower() or None
-    if how == "trim":
-        return text.strip() or None
-    return text
-
-
-def get_path(values: Any, path: str) -> Any:
-    for key in path.split("."):
-        if not isinstance(values, dict):
-            return None
-        values = values.get(key)
-    return values
-
-
-def set_path(values: dict[str, Any], current: dict[str, Any], path: str, value: Any) -> None:
-    """Set a (possibly nested) field in ``values``, keeping siblings from ``current``."""
-    keys = path.split(".")
-    if len(keys) > 1 and keys[0] not in values:
-        values[keys[0]] = (
-            copy.deepcopy(current.get(keys[0])) if isinstance(current.get(keys[0]), dict) else {}
-        )
-    target = values
-    for key in keys[:-1]:
-        target = target.setdefault(key, {})
-    target[keys[-1]] = value
 
 
 @dataclass

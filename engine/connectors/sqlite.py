@@ -51,16 +51,12 @@ from engine.connectors.local import parse_time as parse_time
 from engine.connectors.settings import SqliteSettings
 from engine.diagnostics import did_you_mean
 from engine.errors import ConnectorError, SettingError, UnknownObjectError
+from engine.records import batched
 
 BATCH = 500  # values per IN (...) list in get and find
 READ_PAGE = 500  # rows fetched per query while streaming a read
 BUSY_TIMEOUT_SECONDS = 5.0
 TYPO_SIMILARITY = 0.85  # `contact` for `contacts`, but not `Contact` for `Account`  # how long to wait for another process's write lock
-
-
-def chunks(items: Sequence[Any], size: int = BATCH) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _quote(name: str) -> str:
@@ -223,7 +219,7 @@ class SqliteConnector(TombstoneWrites):
         if not values or not self._exists(object_type):
             return []
         records = []
-        for chunk in chunks(values):
+        for chunk in batched(values, BATCH):
             sql = (
                 f"SELECT id, data, updated_at, deleted FROM {_quote(object_type)} "
                 f"WHERE deleted = 0 AND {column} IN ({', '.join('?' * len(chunk))})"
