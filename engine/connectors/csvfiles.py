@@ -52,10 +52,8 @@ from engine.connectors import (
     typed_settings,
 )
 from engine.connectors.local import (
-    Clock,
     RecordRefused,
     among,
-    canonical_time,
     given_id,
     refuse_where,
     resolve_path,
@@ -64,6 +62,7 @@ from engine.connectors.local import (
 from engine.connectors.settings import CsvSettings
 from engine.diagnostics import did_you_mean
 from engine.errors import ConnectorError, SettingError, UnknownObjectError
+from engine.times import Clock, canonical_time
 
 SUFFIX = ".csv"
 TRUE_MARKS = frozenset({"true", "t", "yes", "y", "1", "x"})  # a `deleted:` cell that marks the row

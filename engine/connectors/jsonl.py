@@ -23,7 +23,6 @@ from typing import Any
 from engine.connectors import ObjectInfo, Record, Write, WriteResult, typed_settings
 from engine.connectors.local import (
     among,
-    canonical_time,
     infer_fields,
     lookup,
     refuse_where,
@@ -33,6 +32,7 @@ from engine.connectors.local import (
 from engine.connectors.settings import JsonlSettings
 from engine.diagnostics import did_you_mean
 from engine.errors import ConnectorError
+from engine.times import canonical_time
 
 SUFFIX = ".jsonl"
 READ_ONLY = "the jsonl connector is read-only"

@@ -14,59 +14,15 @@ import re
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
 from engine.connectors import FieldInfo, Write, WriteResult
 from engine.errors import ConnectorError
+from engine.times import Clock, canonical_time
 
 SAMPLE_ROWS = 200  # recently modified rows looked at by describe
-MICROSECOND = timedelta(microseconds=1)
-
-
-def parse_time(text: str) -> datetime:
-    """An ISO 8601 time as an aware datetime; a time without an offset is taken as UTC."""
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def format_time(moment: datetime) -> str:
-    """The one spelling of a time that syncmap stores, e.g. ``2026-11-23T10:00:00.123456+00:00``."""
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def canonical_time(text: Any, what: str) -> str:
-    """``text`` in the stored spelling; ConnectorError naming ``what`` when it is not a time."""
-    try:
-        return format_time(parse_time(str(text)))
-    except ValueError as e:
-        raise ConnectorError(
-            f"{what} `{text}` is not an ISO 8601 time",
-            hint="write times like 2026-11-23T10:00:00Z or 2026-11-23T10:00:00.123456+00:00",
-        ) from e
-
-
-class Clock:
-    """Hands out strictly increasing UTC times: the wall clock, or 1 µs after the last time handed
-    out or observed when the wall clock has not moved past it."""
-
-    def __init__(self) -> None:
-        self.last: datetime | None = None
-
-    def observe(self, stamp: str | None) -> None:
-        """Make later ticks come after ``stamp`` (a time already stored, perhaps by someone else)."""
-        if stamp is not None:
-            moment = parse_time(stamp)
-            if self.last is None or moment > self.last:
-                self.last = moment
-
-    def tick(self) -> str:
-        now = datetime.now(UTC)
-        if self.last is not None and now <= self.last:
-            now = self.last + MICROSECOND
-        self.last = now
-        return format_time(now)
 
 
 def resolve_path(base_dir: Path | None, path: Any) -> Path:

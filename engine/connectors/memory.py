@@ -21,10 +21,8 @@ from typing import Any
 from engine.connectors import ObjectInfo, Record, Write, WriteResult, typed_settings
 from engine.connectors.local import (
     SAMPLE_ROWS,
-    Clock,
     TombstoneWrites,
     among,
-    canonical_time,
     encode_values,
     infer_fields,
     lookup,
@@ -33,6 +31,7 @@ from engine.connectors.local import (
     unique,
 )
 from engine.connectors.settings import MemorySettings
+from engine.times import Clock, canonical_time
 
 
 @dataclass

@@ -56,18 +56,16 @@ from engine.connectors import (
     soql,
     typed_settings,
 )
-from engine.connectors.org_usage import OrgUsage, write_calls
-from engine.connectors.settings import SalesforceSettings
-from engine.connectors.sqlite import (
-    canonical_time,
-    format_time,
-    parse_time,
+from engine.connectors.local import (
     resolve_path,
     unique,
 )
+from engine.connectors.org_usage import OrgUsage, write_calls
+from engine.connectors.settings import SalesforceSettings
 from engine.diagnostics import did_you_mean
 from engine.errors import ConnectorError, SettingError, UnknownObjectError
 from engine.redact import redact, register, shorten
+from engine.times import canonical_time, format_time, parse_time
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -42,16 +42,13 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlch
 
 from engine.connectors import Declared, FieldInfo, ObjectInfo, Record, Write, WriteResult, typed_settings
 from engine.connectors.local import (
-    Clock,
     RecordRefused,
-    canonical_time,
-    format_time,
-    parse_time,
 )
 from engine.connectors.settings import SqlSettings
 from engine.diagnostics import did_you_mean
 from engine.errors import ConnectorError, QueryError, SettingError, UnknownObjectError
 from engine.redact import register
+from engine.times import Clock, canonical_time, format_time, parse_time
 
 READ_PAGE = 1000  # rows per keyset page
 # what a driver (psycopg: a time past year 9999) or SQLAlchemy's type processing (SQLite: text in

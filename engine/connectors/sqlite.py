@@ -34,9 +34,7 @@ from typing import Any
 from engine.connectors import ObjectInfo, Record, Write, WriteResult, typed_settings
 from engine.connectors.local import (
     SAMPLE_ROWS,
-    Clock,
     TombstoneWrites,
-    canonical_time,
     encode_values,
     infer_fields,
     prepare_seed,
@@ -46,12 +44,11 @@ from engine.connectors.local import (
 )
 
 # re-exported: the salesforce connector imports these from here
-from engine.connectors.local import format_time as format_time
-from engine.connectors.local import parse_time as parse_time
 from engine.connectors.settings import SqliteSettings
 from engine.diagnostics import did_you_mean
 from engine.errors import ConnectorError, SettingError, UnknownObjectError
 from engine.records import batched
+from engine.times import Clock, canonical_time
 
 BATCH = 500  # values per IN (...) list in get and find
 READ_PAGE = 500  # rows fetched per query while streaming a read

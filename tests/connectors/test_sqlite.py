@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from engine.connectors import Write
-from engine.connectors.sqlite import BATCH, Clock, SqliteConnector
+from engine.connectors.sqlite import BATCH, SqliteConnector
 from engine.errors import ConnectorError
+from engine.times import Clock
 
 
 @pytest.fixture

@@ -41,10 +41,8 @@ from engine.connectors import (
     typed_settings,
 )
 from engine.connectors.local import (
-    canonical_time,
     infer_fields,
     lookup,
-    parse_time,
     refuse_where,
     resolve_path,
 )
@@ -54,6 +52,7 @@ from engine.connectors.rest.settings import BatchCall, ObjectSettings, RestSetti
 from engine.diagnostics import did_you_mean
 from engine.errors import ConnectorError, SettingError, UnknownObjectError
 from engine.redact import shorten
+from engine.times import canonical_time, parse_time
 
 EPOCH_MS_FROM = 100_000_000_000  # a number this large is milliseconds since 1970, not seconds
 
