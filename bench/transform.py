@@ -86,7 +86,7 @@ def records(count: int) -> list[Record]:
 
 
 def main(count: int = RECORDS) -> list[Result]:
-    from engine.run import _StepRun
+    from engine.run.step import _StepRun
 
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / "syncmap.toml").write_text("")
