@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from engine.expressions import parse_datetime
+from engine.times import parse_datetime
 
 Way = Literal["to_target", "to_source"]
 

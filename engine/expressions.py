@@ -22,6 +22,7 @@ from jmespath import functions
 
 from engine.diagnostics import Location, did_you_mean
 from engine.errors import RecordError
+from engine.times import parse_datetime
 
 TEMPLATE_HOLE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 
@@ -78,18 +79,6 @@ def _parse_phone(value: str, region: str) -> str | None:
     ):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def parse_datetime(value: str) -> datetime | None:
-    """Read ISO dates and datetimes, including Salesforce's `+0000` offsets."""
-    text = value.strip()
-    if re.fullmatch(r".*[+-]\d{4}", text):
-        text = f"{text[:-2]}:{text[-2:]}"
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 class DomainFunctions(functions.Functions):

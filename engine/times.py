@@ -3,6 +3,7 @@ one spelling that also sorts as text, and a clock whose stamps never repeat."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -53,3 +54,31 @@ class Clock:
             now = self.last + MICROSECOND
         self.last = now
         return format_time(now)
+
+
+def parse_datetime(value: str) -> datetime | None:
+    """Read ISO dates and datetimes, including Salesforce's `+0000` offsets."""
+    text = value.strip()
+    if re.fullmatch(r".*[+-]\d{4}", text):
+        text = f"{text[:-2]}:{text[-2:]}"
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def seconds_before(stamp: str, seconds: float) -> str:
+    """A modification time ``seconds`` earlier, in the same spelling (for comparing with others)."""
+    if not seconds:
+        return stamp
+    return (parse_datetime(stamp) - timedelta(seconds=seconds)).isoformat(timespec="microseconds")
+
+
+def newer(first: str | None, second: str | None) -> bool:
+    """True when the first modification time is later (an unknown time never wins)."""
+    a = parse_datetime(first) if first else None
+    b = parse_datetime(second) if second else None
+    if a is None or b is None:
+        return a is not None
+    return a > b

@@ -23,7 +23,7 @@ from engine.changeset import Change, ChangeSet, FieldChange, PairState, ReasonCo
 from engine.connectors import Connector, ObjectInfo, Record
 from engine.decide import FieldFacts, decide_field, same
 from engine.errors import ConnectorError, RecordError
-from engine.expressions import field_path, parse_datetime
+from engine.expressions import field_path
 from engine.lease import JobLease
 from engine.match_tally import MatchTally
 from engine.normalize import normalize_key
@@ -32,6 +32,7 @@ from engine.plan import FLOWS, FieldRule, Plan, Side, Step
 from engine.records import batched, get_path, set_path
 from engine.spool import collector_paused
 from engine.state import Link, StateStore, now
+from engine.times import newer, parse_datetime, seconds_before
 
 PLACEHOLDER = "(new {type} for {origin})"
 BATCH = 2000  # source records decided together: their partners are fetched in one call per type
@@ -213,7 +214,7 @@ class _StepRun:
                 unstamped[record.type] += 1
             if record.modified:
                 if newest is None or record.modified > newest:
-                    newest, cutoff = record.modified, _seconds_before(record.modified, reread)
+                    newest, cutoff = record.modified, seconds_before(record.modified, reread)
                     while recent and recent[0].modified < cutoff:
                         recent.popleft()
                 if record.modified >= cutoff:
@@ -228,7 +229,7 @@ class _StepRun:
             # never behind the watermark read from (its records may all have been left out as
             # seen), and remembering every record the connector will deliver again next time
             newest = max(newest, watermark or newest)
-            reread_from = _seconds_before(newest, reread)
+            reread_from = seconds_before(newest, reread)
             kept = dict(seen) if watermark and watermark >= reread_from else {}
             self.out.watermarks[side] = newest
             self.out.seen[side] = kept | {r.id: _content(r) for r in recent if r.modified >= reread_from}
@@ -1087,7 +1088,7 @@ class _StepRun:
         source_values: dict[str, Any] = {}
         synced: dict[str, Any] = {}
         resolved: list[str] = []
-        newer = _newer(source.modified, target.modified)  # the source changed after the target
+        later = newer(source.modified, target.modified)  # the source changed after the target
         try:
             for rule in self.step.fields:
                 if not self.applies(rule, target.type):
@@ -1102,7 +1103,7 @@ class _StepRun:
                 synced[rule.target] = forward if one_way and "to_target" in flows else current
                 if "to_target" not in flows and "to_source" not in flows:
                     continue
-                way = self.direction_of_change(rule, forward, current, base, new, flows, newer, resolved)
+                way = self.direction_of_change(rule, forward, current, base, new, flows, later, resolved)
                 if way == "to_target" and forward != current:
                     to_target[rule.target] = FieldChange(rule.target, current, forward)
                     synced[rule.target] = forward
@@ -1208,22 +1209,6 @@ def _content(record: Record) -> str:
     """A short digest of what a record holds, to tell an unchanged record read again."""
     data = json.dumps([record.deleted, record.values], sort_keys=True, default=str)
     return hashlib.blake2b(data.encode(), digest_size=8).hexdigest()
-
-
-def _seconds_before(stamp: str, seconds: float) -> str:
-    """A modification time ``seconds`` earlier, in the same spelling (for comparing with others)."""
-    if not seconds:
-        return stamp
-    return (parse_datetime(stamp) - timedelta(seconds=seconds)).isoformat(timespec="microseconds")
-
-
-def _newer(first: str | None, second: str | None) -> bool:
-    """True when the first modification time is later (an unknown time never wins)."""
-    a = parse_datetime(first) if first else None
-    b = parse_datetime(second) if second else None
-    if a is None or b is None:
-        return a is not None
-    return a > b
 
 
 def _truthy(value: Any) -> bool:
