@@ -117,3 +117,18 @@ def test_the_guard_sees_a_circle_and_an_oversize_room(tmp_path):
     assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     long = "def f():\n" + "    x = 1\n" * 70
     assert [(kind, lines) for kind, _, lines in _definitions(ast.parse(long), "m::")] == [("function", 71)]
+
+
+def test_plugins_are_no_library_for_each_other():
+    """Connectors share helpers through engine/ (records, times) and `connectors.local`, never
+    through another plugin's module."""
+    plugins = {"engine.connectors.sqlite", "engine.connectors.sql", "engine.connectors.csvfiles",
+               "engine.connectors.salesforce", "engine.connectors.memory", "engine.connectors.jsonl",
+               "engine.connectors.rest"}  # fmt: skip
+    borrowed = sorted(
+        (module, imported)
+        for module, imported_all in imports().items()
+        for imported in imported_all & plugins
+        if module.startswith("engine.connectors.") and not module.startswith(imported)
+    )
+    assert borrowed == []
