@@ -122,19 +122,27 @@ class Created:
         return self.for_target.get(f"{pair.target_type} {pair.target_id}")
 
 
+def write_counts(changes: StepChanges, step: Step) -> dict[str, Counter[tuple[str, str]]]:
+    """A step's writes counted per connection, by (record type, operation): what their API
+    calls are estimated from."""
+    counts: dict[str, Counter[tuple[str, str]]] = defaultdict(Counter)
+    for change in changes.writes:
+        if change.action in WRITE_ORDER:
+            side = step.target if change.side == "target" else step.source
+            counts[side.connection][(change.record_type, change.action)] += 1
+    return counts
+
+
 def _within_budget(changes: StepChanges, step: Step, context: RunContext) -> None:
     """Stop before a step's first write when its writes would spend calls an org keeps for
     others (a connector that knows its org's daily usage says how many are left)."""
-    counts: dict[str, Counter[tuple[str, str]]] = {"source": Counter(), "target": Counter()}
-    for change in changes.writes:
-        if change.action in WRITE_ORDER:
-            counts[change.side][(change.record_type, change.action)] += 1
-    for side, connection in (("target", step.target.connection), ("source", step.source.connection)):
+    counts = write_counts(changes, step)
+    for connection, counted in counts.items():
         connector = context.connector(connection)
         left = getattr(connector, "calls_left", lambda: None)()
-        if left is None or not counts[side]:
+        if left is None:
             continue
-        needed, (calls_left, used, limit, reserve) = connector.write_calls(counts[side]), left
+        needed, (calls_left, used, limit, reserve) = connector.write_calls(counted), left
         if needed > calls_left:
             raise ApiBudgetError(
                 f"`{connection}`: the writes of {step.name} need about {needed} API calls, and the org has "

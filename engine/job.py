@@ -21,7 +21,7 @@ from typing import Any
 import ijson
 
 from engine import remote
-from engine.apply import DEFAULT_BATCH_SIZE, StepReport, apply_step, reconcile
+from engine.apply import DEFAULT_BATCH_SIZE, StepReport, apply_step, reconcile, write_counts
 from engine.changeset import Change, ChangeSet, StepChanges
 from engine.compile import compile_plan
 from engine.connections import open_connectors
@@ -227,11 +227,8 @@ class Job:
         what writes cost (Salesforce): the reads the plan made, and the writes' estimate."""
         counts: dict[str, Counter[tuple[str, str]]] = defaultdict(Counter)
         for changes in changeset.steps:
-            step = self.plan.step(changes.step)
-            for change in changes.writes:
-                if change.action in ("create", "update", "delete"):
-                    side = step.target if change.side == "target" else step.source
-                    counts[side.connection][(change.record_type, change.action)] += 1
+            for connection, counted in write_counts(changes, self.plan.step(changes.step)).items():
+                counts[connection] += counted
         calls = self.api_calls()
         return {
             name: {"reads": calls[name] - before.get(name, 0), "writes": connector.write_calls(counts[name])}
