@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.changeset import Change, PairState, StepChanges
-from engine.connectors import Connector, FieldInfo, Write, WriteResult
+from engine.connectors import Connector, FieldInfo, Write, WriteResult, capabilities
 from engine.errors import ApiBudgetError, ConnectorError, SyncmapError
 from engine.expressions import field_path
 from engine.normalize import normalize_key
@@ -139,7 +139,7 @@ def _within_budget(changes: StepChanges, step: Step, context: RunContext) -> Non
     counts = write_counts(changes, step)
     for connection, counted in counts.items():
         connector = context.connector(connection)
-        left = getattr(connector, "calls_left", lambda: None)()
+        left = capabilities(connector).calls_left()
         if left is None:
             continue
         needed, (calls_left, used, limit, reserve) = connector.write_calls(counted), left

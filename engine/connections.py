@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
 
-from engine.connectors import Connector, Declared, Registry
+from engine.connectors import Connector, Declared, Registry, capabilities
 from engine.diagnostics import Diagnostic
 from engine.errors import ConnectorError, DocumentError, SettingError
 from engine.plan import Plan
@@ -31,8 +31,7 @@ def open_connectors(
                 other.close()
             raise connection.located(e) from None
         opened[connection.name] = connector
-        if hasattr(connector, "expect_fields"):
-            connector.expect_fields(related_fields(plan, connection.name))
+        capabilities(connector).expect_fields(related_fields(plan, connection.name))
         try:
             declare_sides(plan, connection.name, connector)
         except DocumentError:
@@ -53,7 +52,7 @@ def declare_sides(plan: Plan, connection: str, connector: Connector) -> None:
             key = "query" if side.query else "deleted" if side.deleted_field else "object"
             path = ("objects", step.name, name, key)
             location = side.query_location if side.query else side.object_location
-            if not hasattr(connector, "declare"):
+            if not capabilities(connector).takes_declarations:
                 if side.query or side.deleted_field:
                     message = f"the `{connection}` connection's connector does not take `{key}:`"
                     hint = "`query:` and `deleted:` are for database tables (`connector: sql`)"

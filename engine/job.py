@@ -25,7 +25,7 @@ from engine.apply import DEFAULT_BATCH_SIZE, StepReport, apply_step, reconcile, 
 from engine.changeset import Change, ChangeSet, StepChanges
 from engine.compile import compile_plan
 from engine.connections import open_connectors
-from engine.connectors import Connector, Registry
+from engine.connectors import Connector, Registry, capabilities
 from engine.diagnostics import did_you_mean
 from engine.errors import ApiBudgetError, DocumentError, JobBusyError, SyncmapError, UsageError
 from engine.lease import JobLease
@@ -230,10 +230,11 @@ class Job:
             for connection, counted in write_counts(changes, self.plan.step(changes.step)).items():
                 counts[connection] += counted
         calls = self.api_calls()
+        writes = {name: capabilities(c).write_calls(counts[name]) for name, c in self.connectors.items()}
         return {
-            name: {"reads": calls[name] - before.get(name, 0), "writes": connector.write_calls(counts[name])}
-            for name, connector in self.connectors.items()
-            if hasattr(connector, "write_calls")
+            name: {"reads": calls[name] - before.get(name, 0), "writes": estimate}
+            for name, estimate in writes.items()
+            if estimate is not None
         }
 
     def lease(self, command: str, wait: float = 0.0) -> JobLease:

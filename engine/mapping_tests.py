@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from engine.changeset import Change
 from engine.compile import compile_plan
-from engine.connectors import Registry
+from engine.connectors import Registry, factory_capabilities
 from engine.connectors.memory import MemoryConnector
 from engine.errors import ConnectorError, UsageError
 from engine.job import Job
@@ -188,16 +188,15 @@ def _memory(connection: Connection, records: dict[str, list[dict[str, Any]]]) ->
 
 
 @functools.cache
-def _system_fields(connector: str) -> tuple[str, str]:
+def _system_fields(connector: str) -> tuple[str, str | None]:
     """The id and modified fields a connector declares, so given records look as they would there
     (looked up once: finding a connector reads the installed packages' entry points)."""
     try:
         factory = Registry().factory(connector)
     except ConnectorError:
         return "id", "updated_at"
-    return getattr(factory, "default_id_field", "id"), getattr(
-        factory, "default_modified_field", "updated_at"
-    )
+    declared = factory_capabilities(factory)
+    return declared.default_id_field, declared.default_modified_field
 
 
 def _compare(object_name: str, action: str, wanted: list[ExpectedChange], got: list[Change]) -> list[str]:

@@ -11,7 +11,7 @@ cannot answer is a connector failure, not a document error.
 
 from __future__ import annotations
 
-from engine.connectors import Connector, ObjectInfo
+from engine.connectors import Connector, ObjectInfo, capabilities
 from engine.diagnostics import Diagnostic, did_you_mean, sort_diagnostics
 from engine.errors import ConnectorError, QueryError, UnknownObjectError
 from engine.expressions import CompiledExpression, field_path
@@ -155,11 +155,10 @@ def _check_required(step: Step, info: ObjectInfo) -> list[Diagnostic]:
 def _check_where(step: Step, record_type: str, connector: Connector) -> list[Diagnostic]:
     """A consultant's query filter (a SOQL condition) is tried once against the org, if the
     connector can (`check_where`), so a misspelled field is a compile error, not a failed run."""
-    check = getattr(connector, "check_where", None)
-    if not step.target.where or check is None:
+    if not step.target.where:
         return []
     try:
-        check(record_type, step.target.where)
+        capabilities(connector).check_where(record_type, step.target.where)
     except ConnectorError as e:
         path = ("objects", step.name, "target", "where")
         return [Diagnostic("remote-where", e.message, step.target.where_location, path, e.hint)]

@@ -5,11 +5,13 @@ appears. Sizes are lines, from the first line of a definition to its last."""
 from __future__ import annotations
 
 import ast
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 
 import yaml
 
+from engine.connectors import BaseConnector, Registry
 from tests.conftest import REPO
 
 CASE = yaml.safe_load((REPO / "tests" / "cases" / "layout.yaml").read_text())
@@ -132,3 +134,20 @@ def test_plugins_are_no_library_for_each_other():
         if module.startswith("engine.connectors.") and not module.startswith(imported)
     )
     assert borrowed == []
+
+
+def test_connectors_declare_what_they_can_do_and_nobody_probes_them():
+    """The built-in connectors subclass `BaseConnector`; outside it, nothing in engine/ asks a
+    connector or its factory whether it has an attribute."""
+    built_in = Registry(discover=True)
+    assert sorted(built_in.names()) == ["csv", "jsonl", "memory", "rest", "salesforce", "sql", "sqlite"]
+    assert all(issubclass(built_in.factory(name), BaseConnector) for name in built_in.names())
+    probing = re.compile(r"\b(hasattr|getattr)\((connector|factory|self\.connector)\b")
+    probes = [
+        f"{path.relative_to(REPO)}:{number}"
+        for module, path in MODULES.items()
+        if module != "engine.connectors"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if probing.search(line)
+    ]
+    assert probes == []

@@ -15,21 +15,10 @@ where the object is a callable `(settings: dict, base_dir: Path) -> Connector`. 
 with `${ENV}` references already replaced; `base_dir` is the folder of the mapping document, for
 relative paths. Tests can bypass discovery by passing a ``Registry`` with instances in it.
 
-Three optional declarations: ``opens_read_only = True`` on a callable that takes a
-``read_only=True`` keyword (a dry run's connector then creates no file, table or record), and ``default_id_field`` and ``default_modified_field`` attributes on
-the callable name the system's id and modification-time fields when they are not ``id`` and
-``updated_at`` (Salesforce's ``Id`` and ``SystemModstamp``; `syncmap test` gives its in-memory
-stand-ins the same), and an ``expect_fields(paths_by_type)`` method hears, once opened,
-the parent-record paths the plan maps (``Account.Name``), for a system whose reads must name them.
-A connector whose record types have their own id, modified and soft-delete fields (a customer's
-database tables) has a ``declare(object_type, Declared)`` method: it hears what each side of the
-mapping says of its record type before anything is described or read. A connector whose read
-starts some time before ``since`` (Salesforce's overlap) says how long in ``reread_seconds``:
-the runner then remembers what it read in that span, so a record delivered again unchanged is
-not decided again. A connector to a system that limits its API calls (Salesforce) says what
-writes cost, ``write_calls({(type, op): count})``, and how many calls are left for this run,
-``calls_left()``: the plan estimates the calls an apply makes, and apply stops before writing
-what the system keeps for others.
+What a connector can do beyond the protocol (open read-only, its id and modified fields, take
+declarations, re-read an overlap, batch writes, count API calls) it declares on ``BaseConnector``,
+which the built-in connectors subclass; ``capabilities()`` gives a plugin that only follows the
+protocol the defaults, so the engine never probes a connector for what it has.
 """
 
 from __future__ import annotations
@@ -40,7 +29,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, ClassVar, Literal, Protocol, Self, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -200,6 +189,74 @@ class Connector(Protocol):
     def close(self) -> None: ...
 
 
+class BaseConnector:
+    """The capabilities a connector declares, with the defaults of one that declares none.
+
+    - ``opens_read_only``: the factory takes ``read_only=True`` (a dry run's connector then
+      creates no file, table or record).
+    - ``default_id_field``, ``default_modified_field``: the system's id and modification-time
+      fields (Salesforce's ``Id`` and ``SystemModstamp``); `syncmap test` gives its in-memory
+      stand-ins the same.
+    - ``takes_declarations``: its record types have their own id, modified and soft-delete fields
+      (a customer's database tables), and ``declare`` hears what each side of the mapping says
+      of its record type before anything is described or read.
+    - ``reread_seconds``: a read starts this long before ``since`` (Salesforce's overlap); the
+      runner remembers what it read in that span, so a record delivered again unchanged is not
+      decided again.
+    - ``write_batch_size``: how many writes one ``write`` call takes at most; apply hands over
+      that many (a Salesforce connector takes a Bulk job's worth).
+    """
+
+    opens_read_only: ClassVar[bool] = False
+    default_id_field: ClassVar[str] = "id"
+    default_modified_field: ClassVar[str | None] = "updated_at"
+    takes_declarations: ClassVar[bool] = False
+    reread_seconds: float = 0.0
+    write_batch_size: int = 200
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Let go of what the connector holds open (files, connections, sessions)."""
+
+    def declare(self, object_type: str, declared: Declared) -> None:
+        """What a side says of ``object_type`` (only called when ``takes_declarations``)."""
+
+    def expect_fields(self, paths_by_type: Mapping[str, Sequence[str]]) -> None:
+        """Hears, once opened, the parent-record paths the plan maps (``Account.Name``), for a
+        system whose reads must name them."""
+
+    def check_where(self, object_type: str, where: str) -> None:
+        """Tries a side's ``where:`` condition once, so a mistake in it is a compile error."""
+
+    def write_calls(self, counts: Mapping[tuple[str, str], int]) -> int | None:
+        """The API calls writes of these counts, ``{(type, op): count}``, would make, for a system
+        that limits its calls (the plan's estimate); None when it does not count them."""
+        return None
+
+    def calls_left(self) -> tuple[int, int, int, int] | None:
+        """For a system that limits its calls: (left for this run, used today, the daily limit,
+        kept for others); apply stops before writing what would cross it."""
+        return None
+
+
+_PROTOCOL_ONLY = BaseConnector()
+
+
+def capabilities(connector: Connector) -> BaseConnector:
+    """What a connector declares; a plugin that only follows the protocol gets the defaults."""
+    return connector if isinstance(connector, BaseConnector) else _PROTOCOL_ONLY
+
+
+def factory_capabilities(factory: Callable[..., Any]) -> type[BaseConnector]:
+    """What a connector's factory declares before anything is opened (its class's declarations)."""
+    return factory if isinstance(factory, type) and issubclass(factory, BaseConnector) else BaseConnector
+
+
 ConnectorFactory = Callable[[dict[str, Any], Path], Connector]
 SettingsModel = TypeVar("SettingsModel", bound=BaseModel)
 
@@ -287,8 +344,8 @@ class Registry:
 
     def open(self, name: str, settings: dict[str, Any], base_dir: Path, read_only: bool = False) -> Connector:
         """Open a connector; ``read_only`` (a dry run) where it declares it can open so
-        (``opens_read_only = True``: it then creates no file, table or record)."""
+        (``opens_read_only``: it then creates no file, table or record)."""
         factory = self.factory(name)
-        if read_only and getattr(factory, "opens_read_only", False):
+        if read_only and factory_capabilities(factory).opens_read_only:
             return factory(settings, base_dir, read_only=True)
         return factory(settings, base_dir)

@@ -42,6 +42,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from engine.connectors import (
+    BaseConnector,
     Declared,
     FieldInfo,
     ObjectInfo,
@@ -51,14 +52,7 @@ from engine.connectors import (
     keep_declaration,
     typed_settings,
 )
-from engine.connectors.local import (
-    RecordRefused,
-    among,
-    given_id,
-    refuse_where,
-    resolve_path,
-    unique,
-)
+from engine.connectors.local import RecordRefused, among, given_id, refuse_where, resolve_path, unique
 from engine.connectors.settings import CsvSettings
 from engine.diagnostics import did_you_mean
 from engine.errors import ConnectorError, SettingError, UnknownObjectError
@@ -90,11 +84,11 @@ class Table:
     index: dict[str, tuple[CsvFile, int]]
 
 
-class CsvConnector:
+class CsvConnector(BaseConnector):
     """Records in CSV files (see the module docstring)."""
 
     opens_read_only = True
-    default_id_field = "id"
+    takes_declarations = True
     default_modified_field = None
 
     def __init__(self, settings: Mapping[str, Any], base_dir: Path | None = None, read_only: bool = False):

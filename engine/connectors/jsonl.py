@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from engine.connectors import ObjectInfo, Record, Write, WriteResult, typed_settings
+from engine.connectors import BaseConnector, ObjectInfo, Record, Write, WriteResult, typed_settings
 from engine.connectors.local import (
     among,
     infer_fields,
@@ -39,7 +39,7 @@ READ_ONLY = "the jsonl connector is read-only"
 LINE_HINT = 'each line of a .jsonl file holds one JSON object, e.g. {"id": "1", "name": "Ada"}'
 
 
-class JsonlConnector:
+class JsonlConnector(BaseConnector):
     """Records from ``<path>/<record type>.jsonl`` files, ``path`` relative to the mapping document."""
 
     def __init__(self, settings: Mapping[str, Any], base_dir: Path | None = None):

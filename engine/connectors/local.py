@@ -18,7 +18,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
-from engine.connectors import FieldInfo, Write, WriteResult
+from engine.connectors import BaseConnector, FieldInfo, Write, WriteResult
 from engine.errors import ConnectorError
 from engine.times import Clock, canonical_time
 
@@ -137,7 +137,7 @@ def among(value: Any, wanted: set[Any]) -> bool:
     return value is not None and not isinstance(value, dict | list) and value in wanted
 
 
-class TombstoneWrites(ABC):
+class TombstoneWrites(BaseConnector, ABC):
     """The write semantics of a local store, on top of two primitives the store provides:
     ``_stored`` (the JSON of a live record) and ``_store`` (write one record, stamped now).
 

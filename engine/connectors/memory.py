@@ -77,9 +77,6 @@ class MemoryConnector(TombstoneWrites):
             f"MemoryConnector({{'store': {self.store_name!r}}})" if self.store_name else "MemoryConnector()"
         )
 
-    def close(self) -> None:
-        pass
-
     # --- the protocol
 
     def describe(self, object_type: str) -> ObjectInfo:

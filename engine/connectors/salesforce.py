@@ -47,6 +47,7 @@ from simple_salesforce.util import exception_handler
 from urllib3.exceptions import NewConnectionError
 
 from engine.connectors import (
+    BaseConnector,
     FieldInfo,
     ObjectInfo,
     Record,
@@ -56,10 +57,7 @@ from engine.connectors import (
     soql,
     typed_settings,
 )
-from engine.connectors.local import (
-    resolve_path,
-    unique,
-)
+from engine.connectors.local import resolve_path, unique
 from engine.connectors.org_usage import OrgUsage, write_calls
 from engine.connectors.settings import SalesforceSettings
 from engine.diagnostics import did_you_mean
@@ -210,7 +208,7 @@ class Failure:
 # --- the connector ---------------------------------------------------------------------------------
 
 
-class SalesforceConnector:
+class SalesforceConnector(BaseConnector):
     """A Salesforce org through the REST API (see the module docstring)."""
 
     default_id_field = "Id"
@@ -247,12 +245,6 @@ class SalesforceConnector:
     def __repr__(self) -> str:
         where = self.instance_url or f"{self._settings.get('domain', 'login')}.salesforce.com"
         return f"SalesforceConnector({{'instance_url': {where!r}, 'auth': {self.auth!r}}})"
-
-    def __enter__(self) -> SalesforceConnector:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def close(self) -> None:
         self.session.close()

@@ -40,10 +40,17 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
-from engine.connectors import Declared, FieldInfo, ObjectInfo, Record, Write, WriteResult, typed_settings
-from engine.connectors.local import (
-    RecordRefused,
+from engine.connectors import (
+    BaseConnector,
+    Declared,
+    FieldInfo,
+    ObjectInfo,
+    Record,
+    Write,
+    WriteResult,
+    typed_settings,
 )
+from engine.connectors.local import RecordRefused
 from engine.connectors.settings import SqlSettings
 from engine.diagnostics import did_you_mean
 from engine.errors import ConnectorError, QueryError, SettingError, UnknownObjectError
@@ -91,11 +98,11 @@ class Source:
         return sa.or_(mark.is_(None), mark == sa.false()) if _is_boolean(mark) else mark.is_(None)
 
 
-class SqlConnector:
+class SqlConnector(BaseConnector):
     """Records in a database's own tables (see the module docstring)."""
 
     opens_read_only = True
-    default_id_field = "id"
+    takes_declarations = True
     default_modified_field = DEFAULT_MODIFIED
 
     def __init__(self, settings: Mapping[str, Any], base_dir: Path | None = None, read_only: bool = False):
@@ -121,12 +128,6 @@ class SqlConnector:
 
     def close(self) -> None:
         self.engine.dispose()
-
-    def __enter__(self) -> SqlConnector:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # --- the protocol
 
@@ -346,16 +347,10 @@ class SqlConnector:
         values converted to its type (those it cannot hold match nothing); a query's columns,
         whose types are not known, are compared as text."""
         if convert and source.table is None:
-            column, values, convert = (
-                sa.cast(column, sa.String),
-                [str(v) for v in values if v is not None],
-                False,
-            )
-        wanted = list(
-            dict.fromkeys(
-                v for v in (_for_column(column, v) if convert else v for v in values) if v is not None
-            )
-        )
+            column, convert = sa.cast(column, sa.String), False
+            values = [str(v) for v in values if v is not None]
+        converted = (_for_column(column, v) if convert else v for v in values)
+        wanted = list(dict.fromkeys(v for v in converted if v is not None))
         records = []
         for start in range(0, len(wanted), IN_BATCH):
             query = sa.select(source.selectable).where(

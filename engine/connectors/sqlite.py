@@ -84,12 +84,6 @@ class SqliteConnector(TombstoneWrites):
     def __repr__(self) -> str:
         return f"SqliteConnector({{'path': {str(self.path)!r}}})"
 
-    def __enter__(self) -> SqliteConnector:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def close(self) -> None:
         self.db.close()
 

@@ -20,7 +20,7 @@ from functools import cached_property
 from typing import Any
 
 from engine.changeset import Change, ChangeSet, FieldChange, PairState, ReasonCode, StepChanges
-from engine.connectors import Connector, ObjectInfo, Record
+from engine.connectors import Connector, ObjectInfo, Record, capabilities
 from engine.decide import FieldFacts, decide_field, same
 from engine.errors import ConnectorError, RecordError
 from engine.expressions import field_path
@@ -206,7 +206,7 @@ class _StepRun:
         )  # fmt: skip
         # the records the connector will deliver again next time (from `reread_seconds` before
         # the newest time: reads come oldest first, so the window slides), digested at the end
-        reread = getattr(connector, "reread_seconds", 0)
+        reread = capabilities(connector).reread_seconds
         count, newest, cutoff, recent = 0, None, "", deque()
         unstamped: Counter[str] = Counter()
         for record in itertools.chain(changed, self.retries(side, spec.types), self.vanished(side, spec)):

@@ -30,6 +30,7 @@ from urllib.parse import quote
 import jmespath
 
 from engine.connectors import (
+    BaseConnector,
     Declared,
     FieldInfo,
     ObjectInfo,
@@ -40,12 +41,7 @@ from engine.connectors import (
     not_json,
     typed_settings,
 )
-from engine.connectors.local import (
-    infer_fields,
-    lookup,
-    refuse_where,
-    resolve_path,
-)
+from engine.connectors.local import infer_fields, lookup, refuse_where, resolve_path
 from engine.connectors.rest.http import Answer, CredentialsRefused, Http, Unanswered, excerpt
 from engine.connectors.rest.pages import pages
 from engine.connectors.rest.settings import BatchCall, ObjectSettings, RestSettings, Since, WriteCall
@@ -57,8 +53,9 @@ from engine.times import canonical_time, parse_time
 EPOCH_MS_FROM = 100_000_000_000  # a number this large is milliseconds since 1970, not seconds
 
 
-class RestConnector:
+class RestConnector(BaseConnector):
     opens_read_only = True
+    takes_declarations = True
 
     def __init__(self, settings: Mapping[str, Any], base_dir: Path | None = None, read_only: bool = False):
         self.settings = typed_settings("rest", RestSettings, settings)
@@ -104,14 +101,9 @@ class RestConnector:
         if deleted:
             fields[deleted] = FieldInfo(deleted, "datetime")
         return ObjectInfo(
-            object_type,
-            fields,
-            id_field=id_field,
-            modified_field=modified,
-            createable=spec.create is not None,
-            updateable=spec.update is not None,
-            deletable=spec.delete is not None or deleted is not None,
-        )
+            object_type, fields, id_field=id_field, modified_field=modified, createable=spec.create is not None,
+            updateable=spec.update is not None, deletable=spec.delete is not None or deleted is not None,
+        )  # fmt: skip
 
     # -- reading --------------------------------------------------------------------------------
 
