@@ -1,0 +1,170 @@
+"""Bulk API 2.0 ingest jobs: many writes of one operation as one CSV upload, their per-record
+outcomes read back from the job's successful and failed results."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import re
+import time
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+from simple_salesforce import Salesforce
+from simple_salesforce.util import exception_handler
+
+from engine.connectors.salesforce.session import TIMEOUT, ApiFailure, OutcomeUnknown, Session
+from engine.errors import ConnectorError
+
+log = logging.getLogger(__name__)
+
+BULK_POLL_SECONDS = (0.5, 10.0)  # first and longest wait between Bulk job status checks
+BULK_TIMEOUT_SECONDS = 3600
+
+
+def bulk_write(
+    session: Session, sobject: str, op: str, payloads: list[dict[str, Any]]
+) -> list[tuple[bool, Any, Any]]:
+    """One Bulk API 2.0 ingest job; results are matched back to the writes by their CSV row."""
+    operation = {"create": "insert", "update": "update", "delete": "delete"}[op]
+    header = list(dict.fromkeys(name for payload in payloads for name in payload))
+    rows = [[_csv_cell(payload[name]) if name in payload else "" for name in header] for payload in payloads]
+    try:
+        return BulkJob(session, sobject, operation, header).run(rows)
+    except ConnectorError as e:
+        return [(False, None, e.message)] * len(payloads)
+
+
+class BulkJob:
+    """One ingest job: create, upload the CSV, close, wait, read both result files. Every request is
+    counted as ``bulk``. Nothing is written before the job is closed, so an upload that fails in
+    doubt is abandoned (the job aborted) rather than repeated."""
+
+    def __init__(self, session: Session, sobject: str, operation: str, header: list[str]):
+        self.session, self.sobject, self.operation, self.header = session, sobject, operation, header
+        self.id = ""
+
+    def run(self, rows: list[list[str]]) -> list[tuple[bool, Any, Any]]:
+        spec = {"object": self.sobject, "operation": self.operation, "contentType": "CSV", "lineEnding": "LF"}
+        # a replayed job creation leaves an empty open job behind, which Salesforce expires
+        job = self._json("POST", "jobs/ingest", json=spec)
+        self.id = job["id"]
+        try:
+            self._send(
+                "PUT", f"jobs/ingest/{self.id}/batches", _csv_text(self.header, rows), replay_safe=False
+            )
+        except OutcomeUnknown as e:
+            self._abort()
+            raise ConnectorError(
+                f"the upload to Bulk API job {self.id} failed; the job was aborted, nothing written"
+            ) from e
+        try:
+            self._json("PATCH", f"jobs/ingest/{self.id}", json={"state": "UploadComplete"})
+        except ApiFailure as e:  # a replayed close after the first one went through
+            if e.code != "INVALIDJOBSTATE":
+                raise
+        state = self._wait()
+        if state["state"] != "JobComplete":
+            reason = state.get("errorMessage") or state["state"]
+            raise ConnectorError(f"Bulk API job {self.id} on {self.sobject} ended {state['state']}: {reason}")
+        return self._results(rows)
+
+    def _wait(self) -> dict[str, Any]:
+        delay, deadline = BULK_POLL_SECONDS[0], time.monotonic() + BULK_TIMEOUT_SECONDS
+        while True:
+            state = self._json("GET", f"jobs/ingest/{self.id}")
+            if state.get("state") in ("JobComplete", "Failed", "Aborted") or time.monotonic() > deadline:
+                return state
+            time.sleep(delay)
+            delay = min(BULK_POLL_SECONDS[1], delay * 2)
+
+    def _results(self, rows: list[list[str]]) -> list[tuple[bool, Any, Any]]:
+        """Result rows matched back to the writes: by all their cells (identical rows are
+        interchangeable), then, for updates and deletes, by record id. A write with no result
+        row fails as not processed."""
+        waiting: dict[tuple[str, ...], deque[int]] = {}
+        for index, row in enumerate(rows):
+            waiting.setdefault(tuple(row), deque()).append(index)
+        answers: list[tuple[bool, Any, Any] | None] = [None] * len(rows)
+        unmatched: list[tuple[str, dict[str, str]]] = []
+        for kind in ("successfulResults", "failedResults"):
+            for result in csv.DictReader(io.StringIO(self._send("GET", f"jobs/ingest/{self.id}/{kind}"))):
+                queue = waiting.get(tuple(result.get(name) or "" for name in self.header))
+                if queue:
+                    answers[queue.popleft()] = _bulk_answer(kind, result)
+                else:
+                    unmatched.append((kind, result))
+        if unmatched and "Id" in self.header:
+            column = self.header.index("Id")
+            by_id = {rows[i][column][:15]: i for i, answer in enumerate(answers) if answer is None}
+            for kind, result in unmatched:
+                index = by_id.pop((result.get("Id") or result.get("sf__Id") or "")[:15], None)
+                if index is not None:
+                    answers[index] = _bulk_answer(kind, result)
+        missing = (False, None, f"not processed by Bulk API job {self.id}")
+        return [answer or missing for answer in answers]
+
+    def _abort(self) -> None:
+        try:
+            self._json("PATCH", f"jobs/ingest/{self.id}", json={"state": "Aborted"})
+        except ConnectorError as e:
+            log.warning("could not abort Bulk API job %s: %s", self.id, e.message)
+
+    def _json(self, method: str, path: str, json: Any = None) -> Any:
+        return self.session.call(
+            "bulk", lambda sf: sf.restful(path, method=method, json=json, timeout=TIMEOUT) or {}
+        )
+
+    def _send(self, method: str, path: str, text: str | None = None, replay_safe: bool = True) -> str:
+        """A CSV request or answer, which simple-salesforce's JSON helpers do not handle."""
+
+        def send(sf: Salesforce) -> str:
+            headers = {**sf.headers, "Content-Type": "text/csv", "Accept": "text/csv"}
+            data = text.encode("utf-8") if text is not None else None
+            answer = sf.session.request(
+                method, sf.base_url + path, headers=headers, data=data, timeout=TIMEOUT
+            )
+            if limit_info := answer.headers.get("Sforce-Limit-Info"):
+                sf.api_usage = Salesforce.parse_api_usage(limit_info)
+            if answer.status_code >= 300:
+                exception_handler(answer, path)
+            return answer.content.decode("utf-8")
+
+        return self.session.call("bulk", send, replay_safe=replay_safe)
+
+
+def _csv_cell(value: Any) -> str:
+    """A value as a Bulk API CSV cell: ``#N/A`` empties a field, an empty cell leaves it alone."""
+    if value is None or value == "":
+        return "#N/A"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _csv_text(header: list[str], rows: list[list[str]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def _bulk_answer(kind: str, result: Mapping[str, str]) -> tuple[bool, Any, Any]:
+    if kind == "successfulResults":
+        return True, result.get("sf__Id") or None, None
+    return False, result.get("sf__Id") or None, _bulk_error(result.get("sf__Error") or "")
+
+
+_BULK_ERROR = re.compile(r"(?P<code>[A-Z_]+):(?P<message>.*?)(?::(?P<fields>[\w,]*))?\s*--\s*$", re.S)
+
+
+def _bulk_error(text: str) -> str:
+    """``REQUIRED_FIELD_MISSING:Required fields are missing: [LastName]:LastName --`` in the
+    shape collections errors have: ``REQUIRED_FIELD_MISSING: Required fields are missing: [LastName]``."""
+    match = _BULK_ERROR.fullmatch(text.strip())
+    if not match:
+        return text.strip() or "failed without an error message"
+    return f"{match['code']}: {match['message'].strip()}"
