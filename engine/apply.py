@@ -27,7 +27,6 @@ from engine.run import RunContext
 from engine.spool import Spool
 from engine.state import JournalEntry, Link, now
 
-DEFAULT_BATCH_SIZE = 200
 WRITE_ORDER = {"create": 0, "update": 1, "delete": 2}
 
 
@@ -43,17 +42,17 @@ def apply_step(
     step: Step,
     context: RunContext,
     run_id: int,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> StepReport:
     """Write one step's changes, then record links, agreed values, watermarks and when each
-    side was written to."""
+    side was written to. Each side's connector gets as many writes at once as it takes
+    (``write_batch_size``: a Bulk job's worth for Salesforce) unless ``batch_size`` says fewer."""
     report, created = StepReport(step.name), Created()
     _within_budget(changes, step, context)
     failed_pairs: set[str] = set()
     windows: dict[str, tuple[str, str]] = {}  # side -> (first write sent, last answer received)
-    for side, record_type, batch in _write_batches(changes.writes, batch_size):
-        connector = context.connector(step.target.connection if side == "target" else step.source.connection)
+    for side, connector, record_type, batch in _write_batches(changes.writes, step, context, batch_size):
         with context.state.transaction():
             _still_ours(context)
             refs = [_journal(context, step, run_id, change) for change in batch]
@@ -211,18 +210,25 @@ def _give_new_ids_to_keys(
                 )
 
 
-def _write_batches(changes: Spool[Change], size: int) -> Iterator[tuple[str, str, list[Change]]]:
-    """(side, record type, batch) of the writes: creates, then updates, then deletes, the target
-    side first; a batch holds one action on one record type. One pass over the spool per group,
-    so only a batch is ever in memory."""
+def _write_batches(
+    changes: Spool[Change], step: Step, context: RunContext, batch_size: int | None
+) -> Iterator[tuple[str, Connector, str, list[Change]]]:
+    """(side, its connector, record type, batch) of the writes: creates, then updates, then
+    deletes, the target side first; a batch holds one action on one record type, as many as the
+    side's connector takes. One pass over the spool per group, so only a batch is in memory."""
+    connectors = {
+        "source": context.connector(step.source.connection),
+        "target": context.connector(step.target.connection),
+    }
+    sizes = {side: batch_size or capabilities(c).write_batch_size for side, c in connectors.items()}
     groups = sorted(
         {(c.side, c.record_type, c.action) for c in changes if c.action in WRITE_ORDER},
         key=lambda group: (WRITE_ORDER[group[2]], group[0] != "target", group[1]),
     )
     for group in groups:
         members = (c for c in changes if (c.side, c.record_type, c.action) == group)
-        for batch in batched(members, size):
-            yield group[0], group[1], batch
+        for batch in batched(members, sizes[group[0]]):
+            yield group[0], connectors[group[0]], group[1], batch
 
 
 def _journal(context: RunContext, step: Step, run_id: int, change: Change) -> int:

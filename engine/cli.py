@@ -23,7 +23,6 @@ import click
 import yaml
 
 from engine import __version__, diff, mapping_tests, preview, remote, versions
-from engine.apply import DEFAULT_BATCH_SIZE
 from engine.changeset import write_json
 from engine.compile import compile_plan
 from engine.diagnostics import render_json, render_text
@@ -363,7 +362,7 @@ def upgrade(files: tuple[Path, ...], check: bool, output_format: str) -> None:
 @STATE
 @FORMAT
 @selection_options
-@click.option("--batch-size", default=DEFAULT_BATCH_SIZE, show_default=True, help="Records per write call.")
+@click.option("--batch-size", type=click.IntRange(1), help="Most writes per call (default: the connector's).")
 @WAIT
 @reports_errors
 def apply_command(target: Path, state_path, output_format, selection, batch_size, wait) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 import ijson
 
 from engine import remote
-from engine.apply import DEFAULT_BATCH_SIZE, StepReport, apply_step, reconcile, write_counts
+from engine.apply import StepReport, apply_step, reconcile, write_counts
 from engine.changeset import Change, ChangeSet, StepChanges
 from engine.compile import compile_plan
 from engine.connections import open_connectors
@@ -243,7 +243,7 @@ class Job:
 
     def apply(
         self,
-        batch_size: int = DEFAULT_BATCH_SIZE,
+        batch_size: int | None = None,
         progress: Callable[[int], None] | None = None,
         expected_fingerprint: str | None = None,
         wait: float = 0.0,
@@ -256,7 +256,7 @@ class Job:
 
     def _apply(
         self,
-        batch_size: int,
+        batch_size: int | None,
         progress: Callable[[int], None] | None,
         expected_fingerprint: str | None,
         lease: JobLease,
@@ -348,9 +348,7 @@ class Job:
             changeset.steps.append(changes)
         return changeset
 
-    def revert(
-        self, side: str, batch_size: int = DEFAULT_BATCH_SIZE, lease: JobLease | None = None
-    ) -> RunReport:
+    def revert(self, side: str, batch_size: int | None = None, lease: JobLease | None = None) -> RunReport:
         """Apply ``revert_changes`` under the job's lease (the one given, held by the caller
         for more work, or one taken for this): the records are deleted, their links forgotten."""
         if lease is None:

@@ -109,6 +109,9 @@ class SalesforceSettings(Settings):
         2000, ge=0, description="More writes than this of one kind go through Bulk API 2.0."
     )
     batch_size: int = Field(200, ge=1, le=200, description="Records per sObject Collections call.")
+    bulk_job_size: int = Field(
+        100_000, ge=1, description="Most records in one Bulk API 2.0 job: apply hands over this many at once."
+    )
     api_reserve: int | None = Field(
         None, ge=0,
         description="Daily API calls kept for the org's other integrations: a run whose writes would use "

@@ -85,6 +85,7 @@ class SalesforceConnector(BaseConnector):
         self.session = Session(settings, typed, base_dir)
         self.calls = self.session.calls
         self.writer = Writer(self.session, typed)
+        self.write_batch_size = typed.bulk_job_size  # apply hands over a Bulk job's worth at once
         self.overlap = timedelta(seconds=typed.overlap_seconds)
         self.reread_seconds = typed.overlap_seconds  # a read delivers this much before `since` again
         self.extra_fields: dict[str, list[str]] = {}  # object -> parent paths the plan maps

@@ -33,11 +33,15 @@ class OrgUsage:
         return limit - used - reserve, used, limit, reserve
 
 
-def write_calls(counts: Mapping[tuple[str, str], int], bulk_threshold: int, batch_size: int) -> int:
-    """The API calls writing this many records of each (type, operation) takes: a Bulk job above
-    the threshold, one Collections call per batch below it."""
-    return sum(
-        BULK_JOB_CALLS if count > bulk_threshold else math.ceil(count / batch_size)
-        for count in counts.values()
-        if count
-    )
+def write_calls(
+    counts: Mapping[tuple[str, str], int], bulk_threshold: int, batch_size: int, job_size: int
+) -> int:
+    """The API calls writing this many records of each (type, operation) takes, handed over
+    ``job_size`` at a time: a Bulk job for each hand-over above the threshold, one Collections
+    call per batch below it."""
+    calls = 0
+    for count in counts.values():
+        full, rest = divmod(count, job_size)
+        for size in [job_size] * full + [rest]:
+            calls += BULK_JOB_CALLS if size > bulk_threshold else math.ceil(size / batch_size)
+    return calls

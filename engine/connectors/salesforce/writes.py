@@ -1,6 +1,7 @@
 """Writes to one org: each operation's records in sObject Collections calls of up to
-``batch_size`` (allOrNone off), or in a Bulk API 2.0 job when there are more than
-``bulk_threshold``. A value Salesforce could not take fails its own record before any request."""
+``batch_size`` (allOrNone off), or in Bulk API 2.0 jobs of up to ``bulk_job_size`` when there are
+more than ``bulk_threshold``. A value Salesforce could not take fails its own record before any
+request."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from engine.connectors.salesforce.usage import write_calls
 from engine.connectors.settings import SalesforceSettings
 from engine.diagnostics import did_you_mean
 from engine.errors import ConnectorError
+from engine.records import batched
 
 
 class Writer:
@@ -26,7 +28,11 @@ class Writer:
 
     def __init__(self, session: Session, typed: SalesforceSettings):
         self.session = session
-        self.bulk_threshold, self.batch_size = typed.bulk_threshold, typed.batch_size
+        self.bulk_threshold, self.batch_size, self.job_size = (
+            typed.bulk_threshold,
+            typed.batch_size,
+            typed.bulk_job_size,
+        )
 
     def write(self, info: ObjectInfo, relationships: set[str], writes: Sequence[Write]) -> list[WriteResult]:
         """One result per write, in order; ``relationships`` are the object's parent-record
@@ -42,10 +48,15 @@ class Writer:
             else:
                 groups.setdefault(write.op, []).append((index, payload))
         for op, items in groups.items():
-            if len(items) > self.bulk_threshold:
-                answers = bulk_write(self.session, info.name, op, [payload for _, payload in items])
+            payloads = [payload for _, payload in items]
+            if len(items) > self.bulk_threshold:  # a job per `bulk_job_size` records
+                answers = [
+                    a
+                    for part in batched(payloads, self.job_size)
+                    for a in bulk_write(self.session, info.name, op, part)
+                ]
             else:
-                answers = self._collections(info.name, op, [payload for _, payload in items])
+                answers = self._collections(info.name, op, payloads)
             for (index, _), (ok, record_id, error) in zip(items, answers, strict=True):
                 write = writes[index]
                 results[index] = WriteResult(write.ref, ok, record_id or write.id, None if ok else error)
@@ -53,7 +64,7 @@ class Writer:
 
     def calls(self, counts: Mapping[tuple[str, str], int]) -> int:
         """The API calls writes of these counts would make."""
-        return write_calls(counts, self.bulk_threshold, self.batch_size)
+        return write_calls(counts, self.bulk_threshold, self.batch_size, self.job_size)
 
     def _collections(
         self, sobject: str, op: str, payloads: list[dict[str, Any]]

@@ -1,0 +1,81 @@
+"""Thousands of writes reach Salesforce as one Bulk API 2.0 job with default settings: apply hands
+each connector as many writes at once as it declares it takes (a Bulk job's worth for
+Salesforce), not a fixed 200 that would never cross the Bulk threshold."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from engine.connectors.salesforce.usage import write_calls
+from engine.connectors.sqlite import SqliteConnector
+from engine.sandbox import Sandbox
+from tests.conftest import SALESFORCE_FROM_ENV, run_syncmap, sandbox_env, write_project
+
+PEOPLE = 2_500  # above the default Bulk threshold of 2,000
+DOCUMENT = {
+    "syncmap": 2,
+    "name": "bulk",
+    "connections": {
+        "platform": {"connector": "sqlite", "settings": {"path": "platform.db"}},
+        "salesforce": {"connector": "salesforce", "settings": SALESFORCE_FROM_ENV},
+    },
+    "objects": {
+        "contacts": {
+            "source": {"connection": "platform", "object": "contacts"},
+            "target": {"connection": "salesforce", "object": "Lead"},
+            "direction": "to_target",
+            "match": [{"source": "email", "target": ["Email"], "normalize": "email"}],
+            "fields": {
+                "LastName": "name",
+                "Email": "email",
+                "Company": {"value": "Acme", "create_only": True},
+            },
+        }
+    },
+}
+
+
+def _project(tmp_path: Path) -> Path:
+    root = write_project(tmp_path / "project", {"job.yaml": yaml.safe_dump(DOCUMENT, sort_keys=False)})
+    with SqliteConnector({"path": "platform.db"}, root) as store:
+        store.seed(
+            "contacts", [{"id": f"p{i}", "name": f"P{i}", "email": f"p{i}@x.org"} for i in range(PEOPLE)]
+        )
+    return root
+
+
+def test_thousands_of_creates_are_one_bulk_job_and_the_estimate_says_so(tmp_path):
+    root = _project(tmp_path)
+    with Sandbox() as org:
+        environ = sandbox_env(org.instance_url, org.session_id, org.ca_file)
+        planned = run_syncmap("plan", "job.yaml", "--format", "json", cwd=root, env=environ)
+        assert json.loads(planned.stdout)["api_calls_estimate"]["salesforce"]["writes"] == 6
+        before = org.stats()["by_kind"]
+        applied = run_syncmap("apply", "job.yaml", "--format", "json", cwd=root, env=environ, timeout=120)
+        assert applied.returncode == 0, applied.stderr
+        assert json.loads(applied.stdout)["counts"]["create"] == PEOPLE
+        kinds = {k: n - before.get(k, 0) for k, n in org.stats()["by_kind"].items() if n > before.get(k, 0)}
+        assert kinds["bulk_ingest"] == 3  # one job: created, uploaded, closed
+        assert not any(kind.startswith("collections") for kind in kinds)
+        assert org.client().query("SELECT COUNT() FROM Lead")["totalSize"] == PEOPLE
+
+
+def test_a_smaller_batch_size_on_the_command_line_still_wins(tmp_path):
+    root = _project(tmp_path)
+    with Sandbox() as org:
+        environ = sandbox_env(org.instance_url, org.session_id, org.ca_file)
+        applied = run_syncmap("apply", "job.yaml", "--batch-size", "500", cwd=root, env=environ, timeout=120)
+        assert applied.returncode == 0, applied.stderr
+        kinds = org.stats()["by_kind"]
+        assert "bulk_ingest" not in kinds and kinds["collections_create"] == 5 * 3  # 5 hand-overs of 500: 200 + 200 + 100
+
+
+def test_the_estimate_counts_a_job_per_hand_over():
+    # 250,000 creates handed over 100,000 at a time: two full jobs and one for the rest
+    assert write_calls({("Lead", "create"): 250_000}, 2_000, 200, 100_000) == 18
+    # what is left after the full jobs may be small enough for Collections
+    assert write_calls({("Lead", "create"): 100_400}, 2_000, 200, 100_000) == 6 + 2
+    assert write_calls({("Lead", "create"): 1_999, ("Lead", "update"): 0}, 2_000, 200, 100_000) == 10
