@@ -1,0 +1,109 @@
+"""What the state store knows of jobs: leases (one run at a time), run history and status."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from engine.redact import redact
+from engine.state.database import Database
+from engine.state.records import Lease, now
+
+
+class JobTables:
+    """Leases, runs and job statuses (forgetting a job uses the store's transaction and holds)."""
+
+    db: Database
+
+    # -- leases ------------------------------------------------------------------------------------
+
+    def lease(self, job: str) -> Lease | None:
+        row = self.db.execute(
+            "SELECT job, owner, command, host, pid, started, heartbeat FROM leases WHERE job=?", (job,)
+        ).fetchone()
+        return Lease(*row) if row else None
+
+    def take_lease(self, lease: Lease) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (lease.job, lease.owner, lease.command, lease.host, lease.pid, lease.started, lease.heartbeat),
+        )
+
+    def renew_lease(self, job: str, owner: str) -> bool:
+        """Say the holder is alive; False when the lease is no longer this owner's."""
+        cursor = self.db.execute("UPDATE leases SET heartbeat=? WHERE job=? AND owner=?", (now(), job, owner))
+        return cursor.rowcount == 1
+
+    def release_lease(self, job: str, owner: str) -> None:
+        self.db.execute("DELETE FROM leases WHERE job=? AND owner=?", (job, owner))
+
+    # -- runs and jobs -------------------------------------------------------------------------------
+
+    def start_run(self, job: str, plan_hash: str) -> int:
+        cursor = self.db.execute(
+            "INSERT INTO runs (job, plan_hash, started_at, status) VALUES (?, ?, ?, 'running')",
+            (job, plan_hash, now()),
+        )
+        return cursor.lastrowid
+
+    def finish_run(self, run_id: int, status: str, counts: dict[str, Any], error: str | None = None) -> None:
+        self.db.execute(
+            "UPDATE runs SET finished_at=?, status=?, counts=?, error=? WHERE id=?",
+            (now(), status, json.dumps(counts), redact(error) if error else None, run_id),
+        )
+
+    def runs(self, job: str) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT id, plan_hash, started_at, finished_at, status, counts, error FROM runs WHERE job=? ORDER BY id",
+            (job,),
+        )
+        keys = ("id", "plan_hash", "started_at", "finished_at", "status", "counts", "error")
+        return [dict(zip(keys, (*row[:5], json.loads(row[5] or "{}"), row[6]), strict=True)) for row in rows]
+
+    def set_job_status(
+        self, job: str, status: str, error: str | None = None, keep_stopped: bool = False
+    ) -> None:
+        """Set a job's status; ``keep_stopped`` (a run reporting how it goes) leaves a job that
+        `syncmap pause` or `delete` stopped meanwhile as it is."""
+        self.db.execute(
+            "INSERT INTO jobs VALUES (?, ?, ?, ?) ON CONFLICT (job) DO UPDATE SET status = excluded.status, "
+            "last_error = excluded.last_error, updated_at = excluded.updated_at"
+            + (" WHERE jobs.status NOT IN ('deleted', 'paused')" if keep_stopped else ""),
+            (job, status, redact(error) if error else None, now()),
+        )
+
+    def job_status(self, job: str) -> tuple[str, str | None] | None:
+        row = self.db.execute("SELECT status, last_error FROM jobs WHERE job=?", (job,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def jobs(self) -> list[dict[str, Any]]:
+        """Every job this store knows, with its status, its latest run and how many of its
+        records are held for a person."""
+        rows = self.db.execute("SELECT job, status, last_error, updated_at FROM jobs ORDER BY job").fetchall()
+        found = []
+        for job, status, error, updated in rows:
+            runs = self.runs(job)
+            found.append(
+                {"job": job, "status": status, "last_error": error, "updated_at": updated,
+                 "last_run": runs[-1] if runs else None, "held": len(self.holds(job))}
+            )  # fmt: skip
+        return found
+
+    def forget(self, job: str) -> None:
+        """Stop a job and forget it: its links, agreed values, watermarks, keys, dead letters,
+        held records and journal go (the records on both sides stay); its run history is kept, and its status says
+        `deleted` so that nothing runs it again until it is resumed (a new initial sync)."""
+        forgotten = (
+            "links",
+            "snapshots",
+            "watermarks",
+            "own_writes",
+            "match_keys",
+            "dead_letters",
+            "holds",
+            "journal",
+        )
+        with self.transaction():
+            for table in forgotten:
+                self.db.execute(f"DELETE FROM {table} WHERE job=?", (job,))
+            self.set_job_status(job, "deleted")

@@ -1,0 +1,128 @@
+"""What the state store knows of writes: the journal (every write recorded before it is sent),
+the dead letters (records that failed, read again next run) and the records held for a person."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from engine.redact import redact
+from engine.state.database import Database
+from engine.state.records import JournalEntry, now
+
+
+class JournalTables:
+    """The journal, dead letters and held records."""
+
+    db: Database
+
+    # -- journal -----------------------------------------------------------------------------------
+
+    def journal_intent(
+        self,
+        job: str,
+        step: str,
+        run_id: int,
+        op: str,
+        side: str,
+        record_type: str,
+        origin_id: str,
+        record_id: str | None,
+        payload: dict,
+    ) -> int:
+        cursor = self.db.execute(
+            "INSERT INTO journal (job, step, run_id, op, side, record_type, origin_id, record_id, payload, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                job,
+                step,
+                run_id,
+                op,
+                side,
+                record_type,
+                origin_id,
+                record_id,
+                json.dumps(payload, default=str),
+                now(),
+            ),
+        )
+        return cursor.lastrowid
+
+    def journal_done(self, entry_id: int, state: str = "done", record_id: str | None = None) -> None:
+        """Settle a write: its state, and the id of the record it wrote (a create's new id)."""
+        self.db.execute(
+            "UPDATE journal SET state=?, record_id=COALESCE(?, record_id) WHERE id=?",
+            (state, record_id, entry_id),
+        )
+
+    def pending_journal(self, job: str) -> list[JournalEntry]:
+        rows = self.db.execute(
+            "SELECT id, step, op, side, record_type, origin_id, record_id, payload FROM journal WHERE job=? AND state='pending' ORDER BY id",
+            (job,),
+        )
+        return [JournalEntry(*row[:7], json.loads(row[7])) for row in rows]
+
+    # -- dead letters --------------------------------------------------------------------------------
+
+    def dead_letter(self, job: str, step: str, side: str, record_id: str, error: str) -> None:
+        stamp = now()
+        self.db.execute(
+            "INSERT INTO dead_letters VALUES (?, ?, ?, ?, ?, 1, ?, ?) "
+            "ON CONFLICT (job, step, side, record_id) DO UPDATE SET error=excluded.error, attempts=attempts+1, last_seen=excluded.last_seen",
+            (job, step, side, record_id, redact(error), stamp, stamp),
+        )
+
+    def clear_dead_letter(self, job: str, step: str, side: str, record_id: str) -> None:
+        self.db.execute(
+            "DELETE FROM dead_letters WHERE job=? AND step=? AND side=? AND record_id=?",
+            (job, step, side, record_id),
+        )
+
+    def dead_letters(self, job: str, step: str | None = None) -> list[dict[str, Any]]:
+        query = "SELECT step, side, record_id, error, attempts FROM dead_letters WHERE job=?"
+        args: tuple = (job,)
+        if step:
+            query, args = query + " AND step=?", (job, step)
+        keys = ("step", "side", "record_id", "error", "attempts")
+        return [dict(zip(keys, row, strict=True)) for row in self.db.execute(query, args)]
+
+    # -- held records ----------------------------------------------------------------------------------
+
+    def save_holds(self, job: str, step: str, held: Iterable[tuple[str, str, str, str | None, str]]) -> None:
+        """The step's held records now, as (side, type, id, code, reason): every run decides
+        each held record again, so this set replaces the last; a record still held keeps the
+        time it was first held."""
+        since = {
+            (side, record_id): first
+            for side, record_id, first in self.db.execute(
+                "SELECT side, record_id, since FROM holds WHERE job=? AND step=?", (job, step)
+            )
+        }
+        self.db.execute("DELETE FROM holds WHERE job=? AND step=?", (job, step))
+        stamp = now()
+        self.db.executemany(
+            "INSERT OR REPLACE INTO holds VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    job,
+                    step,
+                    side,
+                    record_type,
+                    record_id,
+                    code,
+                    redact(reason),
+                    since.get((side, record_id), stamp),
+                )
+                for side, record_type, record_id, code, reason in held
+            ],
+        )
+
+    def holds(self, job: str, step: str | None = None) -> list[dict[str, Any]]:
+        """The job's held records, oldest first."""
+        query = "SELECT step, side, record_type, record_id, code, reason, since FROM holds WHERE job=?"
+        args: tuple = (job,)
+        if step:
+            query, args = query + " AND step=?", (job, step)
+        keys = ("step", "side", "record_type", "record_id", "code", "reason", "since")
+        return [dict(zip(keys, row, strict=True)) for row in self.db.execute(query + " ORDER BY since", args)]

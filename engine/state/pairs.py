@@ -1,0 +1,132 @@
+"""What the state store knows of pairs: links, the values each pair agreed on, and the match-key
+index of the records read."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from engine.state.database import Database
+from engine.state.records import Link, now
+
+
+class PairTables:
+    """Links, agreed values (the base of three-way change detection) and match keys."""
+
+    db: Database
+
+    # -- links ----------------------------------------------------------------------------------
+
+    def links(self, job: str, step: str) -> dict[str, Link]:
+        """All links of a step by source id (a step's links fit in memory: one row per record)."""
+        rows = self.db.stream(
+            "SELECT source_type, source_id, target_type, target_id, made_by FROM links WHERE job=? AND step=?",
+            (job, step),
+        )
+        return {row[1]: Link(*row) for row in rows}
+
+    def save_link(self, job: str, step: str, link: Link) -> None:
+        """Save a link; a target record linked anew leaves its old source, unless the link shares
+        it (`duplicates: link_all`: several source records of one person, one target)."""
+        if not link.shared:
+            self.db.execute(
+                "DELETE FROM links WHERE job=? AND step=? AND target_id=? AND made_by NOT LIKE 'shared:%'",
+                (job, step, link.target_id),
+            )
+        self.db.execute(
+            "INSERT OR REPLACE INTO links VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                job,
+                step,
+                link.source_type,
+                link.source_id,
+                link.target_type,
+                link.target_id,
+                link.made_by,
+                now(),
+            ),
+        )
+
+    def drop_link(self, job: str, step: str, source_id: str) -> None:
+        self.db.execute("DELETE FROM links WHERE job=? AND step=? AND source_id=?", (job, step, source_id))
+        self.db.execute(
+            "DELETE FROM snapshots WHERE job=? AND step=? AND source_id=?", (job, step, source_id)
+        )
+
+    # -- snapshots -------------------------------------------------------------------------------
+
+    def snapshots(
+        self, job: str, step: str, source_ids: Iterable[str], target_known: bool = False
+    ) -> dict[str, dict[str, Any]]:
+        """The agreed values of pairs by source id; with ``target_known``, only of the pairs whose
+        target record is known to hold them."""
+        found: dict[str, dict[str, Any]] = {}
+        ids = list(source_ids)
+        only_known = " AND target_known=1" if target_known else ""
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(
+                f"SELECT source_id, synced FROM snapshots WHERE job=? AND step=?{only_known} "
+                f"AND source_id IN ({marks})",
+                (job, step, *chunk),
+            )
+            found.update((source_id, json.loads(synced)) for source_id, synced in rows)
+        return found
+
+    def save_snapshot(
+        self, job: str, step: str, source_id: str, synced: dict[str, Any], target_known: bool = False
+    ) -> None:
+        """The values a pair agreed on; ``target_known`` when they are the target record's values
+        as of the agreement (it was read or written then), so a later run may stand them in for it."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO snapshots (job, step, source_id, synced, target_known) VALUES (?, ?, ?, ?, ?)",
+            (job, step, source_id, json.dumps(synced, sort_keys=True, default=str), int(target_known)),
+        )
+
+    def forget_targets(self, job: str, step: str, source_ids: Iterable[str]) -> None:
+        """The target records of these pairs changed without being agreed: read them next time."""
+        self.db.executemany(
+            "UPDATE snapshots SET target_known=0 WHERE job=? AND step=? AND source_id=?",
+            ((job, step, source_id) for source_id in source_ids),
+        )
+
+    # -- match keys ------------------------------------------------------------------------------
+
+    def has_keys(self, job: str, step: str, side: str) -> bool:
+        """Whether any match key of this side was saved (a first run has none to look up)."""
+        row = self.db.execute(
+            "SELECT 1 FROM match_keys WHERE job=? AND step=? AND side=? LIMIT 1", (job, step, side)
+        ).fetchone()
+        return row is not None
+
+    def find_keys(
+        self, job: str, step: str, side: str, key_index: int, value: str
+    ) -> list[tuple[str, str, str | None]]:
+        """(record type, record id, modified) of the records on ``side`` holding this key value."""
+        rows = self.db.execute(
+            "SELECT record_type, record_id, modified FROM match_keys "
+            "WHERE job=? AND step=? AND side=? AND key_index=? AND value=?",
+            (job, step, side, key_index, value),
+        )
+        return [tuple(row) for row in rows]
+
+    def save_keys(
+        self,
+        job: str,
+        step: str,
+        side: str,
+        record_type: str,
+        record_id: str,
+        keys: Iterable[tuple[int, str]],
+        modified: str | None,
+    ) -> None:
+        self.db.execute(
+            "DELETE FROM match_keys WHERE job=? AND step=? AND side=? AND record_id=?",
+            (job, step, side, record_id),
+        )
+        self.db.executemany(
+            "INSERT INTO match_keys VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(job, step, side, record_type, record_id, index, value, modified) for index, value in keys],
+        )

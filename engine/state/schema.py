@@ -1,0 +1,92 @@
+"""The state store's schema: one migration script per version (``PRAGMA user_version`` counts
+those applied), run in order on open. A script is never edited once shipped; a change is a new one."""
+
+from __future__ import annotations
+
+from engine.state.database import Database
+
+MIGRATIONS = [
+    """
+    CREATE TABLE links (
+        job TEXT NOT NULL, step TEXT NOT NULL,
+        source_type TEXT NOT NULL, source_id TEXT NOT NULL,
+        target_type TEXT NOT NULL, target_id TEXT NOT NULL,
+        made_by TEXT NOT NULL,          -- 'created:<side>', 'recovered:<side>', 'key:<name>', 'shared:<name>'
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (job, step, source_id)
+    );
+    CREATE UNIQUE INDEX links_by_target ON links (job, step, target_id);
+    CREATE TABLE snapshots (
+        job TEXT NOT NULL, step TEXT NOT NULL, source_id TEXT NOT NULL,
+        synced TEXT NOT NULL,           -- JSON: target field -> value both sides agreed on
+        PRIMARY KEY (job, step, source_id)
+    );
+    CREATE TABLE watermarks (
+        job TEXT NOT NULL, step TEXT NOT NULL, side TEXT NOT NULL, value TEXT NOT NULL,
+        PRIMARY KEY (job, step, side)
+    );
+    CREATE TABLE match_keys (
+        job TEXT NOT NULL, step TEXT NOT NULL, side TEXT NOT NULL,
+        record_type TEXT NOT NULL, record_id TEXT NOT NULL, key_index INTEGER NOT NULL,
+        value TEXT NOT NULL, modified TEXT
+    );
+    CREATE INDEX match_keys_lookup ON match_keys (job, step, side, key_index, value);
+    CREATE INDEX match_keys_record ON match_keys (job, step, side, record_id);
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY, job TEXT NOT NULL, plan_hash TEXT NOT NULL,
+        started_at TEXT NOT NULL, finished_at TEXT, status TEXT NOT NULL,
+        counts TEXT, error TEXT
+    );
+    CREATE TABLE dead_letters (
+        job TEXT NOT NULL, step TEXT NOT NULL, side TEXT NOT NULL, record_id TEXT NOT NULL,
+        error TEXT NOT NULL, attempts INTEGER NOT NULL, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL,
+        PRIMARY KEY (job, step, side, record_id)
+    );
+    CREATE TABLE journal (
+        id INTEGER PRIMARY KEY, job TEXT NOT NULL, step TEXT NOT NULL, run_id INTEGER,
+        op TEXT NOT NULL, side TEXT NOT NULL, record_type TEXT NOT NULL,
+        origin_id TEXT NOT NULL, record_id TEXT, payload TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending', created_at TEXT NOT NULL
+    );
+    CREATE INDEX journal_pending ON journal (job, state);
+    CREATE TABLE jobs (
+        job TEXT PRIMARY KEY, status TEXT NOT NULL, last_error TEXT, updated_at TEXT NOT NULL
+    );
+    """,
+    """
+    CREATE TABLE own_writes (
+        job TEXT NOT NULL, step TEXT NOT NULL, side TEXT NOT NULL,
+        started TEXT NOT NULL, ended TEXT NOT NULL
+    );
+    CREATE INDEX own_writes_by_step ON own_writes (job, step, side, ended);
+    ALTER TABLE watermarks ADD COLUMN seen TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE snapshots ADD COLUMN target_known INTEGER NOT NULL DEFAULT 0;
+    """,
+    """
+    CREATE TABLE leases (
+        job TEXT PRIMARY KEY, owner TEXT NOT NULL, command TEXT NOT NULL, host TEXT NOT NULL,
+        pid INTEGER NOT NULL, started TEXT NOT NULL, heartbeat TEXT NOT NULL
+    );
+    DROP INDEX links_by_target;
+    CREATE INDEX links_by_target ON links (job, step, target_id);
+    """,
+    """
+    CREATE TABLE holds (
+        job TEXT NOT NULL, step TEXT NOT NULL, side TEXT NOT NULL, record_type TEXT NOT NULL,
+        record_id TEXT NOT NULL, code TEXT, reason TEXT NOT NULL, since TEXT NOT NULL,
+        PRIMARY KEY (job, step, side, record_id)
+    );
+    """,
+]
+KEPT_WRITE_WINDOWS = 10  # per step and side; an older window's records are read back, harmlessly
+
+
+def migrate(db: Database) -> None:
+    """Bring the schema up to date, in the transaction that reads its version: two processes
+    opening one old store migrate it once."""
+    with db.transaction():
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            for statement in filter(str.strip, script.split(";")):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {number}")
