@@ -51,7 +51,7 @@ def apply_step(
     report, created = StepReport(step.name), Created()
     _within_budget(changes, step, context)
     failed_pairs: set[str] = set()
-    windows: dict[str, tuple[str, str]] = {}  # side -> (first write sent, last answer received)
+    windows: dict[tuple[str, bool], tuple[str, str]] = {}  # (side, creates) -> (first sent, last answered)
     for side, connector, record_type, batch in _write_batches(changes.writes, step, context, batch_size):
         with context.state.transaction():
             _still_ours(context)
@@ -88,8 +88,8 @@ def apply_step(
         _record_pairs(changes, step, context, created, failed_pairs)
         for side, value in changes.watermarks.items():
             context.state.save_watermark(context.job, step.name, side, value, changes.seen.get(side, {}))
-        for side, (started, ended) in windows.items():
-            context.state.save_own_write(context.job, step.name, side, started, ended)
+        for (side, creates), (started, ended) in windows.items():
+            context.state.save_own_write(context.job, step.name, side, started, ended, creates)
         held = (c for c in changes.notes if c.action == "conflict" and c.record_id)
         context.state.save_holds(
             context.job,
@@ -171,7 +171,7 @@ def _give_new_ids_to_keys(
     context: RunContext,
     created: Created,
     report: StepReport,
-    windows: dict[str, tuple[str, str]],
+    windows: dict[tuple[str, bool], tuple[str, str]],
 ) -> None:
     """A target record created for a source record gives its new id to the source's key field
     when the key is the target's id (Totango's External ID <- Task Id): another job sharing that
@@ -423,15 +423,19 @@ def _link_created(
 
 
 def _write_timed(
-    windows: dict[str, tuple[str, str]],
+    windows: dict[tuple[str, bool], tuple[str, str]],
     side: str,
     connector: Connector,
     record_type: str,
     writes: list[Write],
 ) -> list[WriteResult]:
     """Write, widening the side's window to cover this call: from the first write sent to the
-    last answer received, the span in which the side's records carry syncmap's own changes."""
-    started = windows.get(side, (now(), ""))[0]
+    last answer received, the span in which the side's records carry syncmap's own changes.
+    Creates have windows of their own (apply makes them before any update): a record created
+    then has no change of anyone else's before syncmap's, so nothing is missed by leaving out
+    what syncmap created there, unchanged since."""
+    key = (side, all(write.op == "create" for write in writes))
+    started = windows.get(key, (now(), ""))[0]
     results = connector.write(record_type, writes)
-    windows[side] = (started, now())
+    windows[key] = (started, now())
     return results

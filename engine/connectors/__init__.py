@@ -165,13 +165,14 @@ class Connector(Protocol):
         object_type: str,
         since: str | None = None,
         where: str | None = None,
-        own_writes: Sequence[tuple[str, str]] = (),
+        own_writes: Sequence[tuple[str, ...]] = (),
     ) -> Iterator[Record]:
         """Records modified at or after ``since`` (all when None), deletions included, oldest first.
 
-        ``own_writes`` are the (started, ended) times of this step's latest writes here: a
-        connector that can tell its own changes from others' may leave out the records whose
-        last change was one of those writes (Salesforce's ``skip_own_changes``); others ignore it."""
+        ``own_writes`` are the (started, ended) times of this step's latest writes here, as
+        (started, ended, "create") for those that only created records: a connector that can
+        tell its own changes from others' may leave out the records whose last change was one
+        of those writes (Salesforce, by its last modifier); others ignore it."""
         ...
 
     def get(self, object_type: str, ids: Sequence[str]) -> dict[str, Record]:

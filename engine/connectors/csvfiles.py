@@ -146,7 +146,7 @@ class CsvConnector(BaseConnector):
         object_type: str,
         since: str | None = None,
         where: str | None = None,
-        own_writes: Sequence[tuple[str, str]] = (),
+        own_writes: Sequence[tuple[str, ...]] = (),
     ) -> Iterator[Record]:
         """Rows modified at or after ``since`` (all when None), oldest first; unstamped rows,
         whose changes no time tells, come first on every read."""

@@ -82,7 +82,7 @@ class JsonlConnector(BaseConnector):
         object_type: str,
         since: str | None = None,
         where: str | None = None,
-        own_writes: Sequence[tuple[str, str]] = (),
+        own_writes: Sequence[tuple[str, ...]] = (),
     ) -> Iterator[Record]:
         self.calls["read"] += 1
         refuse_where("jsonl", object_type, where)

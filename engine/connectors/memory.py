@@ -92,7 +92,7 @@ class MemoryConnector(TombstoneWrites):
         object_type: str,
         since: str | None = None,
         where: str | None = None,
-        own_writes: Sequence[tuple[str, str]] = (),
+        own_writes: Sequence[tuple[str, ...]] = (),
     ) -> Iterator[Record]:
         self.calls["read"] += 1
         refuse_where("memory", object_type, where)

@@ -124,6 +124,8 @@ class SalesforceSettings(Settings):
         60, ge=0, le=86400, description="A read starts this long before the watermark (late transactions)."
     )
     retry_delay_seconds: float = Field(1.0, ge=0, le=600, description="The first wait before trying again.")
-    skip_own_changes: StrictBool = Field(
-        False, description="Leave out of reads what `username` changed while syncmap was writing."
+    skip_own_changes: StrictBool | None = Field(
+        None,
+        description="Leave out of reads what `username` changed while syncmap was writing: `true` all of "
+        "it, `false` none; by default the records it created, unchanged since.",
     )

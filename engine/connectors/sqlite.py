@@ -108,7 +108,7 @@ class SqliteConnector(TombstoneWrites):
         object_type: str,
         since: str | None = None,
         where: str | None = None,
-        own_writes: Sequence[tuple[str, str]] = (),
+        own_writes: Sequence[tuple[str, ...]] = (),
     ) -> Iterator[Record]:
         """Records modified at or after ``since``, tombstones included, by (updated_at, id)."""
         self.calls["read"] += 1

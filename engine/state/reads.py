@@ -35,17 +35,25 @@ class ReadTables:
             (job, step, side, value, json.dumps(seen, sort_keys=True)),
         )
 
-    def own_writes(self, job: str, step: str, side: str) -> list[tuple[str, str]]:
-        """The (started, ended) times of a step's latest writes to a side, oldest first: a
-        connector that can tell its own changes apart leaves those out of the next read."""
+    def own_writes(self, job: str, step: str, side: str) -> list[tuple[str, ...]]:
+        """The (started, ended) times of a step's latest writes to a side, oldest first, as
+        (started, ended, "create") for those that only created records: a connector that can
+        tell its own changes apart leaves those out of the next read."""
         rows = self.db.execute(
-            "SELECT started, ended FROM own_writes WHERE job=? AND step=? AND side=? ORDER BY ended",
+            "SELECT started, ended, creates_only FROM own_writes WHERE job=? AND step=? AND side=? ORDER BY ended",
             (job, step, side),
         ).fetchall()
-        return [(started, ended) for started, ended in rows]
+        return [
+            (started, ended, "create") if creates else (started, ended) for started, ended, creates in rows
+        ]
 
-    def save_own_write(self, job: str, step: str, side: str, started: str, ended: str) -> None:
-        self.db.execute("INSERT INTO own_writes VALUES (?, ?, ?, ?, ?)", (job, step, side, started, ended))
+    def save_own_write(
+        self, job: str, step: str, side: str, started: str, ended: str, creates_only: bool = False
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO own_writes VALUES (?, ?, ?, ?, ?, ?)",
+            (job, step, side, started, ended, int(creates_only)),
+        )
         self.db.execute(
             "DELETE FROM own_writes WHERE job=? AND step=? AND side=? AND ended NOT IN "
             "(SELECT ended FROM own_writes WHERE job=? AND step=? AND side=? ORDER BY ended DESC LIMIT ?)",

@@ -77,6 +77,9 @@ MIGRATIONS = [
         PRIMARY KEY (job, step, side, record_id)
     );
     """,
+    """
+    ALTER TABLE own_writes ADD COLUMN creates_only INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 KEPT_WRITE_WINDOWS = 10  # per step and side; an older window's records are read back, harmlessly
 

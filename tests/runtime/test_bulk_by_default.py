@@ -70,7 +70,9 @@ def test_a_smaller_batch_size_on_the_command_line_still_wins(tmp_path):
         applied = run_syncmap("apply", "job.yaml", "--batch-size", "500", cwd=root, env=environ, timeout=120)
         assert applied.returncode == 0, applied.stderr
         kinds = org.stats()["by_kind"]
-        assert "bulk_ingest" not in kinds and kinds["collections_create"] == 5 * 3  # 5 hand-overs of 500: 200 + 200 + 100
+        assert (
+            "bulk_ingest" not in kinds and kinds["collections_create"] == 5 * 3
+        )  # 5 hand-overs of 500: 200 + 200 + 100
 
 
 def test_the_estimate_counts_a_job_per_hand_over():

@@ -114,3 +114,40 @@ def test_write_windows_are_kept_per_step_and_side_newest_ten_and_forgotten_with_
     assert state.own_writes("job", "contacts", "source") == [("2026-11-23T11:00:00", "2026-11-23T11:00:01")]
     state.forget("job")
     assert state.own_writes("job", "contacts", "target") == []
+
+
+@pytest.mark.parametrize("username", ["sandbox@syncmap.local", None])
+def test_by_default_what_syncmap_created_is_not_read_back_but_its_updates_are(tmp_path: Path, username):
+    """Records syncmap created and nobody changed since are left out of reads by default (no one
+    can have changed them between syncmap's read and its write: they did not exist); its updates
+    come back and are compared. Without `username` nothing can be told apart: all come back."""
+    document = MAPPING.replace("      skip_own_changes: SKIP\n", "")
+    if username is None:
+        document = document.replace("      username: sandbox@syncmap.local\n", "")
+    (tmp_path / "job.yaml").write_text(document)
+    with SqliteConnector({"path": "platform.db"}, tmp_path) as platform:
+        platform.seed("contacts", PEOPLE)
+    with Sandbox() as org:
+        environ = {
+            "SF_INSTANCE_URL": org.instance_url,
+            "SF_SESSION_ID": org.session_id,
+            "SF_CA_FILE": str(org.ca_file),
+        }
+
+        def apply():
+            with Job.open(tmp_path / "job.yaml", environ=environ) as job:
+                report = job.apply()
+            [step] = report.changeset.steps
+            return report, step
+
+        assert apply()[0].changeset.counts()["create"] == 3
+        _, step = apply()  # nothing changed: the three Leads are syncmap's own creates
+        assert step.read["target"] == (0 if username else 3)
+
+        with SqliteConnector({"path": "platform.db"}, tmp_path) as platform:
+            platform.write("contacts", [Write("w", "update", "contacts", "p1", {"first_name": "Bob"})])
+        report, step = apply()
+        assert report.changeset.counts()["update"] == 1
+        report, step = apply()  # syncmap's update of Bo's Lead comes back, and changes nothing
+        assert step.read["target"] >= 1
+        assert report.changeset.counts()["update"] == 0

@@ -112,7 +112,7 @@ class RestConnector(BaseConnector):
         object_type: str,
         since: str | None = None,
         where: str | None = None,
-        own_writes: Sequence[tuple[str, str]] = (),
+        own_writes: Sequence[tuple[str, ...]] = (),
     ) -> Iterator[Record]:
         refuse_where("rest", object_type, where)
         self.calls["read"] += 1

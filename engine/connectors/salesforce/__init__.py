@@ -4,10 +4,12 @@ Reads are one SOQL queryAll per read, ordered by (SystemModstamp, Id) and paged 
 so deleted records arrive as tombstones (``IsDeleted``) and a watermark never skips a change. The
 read starts ``overlap_seconds`` before the watermark: SystemModstamp is stamped when a transaction
 starts, so a slow transaction can become visible after a later one was already read. Rows that a
-previous read of this connector delivered with the same stamp are not delivered twice. With
-``skip_own_changes``, a read leaves out the records whose last change was syncmap's own write
-(made by ``username`` within one of the times the engine says it wrote), so writes never come
-back as changes and cost no queryMore pages.
+previous read of this connector delivered with the same stamp are not delivered twice. A read
+leaves out the records syncmap created and nobody changed since (last changed by ``username``
+within one of the times the engine says it only created records), so a large sync's writes
+never come back as changes and cost no queryMore pages; with ``skip_own_changes``, those of its
+updates too (a change someone made between syncmap's read and its update of the same record
+would then be missed, which cannot happen to a record that did not exist yet).
 
 By concern: ``session`` (signing in, every request counted, retries, failures), ``reads``
 (query pages, records, the overlap's window), ``writes`` (Collections and the values they take),
@@ -63,7 +65,8 @@ _PATH = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)*")
 
 
 def _own_username(settings: SalesforceSettings) -> str | None:
-    """The username whose changes within syncmap's own writes are skipped, when asked to."""
+    """The username whose changes within syncmap's own writes are left out of reads: of its
+    creates by default, of all its writes with ``skip_own_changes``, of none when that is false."""
     if settings.skip_own_changes and not settings.username:
         raise SettingError(
             "skip_own_changes",
@@ -71,7 +74,7 @@ def _own_username(settings: SalesforceSettings) -> str | None:
             hint="add `username: syncmap@acme.com`; with a session id or client credentials it only "
             "names whose changes to skip",
         )
-    return settings.username if settings.skip_own_changes else None
+    return settings.username if settings.skip_own_changes is not False else None
 
 
 class SalesforceConnector(BaseConnector):
@@ -90,6 +93,7 @@ class SalesforceConnector(BaseConnector):
         self.reread_seconds = typed.overlap_seconds  # a read delivers this much before `since` again
         self.extra_fields: dict[str, list[str]] = {}  # object -> parent paths the plan maps
         self.own_username = _own_username(typed)
+        self.skip_own_updates = bool(typed.skip_own_changes)
         self._describes: dict[str, dict[str, Any]] = {}
         self._infos: dict[str, ObjectInfo] = {}
         self._object_names: list[str] | None = None
@@ -126,7 +130,7 @@ class SalesforceConnector(BaseConnector):
         object_type: str,
         since: str | None = None,
         where: str | None = None,
-        own_writes: Sequence[tuple[str, str]] = (),
+        own_writes: Sequence[tuple[str, ...]] = (),
     ) -> Iterator[Record]:
         """Records modified at or after ``since`` (less the overlap), tombstones included, streamed
         page by page in (SystemModstamp, Id) order; with ``skip_own_changes``, not those whose
@@ -140,8 +144,9 @@ class SalesforceConnector(BaseConnector):
         if where:
             self.check_where(info.name, where)
             conditions.append(f"({where})")
-        if self.own_username and own_writes and info.modified_field:
-            conditions += not_own_writes(info.modified_field, self.own_username, own_writes, floor)
+        skipped = [w[:2] for w in own_writes if self.skip_own_updates or w[2:] == ("create",)]
+        if self.own_username and skipped and info.modified_field:
+            conditions += not_own_writes(info.modified_field, self.own_username, skipped, floor)
         text = f"SELECT {', '.join(self._columns(object_type))} FROM {info.name}"
         text += f" WHERE {' AND '.join(conditions)}" if conditions else ""
         text += f" ORDER BY {info.modified_field}, Id" if info.modified_field else " ORDER BY Id"

@@ -42,7 +42,7 @@ def rows(session: Session, text: str, include_deleted: bool, what: str) -> Itera
 
 
 def not_own_writes(
-    stamp: str, username: str, own_writes: Sequence[tuple[str, str]], floor: datetime | None
+    stamp: str, username: str, own_writes: Sequence[tuple[str, ...]], floor: datetime | None
 ) -> list[str]:
     """The condition leaving out records last changed by our user within one of the write
     windows (those ending after the read's floor); the bounds are as precise as SOQL's."""
