@@ -11,7 +11,7 @@ dead-letter list and is read again on the next run.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,7 @@ from engine.changeset import Change, PairState, StepChanges
 from engine.connectors import Connector, FieldInfo, Write, WriteResult, capabilities
 from engine.errors import ApiBudgetError, ConnectorError, SyncmapError
 from engine.expressions import field_path
-from engine.normalize import normalize_key
+from engine.normalize import match_key_values, normalize_key
 from engine.plan import Step
 from engine.records import batched, get_path
 from engine.redact import shorten
@@ -73,6 +73,7 @@ def apply_step(
                     context.state.clear_dead_letter(context.job, step.name, side, _origin_id(change))
                     if change.action == "create":
                         created.add(change, result.id)
+                        created.records.append((side, change.record_type, result.id, change.values))
                         _link_created(context, step, side, change.record_type, change.origin or "",
                                       change.source_id, result.id, f"created:{side}")  # fmt: skip
                 else:
@@ -109,6 +110,9 @@ class Created:
 
     for_source: dict[str, str] = field(default_factory=dict)  # source id -> new target id
     for_target: dict[str, str] = field(default_factory=dict)  # "<type> <id>" of a target -> new source id
+    records: list[tuple[str, str, str, Mapping[str, Any]]] = field(
+        default_factory=list
+    )  # side, type, id, values
 
     def add(self, change: Change, new_id: str) -> None:
         if change.side == "target":
@@ -266,12 +270,25 @@ def _record_pairs(
     state.forget_targets(job, step.name, changes.unsure_targets | failed)
     for side in ("source", "target"):
         _remember_keys(changes, step, context, side)
+    _remember_created_keys(step, context, created)
 
 
 def _remember_keys(changes: StepChanges, step: Step, context: RunContext, side: str) -> None:
     """Persist the match keys of the records this run read, for matching in later runs."""
     for record_type, record_id, modified, keys in changes.keys[side]:
         context.state.save_keys(context.job, step.name, side, record_type, record_id, keys, modified)
+
+
+def _remember_created_keys(step: Step, context: RunContext, created: Created) -> None:
+    """The match keys of the records this run created, from the values it wrote: a record
+    syncmap created is not read back (nobody changed it since), yet a record arriving later
+    with its key must find it, not make a duplicate."""
+    region, written = context.plan.defaults.phone_region, now()
+    for side, record_type, record_id, values in created.records:
+        keys = [
+            (i, key) for i, _, key in match_key_values(step.match, side, values, region) if key is not None
+        ]
+        context.state.save_keys(context.job, step.name, side, record_type, record_id, keys, written)
 
 
 def _origin_id(change: Change) -> str:

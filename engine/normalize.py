@@ -3,9 +3,14 @@ lower-cased, other text lower-cased or trimmed as the document says."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from engine.expressions import phone_e164
+from engine.records import get_path
+
+if TYPE_CHECKING:
+    from engine.plan import MatchKey
 
 
 def normalize_key(value: Any, how: str, region: str) -> str | None:
@@ -23,3 +28,14 @@ def normalize_key(value: Any, how: str, region: str) -> str | None:
     if how == "trim":
         return text.strip() or None
     return text
+
+
+def match_key_values(
+    match: Sequence[MatchKey], side: str, values: Mapping[str, Any], region: str
+) -> Iterator[tuple[int, Any, str | None]]:
+    """(key index, value as the record holds it, comparable form or None) of every match key
+    in a record of ``side``: the source side's key is an expression, the target's some fields."""
+    for index, key in enumerate(match):
+        raw = [key.source(values)] if side == "source" else [get_path(values, f) for f in key.target_fields]
+        for value in raw:
+            yield index, value, normalize_key(value, key.normalize, region)

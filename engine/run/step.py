@@ -26,7 +26,7 @@ from engine.errors import ConnectorError, RecordError
 from engine.expressions import field_path
 from engine.lease import JobLease
 from engine.match_tally import MatchTally
-from engine.normalize import normalize_key
+from engine.normalize import match_key_values, normalize_key
 from engine.phones import PhonesAhead
 from engine.plan import FLOWS, FieldRule, Plan, Side, Step
 from engine.records import batched, get_path, set_path
@@ -303,18 +303,12 @@ class _StepRun:
         if cached is not None:
             return cached
         found = []
-        for index, key in enumerate(self.step.match):
-            raw = (
-                [key.source(record.values)]
-                if side == "source"
-                else [get_path(record.values, f) for f in key.target_fields]
-            )
-            for value in raw:
-                normalized = normalize_key(value, key.normalize, self.region)
-                if normalized is not None:
-                    found.append((index, normalized))
-                elif value not in (None, ""):
-                    self.invalid_keys.setdefault((side, record.id), f"`{value}`, no valid {key.normalize}")
+        for index, value, normalized in match_key_values(self.step.match, side, record.values, self.region):
+            if normalized is not None:
+                found.append((index, normalized))
+            elif value not in (None, ""):
+                how = self.step.match[index].normalize
+                self.invalid_keys.setdefault((side, record.id), f"`{value}`, no valid {how}")
         self.record_keys[(side, record.id)] = found
         return found
 

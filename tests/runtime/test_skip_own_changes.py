@@ -151,3 +151,30 @@ def test_by_default_what_syncmap_created_is_not_read_back_but_its_updates_are(tm
         report, step = apply()  # syncmap's update of Bo's Lead comes back, and changes nothing
         assert step.read["target"] >= 1
         assert report.changeset.counts()["update"] == 0
+
+
+def test_a_record_arriving_later_with_the_key_of_one_syncmap_created_finds_it(tmp_path: Path):
+    """What syncmap created is not read back, so its match keys are remembered from the values
+    it wrote: a platform contact arriving after Ana's was deleted, with her phone, finds her
+    Lead instead of creating a second one."""
+    (tmp_path / "job.yaml").write_text(MAPPING.replace("      skip_own_changes: SKIP\n", ""))
+    with SqliteConnector({"path": "platform.db"}, tmp_path) as platform:
+        platform.seed("contacts", PEOPLE)
+    with Sandbox() as org:
+        environ = {
+            "SF_INSTANCE_URL": org.instance_url,
+            "SF_SESSION_ID": org.session_id,
+            "SF_CA_FILE": str(org.ca_file),
+        }
+        with Job.open(tmp_path / "job.yaml", environ=environ) as job:
+            assert job.apply().changeset.counts()["create"] == 3
+        with SqliteConnector({"path": "platform.db"}, tmp_path) as platform:
+            twin = {**PEOPLE[0], "id": "p9", "first_name": "Ana B."}
+            platform.write("contacts", [Write("gone", "delete", "contacts", "p0")])
+            platform.write("contacts", [Write("t", "create", "contacts", "p9", twin)])
+        with Job.open(tmp_path / "job.yaml", environ=environ) as job:
+            report = job.apply()
+        [step] = report.changeset.steps
+        assert step.read["target"] == 0  # the Leads syncmap created were not read back
+        assert report.changeset.counts()["create"] == 0
+        assert org.client().query("SELECT COUNT() FROM Lead")["totalSize"] == 3

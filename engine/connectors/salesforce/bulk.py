@@ -1,5 +1,10 @@
 """Bulk API 2.0 ingest jobs: many writes of one operation as one CSV upload, their per-record
-outcomes read back from the job's successful and failed results."""
+outcomes read back from the job's successful and failed results.
+
+A row the job did not process (the upload failed and the job was aborted, or the job failed
+before reaching it) is answered None: nothing was written for it, so it may be sent again
+another way. When the job's end cannot be learned (polling failed or timed out, its results
+could not be read), ``OutcomeUnknown`` is raised: its creates may have happened."""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ import re
 import time
 from collections import deque
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from simple_salesforce import Salesforce
 from simple_salesforce.util import exception_handler
@@ -24,17 +29,24 @@ BULK_POLL_SECONDS = (0.5, 10.0)  # first and longest wait between Bulk job statu
 BULK_TIMEOUT_SECONDS = 3600
 
 
+class Answer(NamedTuple):
+    """Salesforce's answer for one record: written or not, its id, why not; ``unknown`` when it
+    may have been written though no answer says so."""
+
+    ok: bool
+    id: str | None = None
+    error: str | None = None
+    unknown: bool = False
+
+
 def bulk_write(
     session: Session, sobject: str, op: str, payloads: list[dict[str, Any]]
-) -> list[tuple[bool, Any, Any]]:
+) -> list[Answer | None]:
     """One Bulk API 2.0 ingest job; results are matched back to the writes by their CSV row."""
     operation = {"create": "insert", "update": "update", "delete": "delete"}[op]
     header = list(dict.fromkeys(name for payload in payloads for name in payload))
     rows = [[_csv_cell(payload[name]) if name in payload else "" for name in header] for payload in payloads]
-    try:
-        return BulkJob(session, sobject, operation, header).run(rows)
-    except ConnectorError as e:
-        return [(False, None, e.message)] * len(payloads)
+    return BulkJob(session, sobject, operation, header).run(rows)
 
 
 class BulkJob:
@@ -46,65 +58,93 @@ class BulkJob:
         self.session, self.sobject, self.operation, self.header = session, sobject, operation, header
         self.id = ""
 
-    def run(self, rows: list[list[str]]) -> list[tuple[bool, Any, Any]]:
+    def run(self, rows: list[list[str]]) -> list[Answer | None]:
+        """Each row's (ok, id, error), or None when the job did not process it."""
         spec = {"object": self.sobject, "operation": self.operation, "contentType": "CSV", "lineEnding": "LF"}
         # a replayed job creation leaves an empty open job behind, which Salesforce expires
-        job = self._json("POST", "jobs/ingest", json=spec)
-        self.id = job["id"]
+        try:
+            self.id = self._json("POST", "jobs/ingest", json=spec)["id"]
+        except ConnectorError as e:
+            log.warning("no Bulk API job for %s: %s", self.sobject, e.message)
+            return [None] * len(rows)
         try:
             self._send(
                 "PUT", f"jobs/ingest/{self.id}/batches", _csv_text(self.header, rows), replay_safe=False
             )
-        except OutcomeUnknown as e:
+        except ConnectorError as e:  # nothing is written before the job is closed
+            log.warning("the upload to Bulk API job %s failed (%s); the job is aborted", self.id, e.message)
             self._abort()
-            raise ConnectorError(
-                f"the upload to Bulk API job {self.id} failed; the job was aborted, nothing written"
-            ) from e
+            return [None] * len(rows)
         try:
             self._json("PATCH", f"jobs/ingest/{self.id}", json={"state": "UploadComplete"})
         except ApiFailure as e:  # a replayed close after the first one went through
             if e.code != "INVALIDJOBSTATE":
-                raise
+                raise self._unknown(e) from e
+        except ConnectorError as e:
+            raise self._unknown(e) from e
         state = self._wait()
         if state["state"] != "JobComplete":
-            reason = state.get("errorMessage") or state["state"]
-            raise ConnectorError(f"Bulk API job {self.id} on {self.sobject} ended {state['state']}: {reason}")
-        return self._results(rows)
+            log.warning("Bulk API job %s ended %s: %s", self.id, state["state"], state.get("errorMessage"))
+        try:
+            return self._results(rows, int(state.get("numberRecordsProcessed") or 0) < len(rows))
+        except ConnectorError as e:
+            raise self._unknown(e) from e
 
     def _wait(self) -> dict[str, Any]:
         delay, deadline = BULK_POLL_SECONDS[0], time.monotonic() + BULK_TIMEOUT_SECONDS
         while True:
-            state = self._json("GET", f"jobs/ingest/{self.id}")
-            if state.get("state") in ("JobComplete", "Failed", "Aborted") or time.monotonic() > deadline:
+            try:
+                state = self._json("GET", f"jobs/ingest/{self.id}")
+            except ConnectorError as e:
+                raise self._unknown(e) from e
+            if state.get("state") in ("JobComplete", "Failed", "Aborted"):
                 return state
+            if time.monotonic() > deadline:
+                raise self._unknown(
+                    ConnectorError(f"still {state.get('state')} after {BULK_TIMEOUT_SECONDS} s")
+                )
             time.sleep(delay)
             delay = min(BULK_POLL_SECONDS[1], delay * 2)
 
-    def _results(self, rows: list[list[str]]) -> list[tuple[bool, Any, Any]]:
+    def _unknown(self, error: ConnectorError) -> OutcomeUnknown:
+        return OutcomeUnknown(
+            f"outcome unknown: Bulk API job {self.id} on {self.sobject} could not be followed to its end "
+            f"({error.message}); its creates are looked for before any is sent again"
+        )
+
+    def _results(self, rows: list[list[str]], some_unprocessed: bool) -> list[Answer | None]:
         """Result rows matched back to the writes: by all their cells (identical rows are
-        interchangeable), then, for updates and deletes, by record id. A write with no result
-        row fails as not processed."""
+        interchangeable), then, for updates and deletes, by record id. When the job processed
+        fewer rows than it was given, its unprocessed records name those it never reached (None);
+        a row found in no result is a ConnectorError, since it may have been written."""
         waiting: dict[tuple[str, ...], deque[int]] = {}
         for index, row in enumerate(rows):
             waiting.setdefault(tuple(row), deque()).append(index)
-        answers: list[tuple[bool, Any, Any] | None] = [None] * len(rows)
+        answers: list[Answer | None] = [None] * len(rows)
+        found: set[int] = set()
         unmatched: list[tuple[str, dict[str, str]]] = []
-        for kind in ("successfulResults", "failedResults"):
+        kinds = ("successfulResults", "failedResults", *(("unprocessedrecords",) if some_unprocessed else ()))
+        for kind in kinds:
             for result in csv.DictReader(io.StringIO(self._send("GET", f"jobs/ingest/{self.id}/{kind}"))):
                 queue = waiting.get(tuple(result.get(name) or "" for name in self.header))
                 if queue:
-                    answers[queue.popleft()] = _bulk_answer(kind, result)
+                    found.add(index := queue.popleft())
+                    answers[index] = _bulk_answer(kind, result)
                 else:
                     unmatched.append((kind, result))
         if unmatched and "Id" in self.header:
             column = self.header.index("Id")
-            by_id = {rows[i][column][:15]: i for i, answer in enumerate(answers) if answer is None}
+            by_id = {rows[i][column][:15]: i for i in range(len(rows)) if i not in found}
             for kind, result in unmatched:
                 index = by_id.pop((result.get("Id") or result.get("sf__Id") or "")[:15], None)
                 if index is not None:
+                    found.add(index)
                     answers[index] = _bulk_answer(kind, result)
-        missing = (False, None, f"not processed by Bulk API job {self.id}")
-        return [answer or missing for answer in answers]
+        if len(found) < len(rows):
+            raise ConnectorError(
+                f"the results of Bulk API job {self.id} leave out {len(rows) - len(found)} of its rows"
+            )
+        return answers
 
     def _abort(self) -> None:
         try:
@@ -152,10 +192,12 @@ def _csv_text(header: list[str], rows: list[list[str]]) -> str:
     return out.getvalue()
 
 
-def _bulk_answer(kind: str, result: Mapping[str, str]) -> tuple[bool, Any, Any]:
+def _bulk_answer(kind: str, result: Mapping[str, str]) -> Answer | None:
+    if kind == "unprocessedrecords":
+        return None
     if kind == "successfulResults":
-        return True, result.get("sf__Id") or None, None
-    return False, result.get("sf__Id") or None, _bulk_error(result.get("sf__Error") or "")
+        return Answer(True, result.get("sf__Id") or None)
+    return Answer(False, result.get("sf__Id") or None, _bulk_error(result.get("sf__Error") or ""))
 
 
 _BULK_ERROR = re.compile(r"(?P<code>[A-Z_]+):(?P<message>.*?)(?::(?P<fields>[\w,]*))?\s*--\s*$", re.S)

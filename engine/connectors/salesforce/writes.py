@@ -14,8 +14,8 @@ from typing import Any
 from simple_salesforce import Salesforce
 
 from engine.connectors import FieldInfo, ObjectInfo, Write, WriteResult, not_json, soql
-from engine.connectors.salesforce.bulk import bulk_write
-from engine.connectors.salesforce.session import TIMEOUT, ApiFailure, GaveUp, Session
+from engine.connectors.salesforce.bulk import Answer, bulk_write
+from engine.connectors.salesforce.session import TIMEOUT, ApiFailure, GaveUp, OutcomeUnknown, Session
 from engine.connectors.salesforce.usage import write_calls
 from engine.connectors.settings import SalesforceSettings
 from engine.diagnostics import did_you_mean
@@ -51,45 +51,58 @@ class Writer:
             payloads = [payload for _, payload in items]
             if len(items) > self.bulk_threshold:  # a job per `bulk_job_size` records
                 answers = [
-                    a
-                    for part in batched(payloads, self.job_size)
-                    for a in bulk_write(self.session, info.name, op, part)
+                    a for part in batched(payloads, self.job_size) for a in self._bulk(info.name, op, part)
                 ]
             else:
                 answers = self._collections(info.name, op, payloads)
-            for (index, _), (ok, record_id, error) in zip(items, answers, strict=True):
+            for (index, _), answer in zip(items, answers, strict=True):
                 write = writes[index]
-                results[index] = WriteResult(write.ref, ok, record_id or write.id, None if ok else error)
+                error = None if answer.ok else answer.error
+                results[index] = WriteResult(
+                    write.ref, answer.ok, answer.id or write.id, error, answer.unknown
+                )
         return [result for result in results if result is not None]
+
+    def _bulk(self, sobject: str, op: str, payloads: list[dict[str, Any]]) -> list[Answer]:
+        """One Bulk job's answers; what the job did not process goes through Collections, and
+        the creates of a job whose end cannot be learned are answered unknown (the journal keeps
+        them, and the next run looks for them before creating any again)."""
+        try:
+            answers = bulk_write(self.session, sobject, op, payloads)
+        except OutcomeUnknown as e:
+            return [Answer(False, None, e.message, unknown=op == "create")] * len(payloads)
+        again = [index for index, answer in enumerate(answers) if answer is None]
+        resent = self._collections(sobject, op, [payloads[index] for index in again]) if again else []
+        for index, answer in zip(again, resent, strict=True):
+            answers[index] = answer
+        return answers
 
     def calls(self, counts: Mapping[tuple[str, str], int]) -> int:
         """The API calls writes of these counts would make."""
         return write_calls(counts, self.bulk_threshold, self.batch_size, self.job_size)
 
-    def _collections(
-        self, sobject: str, op: str, payloads: list[dict[str, Any]]
-    ) -> list[tuple[bool, Any, Any]]:
+    def _collections(self, sobject: str, op: str, payloads: list[dict[str, Any]]) -> list[Answer]:
         """sObject Collections calls of up to ``batch_size`` records, allOrNone off. A call that
         fails as a whole fails its own records; after retries ran out or the session was refused,
         the rest are not attempted (they would only meet the same refusal)."""
-        answers: list[tuple[bool, Any, Any]] = []
+        answers: list[Answer] = []
         stop: str | None = None
         for start in range(0, len(payloads), self.batch_size):
             chunk = payloads[start : start + self.batch_size]
             if stop is not None:
-                answers += [(False, None, f"not sent: {stop}")] * len(chunk)
+                answers += [Answer(False, None, f"not sent: {stop}")] * len(chunk)
                 continue
             try:
                 answers += self._collection_call(sobject, op, chunk)
             except ConnectorError as e:
-                answers += [(False, None, e.message)] * len(chunk)
+                answers += [
+                    Answer(False, None, e.message, unknown=op == "create" and isinstance(e, OutcomeUnknown))
+                ] * len(chunk)
                 if isinstance(e, GaveUp) or (isinstance(e, ApiFailure) and e.status in (401, 403)):
                     stop = f"an earlier call for {sobject} failed: {e.message}"
         return answers
 
-    def _collection_call(
-        self, sobject: str, op: str, chunk: list[dict[str, Any]]
-    ) -> list[tuple[bool, Any, Any]]:
+    def _collection_call(self, sobject: str, op: str, chunk: list[dict[str, Any]]) -> list[Answer]:
         if op == "delete":
             params = {"ids": ",".join(p["Id"] for p in chunk), "allOrNone": "false"}
             send: Callable[[Salesforce], Any] = lambda sf: sf.restful(  # noqa: E731
@@ -178,11 +191,11 @@ def _json_value(value: Any) -> Any:
     raise TypeError(f"a {type(value).__name__} value cannot be sent to Salesforce")
 
 
-def _collection_result(op: str, result: Mapping[str, Any]) -> tuple[bool, Any, Any]:
+def _collection_result(op: str, result: Mapping[str, Any]) -> Answer:
     errors = result.get("errors") or []
     if result.get("success"):
-        return True, result.get("id"), None
+        return Answer(True, result.get("id"))
     if op == "delete" and errors and all(e.get("statusCode") == "ENTITY_IS_DELETED" for e in errors):
-        return True, result.get("id"), None  # already in the recycle bin: the wanted end state
+        return Answer(True, result.get("id"))  # already in the recycle bin: the wanted end state
     text = "; ".join(f"{e.get('statusCode', 'ERROR')}: {e.get('message', '')}" for e in errors)
-    return False, result.get("id"), text or "failed without an error message"
+    return Answer(False, result.get("id"), text or "failed without an error message")
