@@ -16,16 +16,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.changeset import Change, PairState, StepChanges
-from engine.connectors import Connector, FieldInfo, Write, WriteResult, capabilities
-from engine.errors import ApiBudgetError, ConnectorError, SyncmapError
+from engine.connectors import Connector, Write, WriteResult, capabilities
+from engine.errors import ApiBudgetError, SyncmapError
 from engine.expressions import field_path
 from engine.normalize import match_key_values, normalize_key
 from engine.plan import Step
-from engine.records import batched, get_path
+from engine.records import batched
 from engine.redact import shorten
 from engine.run import RunContext
 from engine.spool import Spool
-from engine.state import JournalEntry, Link, now
+from engine.state import Link, now
 
 WRITE_ORDER = {"create": 0, "update": 1, "delete": 2}
 
@@ -73,8 +73,7 @@ def apply_step(
                     context.state.clear_dead_letter(context.job, step.name, side, _origin_id(change))
                     if change.action == "create":
                         created.add(change, result.id)
-                        created.records.append((side, change.record_type, result.id, change.values))
-                        _link_created(context, step, side, change.record_type, change.origin or "",
+                        link_created(context, step, side, change.record_type, change.origin or "",
                                       change.source_id, result.id, f"created:{side}")  # fmt: skip
                 else:
                     error = shorten(result.error or "failed", 1000)
@@ -115,6 +114,7 @@ class Created:
     )  # side, type, id, values
 
     def add(self, change: Change, new_id: str) -> None:
+        self.records.append((change.side, change.record_type, new_id, change.values))
         if change.side == "target":
             self.for_source[change.source_id or new_id] = new_id
         else:
@@ -304,127 +304,7 @@ def _other(side: str) -> str:
     return "source" if side == "target" else "target"
 
 
-@dataclass
-class Reconciled:
-    """What the journal of interrupted runs settled: records found and linked, and the records
-    whose create may have happened but cannot be told (held, by step and origin id)."""
-
-    recovered: int = 0
-    held: dict[str, dict[str, str]] = field(default_factory=dict)  # step -> "<type> <id>" -> reason
-
-
-def reconcile(context: RunContext, steps: dict[str, Step]) -> Reconciled:
-    """Settle the writes a killed process left pending. A create whose outcome is unknown is
-    looked for by the id syncmap gave it, then by its match keys, then by the values it wrote
-    (among the records this job has not linked): one found is linked; none found means the call
-    never created it, and it is created again; several found are held for a person, never
-    guessed, and looked for again on every run."""
-    settled = Reconciled()
-    for entry in context.state.pending_journal(context.job):
-        step = steps.get(entry.step)
-        found: list[str] = []
-        if step is not None and entry.op == "create":
-            found = _find_created(context, step, entry)
-        if len(found) > 1:  # the record and every candidate wait: none may be paired elsewhere
-            reason = (
-                f"an interrupted run's create of {entry.origin_id} may have made one of "
-                f"{', '.join(f'{entry.record_type} {found_id}' for found_id in found)}, which hold exactly "
-                "what it wrote; held until all but one are deleted"
-            )
-            held = settled.held.setdefault(entry.step, {})
-            for ref in (entry.origin_id, *(f"{entry.record_type} {found_id}" for found_id in found)):
-                held[ref] = reason
-            continue
-        with context.state.transaction():
-            if found:
-                settled.recovered += 1
-                _link_created(context, step, entry.side, entry.record_type, entry.origin_id,
-                              entry.payload.get("source_id"), found[0], f"recovered:{entry.side}")  # fmt: skip
-            context.state.journal_done(
-                entry.id, "reconciled" if found else "abandoned", found[0] if found else None
-            )
-    return settled
-
-
-def _find_created(context: RunContext, step: Step, entry: JournalEntry) -> list[str]:
-    """The ids of the records an interrupted create may have made, most certain way first."""
-    connection = step.target.connection if entry.side == "target" else step.source.connection
-    connector = context.connector(connection)
-    planned = entry.payload.get("planned_id")
-    if planned:
-        return [planned] if connector.get(entry.record_type, [planned]) else []
-    by_key = _find_by_keys(context, connector, step, entry)
-    if by_key:
-        return [by_key]
-    return _find_by_values(context, connection, step, entry)
-
-
-def _find_by_keys(context: RunContext, connector: Connector, step: Step, entry: JournalEntry) -> str | None:
-    """The one record not linked in this step that holds a key the create wrote."""
-    values = entry.payload.get("values", {})
-    linked = _linked_ids(context, step, entry.side)
-    for key in step.match:
-        for name in key.target_fields if entry.side == "target" else ():
-            if values.get(name) in (None, ""):
-                continue
-            try:
-                found = [
-                    r for r in connector.find(entry.record_type, name, [values[name]]) if r.id not in linked
-                ]
-            except ConnectorError:
-                continue  # a field the system cannot search by: the next key, or the values
-            if len(found) == 1:
-                return found[0].id
-    return None
-
-
-def _linked_ids(context: RunContext, step: Step, side: str) -> set[str]:
-    links = context.state.links(context.job, step.name).values()
-    return {link.target_id if side == "target" else link.source_id for link in links}
-
-
-TEXT_TYPES = ("string", "phone", "email", "picklist", "url", "textarea", "id", "reference")
-
-
-def _find_by_values(context: RunContext, connection: str, step: Step, entry: JournalEntry) -> list[str]:
-    """Records holding every text value the create wrote and linked to nothing in this step."""
-    info = context.describe(connection, entry.record_type)
-    written = {
-        path: value
-        for path, value in _flatten(entry.payload.get("values", {}))
-        if isinstance(value, str) and value and info.fields.get(path, FieldInfo(path)).type in TEXT_TYPES
-    }
-    if not written:
-        return []
-    linked = _linked_ids(context, step, entry.side)
-    for path, value in written.items():
-        try:
-            candidates = context.connector(connection).find(entry.record_type, path, [value])
-        except ConnectorError:
-            continue  # a field the system cannot search by: try the next
-        return [
-            record.id
-            for record in candidates
-            if record.id not in linked
-            and all(_same(get_path(record.values, name), wanted) for name, wanted in written.items())
-        ]
-    return []
-
-
-def _flatten(values: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
-    for name, value in values.items():
-        if isinstance(value, dict):
-            yield from _flatten(value, f"{prefix}{name}.")
-        else:
-            yield prefix + name, value
-
-
-def _same(found: Any, wanted: str) -> bool:
-    """Text as a system keeps it may differ in case and surrounding space from what was sent."""
-    return isinstance(found, str) and found.strip().casefold() == wanted.strip().casefold()
-
-
-def _link_created(
+def link_created(
     context: RunContext, step: Step, side: str, record_type: str, origin: str,
     source_id: str | None, new_id: str, made_by: str,
 ) -> None:  # fmt: skip

@@ -21,7 +21,7 @@ from typing import Any
 import ijson
 
 from engine import remote
-from engine.apply import StepReport, apply_step, reconcile, write_counts
+from engine.apply import StepReport, apply_step, write_counts
 from engine.changeset import Change, ChangeSet, StepChanges
 from engine.compile import compile_plan
 from engine.connections import open_connectors
@@ -30,6 +30,7 @@ from engine.diagnostics import did_you_mean
 from engine.errors import ApiBudgetError, DocumentError, JobBusyError, SyncmapError, UsageError
 from engine.lease import JobLease
 from engine.plan import Plan, Step
+from engine.reconcile import reconcile
 from engine.resolve import find_project_root
 from engine.run import RunContext, run, run_step
 from engine.state import StateStore

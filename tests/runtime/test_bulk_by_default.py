@@ -5,6 +5,11 @@ Salesforce), not a fixed 200 that would never cross the Bulk threshold."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
 from pathlib import Path
 
 import yaml
@@ -81,3 +86,36 @@ def test_the_estimate_counts_a_job_per_hand_over():
     # what is left after the full jobs may be small enough for Collections
     assert write_calls({("Lead", "create"): 100_400}, 2_000, 200, 100_000) == 6 + 2
     assert write_calls({("Lead", "create"): 1_999, ("Lead", "update"): 0}, 2_000, 200, 100_000) == 10
+
+
+def test_a_sigkill_while_a_bulk_job_runs_loses_and_doubles_nothing(tmp_path):
+    """The apply is killed once its Bulk job is uploaded: the journal holds its creates as
+    pending, the org goes on processing the job, and the next run finds every record the job
+    created (by its match keys) instead of creating it again, then creates what is missing."""
+    root = _project(tmp_path)
+    with Sandbox() as org:
+        environ = sandbox_env(org.instance_url, org.session_id, org.ca_file)
+        sf = org.client()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "engine", "apply", "job.yaml"],
+            cwd=root, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while (
+            not sf.restful("jobs/ingest")["records"]
+            and process.poll() is None
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.01)
+        assert process.poll() is None, "the apply finished before it could be interrupted"
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+
+        resumed = run_syncmap("apply", "job.yaml", "--format", "json", cwd=root, env=environ, timeout=300)
+        assert resumed.returncode == 0, resumed.stderr
+        report = json.loads(resumed.stdout)
+        assert report["api_calls"]["salesforce"] < 30  # found a record type at a time, not one by one
+        emails = Counter(r["Email"] for r in sf.query_all("SELECT Email FROM Lead")["records"])
+        assert len(emails) == PEOPLE and set(emails.values()) == {1}  # none lost, none doubled
+        again = run_syncmap("plan", "job.yaml", "--detailed-exitcode", cwd=root, env=environ, timeout=120)
+        assert again.returncode == 0, again.stdout
