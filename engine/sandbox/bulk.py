@@ -217,10 +217,15 @@ def _process(api: SandboxApi, job: Job) -> None:
             return
         job.columns = header
         pending += [(header, cells) for cells in records]
+    fail_after = api.faults.settings.bulk_fail_after
     try:
         for start in range(0, len(pending), INGEST_CHUNK):
             if job.state == "Aborted":
                 job.unprocessed = [cells for _, cells in pending[start:]]
+                return
+            if fail_after and start >= fail_after:  # as a job that met an org limit or an internal error
+                job.unprocessed = [cells for _, cells in pending[start:]]
+                job.state, job.error_message = "Failed", "InternalError : the job stopped partway"
                 return
             with api.org.store.transaction():
                 for header, cells in pending[start : start + INGEST_CHUNK]:
@@ -307,6 +312,8 @@ def set_query_state(api: SandboxApi, request: Request, job_id: str) -> Response:
 
 
 def get_job(api: SandboxApi, request: Request, kind: str, job_id: str) -> Response:
+    if api.faults.settings.bulk_status_unavailable:
+        raise ApiError(503, "SERVER_UNAVAILABLE", "Server temporarily unavailable")
     return json_response(api.bulk.get(job_id, kind).info(api.org, request.api_version))
 
 

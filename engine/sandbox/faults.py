@@ -26,13 +26,15 @@ class FaultSettings:
     lock_rate: float = 0.0
     delay_ms: int = 0
     seed: int = 0
+    bulk_fail_after: int = 0  # an ingest job fails once it wrote this many rows (0: never)
+    bulk_status_unavailable: bool = False  # a job's status answers 503 while its rows are written
 
     def __post_init__(self) -> None:
         for name in ("request_limit_rate", "unavailable_rate", "lock_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
-        if self.delay_ms < 0:
-            raise ValueError("delay_ms must not be negative")
+        if self.delay_ms < 0 or self.bulk_fail_after < 0:
+            raise ValueError("delay_ms and bulk_fail_after must not be negative")
 
 
 class Faults:

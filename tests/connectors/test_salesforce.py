@@ -61,7 +61,13 @@ def small_pages():
 def sb(sandbox):
     served(sandbox)  # the previous test's last lines are in: they must not land in this test's log
     sandbox.reset()
-    sandbox.set_faults(request_limit_rate=0.0, unavailable_rate=0.0, lock_rate=0.0)
+    sandbox.set_faults(
+        request_limit_rate=0.0,
+        unavailable_rate=0.0,
+        lock_rate=0.0,
+        bulk_fail_after=0,
+        bulk_status_unavailable=False,
+    )
     LOG.clear()
     return sandbox
 
@@ -573,6 +579,34 @@ def test_bulk_api_above_the_threshold_maps_results_back_in_order(sb, connect):
     )
     assert all(r.ok for r in deleted) and count(sb) == 0
     assert connector.calls["describe"] == 1 and polls(connector.calls["bulk"], jobs=3) >= 3
+
+
+def test_rows_a_failed_bulk_job_never_reached_go_through_collections(sb, connect):
+    connector = connect()
+    sb.set_faults(bulk_fail_after=2_000)  # the job stops after its first chunk of 2,000 rows
+    results = connector.write("Contact", creates(2_500))
+    assert all(r.ok for r in results) and len({r.id for r in results}) == 2_500
+    assert count(sb) == 2_500
+    assert connector.calls["collections"] == 3  # the 500 rows the job never reached, 200 a call
+
+
+def test_creates_of_a_bulk_job_that_cannot_be_followed_to_its_end_are_unknown(sb, connect):
+    """The job's status cannot be read: its creates may have happened (here the org writes them
+    all), so none is answered failed, which would send it again; the journal looks for them."""
+    connector = connect(max_retries=1, retry_delay_seconds=0.001)
+    sb.set_faults(bulk_status_unavailable=True)
+    results = connector.write("Contact", creates(2_100))
+    assert all(r.unknown and not r.ok for r in results)
+    assert "could not be followed to its end" in results[0].error
+    deadline = time.monotonic() + 30
+    while count(sb) < 2_100 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert count(sb) == 2_100
+    updates = [Write(f"u{i}", "update", "Contact", id=r["Id"], values={"Title": "x"}) for i, r in enumerate(
+        sb.client().query_all("SELECT Id FROM Contact")["records"]
+    )]  # fmt: skip
+    updated = connector.write("Contact", updates)  # an update may be sent again: it fails, not unknown
+    assert not any(r.unknown for r in updated) and not any(r.ok for r in updated)
 
 
 # --- retries, call counts and secrets ----------------------------------------------------------------
