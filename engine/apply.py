@@ -35,6 +35,36 @@ class StepReport:
     step: str
     written: int = 0
     failed: list[tuple[Change, str]] = field(default_factory=list)
+    failed_pairs: set[str] = field(default_factory=set)  # source ids (or record ids) of failed writes
+
+
+def _record_outcomes(
+    context: RunContext, step: Step, side: str, outcomes: list[tuple[int, Change, WriteResult]],
+    report: StepReport, created: Created,
+) -> None:  # fmt: skip
+    """A batch's outcomes, new ids and links, in a few statements: a write whose outcome is
+    unknown stays pending in the journal (the next run looks for its record); a failed one is
+    a dead letter of the record it came from, read again next run."""
+    state, job = context.state, context.job
+    state.journal_settle((ref, "done" if r.ok else "failed", r.id) for ref, _, r in outcomes if not r.unknown)
+    written, links = [], []
+    for _, change, result in outcomes:
+        if result.ok:
+            written.append(_origin_id(change))
+            if change.action == "create":
+                created.add(change, result.id)
+                links.append(created_link(side, change.record_type, change.origin or "", change.source_id,
+                                          result.id, f"created:{side}"))  # fmt: skip
+        else:
+            error = shorten(result.error or "failed", 1000)
+            report.failed.append((change, error))
+            report.failed_pairs.add(
+                change.source_id or change.record_id or result.id or change.planned_id or ""
+            )
+            state.dead_letter(job, step.name, _other(side), _origin_id(change), error)
+    report.written += len(written)
+    state.clear_dead_letters(job, step.name, _other(side), written)
+    state.save_links(job, step.name, links)
 
 
 def apply_step(
@@ -50,42 +80,28 @@ def apply_step(
     (``write_batch_size``: a Bulk job's worth for Salesforce) unless ``batch_size`` says fewer."""
     report, created = StepReport(step.name), Created()
     _within_budget(changes, step, context)
-    failed_pairs: set[str] = set()
     windows: dict[tuple[str, bool], tuple[str, str]] = {}  # (side, creates) -> (first sent, last answered)
     for side, connector, record_type, batch in _write_batches(changes.writes, step, context, batch_size):
         with context.state.transaction():
             _still_ours(context)
-            refs = [_journal(context, step, run_id, change) for change in batch]
+            refs = context.state.journal_intents(context.job, step.name, run_id, [_intent(c) for c in batch])
         writes = [
             Write(str(ref), change.action, change.record_type, change.record_id, change.values)
             for ref, change in zip(refs, batch, strict=True)
         ]
         results = _write_timed(windows, side, connector, record_type, writes)
-        # the batch's outcome, new ids and links, together; recorded even if the lease was lost
-        # meanwhile: these writes happened, and whoever runs the job next must know of them
+        # recorded even if the lease was lost meanwhile: these writes happened, and whoever runs
+        # the job next must know of them
         with context.state.transaction():
-            for ref, change, result in zip(refs, batch, results, strict=True):
-                if not result.unknown:  # an unknown outcome stays pending: the next run looks for it
-                    context.state.journal_done(ref, "done" if result.ok else "failed", result.id)
-                record_id = change.record_id or result.id or change.planned_id or ""
-                if result.ok:
-                    report.written += 1
-                    context.state.clear_dead_letter(context.job, step.name, side, _origin_id(change))
-                    if change.action == "create":
-                        created.add(change, result.id)
-                        link_created(context, step, side, change.record_type, change.origin or "",
-                                      change.source_id, result.id, f"created:{side}")  # fmt: skip
-                else:
-                    error = shorten(result.error or "failed", 1000)
-                    report.failed.append((change, error))
-                    failed_pairs.add(change.source_id or record_id)
-                    context.state.dead_letter(context.job, step.name, _other(side), _origin_id(change), error)
+            _record_outcomes(
+                context, step, side, list(zip(refs, batch, results, strict=True)), report, created
+            )
         if progress:
             progress(len(batch))
     _give_new_ids_to_keys(changes, step, context, created, report, windows)
     with context.state.transaction():
         _still_ours(context)
-        _record_pairs(changes, step, context, created, failed_pairs)
+        _record_pairs(changes, step, context, created, report.failed_pairs)
         for side, value in changes.watermarks.items():
             context.state.save_watermark(context.job, step.name, side, value, changes.seen.get(side, {}))
         for (side, creates), (started, ended) in windows.items():
@@ -235,12 +251,10 @@ def _write_batches(
             yield group[0], connectors[group[0]], group[1], batch
 
 
-def _journal(context: RunContext, step: Step, run_id: int, change: Change) -> int:
+def _intent(change: Change) -> tuple[str, str, str, str, str | None, dict[str, Any]]:
+    """A change as the journal records it before it is sent."""
     payload = {"source_id": change.source_id, "planned_id": change.planned_id, "values": change.values}
-    return context.state.journal_intent(
-        context.job, step.name, run_id, change.action, change.side, change.record_type,
-        change.origin or "", change.record_id, payload,
-    )  # fmt: skip
+    return change.action, change.side, change.record_type, change.origin or "", change.record_id, payload
 
 
 def _record_pairs(
@@ -250,6 +264,7 @@ def _record_pairs(
     for source_id in changes.unlinks:
         if source_id:
             state.drop_link(job, step.name, source_id)
+    links, agreed = [], []
     for pair in changes.pairs:
         if pair.source_id in failed:
             continue
@@ -263,20 +278,18 @@ def _record_pairs(
             target_id = pair.target_id or created.for_source.get(pair.source_id)
             if target_id is None:
                 continue
-        state.save_link(
-            job, step.name, Link(pair.source_type, source_id, pair.target_type, target_id, pair.made_by)
-        )
-        state.save_snapshot(job, step.name, source_id, pair.synced, pair.target_known)
+        links.append(Link(pair.source_type, source_id, pair.target_type, target_id, pair.made_by))
+        agreed.append((source_id, pair.synced, pair.target_known))
+    state.save_links(job, step.name, links)
+    state.save_snapshots(job, step.name, agreed)
     state.forget_targets(job, step.name, changes.unsure_targets | failed)
-    for side in ("source", "target"):
-        _remember_keys(changes, step, context, side)
+    for side in ("source", "target"):  # the keys of the records read, for matching in later runs
+        keys = (
+            (record_type, record_id, keys, modified)
+            for record_type, record_id, modified, keys in changes.keys[side]
+        )
+        state.save_keys(job, step.name, side, keys)
     _remember_created_keys(step, context, created)
-
-
-def _remember_keys(changes: StepChanges, step: Step, context: RunContext, side: str) -> None:
-    """Persist the match keys of the records this run read, for matching in later runs."""
-    for record_type, record_id, modified, keys in changes.keys[side]:
-        context.state.save_keys(context.job, step.name, side, record_type, record_id, keys, modified)
 
 
 def _remember_created_keys(step: Step, context: RunContext, created: Created) -> None:
@@ -284,11 +297,17 @@ def _remember_created_keys(step: Step, context: RunContext, created: Created) ->
     syncmap created is not read back (nobody changed it since), yet a record arriving later
     with its key must find it, not make a duplicate."""
     region, written = context.plan.defaults.phone_region, now()
-    for side, record_type, record_id, values in created.records:
-        keys = [
-            (i, key) for i, _, key in match_key_values(step.match, side, values, region) if key is not None
+    for side in ("source", "target"):
+        records = [
+            (record_type, record_id, values)
+            for s, record_type, record_id, values in created.records
+            if s == side
         ]
-        context.state.save_keys(context.job, step.name, side, record_type, record_id, keys, written)
+        context.state.save_keys(context.job, step.name, side, (
+            (record_type, record_id, [(i, key) for i, _, key in match_key_values(step.match, side, values, region)
+                                      if key is not None], written)
+            for record_type, record_id, values in records
+        ))  # fmt: skip
 
 
 def _origin_id(change: Change) -> str:
@@ -304,19 +323,16 @@ def _other(side: str) -> str:
     return "source" if side == "target" else "target"
 
 
-def link_created(
-    context: RunContext, step: Step, side: str, record_type: str, origin: str,
-    source_id: str | None, new_id: str, made_by: str,
-) -> None:  # fmt: skip
-    """Link a record created for ``origin`` (`<type> <id>` on the other side) at once, so a run
-    killed later in its step finds it by id. Its agreed values are saved with the step's end;
-    without them the pair is decided as a first match, which never blanks a value."""
+def created_link(
+    side: str, record_type: str, origin: str, source_id: str | None, new_id: str, made_by: str
+) -> Link:
+    """The link of a record created for ``origin`` (`<type> <id>` on the other side), saved at
+    once so a run killed later in its step finds it by id. Its agreed values are saved with the
+    step's end; without them the pair is decided as a first match, which never blanks a value."""
     origin_type, _, origin_id = origin.partition(" ")
     if side == "target":
-        link = Link(origin_type, source_id or origin_id, record_type, new_id, made_by)
-    else:
-        link = Link(record_type, new_id, origin_type, origin_id, made_by)
-    context.state.save_link(context.job, step.name, link)
+        return Link(origin_type, source_id or origin_id, record_type, new_id, made_by)
+    return Link(record_type, new_id, origin_type, origin_id, made_by)
 
 
 def _write_timed(

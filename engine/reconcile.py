@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.apply import link_created
+from engine.apply import created_link
 from engine.connectors import Connector, FieldInfo
 from engine.errors import ConnectorError
 from engine.plan import Step
@@ -55,8 +55,9 @@ def reconcile(context: RunContext, steps: dict[str, Step]) -> Reconciled:
                 continue
             if ids:
                 settled.recovered += 1
-                link_created(context, steps[entry.step], entry.side, entry.record_type, entry.origin_id,
-                             entry.payload.get("source_id"), ids[0], f"recovered:{entry.side}")  # fmt: skip
+                link = created_link(entry.side, entry.record_type, entry.origin_id,
+                                    entry.payload.get("source_id"), ids[0], f"recovered:{entry.side}")  # fmt: skip
+                context.state.save_link(context.job, entry.step, link)
             context.state.journal_done(
                 entry.id, "reconciled" if ids else "abandoned", ids[0] if ids else None
             )

@@ -4,7 +4,7 @@ the dead letters (records that failed, read again next run) and the records held
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from engine.redact import redact
@@ -20,40 +20,40 @@ class JournalTables:
     # -- journal -----------------------------------------------------------------------------------
 
     def journal_intent(
-        self,
-        job: str,
-        step: str,
-        run_id: int,
-        op: str,
-        side: str,
-        record_type: str,
-        origin_id: str,
-        record_id: str | None,
-        payload: dict,
-    ) -> int:
-        cursor = self.db.execute(
-            "INSERT INTO journal (job, step, run_id, op, side, record_type, origin_id, record_id, payload, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        self, job: str, step: str, run_id: int, op: str, side: str, record_type: str,
+        origin_id: str, record_id: str | None, payload: dict,
+    ) -> int:  # fmt: skip
+        return self.journal_intents(
+            job, step, run_id, [(op, side, record_type, origin_id, record_id, payload)]
+        )[0]
+
+    def journal_intents(
+        self, job: str, step: str, run_id: int, writes: Sequence[tuple[str, str, str, str, str | None, dict]]
+    ) -> list[int]:
+        """Record writes about to be sent, each (op, side, record type, origin id, record id,
+        payload), in one statement; their journal ids, in order. Inside the caller's transaction,
+        which holds the store, so the ids are given here."""
+        first = self.db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM journal").fetchone()[0]
+        stamp = now()
+        self.db.executemany(
+            "INSERT INTO journal (id, job, step, run_id, op, side, record_type, origin_id, record_id, payload, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                job,
-                step,
-                run_id,
-                op,
-                side,
-                record_type,
-                origin_id,
-                record_id,
-                json.dumps(payload, default=str),
-                now(),
+                (first + n, job, step, run_id, op, side, record_type, origin, record_id,
+                 json.dumps(payload, default=str), stamp)
+                for n, (op, side, record_type, origin, record_id, payload) in enumerate(writes)
             ),
-        )
-        return cursor.lastrowid
+        )  # fmt: skip
+        return list(range(first, first + len(writes)))
 
     def journal_done(self, entry_id: int, state: str = "done", record_id: str | None = None) -> None:
-        """Settle a write: its state, and the id of the record it wrote (a create's new id)."""
-        self.db.execute(
+        self.journal_settle([(entry_id, state, record_id)])
+
+    def journal_settle(self, outcomes: Iterable[tuple[int, str, str | None]]) -> None:
+        """Settle writes, each (journal id, state, the id of the record it wrote: a create's new id)."""
+        self.db.executemany(
             "UPDATE journal SET state=?, record_id=COALESCE(?, record_id) WHERE id=?",
-            (state, record_id, entry_id),
+            ((state, record_id, entry_id) for entry_id, state, record_id in outcomes),
         )
 
     def pending_journal(self, job: str) -> list[JournalEntry]:
@@ -73,10 +73,10 @@ class JournalTables:
             (job, step, side, record_id, redact(error), stamp, stamp),
         )
 
-    def clear_dead_letter(self, job: str, step: str, side: str, record_id: str) -> None:
-        self.db.execute(
+    def clear_dead_letters(self, job: str, step: str, side: str, record_ids: Iterable[str]) -> None:
+        self.db.executemany(
             "DELETE FROM dead_letters WHERE job=? AND step=? AND side=? AND record_id=?",
-            (job, step, side, record_id),
+            ((job, step, side, record_id) for record_id in record_ids),
         )
 
     def dead_letters(self, job: str, step: str | None = None) -> list[dict[str, Any]]:

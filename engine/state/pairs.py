@@ -4,7 +4,7 @@ index of the records read."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from engine.state.database import Database
@@ -27,24 +27,34 @@ class PairTables:
         return {row[1]: Link(*row) for row in rows}
 
     def save_link(self, job: str, step: str, link: Link) -> None:
-        """Save a link; a target record linked anew leaves its old source, unless the link shares
-        it (`duplicates: link_all`: several source records of one person, one target)."""
-        if not link.shared:
-            self.db.execute(
-                "DELETE FROM links WHERE job=? AND step=? AND target_id=? AND made_by NOT LIKE 'shared:%'",
-                (job, step, link.target_id),
-            )
-        self.db.execute(
+        self.save_links(job, step, [link])
+
+    def save_links(self, job: str, step: str, links: Sequence[Link]) -> None:
+        """Save links, in order; a target record linked anew leaves its old source, unless the
+        link shares it (`duplicates: link_all`: several source records of one person, one target)."""
+        latest = {link.target_id: position for position, link in enumerate(links) if not link.shared}
+        kept = [
+            link for position, link in enumerate(links) if link.shared or latest[link.target_id] == position
+        ]
+        self.db.executemany(
+            "DELETE FROM links WHERE job=? AND step=? AND target_id=? AND made_by NOT LIKE 'shared:%'",
+            ((job, step, target_id) for target_id in latest),
+        )
+        stamp = now()
+        self.db.executemany(
             "INSERT OR REPLACE INTO links VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                job,
-                step,
-                link.source_type,
-                link.source_id,
-                link.target_type,
-                link.target_id,
-                link.made_by,
-                now(),
+                (
+                    job,
+                    step,
+                    link.source_type,
+                    link.source_id,
+                    link.target_type,
+                    link.target_id,
+                    link.made_by,
+                    stamp,
+                )
+                for link in kept
             ),
         )
 
@@ -78,11 +88,18 @@ class PairTables:
     def save_snapshot(
         self, job: str, step: str, source_id: str, synced: dict[str, Any], target_known: bool = False
     ) -> None:
-        """The values a pair agreed on; ``target_known`` when they are the target record's values
-        as of the agreement (it was read or written then), so a later run may stand them in for it."""
-        self.db.execute(
+        self.save_snapshots(job, step, [(source_id, synced, target_known)])
+
+    def save_snapshots(self, job: str, step: str, agreed: Iterable[tuple[str, dict[str, Any], bool]]) -> None:
+        """The values pairs agreed on, as (source id, values, target known): ``target_known`` when
+        they are the target record's values as of the agreement (it was read or written then), so
+        a later run may stand them in for it."""
+        self.db.executemany(
             "INSERT OR REPLACE INTO snapshots (job, step, source_id, synced, target_known) VALUES (?, ?, ?, ?, ?)",
-            (job, step, source_id, json.dumps(synced, sort_keys=True, default=str), int(target_known)),
+            (
+                (job, step, source_id, json.dumps(synced, sort_keys=True, default=str), int(known))
+                for source_id, synced, known in agreed
+            ),
         )
 
     def forget_targets(self, job: str, step: str, source_ids: Iterable[str]) -> None:
@@ -117,16 +134,20 @@ class PairTables:
         job: str,
         step: str,
         side: str,
-        record_type: str,
-        record_id: str,
-        keys: Iterable[tuple[int, str]],
-        modified: str | None,
+        records: Iterable[tuple[str, str, Iterable[tuple[int, str]], str | None]],
     ) -> None:
-        self.db.execute(
+        """The match keys of records of ``side`` as (record type, record id, keys, modified),
+        replacing what was known of them."""
+        records = list(records)
+        self.db.executemany(
             "DELETE FROM match_keys WHERE job=? AND step=? AND side=? AND record_id=?",
-            (job, step, side, record_id),
+            ((job, step, side, record_id) for _, record_id, _, _ in records),
         )
         self.db.executemany(
             "INSERT INTO match_keys VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(job, step, side, record_type, record_id, index, value, modified) for index, value in keys],
+            (
+                (job, step, side, record_type, record_id, index, value, modified)
+                for record_type, record_id, keys, modified in records
+                for index, value in keys
+            ),
         )

@@ -393,3 +393,14 @@ def test_a_side_naming_an_id_field_its_connection_does_not_use_is_an_error(store
     )
     assert "leave `id:` out" in excinfo.value.hint
     assert open_job(document.replace(" id: contact_id,", "")).plan_changes().counts()["create"] == 1
+
+
+def test_a_dead_letter_is_cleared_once_its_record_is_written(stores, open_job, tmp_path):
+    platform, crm = stores
+    (tmp_path / "crm").mkdir()
+    (tmp_path / "crm" / "Lead.jsonl").write_text("")
+    platform.seed("contacts", [{"id": "p1", "first_name": "Ana", "phone": "4155550100"}])
+    assert open_job(FAILING).apply().failed == 1
+    fixed = open_job()  # the same job, its target now writable
+    assert fixed.apply().failed == 0 and len(crm.records("Lead")) == 1
+    assert fixed.state.dead_letters(fixed.name) == []

@@ -25,7 +25,7 @@ from engine.errors import ConnectorError
 
 log = logging.getLogger(__name__)
 
-BULK_POLL_SECONDS = (0.5, 10.0)  # first and longest wait between Bulk job status checks
+BULK_POLL_SECONDS = (0.2, 10.0)  # shortest and longest wait before a Bulk job status check
 BULK_TIMEOUT_SECONDS = 3600
 
 
@@ -82,7 +82,7 @@ class BulkJob:
                 raise self._unknown(e) from e
         except ConnectorError as e:
             raise self._unknown(e) from e
-        state = self._wait()
+        state = self._wait(len(rows))
         if state["state"] != "JobComplete":
             log.warning("Bulk API job %s ended %s: %s", self.id, state["state"], state.get("errorMessage"))
         try:
@@ -90,21 +90,29 @@ class BulkJob:
         except ConnectorError as e:
             raise self._unknown(e) from e
 
-    def _wait(self) -> dict[str, Any]:
-        delay, deadline = BULK_POLL_SECONDS[0], time.monotonic() + BULK_TIMEOUT_SECONDS
+    def _wait(self, rows: int) -> dict[str, Any]:
+        """The job's state once it ended. Each wait is as long as the job's progress so far says
+        the rest will take (within BULK_POLL_SECONDS, doubling while it shows none): few status
+        requests, and the end noticed soon after it comes."""
+        shortest, longest = BULK_POLL_SECONDS
+        started = time.monotonic()
+        delay = shortest
         while True:
+            time.sleep(delay)
             try:
                 state = self._json("GET", f"jobs/ingest/{self.id}")
             except ConnectorError as e:
                 raise self._unknown(e) from e
             if state.get("state") in ("JobComplete", "Failed", "Aborted"):
                 return state
-            if time.monotonic() > deadline:
+            elapsed = time.monotonic() - started
+            if elapsed > BULK_TIMEOUT_SECONDS:
                 raise self._unknown(
                     ConnectorError(f"still {state.get('state')} after {BULK_TIMEOUT_SECONDS} s")
                 )
-            time.sleep(delay)
-            delay = min(BULK_POLL_SECONDS[1], delay * 2)
+            done = int(state.get("numberRecordsProcessed") or 0)
+            left = elapsed * (rows - done) / done if done else delay * 2
+            delay = min(longest, max(shortest, left * 1.1))
 
     def _unknown(self, error: ConnectorError) -> OutcomeUnknown:
         return OutcomeUnknown(
