@@ -23,6 +23,7 @@ from engine.sandbox.values import format_datetime, parse_datetime
 MAX_OFFSET = 2000
 Predicate = Callable[[dict[str, Any], "_Context"], bool]
 Lookup = tuple[str, tuple[Any, ...], bool]  # field, the values it may hold, compared without case
+Since = tuple[str, str]  # a datetime field, and the earliest time it may hold
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class CompiledQuery:
     limit: int | None
     offset: int | None
     lookup: Lookup | None = None  # the candidates, when the condition names them by one field
+    since: Since | None = None  # or when it bounds a datetime field from below (an incremental read)
 
     @property
     def columns(self) -> list[str]:
@@ -102,6 +104,7 @@ def compile_query(text: str, schema: Schema) -> CompiledQuery:
         count=tree.count,
         where=binder.condition(tree.where) if tree.where else None,
         lookup=binder.lookup(tree.where) if tree.where else None,
+        since=binder.since(tree.where) if tree.where else None,
         order=tuple((binder.path(k.field), k.descending, k.nulls_last) for k in tree.order),
         limit=tree.limit,
         offset=tree.offset,
@@ -115,7 +118,9 @@ class QueryRun:
         self.query = query
         self.org = org
         self._context = _Context(org)
-        if query.lookup is None:
+        if query.lookup is None and query.since is not None:
+            records = org.store.find_since(query.sobject.name, *query.since, include_deleted)
+        elif query.lookup is None:
             records = org.store.scan(query.sobject.name, include_deleted)
         else:
             field, values, ignore_case = query.lookup
@@ -245,6 +250,19 @@ class _Binder:
                 False,
             )
         return None
+
+    def since(self, condition: soql.Condition) -> Since | None:
+        """The datetime field and earliest time a condition requires (`SystemModstamp >= ...`,
+        alone or ANDed with others), for the store to find the candidates by index as an org
+        does an incremental read; the whole condition is still applied to them."""
+        if isinstance(condition, soql.Logical) and condition.op == "AND":
+            return next(filter(None, (self.since(operand) for operand in condition.operands)), None)
+        if not isinstance(condition, soql.Comparison) or condition.op not in (">=", ">"):
+            return None
+        path = self.path(condition.field)
+        if path.steps or path.field.type != "datetime" or condition.value.kind != "datetime":
+            return None
+        return path.field.name, self.operand(path.field, condition.value, condition.op)
 
     def comparison(self, comparison: soql.Comparison) -> Predicate:
         path = self.path(comparison.field)

@@ -136,6 +136,21 @@ class Store:
                 found += self._db.execute(sql, (sobject, *chunk)).fetchall()
         return [json.loads(body) for _, body in sorted(dict(found).items())]
 
+    def find_since(
+        self, sobject: str, field: str, earliest: str, include_deleted: bool = False
+    ) -> list[dict[str, Any]]:
+        """Records whose datetime field is at or after ``earliest`` (both in Salesforce's one
+        spelling, which sorts as text), in id order, through the field's index."""
+        if not FIELD_NAME.fullmatch(field):
+            raise ValueError(f"not a field name: {field!r}")
+        column = f"json_extract(body, '$.{field}')"
+        self._index(sobject, field, column)
+        live = "" if include_deleted else " AND deleted = 0"
+        sql = f"SELECT body FROM records WHERE sobject = ?{live} AND {column} >= ? ORDER BY id"
+        with self._lock:
+            rows = self._db.execute(sql, (sobject, earliest)).fetchall()
+        return [json.loads(body) for (body,) in rows]
+
     def _index(self, sobject: str, field: str, column: str) -> None:
         name = f"by_{sobject}_{field}{'_ci' if column.startswith('lower') else ''}"
         if name not in self._indexes:

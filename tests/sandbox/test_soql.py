@@ -1,6 +1,7 @@
 """SOQL through the real client: golden cases from data/soql_cases.yaml, then the shapes that
 cases cannot express (nested parents, queryMore paging, queryAll, id filters)."""
 
+import time
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,27 @@ def test_ids_filter_in_15_or_18_characters(soql_sf):
 def test_batch_size_header_sets_the_page_size(soql_sf):
     result = soql_sf.query("SELECT Id FROM Lead", headers={"Sforce-Query-Options": "batchSize=200"})
     assert result["done"] is True and len(result["records"]) == 6
+
+
+def test_an_incremental_read_by_systemmodstamp_finds_exactly_the_records_changed_since(fresh_sandbox):
+    """A lower bound on a datetime field is answered through an index, as an org's incremental
+    read is: what came before left out, other conditions still applied, deleted records only
+    through queryAll."""
+    sf = fresh_sandbox.client()
+    early = [sf.Contact.create({"LastName": f"Early{i}"})["id"] for i in range(3)]
+    time.sleep(1.1)  # SystemModstamp keeps milliseconds; a clear second apart
+    late = [sf.Contact.create({"LastName": f"Late{i}"})["id"] for i in range(3)]
+    sf.Contact.delete(late[2])
+    bound = sf.query(f"SELECT SystemModstamp FROM Contact WHERE Id = '{late[0]}'")["records"][0][
+        "SystemModstamp"
+    ]
+    since = bound.replace(".000+0000", "Z").split(".")[0] + "Z" if "." in bound else bound
+    found = sf.query(f"SELECT Id FROM Contact WHERE SystemModstamp >= {since}")["records"]
+    assert {r["Id"] for r in found} == set(late[:2])
+    narrowed = sf.query(f"SELECT Id FROM Contact WHERE SystemModstamp >= {since} AND LastName = 'Late1'")
+    assert [r["Id"] for r in narrowed["records"]] == [late[1]]
+    with_deleted = sf.query_all(
+        f"SELECT Id FROM Contact WHERE SystemModstamp >= {since}", include_deleted=True
+    )
+    assert {r["Id"] for r in with_deleted["records"]} == set(late)
+    assert not set(early) & {r["Id"] for r in with_deleted["records"]}
