@@ -39,14 +39,14 @@ ReasonCode = Literal[
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FieldChange:
     field: str
     old: Any
     new: Any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     """One decision about one record."""
 
@@ -68,7 +68,7 @@ class Change:
 CHANGE_FIELDS = tuple(f.name for f in dataclasses.fields(Change))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PairState:
     """What apply records for a linked pair once its writes succeed."""
 

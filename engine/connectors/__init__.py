@@ -103,7 +103,7 @@ def keep_declaration(
     declared[object_type] = declaration
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Record:
     """One record as read from a system; ``values`` holds every field, the id included.
 
@@ -119,7 +119,7 @@ class Record:
     unreadable: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Write:
     """One change to make; ``ref`` is the caller's key to find the matching result."""
 
@@ -130,7 +130,7 @@ class Write:
     values: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WriteResult:
     """The outcome of one write. ``unknown``: it may have happened (a create whose answer was
     lost, or came without the new id); the journal keeps it open, and the next run looks for the
