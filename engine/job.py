@@ -217,8 +217,8 @@ class Job:
 
     def plan_changes(self) -> ChangeSet:
         """The dry run: decide everything, write nothing (not even to the state store)."""
+        before = self.api_calls()  # the describes of the check are made by an apply too
         self.check_systems()
-        before = self.api_calls()
         changeset = run(self.plan, self.steps, self.context(applying=False))
         changeset.api_estimate = self.estimate_calls(changeset, before)
         return changeset

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from simple_salesforce import Salesforce
 
 BULK_JOB_CALLS = 6  # create, upload, close, a status check, successful and failed results
+LONG_JOB_ROWS = 10_000  # a job of more rows is still running at its first status check: one more
 
 
 class OrgUsage:
@@ -43,5 +44,8 @@ def write_calls(
     for count in counts.values():
         full, rest = divmod(count, job_size)
         for size in [job_size] * full + [rest]:
-            calls += BULK_JOB_CALLS if size > bulk_threshold else math.ceil(size / batch_size)
+            if size > bulk_threshold:
+                calls += BULK_JOB_CALLS + (size > LONG_JOB_ROWS)
+            else:
+                calls += math.ceil(size / batch_size)
     return calls
