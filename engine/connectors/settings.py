@@ -89,7 +89,8 @@ class SqlSettings(Settings):
 
 class SalesforceSettings(Settings):
     """A Salesforce org through its REST API. Sign in with `instance_url` + `session_id`,
-    `username` + `password` + `security_token`, or `client_id` + `client_secret` + `domain`."""
+    `username` + `password` + `security_token`, `client_id` + `client_secret` + `domain`, or
+    `client_id` + `username` + `private_key_file` (the JWT bearer flow)."""
 
     instance_url: str | None = Field(
         None, description="The org's URL, e.g. `https://acme.my.salesforce.com`."
@@ -101,6 +102,14 @@ class SalesforceSettings(Settings):
     domain: str | None = Field(None, description="`login` (production), `test` (sandboxes) or a My Domain.")
     client_id: str | None = Field(None, description="A connected app's consumer key (client credentials).")
     client_secret: str | None = secret("The connected app's consumer secret", None)
+    private_key_file: str | None = Field(
+        None,
+        description="The PEM private key the JWT bearer flow signs with (the app holds its certificate).",
+    )
+    login_url: str | None = Field(
+        None,
+        description="Where to sign in (default `https://<domain>.salesforce.com`), e.g. a My Domain URL.",
+    )
     api_version: str | None = Field(None, description="The REST API version, e.g. `59.0`.")
     ca_file: str | None = Field(
         None, description="A CA bundle: only for `syncmap sandbox`'s local certificate."

@@ -7,10 +7,11 @@ Transport-free on purpose: ``server.py`` only moves bytes between sockets and th
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from engine.sandbox import bulk, composite, rest
+from engine.sandbox import bulk, composite, oauth, rest
 from engine.sandbox.bulk import BulkJobs
 from engine.sandbox.errors import ApiError, not_found
 from engine.sandbox.faults import Faults
@@ -39,6 +40,8 @@ class SandboxApi:
         self.daily_api_requests = daily_api_requests
         self.session_id = session_id
         self.other_sessions: dict[str, str] = {}  # session id -> username of another user
+        self.connected_apps: dict[str, oauth.ConnectedApp] = {}  # by client id
+        self.passwords: dict[str, str] = {}  # username -> password (with its security token)
         self.pages = QueryPages(page_size)
         self.faults = faults
         self.stats = ApiStats()
@@ -82,6 +85,17 @@ class SandboxApi:
         usage = f"api-usage={min(self.stats.total(), self.daily_api_requests)}/{self.daily_api_requests}"
         response.headers["Sforce-Limit-Info"] = usage
         return route.kind, response
+
+    def oauth_token(self, body: bytes, instance_url: str) -> Response:
+        """``POST /services/oauth2/token`` (see ``oauth.py``)."""
+        return oauth.token(body, instance_url, self.connected_apps, self.passwords, self.new_session)
+
+    def new_session(self, username: str) -> tuple[str, str]:
+        """A new session acting as a user of the org (created on first use): (session id, user id)."""
+        user_id = self.org.ensure_user(username)
+        session_id = "00D8d0000000001!" + secrets.token_urlsafe(32)
+        self.other_sessions[session_id] = username
+        return session_id, user_id
 
     def admin(self, method: str, path: str, body: Any) -> Response:
         """``GET /_sandbox/stats``, ``GET|POST /_sandbox/faults``, ``POST /_sandbox/reset``."""

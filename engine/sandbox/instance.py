@@ -23,6 +23,7 @@ from engine.errors import UsageError
 from engine.sandbox import seed as seeding
 from engine.sandbox.api import SandboxApi
 from engine.sandbox.faults import Faults, FaultSettings
+from engine.sandbox.oauth import ConnectedApp
 from engine.sandbox.org import Org
 from engine.sandbox.rest import API_VERSIONS, DAILY_API_REQUESTS, DEFAULT_API_VERSION
 from engine.sandbox.schema import build_schema, read_describe_file
@@ -192,11 +193,17 @@ class Sandbox:
     def session_for(self, username: str) -> str:
         """A new session acting as another user of the org (created on first use), so a test
         can make changes that are someone else's."""
+        return self._running().new_session(username)[0]
+
+    def add_connected_app(self, app: ConnectedApp) -> None:
+        """Let an integration sign in through ``/services/oauth2/token`` as this app."""
+        self._running().connected_apps[app.client_id] = app
+
+    def set_password(self, username: str, password: str) -> None:
+        """A user's password (with its security token appended) for the username-password flow."""
         api = self._running()
         api.org.ensure_user(username)
-        session_id = "00D8d0000000001!" + secrets.token_urlsafe(32)
-        api.other_sessions[session_id] = username
-        return session_id
+        api.passwords[username] = password
 
     def stats(self) -> dict[str, Any]:
         """API calls so far: ``total``, ``by_kind`` and ``by_status``."""

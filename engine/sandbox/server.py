@@ -76,6 +76,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if path.startswith("/_sandbox"):
                 return "admin", api.admin(self.command, path, _json_or_none(body))
+            if (self.command, path) == ("POST", "/services/oauth2/token"):
+                host, port = self.server.server_address[:2]
+                return "oauth", api.oauth_token(body, f"https://{host}:{port}")
             params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
             answer = api.call(self.command, path, params, self.headers, body)
             time.sleep(api.faults.delay_seconds)

@@ -15,12 +15,14 @@ from typing import ClassVar
 from urllib.parse import unquote_plus, urlsplit
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from engine.connectors import Registry, Write
 from engine.connectors.salesforce import MAX_QUERY_LENGTH, SalesforceConnector
 from engine.errors import ConnectorError, SettingError
 from engine.job import Job
-from engine.sandbox import Sandbox
+from engine.sandbox import ConnectedApp, Sandbox
 from engine.sandbox.tls import server_context
 
 
@@ -780,3 +782,73 @@ def test_a_missing_ca_file_is_a_setting_error_before_any_call(tmp_path):
             {"instance_url": "https://127.0.0.1:9", "session_id": "s", "ca_file": "ca.pem"}, tmp_path
         )
     assert excinfo.value.setting == "ca_file" and str(tmp_path / "ca.pem") in excinfo.value.message
+
+
+def _key_pair(tmp_path):
+    """A private key written where a mapping can name it, and its public key for the app."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = tmp_path / "syncmap.key"
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return private, public.decode()
+
+
+def test_the_connector_signs_in_with_the_jwt_bearer_flow_and_writes_as_that_user(sb, tmp_path):
+    private, public = _key_pair(tmp_path)
+    assert private.name == "syncmap.key"  # named relative to the mapping document below
+    sb.add_connected_app(ConnectedApp("syncmap-app", certificate=public))
+    jwt_settings = {"client_id": "syncmap-app", "username": "integration@acme.com", "private_key_file": "syncmap.key",
+                    "login_url": sb.instance_url, "ca_file": str(sb.ca_file)}  # fmt: skip
+    connector = SalesforceConnector(jwt_settings, tmp_path)
+    [result] = connector.write("Contact", creates(1))
+    assert result.ok and connector.calls["login"] == 1
+    made = sb.client().query(f"SELECT CreatedBy.Username FROM Contact WHERE Id = '{result.id}'")["records"][0]
+    assert made["CreatedBy"]["Username"] == "integration@acme.com"
+    connector.close()
+
+    (tmp_path / "other").mkdir()
+    other_private, _ = _key_pair(tmp_path / "other")  # a key the app does not know
+    refused = SalesforceConnector({**jwt_settings, "private_key_file": str(other_private)}, tmp_path)
+    with pytest.raises(ConnectorError) as excinfo:
+        refused.describe("Contact")
+    assert excinfo.value.message == "Salesforce login (jwt) failed: invalid_grant: invalid assertion"
+    assert "BEGIN" not in str(excinfo.value) + (excinfo.value.hint or "")
+    refused.close()
+    with pytest.raises(SettingError, match=r"the private key .* does not exist"):
+        SalesforceConnector({**jwt_settings, "private_key_file": "missing.key"}, tmp_path)
+
+
+def test_the_sandbox_token_endpoint_answers_each_flow_as_an_org_does(sb):
+    """Third-party clients sign in to the sandbox as they do to an org: password, client
+    credentials, each refused with the error an org gives; a token is a working session."""
+    sb.add_connected_app(ConnectedApp("peer", client_secret="s3cret", run_as="peer@acme.com"))
+    sb.set_password("ana@acme.com", "passwordTOKEN")
+    http, url = sb.http_session(), f"{sb.instance_url}/services/oauth2/token"
+    app = {"client_id": "peer", "client_secret": "s3cret"}
+    password = http.post(
+        url, data={"grant_type": "password", **app, "username": "ana@acme.com", "password": "passwordTOKEN"}
+    )
+    assert password.status_code == 200 and password.json()["instance_url"] == sb.instance_url
+    token = password.json()["access_token"]
+    assert sb.client(token).query("SELECT Id FROM Contact LIMIT 1")["done"]
+    credentials = http.post(url, data={"grant_type": "client_credentials", **app})
+    assert credentials.status_code == 200 and credentials.json()["id"].split("/")[-1].startswith("005")
+    refusals = [
+        ({"grant_type": "password", **app, "username": "ana@acme.com", "password": "wrong"}, "invalid_grant"),
+        ({"grant_type": "client_credentials", "client_id": "peer", "client_secret": "no"}, "invalid_client"),
+        (
+            {"grant_type": "client_credentials", "client_id": "nobody", "client_secret": "s3cret"},
+            "invalid_client_id",
+        ),
+        ({"grant_type": "authorization_code", **app}, "unsupported_grant_type"),
+    ]
+    for form, error in refusals:
+        answer = http.post(url, data=form)
+        assert (answer.status_code, answer.json()["error"]) == (400, error)
+    assert sb.stats()["by_kind"].get("oauth") is None  # token requests are not API calls

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
+import jwt
 import requests
 from simple_salesforce import Salesforce, SalesforceLogin
 from simple_salesforce.api import DEFAULT_API_VERSION
@@ -38,6 +39,7 @@ T = TypeVar("T")
 SECRETS = ("session_id", "password", "security_token", "client_secret")
 TIMEOUT = (10, 300)  # seconds to connect, and to wait for an answer
 MAX_BACKOFF_SECONDS = 60.0
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 
 def _auth_kind(settings: Mapping[str, Any]) -> str:
@@ -45,6 +47,7 @@ def _auth_kind(settings: Mapping[str, Any]) -> str:
     given = {name for name, value in settings.items() if value not in (None, "")}
     kinds = {
         "session": ("session_id", ("instance_url",)),
+        "jwt": ("private_key_file", ("client_id", "username")),
         "password": ("username", ("password",)),
         "client credentials": ("client_id", ("client_secret",)),
     }
@@ -61,9 +64,21 @@ def _auth_kind(settings: Mapping[str, Any]) -> str:
             return kind
     raise ConnectorError(
         "the salesforce connector needs credentials",
-        hint="give `instance_url` + `session_id`, or `username` + `password` + `security_token`, "
-        "or `client_id` + `client_secret` + `domain`, e.g. `session_id: ${SF_SESSION_ID}`",
+        hint="give `instance_url` + `session_id`, `username` + `password` + `security_token`, "
+        "`client_id` + `client_secret` + `domain`, or `client_id` + `username` + `private_key_file`, "
+        "e.g. `session_id: ${SF_SESSION_ID}`",
     )
+
+
+def _private_key(settings: Mapping[str, Any], base_dir: Path | None) -> Path:
+    """The key file `private_key_file` names, checked now (an unset one is never read)."""
+    path = resolve_path(base_dir, str(settings.get("private_key_file") or ""))
+    if settings.get("private_key_file") and not path.is_file():
+        raise SettingError(
+            "private_key_file", f"the private key {path} does not exist",
+            hint="the PEM key whose certificate the connected app holds, relative to the mapping document",
+        )  # fmt: skip
+    return path
 
 
 def _ca_bundle(settings: Mapping[str, Any], base_dir: Path | None) -> str | bool:
@@ -158,6 +173,7 @@ class Session:
         self.http = requests.Session()
         self.http.trust_env = False  # else REQUESTS_CA_BUNDLE overrides `verify`, and proxies leak in
         self.http.verify = _ca_bundle(settings, base_dir)
+        self._private_key = _private_key(settings, base_dir)
         self._sf: Salesforce | None = None
         self._random = random.Random()
 
@@ -240,7 +256,9 @@ class Session:
         return self._sf
 
     def _login(self) -> tuple[str, str]:
-        """A session from a password or from client credentials, through simple-salesforce."""
+        """A session from a password or from client credentials, through simple-salesforce, or
+        from a JWT bearer assertion (a token request of its own: simple-salesforce's reaches
+        only `<domain>.salesforce.com`)."""
         domain = self._settings.get("domain") or "login"
         if self.auth == "client credentials" and self.instance_url and not self._settings.get("domain"):
             host = urlparse(self.instance_url).hostname or ""
@@ -252,6 +270,8 @@ class Session:
                 )
         self.calls["login"] += 1
         try:
+            if self.auth == "jwt":
+                return self._jwt_token(domain)
             if self.auth == "password":
                 return SalesforceLogin(
                     username=self._settings["username"], password=self._secrets["password"],
@@ -271,3 +291,25 @@ class Session:
             shorten(f"Salesforce login ({self.auth}) failed: {detail}", 500),
             hint="check the credential settings (their values are not shown) and `domain`/`instance_url`",
         ) from None
+
+    def _jwt_token(self, domain: str) -> tuple[str, str]:
+        """The OAuth 2.0 JWT bearer flow: an assertion for ``username`` signed with the app's
+        private key, exchanged at the token endpoint for a session."""
+        claims = {
+            "iss": self._settings["client_id"],
+            "sub": self._settings["username"],
+            "aud": "https://test.salesforce.com" if domain == "test" else "https://login.salesforce.com",
+            "exp": int(time.time()) + 180,
+        }
+        assertion = jwt.encode(claims, self._private_key.read_text(), algorithm="RS256")
+        login_url = str(self._settings.get("login_url") or f"https://{domain}.salesforce.com").rstrip("/")
+        answer = self.http.post(
+            f"{login_url}/services/oauth2/token", data={"grant_type": JWT_BEARER, "assertion": assertion},
+            timeout=TIMEOUT,
+        )  # fmt: skip
+        body = answer.json()
+        if answer.status_code != 200 or "access_token" not in body:
+            raise SalesforceAuthenticationFailed(
+                body.get("error", answer.status_code), body.get("error_description", "")
+            )
+        return body["access_token"], urlparse(body["instance_url"]).netloc
