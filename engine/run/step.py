@@ -225,16 +225,14 @@ class _StepRun:
             yield record
         self.out.read[side] = count
         self.warn_unstamped(spec, unstamped)
-        if newest:
-            # never behind the watermark read from (its records may all have been left out as
-            # seen), and remembering every record the connector will deliver again next time
-            newest = max(newest, watermark or newest)
+        if newest or since is None or (reread and since == watermark):
+            # never behind the watermark read from (its records may all be left out as seen); with
+            # nothing new, when this read started (an overlap before `since` covers a clock behind ours)
+            newest = max(newest or started, watermark or "")
             reread_from = seconds_before(newest, reread)
             kept = dict(seen) if watermark and watermark >= reread_from else {}
             self.out.watermarks[side] = newest
             self.out.seen[side] = kept | {r.id: _content(r) for r in recent if r.modified >= reread_from}
-        elif since is None:  # nothing there yet: what appears later (this run's writes too) is new
-            self.out.watermarks[side] = started
 
     def count_match(self, side: str, record: Record, match: tuple[str, str, str] | str | None) -> None:
         if self.record_keys.get((side, record.id)):

@@ -178,3 +178,24 @@ def test_a_record_arriving_later_with_the_key_of_one_syncmap_created_finds_it(tm
         assert step.read["target"] == 0  # the Leads syncmap created were not read back
         assert report.changeset.counts()["create"] == 0
         assert org.client().query("SELECT COUNT() FROM Lead")["totalSize"] == 3
+
+
+def test_a_quiet_read_moves_the_watermark_on(tmp_path: Path):
+    """A Salesforce read that finds nothing new still moves the side's watermark to when it
+    started (the connector's overlap covers a clock behind ours), so later reads do not ask for
+    every change since the first sync and leave the Leads syncmap created out, again and again."""
+    (tmp_path / "job.yaml").write_text(MAPPING.replace("      skip_own_changes: SKIP\n", ""))
+    with SqliteConnector({"path": "platform.db"}, tmp_path) as platform:
+        platform.seed("contacts", PEOPLE)
+    with Sandbox() as org:
+        environ = {
+            "SF_INSTANCE_URL": org.instance_url,
+            "SF_SESSION_ID": org.session_id,
+            "SF_CA_FILE": str(org.ca_file),
+        }
+        marks = []
+        for _ in range(3):
+            with Job.open(tmp_path / "job.yaml", environ=environ) as job:
+                job.apply()
+                marks.append(job.state.watermark(job.name, "contacts", "target"))
+        assert marks[0] < marks[1] < marks[2]
