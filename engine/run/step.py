@@ -8,101 +8,30 @@ flow, using the directions, the last synced values (three-way) and the conflict 
 
 from __future__ import annotations
 
-import hashlib
-import itertools
-import json
 import secrets
-from collections import Counter, defaultdict, deque
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
 from engine.changeset import Change, ChangeSet, FieldChange, PairState, ReasonCode, StepChanges
-from engine.connectors import Connector, ObjectInfo, Record, capabilities
+from engine.connectors import Record
 from engine.decide import FieldFacts, decide_field, same
 from engine.errors import ConnectorError, RecordError
 from engine.expressions import field_path
-from engine.lease import JobLease
 from engine.match_tally import MatchTally
 from engine.normalize import match_key_values, normalize_key
 from engine.phones import PhonesAhead
-from engine.plan import FLOWS, FieldRule, Plan, Side, Step
+from engine.plan import FLOWS, FieldRule, Plan, Step
 from engine.records import batched, get_path, set_path
+from engine.run.context import RunContext
+from engine.run.read import SideReader
 from engine.spool import collector_paused
-from engine.state import Link, StateStore, now
-from engine.times import newer, parse_datetime, seconds_before
+from engine.state import Link
+from engine.times import newer
 
 PLACEHOLDER = "(new {type} for {origin})"
 BATCH = 2000  # source records decided together: their partners are fetched in one call per type
-
-
-@dataclass
-class RunContext:
-    """Everything a run needs besides the Plan: the job's connectors and its state."""
-
-    plan: Plan
-    connectors: dict[str, Connector]
-    state: StateStore
-    job: str
-    planned_links: dict[str, dict[str, str]] = field(default_factory=dict)  # step -> source id -> target id
-    describes: dict[tuple[str, str], ObjectInfo] = field(default_factory=dict)
-    lookups: dict[tuple, Any] = field(default_factory=dict)
-    link_cache: dict[str, dict[str, str]] = field(default_factory=dict)  # see links_of
-    full: bool = False  # read every record, not only the changes since the last run
-    flow: str | None = None  # a one-way run (push or pull): it keeps no watermark
-    applying: bool = True  # False for a dry run: the pairs and keys apply would save are not kept
-    lease: JobLease | None = None  # the job's lease, held while applying
-    # step -> "<type> <id>" -> why: records whose create an interrupted run may have made
-    held: dict[str, dict[str, str]] = field(default_factory=dict)
-
-    def connector(self, name: str) -> Connector:
-        return self.connectors[name]
-
-    def links_of(self, step: str) -> dict[str, str]:
-        """Source id -> target id for a step, including links planned earlier in this run; read
-        once per run and step (a step translating ids through another asks for every record)."""
-        if step not in self.link_cache:
-            links = {
-                source_id: link.target_id for source_id, link in self.state.links(self.job, step).items()
-            }
-            links.update(self.planned_links.get(step, {}))
-            self.link_cache[step] = links
-        return self.link_cache[step]
-
-    def sources_by_target(self, step: str) -> dict[str, str]:
-        """Target id -> source id for a step: ``links_of`` the other way round, built once; of
-        several sources sharing a target (`link_all`), the one that made the link."""
-        key = f"{step} reversed"
-        if key not in self.link_cache:
-            links = sorted(self.state.links(self.job, step).values(), key=lambda link: not link.shared)
-            reverse = {link.target_id: link.source_id for link in links}  # the primary link last: it wins
-            reverse.update({target: source for source, target in self.planned_links.get(step, {}).items()})
-            self.link_cache[key] = reverse
-        return self.link_cache[key]
-
-    def plan_link(self, step: str, source_id: str, target_id: str) -> None:
-        """A link this run will make: seen at once by the step's own translations too."""
-        self.planned_links.setdefault(step, {})[source_id] = target_id
-        if step in self.link_cache:
-            self.link_cache[step][source_id] = target_id
-        self.link_cache.get(f"{step} reversed", {}).setdefault(target_id, source_id)
-
-    def links_changed(self, step: str) -> None:
-        """A step's links were saved: the next ask reads them again."""
-        self.link_cache.pop(step, None)
-        self.link_cache.pop(f"{step} reversed", None)
-
-    def describe(self, connection: str, record_type: str) -> ObjectInfo:
-        """A record type's description, asked once per run."""
-        key = (connection, record_type)
-        if key not in self.describes:
-            self.describes[key] = self.connector(connection).describe(record_type)
-        return self.describes[key]
-
-    def target_fields(self, connection: str, record_type: str) -> set[str]:
-        return set(self.describe(connection, record_type).fields)
 
 
 def run(plan: Plan, steps: Iterable[Step], context: RunContext) -> ChangeSet:
@@ -174,119 +103,21 @@ class _StepRun:
     # -- reading --------------------------------------------------------------------------------
 
     def read(self, side: str) -> Iterator[Record]:
-        """The side's records changed since its watermark, then the ones a past run failed to
-        write (dead letters, read again), each noted for the fingerprint as it passes.
-
-        A read starts at the watermark itself (a time may hold more changes than were read), so
-        the records the last run read at exactly that time come again: unchanged, they are left
-        out, and a run with nothing new decides nothing and fetches no partners."""
-        spec = self.step.source if side == "source" else self.step.target
-        connector = self.source if side == "source" else self.target
-        watermark = None if self.context.full else self.state.watermark(self.job, self.step.name, side)
-        seen = self.state.seen_at_watermark(self.job, self.step.name, side) if watermark else {}
-        since = watermark
-        if spec.modified_within_seconds:  # a window is a limit even on a full run
-            floor = datetime.now(UTC) - timedelta(seconds=spec.modified_within_seconds)
-            if since is None or parse_datetime(since) < floor:
-                since = floor.isoformat(timespec="microseconds")
-        self.from_watermark[side] = since is not None and since == watermark
-        started = now()
-        # a full read reads back syncmap's own writes too: it is how drift is found
-        own_writes = () if self.context.full else self.state.own_writes(self.job, self.step.name, side)
-        changed = (
-            record
-            for record_type in spec.types
-            for record in self._read_located(
-                spec.connection, connector.read(record_type, since=since, where=spec.where, own_writes=own_writes)
-            )
-            if not (
-                watermark and record.modified and record.modified <= watermark
-                and seen.get(record.id) == _content(record)
-            )
-        )  # fmt: skip
-        # the records the connector will deliver again next time (from `reread_seconds` before
-        # the newest time: reads come oldest first, so the window slides), digested at the end
-        reread = capabilities(connector).reread_seconds
-        count, newest, cutoff, recent = 0, None, "", deque()
-        unstamped: Counter[str] = Counter()
-        for record in itertools.chain(changed, self.retries(side, spec.types), self.vanished(side, spec)):
-            if record.modified is None and since is not None and not (record.deleted or record.unreadable):
-                unstamped[record.type] += 1
-            if record.modified:
-                if newest is None or record.modified > newest:
-                    newest, cutoff = record.modified, seconds_before(record.modified, reread)
-                    while recent and recent[0].modified < cutoff:
-                        recent.popleft()
-                if record.modified >= cutoff:
-                    recent.append(record)
-            count += 1
+        """The side's records (see ``read.py``), each noted for the fingerprint as it passes."""
+        reader = SideReader(self.step, side, self.context, self.links, self.refreshed[side])
+        self.from_watermark[side] = reader.from_watermark
+        for record in reader.records():
             self.refreshed[side].add(record.id)
             self.out.saw(side, record.id, record.modified)
             yield record
-        self.out.read[side] = count
-        self.warn_unstamped(spec, unstamped)
-        if newest or since is None or (reread and since == watermark):
-            # never behind the watermark read from (its records may all be left out as seen); with
-            # nothing new, when this read started (an overlap before `since` covers a clock behind ours)
-            newest = max(newest or started, watermark or "")
-            reread_from = seconds_before(newest, reread)
-            kept = dict(seen) if watermark and watermark >= reread_from else {}
-            self.out.watermarks[side] = newest
-            self.out.seen[side] = kept | {r.id: _content(r) for r in recent if r.modified >= reread_from}
+        self.out.read[side] = reader.mark.count
+        self.out.warnings += reader.mark.warnings
+        if reader.mark.watermark is not None:
+            self.out.watermarks[side], self.out.seen[side] = reader.mark.watermark, reader.mark.seen
 
     def count_match(self, side: str, record: Record, match: tuple[str, str, str] | str | None) -> None:
         if self.record_keys.get((side, record.id)):
             self.match_tally.count(side, match is not None and not isinstance(match, str))
-
-    def warn_unstamped(self, spec: Side, unstamped: Counter[str]) -> None:
-        """Records without a modification time are read on every run (no time says they did not
-        change): said in the preview, as a table with many of them reads slowly."""
-        for record_type, count in unstamped.items():
-            info = self.context.describe(spec.connection, record_type)
-            if modified := spec.modified_field or info.modified_field:  # none at all: read whole by design
-                self.out.warnings.append(
-                    f"{count} record{'s' if count != 1 else ''} of `{record_type}` {'have' if count != 1 else 'has'} "
-                    f"no `{modified}`: read again on every run, as no time tells whether they changed"
-                )
-
-    def _read_located(self, connection: str, records: Iterator[Record]) -> Iterator[Record]:
-        """A read whose request a setting makes wrong (a list path the API does not have) is
-        an error at that setting in the document."""
-        with self.context.plan.settings_located(connection):
-            yield from records
-
-    def retries(self, side: str, types: tuple[str, ...]) -> Iterator[Record]:
-        """The dead letters and held records of a side not read already (asked once the changes
-        are all read): each is decided again on every run until it is written or resolved, so a
-        held conflict stays in every plan."""
-        again = [letter["record_id"] for letter in self.state.dead_letters(self.job, self.step.name)
-                 if letter["side"] == side]  # fmt: skip
-        again += [
-            held["record_id"] for held in self.state.holds(self.job, self.step.name) if held["side"] == side
-        ]
-        missing = [record_id for record_id in dict.fromkeys(again) if record_id not in self.refreshed[side]]
-        connector = self.source if side == "source" else self.target
-        for record_type in types if missing else ():
-            yield from connector.get(record_type, missing).values()
-
-    def vanished(self, side: str, spec: Side) -> Iterator[Record]:
-        """With `find_hard_deletes`, the linked records of a side the read did not bring, looked
-        up by id (asked once the changes are all read): one the system no longer has is read as
-        a deletion, as a table whose rows are removed rather than marked never says."""
-        if not spec.find_hard_deletes:
-            return
-        wanted: dict[str, dict[str, None]] = defaultdict(dict)
-        for link in self.links.values():
-            record_type, record_id = (
-                (link.source_type, link.source_id) if side == "source" else (link.target_type, link.target_id)
-            )
-            if record_id not in self.refreshed[side]:
-                wanted[record_type][record_id] = None
-        connector = self.source if side == "source" else self.target
-        for record_type, ids in wanted.items():
-            for chunk in batched(ids, BATCH):
-                found = connector.get(record_type, chunk)
-                yield from (Record(record_type, i, {}, deleted=True) for i in chunk if i not in found)
 
     def index_keys(self, side: str, record: Record) -> None:
         keys = [] if record.deleted else self.key_values(side, record)
@@ -1195,12 +1026,6 @@ class _StepRun:
         if decision.note:
             resolved.append(decision.note)
         return decision.way
-
-
-def _content(record: Record) -> str:
-    """A short digest of what a record holds, to tell an unchanged record read again."""
-    data = json.dumps([record.deleted, record.values], sort_keys=True, default=str)
-    return hashlib.blake2b(data.encode(), digest_size=8).hexdigest()
 
 
 def _truthy(value: Any) -> bool:
