@@ -20,11 +20,12 @@ from engine.decide import FieldFacts, decide_field, same
 from engine.errors import ConnectorError, RecordError
 from engine.expressions import field_path
 from engine.match_tally import MatchTally
-from engine.normalize import match_key_values, normalize_key
+from engine.normalize import normalize_key
 from engine.phones import PhonesAhead
 from engine.plan import FLOWS, FieldRule, Plan, Step
 from engine.records import batched, get_path, set_path
 from engine.run.context import RunContext
+from engine.run.keys import KeyIndex
 from engine.run.read import SideReader
 from engine.spool import collector_paused
 from engine.state import Link
@@ -66,8 +67,8 @@ class _StepRun:
             if link.shared:
                 self.sharers[link.target_id].append(link)
         self.paired_sources: set[str] = set()  # pairs decided in this run, each once
-        self.key_overlay: dict[tuple[str, int, str], list[tuple[str, str, str | None]]] = defaultdict(list)
         self.refreshed: dict[str, set[str]] = {"source": set(), "target": set()}
+        self.keys = KeyIndex(step, context, self.refreshed)
         self.claimed: dict[str, set[str]] = {"source": set(), "target": set()}  # ids paired in this run
         self.held: set[str] = set()  # ids in a conflict held for a person: not matched again this run
         self.checked: dict[str, set[str]] = {"source": set(), "target": set()}  # filters evaluated
@@ -79,11 +80,6 @@ class _StepRun:
             if context.plan.translates_through(step.name)
             else None
         )
-        self.stored_keys = {
-            side: self.state.has_keys(self.job, step.name, side) for side in ("source", "target")
-        }
-        self.record_keys: dict[tuple[str, str], list[tuple[int, str]]] = {}  # (side, id) -> keys
-        self.invalid_keys: dict[tuple[str, str], str] = {}  # (side, id) -> a key present but invalid
         self.match_tally = MatchTally()
         self.waiting: dict[str, str] = {}  # side -> oldest modified time of a record waiting for its parent
         self.from_watermark: dict[str, bool] = {}  # side -> read every change since the last run
@@ -116,37 +112,20 @@ class _StepRun:
             self.out.watermarks[side], self.out.seen[side] = reader.mark.watermark, reader.mark.seen
 
     def count_match(self, side: str, record: Record, match: tuple[str, str, str] | str | None) -> None:
-        if self.record_keys.get((side, record.id)):
+        if self.keys.has_keys(side, record.id):
             self.match_tally.count(side, match is not None and not isinstance(match, str))
 
     def index_keys(self, side: str, record: Record) -> None:
-        keys = [] if record.deleted else self.key_values(side, record)
-        for index, value in keys:
-            self.key_overlay[(side, index, value)].append((record.type, record.id, record.modified))
+        keys = self.keys.add(side, record)
         if self.context.applying:
             self.out.keys[side].append((record.type, record.id, record.modified, keys))
-
-    def key_values(self, side: str, record: Record) -> list[tuple[int, str]]:
-        """A record's normalized match keys, worked out once while the record is in hand."""
-        cached = self.record_keys.get((side, record.id))
-        if cached is not None:
-            return cached
-        found = []
-        for index, value, normalized in match_key_values(self.step.match, side, record.values, self.region):
-            if normalized is not None:
-                found.append((index, normalized))
-            elif value not in (None, ""):
-                how = self.step.match[index].normalize
-                self.invalid_keys.setdefault((side, record.id), f"`{value}`, no valid {how}")
-        self.record_keys[(side, record.id)] = found
-        return found
 
     def skipped_for_invalid_key(self, side: str, record: Record) -> bool:
         """A record holding match keys none of which is valid is skipped, not created again
         beside the partner its key would find once written right (`invalid_key: skip`)."""
-        if self.key_values(side, record) or self.step.conflicts.invalid_key == "create":
+        if self.keys.of(side, record) or self.step.conflicts.invalid_key == "create":
             return False
-        invalid = self.invalid_keys.get((side, record.id))
+        invalid = self.keys.invalid(side, record.id)
         if invalid is None:
             return False
         region = f" (phone_region {self.region})" if "phone" in invalid else ""
@@ -154,18 +133,6 @@ class _StepRun:
             side, record, "invalid_key", f"its match key holds {invalid}{region}: not matched, not created"
         )
         return True
-
-    def candidates(self, side: str, index: int, value: str) -> list[tuple[str, str, str | None]]:
-        stored = [
-            row
-            for row in (
-                self.state.find_keys(self.job, self.step.name, side, index, value)
-                if self.stored_keys[side]
-                else ()
-            )
-            if row[1] not in self.refreshed[side]
-        ]
-        return list(dict.fromkeys(stored + self.key_overlay.get((side, index, value), [])))
 
     # -- deciding -------------------------------------------------------------------------------
 
@@ -237,7 +204,7 @@ class _StepRun:
 
     def forget(self, side: str, batch: list[Record]) -> None:
         for record in batch:
-            self.record_keys.pop((side, record.id), None)
+            self.keys.forget(side, record.id)
 
     def wanted_partners(
         self, side: str, records: list[Record], links: Mapping[str, Link]
@@ -254,8 +221,8 @@ class _StepRun:
                 else:
                     wanted[link.source_type].add(link.source_id)
                 continue
-            for index, value in self.key_values(side, record):
-                for record_type, record_id, _ in self.candidates(other, index, value):
+            for index, value in self.keys.of(side, record):
+                for record_type, record_id, _ in self.keys.candidates(other, index, value):
                     wanted[record_type].add(record_id)
         return wanted
 
@@ -471,15 +438,15 @@ class _StepRun:
         record holds is looked into: most keys are one record's."""
         ref = f"{record.type} {record.id}"
         links = self.links if side == "source" else self.by_target
-        keys = self.key_values(side, record)
+        keys = self.keys.of(side, record)
         for index, value in keys:
             group = self.sharing.get((side, index, value))
             if group is None and (
-                self.stored_keys[side] or len(self.key_overlay.get((side, index, value), ())) > 1
+                self.keys.stored[side] or len(self.keys.overlay.get((side, index, value), ())) > 1
             ):
                 paired = [
                     f"{row[0]} {row[1]}"
-                    for row in self.candidates(side, index, value)
+                    for row in self.keys.candidates(side, index, value)
                     if row[1] != record.id and (row[1] in links or row[1] in self.partnered[side])
                 ]
                 group = self.sharing[(side, index, value)] = paired or None
@@ -550,10 +517,10 @@ class _StepRun:
         priority = self.step.target.priority
         if priority is None or record.type == priority:
             return None
-        for index, value in self.key_values("target", record):
+        for index, value in self.keys.of("target", record):
             if any(
                 kind == priority and rid != record.id
-                for kind, rid, _ in self.candidates("target", index, value)
+                for kind, rid, _ in self.keys.candidates("target", index, value)
             ):
                 return f"a {priority} with the same {self.key_name(index)} has priority"
         return None
@@ -565,8 +532,8 @@ class _StepRun:
         """(made_by, partner type, partner id), None when nothing matches, or a reason string once
         a conflict or skip has been recorded."""
         other = "target" if side == "source" else "source"
-        for index, value in self.key_values(side, record):
-            found = [row for row in self.candidates(other, index, value) if row[1] != record.id]
+        for index, value in self.keys.of(side, record):
+            found = [row for row in self.keys.candidates(other, index, value) if row[1] != record.id]
             if not found:
                 continue
             if any(row[1] in self.held for row in found):
@@ -612,7 +579,7 @@ class _StepRun:
         decides exactly as when the source record is read (it may not be, in this run)."""
         rivals = [
             row
-            for row in self.candidates("target", index, value)
+            for row in self.keys.candidates("target", index, value)
             if row[0] == record.type and row[1] not in self.by_target
         ]
         source = self.partner("source", source_row[0], source_row[1]) if len(rivals) > 1 else None

@@ -1,0 +1,76 @@
+"""The match keys of one step run: what the stored index knows of the records past runs read,
+overlaid with the records this run read, each record's keys worked out once while it is in hand."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from engine.connectors import Record
+from engine.normalize import match_key_values
+from engine.plan import Step
+from engine.run.context import RunContext
+
+KeyRow = tuple[str, str, str | None]  # record type, id, modified
+
+
+class KeyIndex:
+    """Match-key look-ups of one step run, by side, key index and normalized value."""
+
+    def __init__(self, step: Step, context: RunContext, read: dict[str, set[str]]):
+        self.step, self.context = step, context
+        self.read = read  # side -> the ids this run read: their stored keys may be stale
+        self.region = context.plan.defaults.phone_region
+        # a first run has no stored keys to look up: the overlay alone answers
+        self.stored = {
+            side: context.state.has_keys(context.job, step.name, side) for side in ("source", "target")
+        }
+        self.overlay: dict[tuple[str, int, str], list[KeyRow]] = defaultdict(list)
+        self._keys: dict[tuple[str, str], list[tuple[int, str]]] = {}  # (side, id) -> keys
+        self._invalid: dict[tuple[str, str], str] = {}  # (side, id) -> a key present but invalid
+
+    def add(self, side: str, record: Record) -> list[tuple[int, str]]:
+        """Index a record read in this run; its keys (none for a deletion)."""
+        keys = [] if record.deleted else self.of(side, record)
+        for index, value in keys:
+            self.overlay[(side, index, value)].append((record.type, record.id, record.modified))
+        return keys
+
+    def of(self, side: str, record: Record) -> list[tuple[int, str]]:
+        """A record's normalized match keys, as (key index, value)."""
+        cached = self._keys.get((side, record.id))
+        if cached is not None:
+            return cached
+        found = []
+        for index, value, normalized in match_key_values(self.step.match, side, record.values, self.region):
+            if normalized is not None:
+                found.append((index, normalized))
+            elif value not in (None, ""):
+                how = self.step.match[index].normalize
+                self._invalid.setdefault((side, record.id), f"`{value}`, no valid {how}")
+        self._keys[(side, record.id)] = found
+        return found
+
+    def has_keys(self, side: str, record_id: str) -> bool:
+        return bool(self._keys.get((side, record_id)))
+
+    def invalid(self, side: str, record_id: str) -> str | None:
+        """The first key a record holds that normalizes to nothing (`"12"`, no valid phone)."""
+        return self._invalid.get((side, record_id))
+
+    def forget(self, side: str, record_id: str) -> None:
+        """A record's batch is decided: its keys need not be kept (the overlay keeps its rows)."""
+        self._keys.pop((side, record_id), None)
+
+    def candidates(self, side: str, index: int, value: str) -> list[KeyRow]:
+        """The records of ``side`` holding a key value: stored rows of the records this run did
+        not read, then this run's."""
+        stored = [
+            row
+            for row in (
+                self.context.state.find_keys(self.context.job, self.step.name, side, index, value)
+                if self.stored[side]
+                else ()
+            )
+            if row[1] not in self.read[side]
+        ]
+        return list(dict.fromkeys(stored + self.overlay.get((side, index, value), [])))
