@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from functools import cached_property
 from typing import Any
 
@@ -26,6 +26,7 @@ from engine.plan import FLOWS, FieldRule, Plan, Step
 from engine.records import batched, get_path, set_path
 from engine.run.context import RunContext
 from engine.run.keys import KeyIndex
+from engine.run.partners import Partners
 from engine.run.read import SideReader
 from engine.spool import collector_paused
 from engine.state import Link
@@ -69,6 +70,8 @@ class _StepRun:
         self.paired_sources: set[str] = set()  # pairs decided in this run, each once
         self.refreshed: dict[str, set[str]] = {"source": set(), "target": set()}
         self.keys = KeyIndex(step, context, self.refreshed)
+        self.partners = Partners(step, context, self.keys, self.links)
+        self.known = self.partners.known  # side -> id -> record (None: not there)
         self.claimed: dict[str, set[str]] = {"source": set(), "target": set()}  # ids paired in this run
         self.held: set[str] = set()  # ids in a conflict held for a person: not matched again this run
         self.checked: dict[str, set[str]] = {"source": set(), "target": set()}  # filters evaluated
@@ -145,23 +148,23 @@ class _StepRun:
         for record in self.read("target"):
             self.index_keys("target", record)
             targets_by_id[record.id] = record
-        self.known = {"source": {}, "target": dict(targets_by_id)}
+        self.known["target"].update(targets_by_id)
         phone_keys = [key.source for key in self.step.match if key.normalize == "phone"]
-        stand_ins = self.targets_stand_in()
+        stand_ins = self.partners.may_stand_in(self.from_watermark.get("target", False))
         for batch in PhonesAhead(phone_keys, self.region).batches(batched(self.read("source"), BATCH)):
             for record in batch:
                 self.index_keys("source", record)
             self.known["source"] = {record.id: record for record in batch}
             if stand_ins:
-                self.stand_in_targets(batch)
-            self.prefetch("target", self.wanted_partners("source", batch, self.links))
+                self.partners.stand_in(batch)
+            self.partners.prefetch("target", self.partners.wanted("source", batch, self.links))
             for record in batch:
                 self.from_source(record, targets_by_id)
             self.forget("source", batch)
         self.known["source"] = {}
         unhandled = (record for record in targets_by_id.values() if record.id not in self.handled_targets)
         for batch in batched(unhandled, BATCH):
-            self.prefetch("source", self.wanted_partners("target", batch, self.by_target))
+            self.partners.prefetch("source", self.partners.wanted("target", batch, self.by_target))
             for record in batch:
                 if record.id not in self.handled_targets:
                     self.from_target(record)
@@ -205,72 +208,6 @@ class _StepRun:
     def forget(self, side: str, batch: list[Record]) -> None:
         for record in batch:
             self.keys.forget(side, record.id)
-
-    def wanted_partners(
-        self, side: str, records: list[Record], links: Mapping[str, Link]
-    ) -> dict[str, set[str]]:
-        """The ids, by record type, of the other side's records that these may pair with: their
-        linked partners, and the records sharing one of their match keys."""
-        other = "target" if side == "source" else "source"
-        wanted: dict[str, set[str]] = defaultdict(set)
-        for record in records:
-            link = links.get(record.id)
-            if link:
-                if other == "target":
-                    wanted[link.target_type].add(link.target_id)
-                else:
-                    wanted[link.source_type].add(link.source_id)
-                continue
-            for index, value in self.keys.of(side, record):
-                for record_type, record_id, _ in self.keys.candidates(other, index, value):
-                    wanted[record_type].add(record_id)
-        return wanted
-
-    def prefetch(self, side: str, wanted: dict[str, set[str]]) -> None:
-        """Fetch the partners the records read may need, one batched call per record type."""
-        connector = self.target if side == "target" else self.source
-        for record_type, ids in wanted.items():
-            missing = [record_id for record_id in ids if record_id not in self.known[side]]
-            if missing:
-                found = connector.get(record_type, missing)
-                self.known[side].update({record_id: found.get(record_id) for record_id in missing})
-
-    def targets_stand_in(self) -> bool:
-        """Whether a linked target this run did not read may be stood in for by its agreed values:
-        only when every change since the last run was read (so it has not changed) and no
-        target filter needs fields the agreed values do not hold."""
-        return (
-            self.from_watermark.get("target", False)
-            and not any(condition.side == "target" for condition in self.step.filters)
-            and all(
-                self.context.describe(self.step.target.connection, record_type).modified_field
-                for record_type in self.step.target.types
-            )
-        )
-
-    def stand_in_targets(self, batch: list[Record]) -> None:
-        """Stand-ins for the unread linked targets of a batch whose agreed values are known to be
-        theirs: the pair is decided without fetching them (one call fewer per batch)."""
-        links = {
-            record.id: link
-            for record in batch
-            if (link := self.links.get(record.id)) and link.target_id not in self.known["target"]
-        }
-        agreed = self.state.snapshots(self.job, self.step.name, links, target_known=True)
-        for source_id, synced in agreed.items():
-            link = links[source_id]
-            id_field = self.context.describe(self.step.target.connection, link.target_type).id_field
-            values: dict[str, Any] = {id_field: link.target_id}
-            for path, value in synced.items():
-                set_path(values, values, path, value)
-            self.known["target"][link.target_id] = Record(link.target_type, link.target_id, values)
-
-    def partner(self, side: str, record_type: str, record_id: str) -> Record | None:
-        """A record of the other side, from this run's reads or fetched once."""
-        if record_id not in self.known[side]:
-            connector = self.target if side == "target" else self.source
-            self.known[side][record_id] = connector.get(record_type, [record_id]).get(record_id)
-        return self.known[side][record_id]
 
     def skip(self, side: str, record: Record, code: ReasonCode, reason: str, counted: bool = True) -> None:
         self.out.add(
@@ -343,7 +280,7 @@ class _StepRun:
             if link.target_id in targets_by_id and targets_by_id[link.target_id].deleted:
                 return  # the deletion is decided from the side where it happened
             self.handled_targets.add(link.target_id)
-            partner = self.partner("target", link.target_type, link.target_id)
+            partner = self.partners.get("target", link.target_type, link.target_id)
             if partner is None:
                 self.skip(
                     "source",
@@ -365,7 +302,7 @@ class _StepRun:
             self.create("target", record)
             return
         made_by, partner_type, partner_id = match
-        partner = self.partner("target", partner_type, partner_id)
+        partner = self.partners.get("target", partner_type, partner_id)
         if partner is None:
             self.create("target", record)
             return
@@ -394,7 +331,7 @@ class _StepRun:
         if record.id in self.held:
             return
         if link:
-            partner = self.partner("source", link.source_type, link.source_id)
+            partner = self.partners.get("source", link.source_type, link.source_id)
             if partner is None:
                 self.skip(
                     "target",
@@ -416,7 +353,7 @@ class _StepRun:
             self.create("source", record)
             return
         made_by, partner_type, partner_id = match
-        partner = self.partner("source", partner_type, partner_id)
+        partner = self.partners.get("source", partner_type, partner_id)
         if partner is None:
             self.create("source", record)
             return
@@ -466,7 +403,7 @@ class _StepRun:
                       "new record it will link to; waiting", counted=False)  # fmt: skip
             self.read_again("source", record)
             return
-        partner = self.partner("target", link.target_type, link.target_id)
+        partner = self.partners.get("target", link.target_type, link.target_id)
         if partner is None:
             self.skip(
                 "source",
@@ -508,7 +445,7 @@ class _StepRun:
         for link in self.sources_of(target.id):
             if link.source_id == skip or link.source_id in self.paired_sources:
                 continue
-            partner = self.partner("source", link.source_type, link.source_id)
+            partner = self.partners.get("source", link.source_type, link.source_id)
             if partner is not None:
                 self.pair(partner, target, link.made_by, new=False)
 
@@ -582,7 +519,7 @@ class _StepRun:
             for row in self.keys.candidates("target", index, value)
             if row[0] == record.type and row[1] not in self.by_target
         ]
-        source = self.partner("source", source_row[0], source_row[1]) if len(rivals) > 1 else None
+        source = self.partners.get("source", source_row[0], source_row[1]) if len(rivals) > 1 else None
         if source is None:
             return False
         chosen = self.ambiguous("source", source, index, value, rivals)
