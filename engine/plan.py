@@ -128,6 +128,14 @@ class FieldRule:
     link: str | None = None
     lookup: Lookup | None = None
     location: Location | None = field(default=None, compare=False)
+    # the value map as a look-up each way, made once (not part of what the plan says or hashes)
+    mapped: dict[str, Scalar] | None = field(default=None, init=False, compare=False, repr=False)
+    unmapped: dict[str, str] | None = field(default=None, init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.value_map is not None:
+            object.__setattr__(self, "mapped", dict(self.value_map))
+            object.__setattr__(self, "unmapped", {str(target): source for source, target in self.value_map})
 
 
 @dataclass(frozen=True)

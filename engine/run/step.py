@@ -28,6 +28,7 @@ from engine.run.context import RunContext
 from engine.run.keys import KeyIndex
 from engine.run.partners import Partners
 from engine.run.read import SideReader
+from engine.run.values import Values
 from engine.spool import collector_paused
 from engine.state import Link
 from engine.times import newer
@@ -71,6 +72,7 @@ class _StepRun:
         self.refreshed: dict[str, set[str]] = {"source": set(), "target": set()}
         self.keys = KeyIndex(step, context, self.refreshed)
         self.partners = Partners(step, context, self.keys, self.links)
+        self.values = Values(step, context)
         self.known = self.partners.known  # side -> id -> record (None: not there)
         self.claimed: dict[str, set[str]] = {"source": set(), "target": set()}  # ids paired in this run
         self.held: set[str] = set()  # ids in a conflict held for a person: not matched again this run
@@ -580,68 +582,6 @@ class _StepRun:
             current = self.waiting.get(side)
             self.waiting[side] = min(current, record.modified) if current else record.modified
 
-    # -- field values -----------------------------------------------------------------------------
-
-    def applies(self, rule: FieldRule, target_type: str) -> bool:
-        if rule.types and target_type not in rule.types:
-            return False
-        fields = self.context.target_fields(self.step.target.connection, target_type) if rule.optional else ()
-        return not rule.optional or rule.target in fields
-
-    def forward(self, rule: FieldRule, source: Record) -> Any:
-        """The target value a field takes from the source record."""
-        values = source.values
-        if rule.source is not None:
-            value = rule.source(values)
-        elif rule.compute is not None:
-            value = rule.compute(values)
-        elif rule.template is not None:
-            value = rule.template(values)
-        else:
-            value = rule.value
-        if rule.transform is not None and value is not None:
-            value = rule.transform(value)
-        if rule.value_map is not None and value is not None:
-            value = dict(rule.value_map).get(str(value))
-        if value in (None, "") and rule.default is not None:
-            value = rule.default
-        if rule.link and value is not None:
-            value = self.context.links_of(rule.link).get(str(value))
-        if rule.lookup and value is not None:
-            value = self.lookup_id(rule, value)
-        return value
-
-    def backward(self, rule: FieldRule, target: Record) -> Any:
-        """The source value a field takes from the target record; a placeholder default written
-        to the target never comes back as a value."""
-        value = get_path(target.values, rule.target)
-        if rule.default is not None and value == rule.default:
-            return None
-        if rule.link and value is not None:
-            value = self.context.sources_by_target(rule.link).get(str(value))
-        if rule.lookup and value is not None:
-            value = self.lookup_value(rule, value)
-        if rule.value_map is not None and value is not None:
-            value = {str(t): s for s, t in rule.value_map}.get(str(value))
-        if rule.transform is not None and value is not None:
-            value = rule.transform(value)
-        return value
-
-    def lookup_id(self, rule: FieldRule, value: Any) -> str | None:
-        key = ("id", rule.lookup.object, rule.lookup.by, value)
-        if key not in self.context.lookups:
-            found = self.target.find(rule.lookup.object, rule.lookup.by, [value])
-            self.context.lookups[key] = found[0].id if len(found) == 1 else None
-        return self.context.lookups[key]
-
-    def lookup_value(self, rule: FieldRule, record_id: Any) -> Any:
-        key = ("value", rule.lookup.object, rule.lookup.by, record_id)
-        if key not in self.context.lookups:
-            found = self.target.get(rule.lookup.object, [str(record_id)])
-            record = found.get(str(record_id))
-            self.context.lookups[key] = record.values.get(rule.lookup.by) if record else None
-        return self.context.lookups[key]
-
     # -- writes ------------------------------------------------------------------------------------
 
     def create(self, side: str, origin: Record) -> None:
@@ -717,11 +657,11 @@ class _StepRun:
             if (
                 current not in (None, "")
                 or "to_target" not in FLOWS[rule.directions.update]
-                or not self.applies(rule, target.type)
+                or not self.values.applies(rule, target.type)
             ):
                 continue
             try:
-                value = self.forward(rule, created)
+                value = self.values.forward(rule, created)
             except RecordError:
                 continue  # left for the next run, which reports it
             if value not in (None, ""):
@@ -744,13 +684,13 @@ class _StepRun:
             if flow not in FLOWS[rule.directions.create]:
                 continue
             if side == "target":
-                if not self.applies(rule, record_type):
+                if not self.values.applies(rule, record_type):
                     continue
-                value = self.forward(rule, origin)
+                value = self.values.forward(rule, origin)
                 if value is not None:
                     values[rule.target] = synced[rule.target] = value
-            elif rule.source is not None and self.applies(rule, origin.type):
-                value = self.backward(rule, origin)
+            elif rule.source is not None and self.values.applies(rule, origin.type):
+                value = self.values.backward(rule, origin)
                 synced[rule.target] = get_path(origin.values, rule.target)
                 if value is not None:
                     set_path(values, {}, self.written_back[id(rule)], value)
@@ -818,11 +758,11 @@ class _StepRun:
         later = newer(source.modified, target.modified)  # the source changed after the target
         try:
             for rule in self.step.fields:
-                if not self.applies(rule, target.type):
+                if not self.values.applies(rule, target.type):
                     continue
                 flows = FLOWS[rule.directions.update]  # linking an existing record is no creation
                 # the source's value also for a field flowing back only: a concurrent edit compares it
-                forward = self.forward(rule, source) if "to_target" in flows or rule.source else None
+                forward = self.values.forward(rule, source) if "to_target" in flows or rule.source else None
                 current = get_path(target.values, rule.target)
                 # what the next run compares with: the source's value for a field flowing only to
                 # the target, else the target's (the agreed value once both sides hold it)
@@ -835,9 +775,9 @@ class _StepRun:
                     to_target[rule.target] = FieldChange(rule.target, current, forward)
                     synced[rule.target] = forward
                 elif way == "to_source" and rule.source is not None:
-                    value = self.backward(rule, target)
+                    value = self.values.backward(rule, target)
                     old = rule.source(source.values)
-                    if not same(value, self.comparable(rule, old)):
+                    if not same(value, self.values.comparable(rule, old)):
                         path = self.written_back[id(rule)]
                         to_source[path] = FieldChange(path, old, value)
                         set_path(source_values, dict(source.values), path, value)
@@ -899,11 +839,6 @@ class _StepRun:
             updated = Record(target.type, target.id, {**target.values, **written}, target.modified)
             self.pair_sharers(updated, skip=source.id)
 
-    @staticmethod
-    def comparable(rule: FieldRule, value: Any) -> Any:
-        """A value as the field's transform would write it: formatting alone is not a change."""
-        return rule.transform(value) if rule.transform is not None and value is not None else value
-
     def direction_of_change(
         self, rule: FieldRule, forward: Any, current: Any, base: dict[str, Any] | None, new: bool,
         flows: tuple[str, ...], source_newer: bool, resolved: list[str],
@@ -918,9 +853,9 @@ class _StepRun:
                 to_source="to_source" in flows and rule.source is not None,
                 writes_back=rule.source is not None,
                 source_value=forward,
-                target_value=self.comparable(rule, current),
+                target_value=self.values.comparable(rule, current),
                 first_match=new or base is None,
-                agreed=self.comparable(rule, base.get(rule.target)) if base is not None else None,
+                agreed=self.values.comparable(rule, base.get(rule.target)) if base is not None else None,
                 default=rule.default,
                 source_newer=source_newer,
                 first_match_policy=self.step.conflicts.first_match,
