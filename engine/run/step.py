@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from functools import cached_property
 from typing import Any
 
-from engine.changeset import Change, ChangeSet, FieldChange, PairState, ReasonCode, StepChanges
+from engine.changeset import Change, ChangeSet, FieldChange, PairState, StepChanges
 from engine.connectors import Record
 from engine.decide import FieldFacts, decide_field, same
 from engine.errors import ConnectorError, RecordError
@@ -26,6 +26,7 @@ from engine.plan import FLOWS, FieldRule, Plan, Step
 from engine.records import batched, get_path, set_path
 from engine.run.context import RunContext
 from engine.run.keys import KeyIndex
+from engine.run.outcomes import Hold, Outcome, Skip, as_change
 from engine.run.partners import Partners
 from engine.run.read import SideReader
 from engine.run.values import Values
@@ -134,9 +135,8 @@ class _StepRun:
         if invalid is None:
             return False
         region = f" (phone_region {self.region})" if "phone" in invalid else ""
-        self.skip(
-            side, record, "invalid_key", f"its match key holds {invalid}{region}: not matched, not created"
-        )
+        reason = f"its match key holds {invalid}{region}: not matched, not created"
+        self.emit(Skip.of(side, record, "invalid_key", reason))
         return True
 
     # -- deciding -------------------------------------------------------------------------------
@@ -211,27 +211,9 @@ class _StepRun:
         for record in batch:
             self.keys.forget(side, record.id)
 
-    def skip(self, side: str, record: Record, code: ReasonCode, reason: str, counted: bool = True) -> None:
-        self.out.add(
-            Change(
-                self.step.name,
-                "skip",
-                side,
-                record.type,
-                record.id,
-                reason=reason,
-                code=code,
-                counted=counted,
-            )
-        )
-
-    def hold(
-        self, side: str, record_type: str, record_id: str, code: ReasonCode, reason: str, **more: Any
-    ) -> None:
-        """A conflict: the record is held for a person (or a rule) to decide."""
-        self.out.add(
-            Change(self.step.name, "conflict", side, record_type, record_id, reason=reason, code=code, **more)
-        )
+    def emit(self, outcome: Outcome) -> None:
+        """The one writer of skips and holds to the step's output."""
+        self.out.add(as_change(self.step.name, outcome))
 
     def filtered_out(self, side: str, record: Record, source_id: str | None) -> bool:
         """Whether a record fails a filter of its side, skipping it with the reason the first time
@@ -252,7 +234,7 @@ class _StepRun:
                 self.out.unlinks.append(source_id)
                 reason += "; its link is removed"
             self.filtered.add(record.id)
-            self.skip(side, record, code, reason)
+            self.emit(Skip.of(side, record, code, reason))
             return True
         return False
 
@@ -263,7 +245,7 @@ class _StepRun:
         if record.unreadable:
             if link:
                 self.handled_targets.add(link.target_id)
-            self.skip("source", record, "unreadable", record.unreadable)
+            self.emit(Skip.of("source", record, "unreadable", record.unreadable))
             return
         if record.deleted:
             self.deleted(
@@ -284,13 +266,8 @@ class _StepRun:
             self.handled_targets.add(link.target_id)
             partner = self.partners.get("target", link.target_type, link.target_id)
             if partner is None:
-                self.skip(
-                    "source",
-                    record,
-                    "partner_gone",
-                    f"linked {link.target_type} {link.target_id} no longer exists",
-                    counted=True,
-                )
+                reason = f"linked {link.target_type} {link.target_id} no longer exists"
+                self.emit(Skip.of("source", record, "partner_gone", reason))
                 return
             self.pair(record, partner, link.made_by, new=False)
             return
@@ -315,7 +292,7 @@ class _StepRun:
         if self.held_in_doubt("target", record):
             return
         if record.unreadable:
-            self.skip("target", record, "unreadable", record.unreadable)
+            self.emit(Skip.of("target", record, "unreadable", record.unreadable))
             return
         link = next(iter(self.sources_of(record.id)), None)
         if record.deleted:  # every source record sharing it (`link_all`) loses its partner
@@ -328,19 +305,15 @@ class _StepRun:
             return
         reason = self.outranked(record)
         if reason:
-            self.skip("target", record, "outranked", reason)
+            self.emit(Skip.of("target", record, "outranked", reason))
             return
         if record.id in self.held:
             return
         if link:
             partner = self.partners.get("source", link.source_type, link.source_id)
             if partner is None:
-                self.skip(
-                    "target",
-                    record,
-                    "partner_gone",
-                    f"linked {link.source_type} {link.source_id} no longer exists",
-                )
+                reason = f"linked {link.source_type} {link.source_id} no longer exists"
+                self.emit(Skip.of("target", record, "partner_gone", reason))
                 return
             self.pair(partner, record, link.made_by, new=False)
             self.pair_sharers(record)
@@ -366,7 +339,7 @@ class _StepRun:
         reason = self.in_doubt.get(f"{record.type} {record.id}") if self.in_doubt else None
         if reason is None:
             return False
-        self.hold(side, record.type, record.id, "create_in_doubt", reason)
+        self.emit(Hold(side, record.type, record.id, "create_in_doubt", reason))
         return True
 
     def shares_key(self, side: str, record: Record) -> tuple[tuple[str, int, str], list[str]] | None:
@@ -401,18 +374,14 @@ class _StepRun:
         link = self.links.get(first_id)
         name = self.key_name(key[1])
         if link is None:
-            self.skip("source", record, "waiting_for_partner", f"shares its {name} with {group[0]}, whose "
-                      "new record it will link to; waiting", counted=False)  # fmt: skip
+            reason = f"shares its {name} with {group[0]}, whose new record it will link to; waiting"
+            self.emit(Skip.of("source", record, "waiting_for_partner", reason, counted=False))
             self.read_again("source", record)
             return
         partner = self.partners.get("target", link.target_type, link.target_id)
         if partner is None:
-            self.skip(
-                "source",
-                record,
-                "partner_gone",
-                f"linked {link.target_type} {link.target_id} no longer exists",
-            )
+            reason = f"linked {link.target_type} {link.target_id} no longer exists"
+            self.emit(Skip.of("source", record, "partner_gone", reason))
             return
         self.handled_targets.add(partner.id)
         self.pair(record, partner, f"shared:{name}", new=True)
@@ -424,10 +393,10 @@ class _StepRun:
         for (side, index, value), group in self.sharing.items():
             for ref in (group or [])[1:]:
                 record_type, _, record_id = ref.partition(" ")
-                self.hold(
+                self.emit(Hold(
                     side, record_type, record_id, "duplicate_source_key",
                     self.shared_key_reason(side, index, value, group),
-                )  # fmt: skip
+                ))  # fmt: skip
 
     def shared_key_reason(self, side: str, index: int, value: str, group: list[str]) -> str:
         other = "target" if side == "source" else "source"
@@ -496,16 +465,16 @@ class _StepRun:
                 return f"shared:{self.key_name(index)}", partner_type, partner_id
             if taken and other == "target" and partner_id in self.by_target:
                 group = [taken, f"{record.type} {record.id}"]
-                self.hold(
+                self.emit(Hold(
                     side, record.type, record.id, "duplicate_source_key",
                     self.shared_key_reason(side, index, value, group),
-                )  # fmt: skip
+                ))  # fmt: skip
                 return "conflict"
             if taken:
-                self.hold(
+                self.emit(Hold(
                     side, record.type, record.id, "already_linked",
                     f"{self.key_name(index)} {value} matches {partner_type} {partner_id}, already linked to {taken}",
-                )  # fmt: skip
+                ))  # fmt: skip
                 return "conflict"
             self.claimed[other].add(partner_id)
             self.claimed[side].add(record.id)
@@ -545,10 +514,10 @@ class _StepRun:
             return ordered[0] if policy == "oldest" else ordered[-1]
         self.held.update([record.id, *(rid for _, rid, _ in found)])
         names = ", ".join(f"{kind} {rid}" for kind, rid, _ in found)
-        self.hold(
+        self.emit(Hold(
             side, record.type, record.id, "ambiguous_key",
             f"{self.key_name(index)} {value} matches {len(found)} records: {names}; held until resolved",
-        )  # fmt: skip
+        ))  # fmt: skip
         return None
 
     @cached_property
@@ -571,7 +540,7 @@ class _StepRun:
             return False
         waiting = parent.when_missing == "wait"
         reason = f"{parent.object} {parent_id} is not linked" + (" yet; waiting" if waiting else "")
-        self.skip(side, record, "parent_not_linked", reason, counted=False)
+        self.emit(Skip.of(side, record, "parent_not_linked", reason, counted=False))
         if waiting:
             self.read_again(side, record)
         return True
@@ -588,11 +557,9 @@ class _StepRun:
         spec = self.step.target if side == "target" else self.step.source
         if "to_" + side not in FLOWS[self.step.directions.create]:
             where = "the target" if side == "target" else "the source"
-            self.skip(
-                "source" if side == "target" else "target",
-                origin,
-                "create_disabled",
-                f"no match, and creating records in {where} is off",
+            other = "source" if side == "target" else "target"
+            self.emit(
+                Skip.of(other, origin, "create_disabled", f"no match, and creating records in {where} is off")
             )
             return
         shared = self.shares_key("source" if side == "target" else "target", origin)
@@ -604,7 +571,7 @@ class _StepRun:
         try:
             values, synced = self.creation_values(side, origin, record_type)
         except RecordError as e:
-            self.skip("source" if side == "target" else "target", origin, "invalid_value", e.message)
+            self.emit(Skip.of("source" if side == "target" else "target", origin, "invalid_value", e.message))
             return
         planned_id = None
         info = self.context.describe(spec.connection, record_type)
@@ -742,7 +709,7 @@ class _StepRun:
         for side, record, partner in (("source", source, target), ("target", target, source)):
             if partner.unreadable:  # a pair is never decided on part of a record
                 reason = f"{partner.type} {partner.id}, its partner, could not be read: {partner.unreadable}"
-                self.skip(side, record, "unreadable", reason)
+                self.emit(Skip.of(side, record, "unreadable", reason))
                 return
         if any(  # a partner reached from the other side answers to its own side's filters too
             self.filtered_out(side, record, linked_id)
@@ -782,15 +749,15 @@ class _StepRun:
                         to_source[path] = FieldChange(path, old, value)
                         set_path(source_values, dict(source.values), path, value)
         except RecordError as e:
-            self.skip("source", source, "invalid_value", e.message)
+            self.emit(Skip.of("source", source, "invalid_value", e.message))
             return
         if resolved and "hold" in resolved:
             names = f"{source.type} {source.id} and {target.type} {target.id}"
-            self.hold(
+            self.emit(Hold(
                 "source", source.type, source.id, "values_differ",
                 f"{names} share a key but their values differ; held until resolved (first_match: hold)",
                 origin=f"{target.type} {target.id}",
-            )  # fmt: skip
+            ))  # fmt: skip
             return
         written = {name: change.new for name, change in to_target.items()}
         exact = all(

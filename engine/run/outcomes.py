@@ -1,0 +1,46 @@
+"""What a step decides of a record when it writes nothing to it: a skip (not synced now, and why)
+or a hold (a conflict kept for a person or a rule to decide). Values, made where the decision
+is; only the step driver's `emit()` writes them to the step's output."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.changeset import Change, ReasonCode, Side
+from engine.connectors import Record
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    side: Side  # where the record was read
+    record_type: str
+    record_id: str
+    code: ReasonCode
+    reason: str
+    counted: bool = True  # records skipped for an unlinked parent are shown but not counted
+
+    @classmethod
+    def of(cls, side: Side, record: Record, code: ReasonCode, reason: str, counted: bool = True) -> Skip:
+        return cls(side, record.type, record.id, code, reason, counted)
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    side: Side
+    record_type: str
+    record_id: str
+    code: ReasonCode
+    reason: str
+    origin: str | None = None  # "<type> <id>" of the record on the other side it is held with
+
+
+Outcome = Skip | Hold
+
+
+def as_change(step: str, outcome: Outcome) -> Change:
+    """An outcome as the step's output shows it."""
+    if isinstance(outcome, Skip):
+        return Change(step, "skip", outcome.side, outcome.record_type, outcome.record_id,
+                      reason=outcome.reason, code=outcome.code, counted=outcome.counted)  # fmt: skip
+    return Change(step, "conflict", outcome.side, outcome.record_type, outcome.record_id,
+                  reason=outcome.reason, code=outcome.code, origin=outcome.origin)  # fmt: skip
