@@ -116,39 +116,49 @@ def test_write_windows_are_kept_per_step_and_side_newest_ten_and_forgotten_with_
     assert state.own_writes("job", "contacts", "target") == []
 
 
+DEFAULT = MAPPING.replace("      skip_own_changes: SKIP\n", "")
+
+
+def _project(tmp_path: Path, document: str = DEFAULT) -> None:
+    (tmp_path / "job.yaml").write_text(document)
+    with SqliteConnector({"path": "platform.db"}, tmp_path) as platform:
+        platform.seed("contacts", PEOPLE)
+
+
+def _environ(org: Sandbox) -> dict[str, str]:
+    return {
+        "SF_INSTANCE_URL": org.instance_url,
+        "SF_SESSION_ID": org.session_id,
+        "SF_CA_FILE": str(org.ca_file),
+    }
+
+
+def _apply(tmp_path: Path, org: Sandbox):
+    """One apply of the job: its report, and its one step's changes."""
+    with Job.open(tmp_path / "job.yaml", environ=_environ(org)) as job:
+        report = job.apply()
+    [step] = report.changeset.steps
+    return report, step
+
+
 @pytest.mark.parametrize("username", ["sandbox@syncmap.local", None])
 def test_by_default_what_syncmap_created_is_not_read_back_but_its_updates_are(tmp_path: Path, username):
     """Records syncmap created and nobody changed since are left out of reads by default (no one
     can have changed them between syncmap's read and its write: they did not exist); its updates
     come back and are compared. Without `username` nothing can be told apart: all come back."""
-    document = MAPPING.replace("      skip_own_changes: SKIP\n", "")
-    if username is None:
-        document = document.replace("      username: sandbox@syncmap.local\n", "")
-    (tmp_path / "job.yaml").write_text(document)
-    with SqliteConnector({"path": "platform.db"}, tmp_path) as platform:
-        platform.seed("contacts", PEOPLE)
+    _project(
+        tmp_path, DEFAULT if username else DEFAULT.replace("      username: sandbox@syncmap.local\n", "")
+    )
     with Sandbox() as org:
-        environ = {
-            "SF_INSTANCE_URL": org.instance_url,
-            "SF_SESSION_ID": org.session_id,
-            "SF_CA_FILE": str(org.ca_file),
-        }
-
-        def apply():
-            with Job.open(tmp_path / "job.yaml", environ=environ) as job:
-                report = job.apply()
-            [step] = report.changeset.steps
-            return report, step
-
-        assert apply()[0].changeset.counts()["create"] == 3
-        _, step = apply()  # nothing changed: the three Leads are syncmap's own creates
+        assert _apply(tmp_path, org)[0].changeset.counts()["create"] == 3
+        _, step = _apply(tmp_path, org)  # nothing changed: the three Leads are syncmap's own creates
         assert step.read["target"] == (0 if username else 3)
 
         with SqliteConnector({"path": "platform.db"}, tmp_path) as platform:
             platform.write("contacts", [Write("w", "update", "contacts", "p1", {"first_name": "Bob"})])
-        report, step = apply()
+        report, step = _apply(tmp_path, org)
         assert report.changeset.counts()["update"] == 1
-        report, step = apply()  # syncmap's update of Bo's Lead comes back, and changes nothing
+        report, step = _apply(tmp_path, org)  # syncmap's update of Bo's Lead comes back, changing nothing
         assert step.read["target"] >= 1
         assert report.changeset.counts()["update"] == 0
 
@@ -157,24 +167,14 @@ def test_a_record_arriving_later_with_the_key_of_one_syncmap_created_finds_it(tm
     """What syncmap created is not read back, so its match keys are remembered from the values
     it wrote: a platform contact arriving after Ana's was deleted, with her phone, finds her
     Lead instead of creating a second one."""
-    (tmp_path / "job.yaml").write_text(MAPPING.replace("      skip_own_changes: SKIP\n", ""))
-    with SqliteConnector({"path": "platform.db"}, tmp_path) as platform:
-        platform.seed("contacts", PEOPLE)
+    _project(tmp_path)
     with Sandbox() as org:
-        environ = {
-            "SF_INSTANCE_URL": org.instance_url,
-            "SF_SESSION_ID": org.session_id,
-            "SF_CA_FILE": str(org.ca_file),
-        }
-        with Job.open(tmp_path / "job.yaml", environ=environ) as job:
-            assert job.apply().changeset.counts()["create"] == 3
+        assert _apply(tmp_path, org)[0].changeset.counts()["create"] == 3
         with SqliteConnector({"path": "platform.db"}, tmp_path) as platform:
             twin = {**PEOPLE[0], "id": "p9", "first_name": "Ana B."}
             platform.write("contacts", [Write("gone", "delete", "contacts", "p0")])
             platform.write("contacts", [Write("t", "create", "contacts", "p9", twin)])
-        with Job.open(tmp_path / "job.yaml", environ=environ) as job:
-            report = job.apply()
-        [step] = report.changeset.steps
+        report, step = _apply(tmp_path, org)
         assert step.read["target"] == 0  # the Leads syncmap created were not read back
         assert report.changeset.counts()["create"] == 0
         assert org.client().query("SELECT COUNT() FROM Lead")["totalSize"] == 3
@@ -184,18 +184,11 @@ def test_a_quiet_read_moves_the_watermark_on(tmp_path: Path):
     """A Salesforce read that finds nothing new still moves the side's watermark to when it
     started (the connector's overlap covers a clock behind ours), so later reads do not ask for
     every change since the first sync and leave the Leads syncmap created out, again and again."""
-    (tmp_path / "job.yaml").write_text(MAPPING.replace("      skip_own_changes: SKIP\n", ""))
-    with SqliteConnector({"path": "platform.db"}, tmp_path) as platform:
-        platform.seed("contacts", PEOPLE)
+    _project(tmp_path)
     with Sandbox() as org:
-        environ = {
-            "SF_INSTANCE_URL": org.instance_url,
-            "SF_SESSION_ID": org.session_id,
-            "SF_CA_FILE": str(org.ca_file),
-        }
         marks = []
         for _ in range(3):
-            with Job.open(tmp_path / "job.yaml", environ=environ) as job:
+            with Job.open(tmp_path / "job.yaml", environ=_environ(org)) as job:
                 job.apply()
                 marks.append(job.state.watermark(job.name, "contacts", "target"))
         assert marks[0] < marks[1] < marks[2]

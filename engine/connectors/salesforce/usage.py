@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from simple_salesforce import Salesforce
 
 BULK_JOB_CALLS = 6  # create, upload, close, a status check, successful and failed results
-LONG_JOB_ROWS = 10_000  # a job of more rows is still running at its first status check: one more
+LONG_JOB_ROWS = 5_000  # a job of more rows is still running at its first status check: one more
 
 
 class OrgUsage:
