@@ -11,7 +11,6 @@ from __future__ import annotations
 import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from functools import cached_property
 from typing import Any
 
 from engine.changeset import Change, ChangeSet, FieldChange, PairState, StepChanges
@@ -25,6 +24,7 @@ from engine.phones import PhonesAhead
 from engine.plan import FLOWS, FieldRule, Plan, Step
 from engine.records import batched, get_path, set_path
 from engine.run.context import RunContext
+from engine.run.filter import Filters
 from engine.run.keys import KeyIndex
 from engine.run.outcomes import Hold, Outcome, Skip, as_change
 from engine.run.partners import Partners
@@ -74,11 +74,10 @@ class _StepRun:
         self.keys = KeyIndex(step, context, self.refreshed)
         self.partners = Partners(step, context, self.keys, self.links)
         self.values = Values(step, context)
+        self.filters = Filters(step, context, self.keys)
         self.known = self.partners.known  # side -> id -> record (None: not there)
         self.claimed: dict[str, set[str]] = {"source": set(), "target": set()}  # ids paired in this run
         self.held: set[str] = set()  # ids in a conflict held for a person: not matched again this run
-        self.checked: dict[str, set[str]] = {"source": set(), "target": set()}  # filters evaluated
-        self.filtered: set[str] = set()  # ids failing a filter: skipped, never paired this run
         self.handled_targets: set[str] = set()
         # the links this run plans, kept (for the steps translating ids through them) only if used
         self.planned = (
@@ -94,7 +93,6 @@ class _StepRun:
         # the other side holds: the first one alone gets a partner created, the others are held
         self.sharing: dict[tuple[str, int, str], list[str] | None] = {}
         self.partnered: dict[str, set[str]] = {"source": set(), "target": set()}  # got one created
-        self.in_doubt = context.held.get(step.name, {})
         # the source field each rule writes back, as its keys (`"First Name"` is `First Name`)
         self.written_back = {
             id(rule): ".".join(field_path(rule.source.text) or (rule.source.text,))
@@ -125,19 +123,6 @@ class _StepRun:
         keys = self.keys.add(side, record)
         if self.context.applying:
             self.out.keys[side].append((record.type, record.id, record.modified, keys))
-
-    def skipped_for_invalid_key(self, side: str, record: Record) -> bool:
-        """A record holding match keys none of which is valid is skipped, not created again
-        beside the partner its key would find once written right (`invalid_key: skip`)."""
-        if self.keys.of(side, record) or self.step.conflicts.invalid_key == "create":
-            return False
-        invalid = self.keys.invalid(side, record.id)
-        if invalid is None:
-            return False
-        region = f" (phone_region {self.region})" if "phone" in invalid else ""
-        reason = f"its match key holds {invalid}{region}: not matched, not created"
-        self.emit(Skip.of(side, record, "invalid_key", reason))
-        return True
 
     # -- deciding -------------------------------------------------------------------------------
 
@@ -216,30 +201,31 @@ class _StepRun:
         self.out.add(as_change(self.step.name, outcome))
 
     def filtered_out(self, side: str, record: Record, source_id: str | None) -> bool:
-        """Whether a record fails a filter of its side, skipping it with the reason the first time
-        it is asked. A linked record (``source_id``) failing a filter with `unlink` loses its link."""
-        if record.id in self.checked[side]:
-            return record.id in self.filtered
-        self.checked[side].add(record.id)
-        for rule in self.step.filters:
-            if rule.side != side:
-                continue
-            try:
-                if _truthy(rule.require(record.values)):
-                    continue
-                code, reason = "filtered", rule.reason
-            except RecordError as e:
-                code, reason = "invalid_value", e.message
-            if rule.unlink and source_id is not None:
-                self.out.unlinks.append(source_id)
-                reason += "; its link is removed"
-            self.filtered.add(record.id)
-            self.emit(Skip.of(side, record, code, reason))
-            return True
-        return False
+        """Whether a record fails a filter of its side; the first time, skipped with the reason."""
+        filtered = self.filters.filter(side, record, source_id)
+        if filtered is not None:
+            self.emit(filtered.skip)
+            if filtered.unlink is not None:
+                self.out.unlinks.append(filtered.unlink)
+        return record.id in self.filters.failing
+
+    def left_alone(self, outcome: Outcome | None) -> bool:
+        """Emit a check's skip or hold, if any; whether there was one."""
+        if outcome is not None:
+            self.emit(outcome)
+        return outcome is not None
+
+    def parent_missing(self, side: str, record: Record) -> bool:
+        """Whether a record's parent is not linked yet: skipped, and with `wait` read again."""
+        skip = self.filters.parent_missing(side, record)
+        if skip is not None and self.step.parent.when_missing == "wait":
+            self.read_again(side, record)
+        return self.left_alone(skip)
 
     def from_source(self, record: Record, targets_by_id: dict[str, Record]) -> None:
-        if record.id in self.paired_sources or self.held_in_doubt("source", record):
+        if record.id in self.paired_sources or self.left_alone(
+            self.filters.create_in_doubt("source", record)
+        ):
             return
         link = self.links.get(record.id)
         if record.unreadable:
@@ -271,7 +257,7 @@ class _StepRun:
                 return
             self.pair(record, partner, link.made_by, new=False)
             return
-        if self.skipped_for_invalid_key("source", record):
+        if self.left_alone(self.filters.invalid_key("source", record)):
             return
         match = self.match("source", record)
         self.count_match("source", record, match)
@@ -289,7 +275,7 @@ class _StepRun:
         self.pair(record, partner, made_by, new=True)
 
     def from_target(self, record: Record) -> None:
-        if self.held_in_doubt("target", record):
+        if self.left_alone(self.filters.create_in_doubt("target", record)):
             return
         if record.unreadable:
             self.emit(Skip.of("target", record, "unreadable", record.unreadable))
@@ -303,9 +289,7 @@ class _StepRun:
             return
         if self.step.parent and self.parent_missing("target", record):
             return
-        reason = self.outranked(record)
-        if reason:
-            self.emit(Skip.of("target", record, "outranked", reason))
+        if self.left_alone(self.filters.outranked(record)):
             return
         if record.id in self.held:
             return
@@ -318,7 +302,7 @@ class _StepRun:
             self.pair(partner, record, link.made_by, new=False)
             self.pair_sharers(record)
             return
-        if self.skipped_for_invalid_key("target", record):
+        if self.left_alone(self.filters.invalid_key("target", record)):
             return
         match = self.match("target", record)
         self.count_match("target", record, match)
@@ -333,14 +317,6 @@ class _StepRun:
             self.create("source", record)
             return
         self.pair(partner, record, made_by, new=True)
-
-    def held_in_doubt(self, side: str, record: Record) -> bool:
-        """A record whose create an interrupted run may have made is held, not created again."""
-        reason = self.in_doubt.get(f"{record.type} {record.id}") if self.in_doubt else None
-        if reason is None:
-            return False
-        self.emit(Hold(side, record.type, record.id, "create_in_doubt", reason))
-        return True
 
     def shares_key(self, side: str, record: Record) -> tuple[tuple[str, int, str], list[str]] | None:
         """The records sharing a match key with this one, which is about to get a partner
@@ -419,19 +395,6 @@ class _StepRun:
             partner = self.partners.get("source", link.source_type, link.source_id)
             if partner is not None:
                 self.pair(partner, target, link.made_by, new=False)
-
-    def outranked(self, record: Record) -> str | None:
-        """A record of a lesser type is ignored when a record of the priority type shares its key."""
-        priority = self.step.target.priority
-        if priority is None or record.type == priority:
-            return None
-        for index, value in self.keys.of("target", record):
-            if any(
-                kind == priority and rid != record.id
-                for kind, rid, _ in self.keys.candidates("target", index, value)
-            ):
-                return f"a {priority} with the same {self.key_name(index)} has priority"
-        return None
 
     def key_name(self, index: int) -> str:
         return self.step.match[index].source.text
@@ -519,31 +482,6 @@ class _StepRun:
             f"{self.key_name(index)} {value} matches {len(found)} records: {names}; held until resolved",
         ))  # fmt: skip
         return None
-
-    @cached_property
-    def linked_parents(self) -> dict[str, set[str]]:
-        """The ids of linked parent records on each side, read once per step (the parent step ran
-        before this one, so they do not change during it)."""
-        links = self.context.links_of(self.step.parent.object)
-        return {"source": set(links), "target": set(links.values())}
-
-    def parent_missing(self, side: str, record: Record) -> bool:
-        """Whether a record's parent (the record its `link:` field names) is not linked yet; such
-        a record is skipped uncounted, and with `wait` read again until it is."""
-        parent = self.step.parent
-        rule = next(rule for rule in self.step.fields if rule.link == parent.object)
-        if side == "source":
-            parent_id = rule.source(record.values) if rule.source else None
-        else:
-            parent_id = get_path(record.values, rule.target)
-        if parent_id is not None and str(parent_id) in self.linked_parents[side]:
-            return False
-        waiting = parent.when_missing == "wait"
-        reason = f"{parent.object} {parent_id} is not linked" + (" yet; waiting" if waiting else "")
-        self.emit(Skip.of(side, record, "parent_not_linked", reason, counted=False))
-        if waiting:
-            self.read_again(side, record)
-        return True
 
     def read_again(self, side: str, record: Record) -> None:
         """Keep the side's watermark at or before this record, so the next run reads it again."""
@@ -832,7 +770,3 @@ class _StepRun:
         if decision.note:
             resolved.append(decision.note)
         return decision.way
-
-
-def _truthy(value: Any) -> bool:
-    return value not in (None, False, "", [], {})
