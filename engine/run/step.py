@@ -26,6 +26,7 @@ from engine.records import batched, get_path, set_path
 from engine.run.context import RunContext
 from engine.run.filter import Filters
 from engine.run.keys import KeyIndex
+from engine.run.ledger import Ledger
 from engine.run.outcomes import Hold, Outcome, Skip, as_change
 from engine.run.partners import Partners
 from engine.run.read import SideReader
@@ -69,16 +70,13 @@ class _StepRun:
         for link in self.links.values():
             if link.shared:
                 self.sharers[link.target_id].append(link)
-        self.paired_sources: set[str] = set()  # pairs decided in this run, each once
+        self.ledger = Ledger()
         self.refreshed: dict[str, set[str]] = {"source": set(), "target": set()}
         self.keys = KeyIndex(step, context, self.refreshed)
         self.partners = Partners(step, context, self.keys, self.links)
         self.values = Values(step, context)
         self.filters = Filters(step, context, self.keys)
         self.known = self.partners.known  # side -> id -> record (None: not there)
-        self.claimed: dict[str, set[str]] = {"source": set(), "target": set()}  # ids paired in this run
-        self.held: set[str] = set()  # ids in a conflict held for a person: not matched again this run
-        self.handled_targets: set[str] = set()
         # the links this run plans, kept (for the steps translating ids through them) only if used
         self.planned = (
             context.planned_links.setdefault(step.name, {})
@@ -86,13 +84,7 @@ class _StepRun:
             else None
         )
         self.match_tally = MatchTally()
-        self.waiting: dict[str, str] = {}  # side -> oldest modified time of a record waiting for its parent
         self.from_watermark: dict[str, bool] = {}  # side -> read every change since the last run
-        self.agreed_targets: set[str] = set()  # target ids paired to the end in this run
-        # (side, key index, value) -> "<type> <id>" of the records sharing a key that nothing on
-        # the other side holds: the first one alone gets a partner created, the others are held
-        self.sharing: dict[tuple[str, int, str], list[str] | None] = {}
-        self.partnered: dict[str, set[str]] = {"source": set(), "target": set()}  # got one created
         # the source field each rule writes back, as its keys (`"First Name"` is `First Name`)
         self.written_back = {
             id(rule): ".".join(field_path(rule.source.text) or (rule.source.text,))
@@ -149,11 +141,13 @@ class _StepRun:
                 self.from_source(record, targets_by_id)
             self.forget("source", batch)
         self.known["source"] = {}
-        unhandled = (record for record in targets_by_id.values() if record.id not in self.handled_targets)
+        unhandled = (
+            record for record in targets_by_id.values() if record.id not in self.ledger.handled_targets
+        )
         for batch in batched(unhandled, BATCH):
             self.partners.prefetch("source", self.partners.wanted("target", batch, self.by_target))
             for record in batch:
-                if record.id not in self.handled_targets:
+                if record.id not in self.ledger.handled_targets:
                     self.from_target(record)
             self.known["source"] = {}
         self.hold_shared_keys()
@@ -163,9 +157,9 @@ class _StepRun:
         self.out.unsure_targets |= {  # read, but their pair never got to agree: read them next time
             link.source_id
             for target_id in self.refreshed["target"]
-            if (link := self.by_target.get(target_id)) and target_id not in self.agreed_targets
+            if (link := self.by_target.get(target_id)) and target_id not in self.ledger.agreed_targets
         }
-        for side, floor in self.waiting.items():  # records waiting for a parent are read again
+        for side, floor in self.ledger.waiting.items():  # records waiting for a parent are read again
             current = self.out.watermarks.get(side)
             self.out.watermarks[side] = min(current, floor) if current else floor
             self.out.seen.pop(side, None)
@@ -223,14 +217,14 @@ class _StepRun:
         return self.left_alone(skip)
 
     def from_source(self, record: Record, targets_by_id: dict[str, Record]) -> None:
-        if record.id in self.paired_sources or self.left_alone(
+        if record.id in self.ledger.paired_sources or self.left_alone(
             self.filters.create_in_doubt("source", record)
         ):
             return
         link = self.links.get(record.id)
         if record.unreadable:
             if link:
-                self.handled_targets.add(link.target_id)
+                self.ledger.handled_targets.add(link.target_id)
             self.emit(Skip.of("source", record, "unreadable", record.unreadable))
             return
         if record.deleted:
@@ -249,7 +243,7 @@ class _StepRun:
         if link:
             if link.target_id in targets_by_id and targets_by_id[link.target_id].deleted:
                 return  # the deletion is decided from the side where it happened
-            self.handled_targets.add(link.target_id)
+            self.ledger.handled_targets.add(link.target_id)
             partner = self.partners.get("target", link.target_type, link.target_id)
             if partner is None:
                 reason = f"linked {link.target_type} {link.target_id} no longer exists"
@@ -271,7 +265,7 @@ class _StepRun:
         if partner is None:
             self.create("target", record)
             return
-        self.handled_targets.add(partner.id)
+        self.ledger.handled_targets.add(partner.id)
         self.pair(record, partner, made_by, new=True)
 
     def from_target(self, record: Record) -> None:
@@ -291,7 +285,7 @@ class _StepRun:
             return
         if self.left_alone(self.filters.outranked(record)):
             return
-        if record.id in self.held:
+        if record.id in self.ledger.held:
             return
         if link:
             partner = self.partners.get("source", link.source_type, link.source_id)
@@ -328,16 +322,16 @@ class _StepRun:
         links = self.links if side == "source" else self.by_target
         keys = self.keys.of(side, record)
         for index, value in keys:
-            group = self.sharing.get((side, index, value))
+            group = self.ledger.sharing.get((side, index, value))
             if group is None and (
                 self.keys.stored[side] or len(self.keys.overlay.get((side, index, value), ())) > 1
             ):
                 paired = [
                     f"{row[0]} {row[1]}"
                     for row in self.keys.candidates(side, index, value)
-                    if row[1] != record.id and (row[1] in links or row[1] in self.partnered[side])
+                    if row[1] != record.id and (row[1] in links or row[1] in self.ledger.partnered[side])
                 ]
-                group = self.sharing[(side, index, value)] = paired or None
+                group = self.ledger.sharing[(side, index, value)] = paired or None
             if group:
                 group.append(ref)
                 return (side, index, value), group
@@ -359,14 +353,14 @@ class _StepRun:
             reason = f"linked {link.target_type} {link.target_id} no longer exists"
             self.emit(Skip.of("source", record, "partner_gone", reason))
             return
-        self.handled_targets.add(partner.id)
+        self.ledger.handled_targets.add(partner.id)
         self.pair(record, partner, f"shared:{name}", new=True)
 
     def hold_shared_keys(self) -> None:
         """One conflict per record held for sharing a key, naming every record that shares it."""
         if self.step.conflicts.duplicates == "link_all":
             return
-        for (side, index, value), group in self.sharing.items():
+        for (side, index, value), group in self.ledger.sharing.items():
             for ref in (group or [])[1:]:
                 record_type, _, record_id = ref.partition(" ")
                 self.emit(Hold(
@@ -390,7 +384,7 @@ class _StepRun:
         """Pair the other source records sharing a target (`link_all`) with it as this run
         leaves it, so an update reaching the target flows to each of them too."""
         for link in self.sources_of(target.id):
-            if link.source_id == skip or link.source_id in self.paired_sources:
+            if link.source_id == skip or link.source_id in self.ledger.paired_sources:
                 continue
             partner = self.partners.get("source", link.source_type, link.source_id)
             if partner is not None:
@@ -407,8 +401,8 @@ class _StepRun:
             found = [row for row in self.keys.candidates(other, index, value) if row[1] != record.id]
             if not found:
                 continue
-            if any(row[1] in self.held for row in found):
-                self.held.add(record.id)
+            if any(row[1] in self.ledger.held for row in found):
+                self.ledger.held.add(record.id)
                 return "held"
             if other == "target" and self.step.target.priority:
                 preferred = [row for row in found if row[0] == self.step.target.priority]
@@ -424,7 +418,7 @@ class _StepRun:
                 return "conflict"
             taken = self.taken(other, partner_id, record.id)
             if taken and other == "target" and self.step.conflicts.duplicates == "link_all":
-                self.claimed[side].add(record.id)
+                self.ledger.claimed[side].add(record.id)
                 return f"shared:{self.key_name(index)}", partner_type, partner_id
             if taken and other == "target" and partner_id in self.by_target:
                 group = [taken, f"{record.type} {record.id}"]
@@ -439,8 +433,8 @@ class _StepRun:
                     f"{self.key_name(index)} {value} matches {partner_type} {partner_id}, already linked to {taken}",
                 ))  # fmt: skip
                 return "conflict"
-            self.claimed[other].add(partner_id)
-            self.claimed[side].add(record.id)
+            self.ledger.claimed[other].add(partner_id)
+            self.ledger.claimed[side].add(record.id)
             return f"key:{self.key_name(index)}", partner_type, partner_id
         return None
 
@@ -468,14 +462,14 @@ class _StepRun:
             link = self.links.get(partner_id)
             if link and link.target_id != record_id:
                 return f"{link.target_type} {link.target_id}"
-        return "another record in this run" if partner_id in self.claimed[side] else None
+        return "another record in this run" if partner_id in self.ledger.claimed[side] else None
 
     def ambiguous(self, side: str, record: Record, index: int, value: str, found: list) -> tuple | None:
         policy = self.step.conflicts.ambiguous
         if policy != "hold":
             ordered = sorted(found, key=lambda row: row[2] or "")
             return ordered[0] if policy == "oldest" else ordered[-1]
-        self.held.update([record.id, *(rid for _, rid, _ in found)])
+        self.ledger.held.update([record.id, *(rid for _, rid, _ in found)])
         names = ", ".join(f"{kind} {rid}" for kind, rid, _ in found)
         self.emit(Hold(
             side, record.type, record.id, "ambiguous_key",
@@ -486,8 +480,8 @@ class _StepRun:
     def read_again(self, side: str, record: Record) -> None:
         """Keep the side's watermark at or before this record, so the next run reads it again."""
         if record.modified:
-            current = self.waiting.get(side)
-            self.waiting[side] = min(current, record.modified) if current else record.modified
+            current = self.ledger.waiting.get(side)
+            self.ledger.waiting[side] = min(current, record.modified) if current else record.modified
 
     # -- writes ------------------------------------------------------------------------------------
 
@@ -518,7 +512,7 @@ class _StepRun:
             planned_id = secrets.token_hex(16)
             values[spec.id_field or info.id_field] = planned_id
         origin_ref = f"{origin.type} {origin.id}"
-        self.partnered["source" if side == "target" else "target"].add(origin.id)  # see shares_key
+        self.ledger.partnered["source" if side == "target" else "target"].add(origin.id)  # see shares_key
         source_id = origin.id if side == "target" else planned_id
         self.out.add(
             Change(
@@ -534,7 +528,7 @@ class _StepRun:
                 PairState(origin.id, origin.type, record_type, planned_id, "created:target", synced, True)
             )
         else:
-            self.handled_targets.add(origin.id)
+            self.ledger.handled_targets.add(origin.id)
             if planned_id:
                 self.plan_link(planned_id, origin.id)
                 self.fill_gaps(Record(record_type, planned_id, values), origin, synced)
@@ -625,7 +619,7 @@ class _StepRun:
         policy = self.step.deletes.to_target if other == "target" else self.step.deletes.to_source
         self.out.unlinks.append(source_id)
         if other == "target":
-            self.handled_targets.add(other_id)
+            self.ledger.handled_targets.add(other_id)
             if any(link.source_id != source_id for link in self.sources_of(other_id)):
                 return  # other source records still share the target (`link_all`): it stays
         if policy == "propagate":
@@ -702,7 +696,7 @@ class _StepRun:
             same(written.get(name, get_path(target.values, name)), value) for name, value in synced.items()
         )
         if exact:
-            self.agreed_targets.add(target.id)
+            self.ledger.agreed_targets.add(target.id)
         elif not new:  # a value kept on one side only (a placeholder, a gap not filled)
             self.out.unsure_targets.add(source.id)
         reason = f"matched on {made_by.removeprefix('key:')}" if new else None
@@ -739,7 +733,7 @@ class _StepRun:
             self.remember(PairState(source.id, source.type, target.type, target.id, made_by, synced, exact))
         if new:
             self.plan_link(source.id, target.id)
-        self.paired_sources.add(source.id)
+        self.ledger.paired_sources.add(source.id)
         if to_target and self.step.conflicts.duplicates == "link_all":
             updated = Record(target.type, target.id, {**target.values, **written}, target.modified)
             self.pair_sharers(updated, skip=source.id)
