@@ -13,7 +13,6 @@ import io
 import logging
 import re
 import time
-from collections import deque
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -45,7 +44,9 @@ def bulk_write(
     """One Bulk API 2.0 ingest job; results are matched back to the writes by their CSV row."""
     operation = {"create": "insert", "update": "update", "delete": "delete"}[op]
     header = list(dict.fromkeys(name for payload in payloads for name in payload))
-    rows = [[_csv_cell(payload[name]) if name in payload else "" for name in header] for payload in payloads]
+    rows = [
+        tuple(_csv_cell(payload[name]) if name in payload else "" for name in header) for payload in payloads
+    ]
     return BulkJob(session, sobject, operation, header).run(rows)
 
 
@@ -58,7 +59,7 @@ class BulkJob:
         self.session, self.sobject, self.operation, self.header = session, sobject, operation, header
         self.id = ""
 
-    def run(self, rows: list[list[str]]) -> list[Answer | None]:
+    def run(self, rows: list[tuple[str, ...]]) -> list[Answer | None]:
         """Each row's (ok, id, error), or None when the job did not process it."""
         spec = {"object": self.sobject, "operation": self.operation, "contentType": "CSV", "lineEnding": "LF"}
         # a replayed job creation leaves an empty open job behind, which Salesforce expires
@@ -120,26 +121,29 @@ class BulkJob:
             f"({error.message}); its creates are looked for before any is sent again"
         )
 
-    def _results(self, rows: list[list[str]], some_unprocessed: bool) -> list[Answer | None]:
+    def _results(self, rows: list[tuple[str, ...]], some_unprocessed: bool) -> list[Answer | None]:
         """Result rows matched back to the writes: by all their cells (identical rows are
         interchangeable), then, for updates and deletes, by record id. When the job processed
         fewer rows than it was given, its unprocessed records name those it never reached (None);
         a row found in no result is a ConnectorError, since it may have been written."""
-        waiting: dict[tuple[str, ...], deque[int]] = {}
+        waiting: dict[tuple[str, ...], list[int]] = {}  # a row's cells -> the writes holding them
         for index, row in enumerate(rows):
-            waiting.setdefault(tuple(row), deque()).append(index)
+            waiting.setdefault(row, []).append(index)
         answers: list[Answer | None] = [None] * len(rows)
         found: set[int] = set()
         unmatched: list[tuple[str, dict[str, str]]] = []
         kinds = ("successfulResults", "failedResults", *(("unprocessedrecords",) if some_unprocessed else ()))
         for kind in kinds:
-            for result in csv.DictReader(io.StringIO(self._send("GET", f"jobs/ingest/{self.id}/{kind}"))):
-                queue = waiting.get(tuple(result.get(name) or "" for name in self.header))
+            results = csv.reader(io.StringIO(self._send("GET", f"jobs/ingest/{self.id}/{kind}")))
+            columns = {name: position for position, name in enumerate(next(results, []))}
+            cells = [columns.get(name) for name in self.header]
+            for result in results:
+                queue = waiting.get(tuple(result[p] if p is not None else "" for p in cells))
                 if queue:
-                    found.add(index := queue.popleft())
-                    answers[index] = _bulk_answer(kind, result)
+                    found.add(index := queue.pop())
+                    answers[index] = _bulk_answer(kind, dict(zip(columns, result, strict=False)))
                 else:
-                    unmatched.append((kind, result))
+                    unmatched.append((kind, dict(zip(columns, result, strict=False))))
         if unmatched and "Id" in self.header:
             column = self.header.index("Id")
             by_id = {rows[i][column][:15]: i for i in range(len(rows)) if i not in found}
@@ -192,7 +196,7 @@ def _csv_cell(value: Any) -> str:
     return str(value)
 
 
-def _csv_text(header: list[str], rows: list[list[str]]) -> str:
+def _csv_text(header: list[str], rows: list[tuple[str, ...]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
