@@ -96,7 +96,9 @@ def _by_keys(
     claimed: set[str], found: dict[int, list[str]],
 ) -> list[JournalEntry]:  # fmt: skip
     """Find the one unclaimed target record holding a key each create wrote, one search per key
-    field for all of them; the entries no key settled are returned."""
+    field for all of them. A create whose key no unclaimed record holds made nothing (what it
+    made holds the key it wrote), so it is settled too, without a search by its values; the
+    entries no key settled (several hold it, or they wrote none) are returned."""
     for name in (name for key in step.match for name in key.target_fields):
         wanted = {
             e.id: value
@@ -116,7 +118,9 @@ def _by_keys(
                 holding[_folded(value)].append(record.id)
         for entry in entries:
             ids = holding.get(_folded(wanted.get(entry.id)), []) if entry.id in wanted else []
-            if len(ids) == 1 and ids[0] not in claimed:
+            if entry.id in wanted and not ids:
+                found[entry.id] = []
+            elif len(ids) == 1 and ids[0] not in claimed:
                 found[entry.id] = ids
                 claimed.add(ids[0])
         entries = [entry for entry in entries if entry.id not in found]

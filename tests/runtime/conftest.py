@@ -6,10 +6,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 from engine.changeset import Change, ChangeSet
 from engine.connectors.memory import MemoryConnector, drop_stores
+from engine.connectors.sqlite import SqliteConnector
 from engine.job import Job
+from tests.conftest import write_project
 
 CONTACTS = """\
 syncmap: 1
@@ -78,3 +81,35 @@ def open_job(tmp_path: Path):
     yield make
     for job in jobs:
         job.close()
+
+
+def leads_project(folder: Path, name: str, people: int, salesforce: dict) -> Path:
+    """A project whose job sends ``people`` platform contacts one way to Salesforce Leads,
+    matched by email, with these salesforce connection settings."""
+    document = {
+        "syncmap": 2,
+        "name": name,
+        "connections": {
+            "platform": {"connector": "sqlite", "settings": {"path": "platform.db"}},
+            "salesforce": {"connector": "salesforce", "settings": salesforce},
+        },
+        "objects": {
+            "contacts": {
+                "source": {"connection": "platform", "object": "contacts"},
+                "target": {"connection": "salesforce", "object": "Lead"},
+                "direction": "to_target",
+                "match": [{"source": "email", "target": ["Email"], "normalize": "email"}],
+                "fields": {
+                    "LastName": "name",
+                    "Email": "email",
+                    "Company": {"value": "Acme", "create_only": True},
+                },
+            }
+        },
+    }
+    root = write_project(folder, {"job.yaml": yaml.safe_dump(document, sort_keys=False)})
+    with SqliteConnector({"path": "platform.db"}, root) as store:
+        store.seed(
+            "contacts", [{"id": f"p{i}", "name": f"P{i}", "email": f"p{i}@x.org"} for i in range(people)]
+        )
+    return root

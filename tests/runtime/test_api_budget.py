@@ -7,44 +7,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import yaml
-
-from engine.connectors.sqlite import SqliteConnector
 from engine.sandbox import Sandbox
-from tests.conftest import SALESFORCE_FROM_ENV, run_syncmap, sandbox_env, write_project
+from tests.conftest import SALESFORCE_FROM_ENV, run_syncmap, sandbox_env
+from tests.runtime.conftest import leads_project
 
 PEOPLE = 300
-DOCUMENT = {
-    "syncmap": 2,
-    "name": "budgeted",
-    "connections": {
-        "platform": {"connector": "sqlite", "settings": {"path": "platform.db"}},
-        # 30 collection calls for 300 creates, and 6 of the org's 60 daily calls kept for others
-        "salesforce": {"connector": "salesforce", "settings": {**SALESFORCE_FROM_ENV, "batch_size": 10}},
-    },
-    "objects": {
-        "contacts": {
-            "source": {"connection": "platform", "object": "contacts"},
-            "target": {"connection": "salesforce", "object": "Lead"},
-            "direction": "to_target",
-            "match": [{"source": "email", "target": ["Email"], "normalize": "email"}],
-            "fields": {
-                "LastName": "name",
-                "Email": "email",
-                "Company": {"value": "Acme", "create_only": True},
-            },
-        }
-    },
-}
 
 
 def _project(tmp_path: Path) -> Path:
-    root = write_project(tmp_path / "project", {"job.yaml": yaml.safe_dump(DOCUMENT, sort_keys=False)})
-    with SqliteConnector({"path": "platform.db"}, root) as store:
-        store.seed(
-            "contacts", [{"id": f"p{i}", "name": f"P{i}", "email": f"p{i}@x.org"} for i in range(PEOPLE)]
-        )
-    return root
+    # 30 collection calls for 300 creates, and 6 of the org's 60 daily calls kept for others
+    return leads_project(tmp_path / "project", "budgeted", PEOPLE, {**SALESFORCE_FROM_ENV, "batch_size": 10})
 
 
 def test_a_run_that_would_spend_the_calls_kept_for_others_stops_before_writing(tmp_path):

@@ -12,44 +12,16 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import yaml
-
 from engine.connectors.salesforce.usage import BULK_JOB_CALLS, write_calls
-from engine.connectors.sqlite import SqliteConnector
 from engine.sandbox import Sandbox
-from tests.conftest import SALESFORCE_FROM_ENV, run_syncmap, sandbox_env, write_project
+from tests.conftest import SALESFORCE_FROM_ENV, run_syncmap, sandbox_env
+from tests.runtime.conftest import leads_project
 
 PEOPLE = 2_500  # above the default Bulk threshold of 2,000
-DOCUMENT = {
-    "syncmap": 2,
-    "name": "bulk",
-    "connections": {
-        "platform": {"connector": "sqlite", "settings": {"path": "platform.db"}},
-        "salesforce": {"connector": "salesforce", "settings": SALESFORCE_FROM_ENV},
-    },
-    "objects": {
-        "contacts": {
-            "source": {"connection": "platform", "object": "contacts"},
-            "target": {"connection": "salesforce", "object": "Lead"},
-            "direction": "to_target",
-            "match": [{"source": "email", "target": ["Email"], "normalize": "email"}],
-            "fields": {
-                "LastName": "name",
-                "Email": "email",
-                "Company": {"value": "Acme", "create_only": True},
-            },
-        }
-    },
-}
 
 
 def _project(tmp_path: Path) -> Path:
-    root = write_project(tmp_path / "project", {"job.yaml": yaml.safe_dump(DOCUMENT, sort_keys=False)})
-    with SqliteConnector({"path": "platform.db"}, root) as store:
-        store.seed(
-            "contacts", [{"id": f"p{i}", "name": f"P{i}", "email": f"p{i}@x.org"} for i in range(PEOPLE)]
-        )
-    return root
+    return leads_project(tmp_path / "project", "bulk", PEOPLE, SALESFORCE_FROM_ENV)
 
 
 def test_thousands_of_creates_are_one_bulk_job_and_the_estimate_says_so(tmp_path):
