@@ -37,6 +37,28 @@ class Hold:
 Outcome = Skip | Hold
 
 
+@dataclass(frozen=True, slots=True)
+class Matched:
+    """A partner found by a match key, and how the pair is made (`key:<name>`, `shared:<name>`)."""
+
+    made_by: str
+    partner_type: str
+    partner_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class NoMatch:
+    """No record of the other side holds one of the record's keys."""
+
+
+@dataclass(frozen=True, slots=True)
+class Waits:
+    """A record it matches is held already, or chosen for another: it waits, with nothing to say."""
+
+
+Found = Matched | NoMatch | Waits | Hold  # what matching a record found
+
+
 def as_change(step: str, outcome: Outcome) -> Change:
     """An outcome as the step's output shows it."""
     if isinstance(outcome, Skip):

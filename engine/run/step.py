@@ -27,7 +27,7 @@ from engine.run.context import RunContext
 from engine.run.filter import Filters
 from engine.run.keys import KeyIndex
 from engine.run.ledger import Ledger
-from engine.run.outcomes import Hold, Outcome, Skip, as_change
+from engine.run.outcomes import Found, Hold, Matched, NoMatch, Outcome, Skip, Waits, as_change
 from engine.run.partners import Partners
 from engine.run.read import SideReader
 from engine.run.values import Values
@@ -107,9 +107,9 @@ class _StepRun:
         if reader.mark.watermark is not None:
             self.out.watermarks[side], self.out.seen[side] = reader.mark.watermark, reader.mark.seen
 
-    def count_match(self, side: str, record: Record, match: tuple[str, str, str] | str | None) -> None:
+    def count_match(self, side: str, record: Record, found: Found) -> None:
         if self.keys.has_keys(side, record.id):
-            self.match_tally.count(side, match is not None and not isinstance(match, str))
+            self.match_tally.count(side, isinstance(found, Matched))
 
     def index_keys(self, side: str, record: Record) -> None:
         keys = self.keys.add(side, record)
@@ -253,15 +253,16 @@ class _StepRun:
             return
         if self.left_alone(self.filters.invalid_key("source", record)):
             return
-        match = self.match("source", record)
-        self.count_match("source", record, match)
-        if isinstance(match, str):
+        found = self.match("source", record)
+        self.count_match("source", record, found)
+        if not isinstance(found, Matched):
+            if isinstance(found, NoMatch):
+                self.create("target", record)
+            elif isinstance(found, Hold):
+                self.emit(found)
             return
-        if match is None:
-            self.create("target", record)
-            return
-        made_by, partner_type, partner_id = match
-        partner = self.partners.get("target", partner_type, partner_id)
+        made_by = found.made_by
+        partner = self.partners.get("target", found.partner_type, found.partner_id)
         if partner is None:
             self.create("target", record)
             return
@@ -298,15 +299,16 @@ class _StepRun:
             return
         if self.left_alone(self.filters.invalid_key("target", record)):
             return
-        match = self.match("target", record)
-        self.count_match("target", record, match)
-        if isinstance(match, str):
+        found = self.match("target", record)
+        self.count_match("target", record, found)
+        if not isinstance(found, Matched):
+            if isinstance(found, NoMatch):
+                self.create("source", record)
+            elif isinstance(found, Hold):
+                self.emit(found)
             return
-        if match is None:
-            self.create("source", record)
-            return
-        made_by, partner_type, partner_id = match
-        partner = self.partners.get("source", partner_type, partner_id)
+        made_by = found.made_by
+        partner = self.partners.get("source", found.partner_type, found.partner_id)
         if partner is None:
             self.create("source", record)
             return
@@ -393,9 +395,9 @@ class _StepRun:
     def key_name(self, index: int) -> str:
         return self.step.match[index].source.text
 
-    def match(self, side: str, record: Record) -> tuple[str, str, str] | str | None:
-        """(made_by, partner type, partner id), None when nothing matches, or a reason string once
-        a conflict or skip has been recorded."""
+    def match(self, side: str, record: Record) -> Found:
+        """What the record's match keys find on the other side: a partner, nothing, a conflict
+        to hold, or a reason to wait (a record it matches is held already)."""
         other = "target" if side == "source" else "source"
         for index, value in self.keys.of(side, record):
             found = [row for row in self.keys.candidates(other, index, value) if row[1] != record.id]
@@ -403,45 +405,42 @@ class _StepRun:
                 continue
             if any(row[1] in self.ledger.held for row in found):
                 self.ledger.held.add(record.id)
-                return "held"
+                return Waits()
             if other == "target" and self.step.target.priority:
                 preferred = [row for row in found if row[0] == self.step.target.priority]
                 found = preferred or found
             types = {row[0] for row in found}
             if len(found) > 1 and len(types) == 1:
                 chosen = self.ambiguous(side, record, index, value, found)
-                if chosen is None:
-                    return "conflict"
+                if isinstance(chosen, Hold):
+                    return chosen
                 found = [chosen]
             partner_type, partner_id, _ = found[0]
-            if side == "target" and self.one_of_several(record, index, value, found[0]):
-                return "conflict"
+            if side == "target" and (rival := self.one_of_several(record, index, value, found[0])):
+                return rival
             taken = self.taken(other, partner_id, record.id)
             if taken and other == "target" and self.step.conflicts.duplicates == "link_all":
                 self.ledger.claimed[side].add(record.id)
-                return f"shared:{self.key_name(index)}", partner_type, partner_id
+                return Matched(f"shared:{self.key_name(index)}", partner_type, partner_id)
             if taken and other == "target" and partner_id in self.by_target:
                 group = [taken, f"{record.type} {record.id}"]
-                self.emit(Hold(
-                    side, record.type, record.id, "duplicate_source_key",
-                    self.shared_key_reason(side, index, value, group),
-                ))  # fmt: skip
-                return "conflict"
+                reason = self.shared_key_reason(side, index, value, group)
+                return Hold(side, record.type, record.id, "duplicate_source_key", reason)
             if taken:
-                self.emit(Hold(
-                    side, record.type, record.id, "already_linked",
-                    f"{self.key_name(index)} {value} matches {partner_type} {partner_id}, already linked to {taken}",
-                ))  # fmt: skip
-                return "conflict"
+                reason = f"{self.key_name(index)} {value} matches {partner_type} {partner_id}, already linked to {taken}"
+                return Hold(side, record.type, record.id, "already_linked", reason)
             self.ledger.claimed[other].add(partner_id)
             self.ledger.claimed[side].add(record.id)
-            return f"key:{self.key_name(index)}", partner_type, partner_id
-        return None
+            return Matched(f"key:{self.key_name(index)}", partner_type, partner_id)
+        return NoMatch()
 
-    def one_of_several(self, record: Record, index: int, value: str, source_row: tuple) -> bool:
-        """Whether a target record reached from its own side shares the key with other unlinked
-        records of its type: the source record then matches several, which the ambiguity policy
-        decides exactly as when the source record is read (it may not be, in this run)."""
+    def one_of_several(
+        self, record: Record, index: int, value: str, source_row: tuple
+    ) -> Hold | Waits | None:
+        """When a target record reached from its own side shares the key with other unlinked
+        records of its type, the source record matches several, which the ambiguity policy
+        decides exactly as when the source record is read (it may not be, in this run): the
+        source's hold, or a wait when another of them is chosen."""
         rivals = [
             row
             for row in self.keys.candidates("target", index, value)
@@ -449,9 +448,11 @@ class _StepRun:
         ]
         source = self.partners.get("source", source_row[0], source_row[1]) if len(rivals) > 1 else None
         if source is None:
-            return False
+            return None
         chosen = self.ambiguous("source", source, index, value, rivals)
-        return chosen is None or chosen[1] != record.id
+        if isinstance(chosen, Hold):
+            return chosen
+        return Waits() if chosen[1] != record.id else None
 
     def taken(self, side: str, partner_id: str, record_id: str) -> str | None:
         if side == "target":
@@ -464,18 +465,15 @@ class _StepRun:
                 return f"{link.target_type} {link.target_id}"
         return "another record in this run" if partner_id in self.ledger.claimed[side] else None
 
-    def ambiguous(self, side: str, record: Record, index: int, value: str, found: list) -> tuple | None:
+    def ambiguous(self, side: str, record: Record, index: int, value: str, found: list) -> tuple | Hold:
         policy = self.step.conflicts.ambiguous
         if policy != "hold":
             ordered = sorted(found, key=lambda row: row[2] or "")
             return ordered[0] if policy == "oldest" else ordered[-1]
         self.ledger.held.update([record.id, *(rid for _, rid, _ in found)])
         names = ", ".join(f"{kind} {rid}" for kind, rid, _ in found)
-        self.emit(Hold(
-            side, record.type, record.id, "ambiguous_key",
-            f"{self.key_name(index)} {value} matches {len(found)} records: {names}; held until resolved",
-        ))  # fmt: skip
-        return None
+        reason = f"{self.key_name(index)} {value} matches {len(found)} records: {names}; held until resolved"
+        return Hold(side, record.type, record.id, "ambiguous_key", reason)
 
     def read_again(self, side: str, record: Record) -> None:
         """Keep the side's watermark at or before this record, so the next run reads it again."""
