@@ -27,7 +27,8 @@ from engine.run.context import RunContext
 from engine.run.filter import Filters
 from engine.run.keys import KeyIndex
 from engine.run.ledger import Ledger
-from engine.run.outcomes import Found, Hold, Matched, NoMatch, Outcome, Skip, Waits, as_change
+from engine.run.match import Matcher
+from engine.run.outcomes import Found, Hold, Matched, NoMatch, Outcome, Skip, as_change
 from engine.run.partners import Partners
 from engine.run.read import SideReader
 from engine.run.values import Values
@@ -76,6 +77,7 @@ class _StepRun:
         self.partners = Partners(step, context, self.keys, self.links)
         self.values = Values(step, context)
         self.filters = Filters(step, context, self.keys)
+        self.matcher = Matcher(step, self.keys, self.partners, self.ledger, self.links, self.by_target)
         self.known = self.partners.known  # side -> id -> record (None: not there)
         # the links this run plans, kept (for the steps translating ids through them) only if used
         self.planned = (
@@ -253,7 +255,7 @@ class _StepRun:
             return
         if self.left_alone(self.filters.invalid_key("source", record)):
             return
-        found = self.match("source", record)
+        found = self.matcher.match("source", record)
         self.count_match("source", record, found)
         if not isinstance(found, Matched):
             if isinstance(found, NoMatch):
@@ -299,7 +301,7 @@ class _StepRun:
             return
         if self.left_alone(self.filters.invalid_key("target", record)):
             return
-        found = self.match("target", record)
+        found = self.matcher.match("target", record)
         self.count_match("target", record, found)
         if not isinstance(found, Matched):
             if isinstance(found, NoMatch):
@@ -314,37 +316,12 @@ class _StepRun:
             return
         self.pair(partner, record, made_by, new=True)
 
-    def shares_key(self, side: str, record: Record) -> tuple[tuple[str, int, str], list[str]] | None:
-        """The records sharing a match key with this one, which is about to get a partner
-        created, when one of them has a partner already (linked, or getting one in this run):
-        two records with one key never make two partners. The first read (reads come oldest
-        first) proceeds; the group names them all, that first one first. Only a key some other
-        record holds is looked into: most keys are one record's."""
-        ref = f"{record.type} {record.id}"
-        links = self.links if side == "source" else self.by_target
-        keys = self.keys.of(side, record)
-        for index, value in keys:
-            group = self.ledger.sharing.get((side, index, value))
-            if group is None and (
-                self.keys.stored[side] or len(self.keys.overlay.get((side, index, value), ())) > 1
-            ):
-                paired = [
-                    f"{row[0]} {row[1]}"
-                    for row in self.keys.candidates(side, index, value)
-                    if row[1] != record.id and (row[1] in links or row[1] in self.ledger.partnered[side])
-                ]
-                group = self.ledger.sharing[(side, index, value)] = paired or None
-            if group:
-                group.append(ref)
-                return (side, index, value), group
-        return None
-
     def join_shared(self, record: Record, key: tuple[str, int, str], group: list[str]) -> None:
         """`duplicates: link_all`: a source record sharing a key links to the target record of
         the first one; while that target is still to be created, it waits for the next run."""
         first_id = group[0].partition(" ")[2]
         link = self.links.get(first_id)
-        name = self.key_name(key[1])
+        name = self.matcher.key_name(key[1])
         if link is None:
             reason = f"shares its {name} with {group[0]}, whose new record it will link to; waiting"
             self.emit(Skip.of("source", record, "waiting_for_partner", reason, counted=False))
@@ -367,15 +344,8 @@ class _StepRun:
                 record_type, _, record_id = ref.partition(" ")
                 self.emit(Hold(
                     side, record_type, record_id, "duplicate_source_key",
-                    self.shared_key_reason(side, index, value, group),
+                    self.matcher.shared_key_reason(side, index, value, group),
                 ))  # fmt: skip
-
-    def shared_key_reason(self, side: str, index: int, value: str, group: list[str]) -> str:
-        other = "target" if side == "source" else "source"
-        return (
-            f"{self.key_name(index)} {value} is shared by {', '.join(group)}: only {group[0]} syncs "
-            f"with the {other}; held until resolved (duplicates: hold)"
-        )
 
     def sources_of(self, target_id: str) -> list[Link]:
         """Every source record linked to a target record: one, or several with `link_all`."""
@@ -391,89 +361,6 @@ class _StepRun:
             partner = self.partners.get("source", link.source_type, link.source_id)
             if partner is not None:
                 self.pair(partner, target, link.made_by, new=False)
-
-    def key_name(self, index: int) -> str:
-        return self.step.match[index].source.text
-
-    def match(self, side: str, record: Record) -> Found:
-        """What the record's match keys find on the other side: a partner, nothing, a conflict
-        to hold, or a reason to wait (a record it matches is held already)."""
-        other = "target" if side == "source" else "source"
-        for index, value in self.keys.of(side, record):
-            found = [row for row in self.keys.candidates(other, index, value) if row[1] != record.id]
-            if not found:
-                continue
-            if any(row[1] in self.ledger.held for row in found):
-                self.ledger.held.add(record.id)
-                return Waits()
-            if other == "target" and self.step.target.priority:
-                preferred = [row for row in found if row[0] == self.step.target.priority]
-                found = preferred or found
-            types = {row[0] for row in found}
-            if len(found) > 1 and len(types) == 1:
-                chosen = self.ambiguous(side, record, index, value, found)
-                if isinstance(chosen, Hold):
-                    return chosen
-                found = [chosen]
-            partner_type, partner_id, _ = found[0]
-            if side == "target" and (rival := self.one_of_several(record, index, value, found[0])):
-                return rival
-            taken = self.taken(other, partner_id, record.id)
-            if taken and other == "target" and self.step.conflicts.duplicates == "link_all":
-                self.ledger.claimed[side].add(record.id)
-                return Matched(f"shared:{self.key_name(index)}", partner_type, partner_id)
-            if taken and other == "target" and partner_id in self.by_target:
-                group = [taken, f"{record.type} {record.id}"]
-                reason = self.shared_key_reason(side, index, value, group)
-                return Hold(side, record.type, record.id, "duplicate_source_key", reason)
-            if taken:
-                reason = f"{self.key_name(index)} {value} matches {partner_type} {partner_id}, already linked to {taken}"
-                return Hold(side, record.type, record.id, "already_linked", reason)
-            self.ledger.claimed[other].add(partner_id)
-            self.ledger.claimed[side].add(record.id)
-            return Matched(f"key:{self.key_name(index)}", partner_type, partner_id)
-        return NoMatch()
-
-    def one_of_several(
-        self, record: Record, index: int, value: str, source_row: tuple
-    ) -> Hold | Waits | None:
-        """When a target record reached from its own side shares the key with other unlinked
-        records of its type, the source record matches several, which the ambiguity policy
-        decides exactly as when the source record is read (it may not be, in this run): the
-        source's hold, or a wait when another of them is chosen."""
-        rivals = [
-            row
-            for row in self.keys.candidates("target", index, value)
-            if row[0] == record.type and row[1] not in self.by_target
-        ]
-        source = self.partners.get("source", source_row[0], source_row[1]) if len(rivals) > 1 else None
-        if source is None:
-            return None
-        chosen = self.ambiguous("source", source, index, value, rivals)
-        if isinstance(chosen, Hold):
-            return chosen
-        return Waits() if chosen[1] != record.id else None
-
-    def taken(self, side: str, partner_id: str, record_id: str) -> str | None:
-        if side == "target":
-            link = self.by_target.get(partner_id)
-            if link and link.source_id != record_id:
-                return f"{link.source_type} {link.source_id}"
-        else:
-            link = self.links.get(partner_id)
-            if link and link.target_id != record_id:
-                return f"{link.target_type} {link.target_id}"
-        return "another record in this run" if partner_id in self.ledger.claimed[side] else None
-
-    def ambiguous(self, side: str, record: Record, index: int, value: str, found: list) -> tuple | Hold:
-        policy = self.step.conflicts.ambiguous
-        if policy != "hold":
-            ordered = sorted(found, key=lambda row: row[2] or "")
-            return ordered[0] if policy == "oldest" else ordered[-1]
-        self.ledger.held.update([record.id, *(rid for _, rid, _ in found)])
-        names = ", ".join(f"{kind} {rid}" for kind, rid, _ in found)
-        reason = f"{self.key_name(index)} {value} matches {len(found)} records: {names}; held until resolved"
-        return Hold(side, record.type, record.id, "ambiguous_key", reason)
 
     def read_again(self, side: str, record: Record) -> None:
         """Keep the side's watermark at or before this record, so the next run reads it again."""
@@ -492,7 +379,7 @@ class _StepRun:
                 Skip.of(other, origin, "create_disabled", f"no match, and creating records in {where} is off")
             )
             return
-        shared = self.shares_key("source" if side == "target" else "target", origin)
+        shared = self.matcher.shares_key("source" if side == "target" else "target", origin)
         if shared is not None:
             if side == "target" and self.step.conflicts.duplicates == "link_all":
                 self.join_shared(origin, *shared)
