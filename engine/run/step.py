@@ -24,6 +24,7 @@ from engine.phones import PhonesAhead
 from engine.plan import FLOWS, FieldRule, Plan, Step
 from engine.records import batched, get_path, set_path
 from engine.run.context import RunContext
+from engine.run.delete import decide_delete
 from engine.run.filter import Filters
 from engine.run.keys import KeyIndex
 from engine.run.ledger import Ledger
@@ -500,25 +501,13 @@ class _StepRun:
     ) -> None:
         if other_id is None:
             return
-        other = "target" if side == "source" else "source"
-        policy = self.step.deletes.to_target if other == "target" else self.step.deletes.to_source
-        self.out.unlinks.append(source_id)
-        if other == "target":
-            self.ledger.handled_targets.add(other_id)
-            if any(link.source_id != source_id for link in self.sources_of(other_id)):
-                return  # other source records still share the target (`link_all`): it stays
-        if policy == "propagate":
-            self.out.add(
-                Change(
-                    self.step.name,
-                    "delete",
-                    other,
-                    other_type,
-                    other_id,
-                    origin=f"{record.type} {record.id} (deleted)",
-                    source_id=source_id,
-                )
-            )
+        sharers = self.sources_of(other_id) if side == "source" else []
+        deletion = decide_delete(self.step, side, record, other_type, other_id, source_id, sharers)
+        self.out.unlinks.append(deletion.unlink)
+        if deletion.handled_target is not None:
+            self.ledger.handled_targets.add(deletion.handled_target)
+        if deletion.change is not None:
+            self.out.add(deletion.change)
 
     def pair(self, source: Record, target: Record, made_by: str, new: bool) -> None:
         """Decide field by field which way values flow between two linked records."""
