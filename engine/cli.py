@@ -29,7 +29,6 @@ from engine.diagnostics import render_json, render_text
 from engine.errors import DocumentError, SyncmapError, UsageError
 from engine.job import Job, Jobs, Selection, load_saved_plan, saved_plan
 from engine.plan import plan_data
-from engine.sandbox.command import sandbox_command
 from engine.schema import KINDS, schema_text
 from engine.validate import validate as validate_documents
 from engine.watch import Watcher, interval_seconds, text_line
@@ -87,6 +86,16 @@ class _Commands(click.Group):
             sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)
 
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name == "sandbox":  # a server of its own, imported only when asked for
+            from engine.sandbox.command import sandbox_command
+
+            return sandbox_command
+        return super().get_command(ctx, name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), "sandbox"])
+
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="syncmap")
@@ -128,9 +137,7 @@ def validate(paths: tuple[Path, ...], output_format: str) -> None:
 @main.command("compile")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @FORMAT
-@click.option(
-    "--check-remote", is_flag=True, help="Also check fields against the connected systems (describe)."
-)
+@click.option("--check-remote", is_flag=True, help="Also check fields against the connected systems (describe).")  # fmt: skip
 @reports_errors
 def compile_command(file: Path, output_format: str, check_remote: bool) -> None:
     """Compile a mapping document into its Plan and print it.
@@ -205,15 +212,11 @@ def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @STATE
 @FORMAT
 @selection_options
-@click.option(
-    "--out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan to apply it later."
-)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan to apply it later.")  # fmt: skip
 @click.option("--detailed", is_flag=True, help="List every change and every skipped record.")
 @click.option("--limit", default=20, show_default=True, help="Changes shown per object.")
 @click.option("--mask", is_flag=True, help="Mask emails and phone numbers in the output.")
-@click.option(
-    "--detailed-exitcode", is_flag=True, help="Exit 0 when nothing would change, 2 when changes are planned."
-)
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when nothing would change, 2 when changes are planned.")  # fmt: skip
 @reports_errors
 def plan_command(
     mapping: Path, state_path, output_format, selection, out, detailed, limit, mask, detailed_exitcode
@@ -320,9 +323,7 @@ def test_command(paths: tuple[Path, ...], if_any: bool, output_format: str) -> N
 @click.argument(
     "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
-@click.option(
-    "--check", is_flag=True, help="Change nothing; exit 1 when a file is not in the newest version."
-)
+@click.option("--check", is_flag=True, help="Change nothing; exit 1 when a file is not in the newest version.")  # fmt: skip
 @FORMAT
 @reports_errors
 def upgrade(files: tuple[Path, ...], check: bool, output_format: str) -> None:
@@ -420,9 +421,7 @@ def _progress(output_format: str):
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @STATE
-@click.option(
-    "--interval", metavar="DURATION", help="Run every job this often (e.g. `30s`), whatever its `schedule`."
-)
+@click.option("--interval", metavar="DURATION", help="Run every job this often (e.g. `30s`), whatever its `schedule`.")  # fmt: skip
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option(
     "--listen", metavar="HOST:PORT",
@@ -557,9 +556,7 @@ def _set_status(job: str, state_path: Path | None, status: str) -> None:
 @main.command()
 @click.argument("mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @STATE
-@click.option(
-    "--revert", type=click.Choice(["target", "source"]), help="Also delete what the job created on this side."
-)
+@click.option("--revert", type=click.Choice(["target", "source"]), help="Also delete what the job created on this side.")  # fmt: skip
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @WAIT
 @reports_errors
@@ -602,6 +599,3 @@ def _confirm(question: str) -> None:
 def schema(kind: str) -> None:
     """Print the JSON Schema of mapping documents, for editors and other tools."""
     click.echo(schema_text(kind), nl=False)
-
-
-main.add_command(sandbox_command, "sandbox")
