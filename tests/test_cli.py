@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import click
 import pytest
@@ -126,3 +128,13 @@ def test_the_readme_tour_compiles(tmp_path):
     )
     result = run_syncmap("compile", "examples/avochato/tour.yaml", cwd=root)
     assert result.returncode == 0, result.stderr
+
+
+def test_no_command_but_sandbox_loads_the_sandbox():
+    """The sandbox is a server of its own: the other commands start without importing it."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, engine.cli; print('engine.sandbox' in sys.modules)"],
+        capture_output=True, text=True, cwd=REPO, check=True,
+    )  # fmt: skip
+    assert loaded.stdout.strip() == "False"
+    assert run_syncmap("sandbox", "--help").returncode == 0
