@@ -161,7 +161,7 @@ def _within_budget(changes: StepChanges, step: Step, context: RunContext) -> Non
         left = capabilities(connector).calls_left()
         if left is None:
             continue
-        needed, (calls_left, used, limit, reserve) = connector.write_calls(counted), left
+        needed, (calls_left, used, limit, reserve) = capabilities(connector).write_calls(counted), left
         if needed > calls_left:
             raise ApiBudgetError(
                 f"`{connection}`: the writes of {step.name} need about {needed} API calls, and the org has "
@@ -284,11 +284,7 @@ def _record_pairs(
     state.save_snapshots(job, step.name, agreed)
     state.forget_targets(job, step.name, changes.unsure_targets | failed)
     for side in ("source", "target"):  # the keys of the records read, for matching in later runs
-        keys = (
-            (record_type, record_id, keys, modified)
-            for record_type, record_id, modified, keys in changes.keys[side]
-        )
-        state.save_keys(job, step.name, side, keys)
+        state.save_keys(job, step.name, side, changes.keys[side])
     _remember_created_keys(step, context, created)
 
 
@@ -297,17 +293,14 @@ def _remember_created_keys(step: Step, context: RunContext, created: Created) ->
     syncmap created is not read back (nobody changed it since), yet a record arriving later
     with its key must find it, not make a duplicate."""
     region, written = context.plan.defaults.phone_region, now()
-    for side in ("source", "target"):
-        records = [
-            (record_type, record_id, values)
-            for s, record_type, record_id, values in created.records
-            if s == side
+    rows: dict[str, list[tuple[str, str, str, list[tuple[int, str]]]]] = {"source": [], "target": []}
+    for side, record_type, record_id, values in created.records:
+        keys = [
+            (i, key) for i, _, key in match_key_values(step.match, side, values, region) if key is not None
         ]
-        context.state.save_keys(context.job, step.name, side, (
-            (record_type, record_id, [(i, key) for i, _, key in match_key_values(step.match, side, values, region)
-                                      if key is not None], written)
-            for record_type, record_id, values in records
-        ))  # fmt: skip
+        rows[side].append((record_type, record_id, written, keys))
+    for side, found in rows.items():
+        context.state.save_keys(context.job, step.name, side, found)
 
 
 def _origin_id(change: Change) -> str:

@@ -134,9 +134,9 @@ class PairTables:
         job: str,
         step: str,
         side: str,
-        records: Iterable[tuple[str, str, Iterable[tuple[int, str]], str | None]],
+        records: Iterable[tuple[str, str, str | None, Iterable[tuple[int, str]]]],
     ) -> None:
-        """The match keys of records of ``side`` as (record type, record id, keys, modified),
+        """The match keys of records of ``side`` as (record type, record id, modified, keys),
         replacing what was known of them."""
         records = list(records)
         self.db.executemany(
@@ -147,7 +147,7 @@ class PairTables:
             "INSERT INTO match_keys VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 (job, step, side, record_type, record_id, index, value, modified)
-                for record_type, record_id, keys, modified in records
+                for record_type, record_id, modified, keys in records
                 for index, value in keys
             ),
         )
