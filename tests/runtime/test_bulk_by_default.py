@@ -93,3 +93,24 @@ def test_a_sigkill_while_a_bulk_job_runs_loses_and_doubles_nothing(tmp_path):
         assert len(emails) == PEOPLE and set(emails.values()) == {1}  # none lost, none doubled
         again = run_syncmap("plan", "job.yaml", "--detailed-exitcode", cwd=root, env=environ, timeout=120)
         assert again.returncode == 0, again.stdout
+
+
+def test_creates_of_a_bulk_job_that_cannot_be_followed_are_found_not_sent_again(tmp_path):
+    """The org writes the job but its status cannot be read: the run ends with the creates
+    unknown, and the next run finds every record by its key instead of creating it again."""
+    root = leads_project(tmp_path / "project", "unknown", PEOPLE, {**SALESFORCE_FROM_ENV, "max_retries": 0})
+    with Sandbox() as org:
+        environ = sandbox_env(org.instance_url, org.session_id, org.ca_file)
+        org.set_faults(bulk_status_unavailable=True)
+        lost = run_syncmap("apply", "job.yaml", cwd=root, env=environ, timeout=120)
+        assert lost.returncode == 1 and "could not be followed to its end" in lost.stdout + lost.stderr
+        org.set_faults(bulk_status_unavailable=False)
+        sf = org.client()
+        deadline = time.monotonic() + 30
+        while sf.query("SELECT COUNT() FROM Lead")["totalSize"] < PEOPLE and time.monotonic() < deadline:
+            time.sleep(0.1)  # the org goes on writing the job
+        resumed = run_syncmap("apply", "job.yaml", "--format", "json", cwd=root, env=environ, timeout=120)
+        assert resumed.returncode == 0, resumed.stderr
+        assert json.loads(resumed.stdout)["counts"]["create"] == 0
+        emails = Counter(r["Email"] for r in sf.query_all("SELECT Email FROM Lead")["records"])
+        assert len(emails) == PEOPLE and set(emails.values()) == {1}
