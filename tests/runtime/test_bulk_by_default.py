@@ -114,3 +114,29 @@ def test_creates_of_a_bulk_job_that_cannot_be_followed_are_found_not_sent_again(
         assert json.loads(resumed.stdout)["counts"]["create"] == 0
         emails = Counter(r["Email"] for r in sf.query_all("SELECT Email FROM Lead")["records"])
         assert len(emails) == PEOPLE and set(emails.values()) == {1}
+
+
+def test_two_applies_at_once_while_a_bulk_job_runs_write_each_record_once(tmp_path):
+    """A second apply started while the first one's Bulk job runs waits for the job's lease,
+    then finds everything written: one Lead per contact."""
+    root = _project(tmp_path)
+    with Sandbox() as org:
+        environ = sandbox_env(org.instance_url, org.session_id, org.ca_file)
+        sf = org.client()
+        first = subprocess.Popen(
+            [sys.executable, "-m", "engine", "apply", "job.yaml"],
+            cwd=root, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while (
+            not sf.restful("jobs/ingest")["records"] and first.poll() is None and time.monotonic() < deadline
+        ):
+            time.sleep(0.01)
+        second = run_syncmap(
+            "apply", "job.yaml", "--wait", "120", "--format", "json", cwd=root, env=environ, timeout=180
+        )
+        assert first.wait(timeout=120) == 0, first.stderr.read()
+        assert second.returncode == 0, second.stderr
+        assert json.loads(second.stdout)["counts"]["create"] == 0
+        emails = Counter(r["Email"] for r in sf.query_all("SELECT Email FROM Lead")["records"])
+        assert len(emails) == PEOPLE and set(emails.values()) == {1}
