@@ -59,6 +59,46 @@ class Waits:
 Found = Matched | NoMatch | Waits | Hold  # what matching a record found
 
 
+@dataclass(frozen=True, slots=True)
+class PairUp:
+    """Two records to decide as a pair: linked already (`new` False) or matched in this run."""
+
+    source: Record
+    target: Record
+    made_by: str
+    new: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CreateFor:
+    """No partner: one is to be created on `side` from `origin`, the record of the other side."""
+
+    side: Side
+    origin: Record
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteFor:
+    """A deletion read on `side`: the link to the record of the other side goes (and maybe that record)."""
+
+    side: Side
+    record: Record
+    other_type: str
+    other_id: str
+    source_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Left:
+    """A record left alone: its skip or hold (None when said already), and a link to drop."""
+
+    outcome: Outcome | None = None
+    unlink: str | None = None
+
+
+Route = PairUp | CreateFor | DeleteFor | Left  # what a router says to do with a record
+
+
 def as_change(step: str, outcome: Outcome) -> Change:
     """An outcome as the step's output shows it."""
     if isinstance(outcome, Skip):

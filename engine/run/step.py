@@ -18,7 +18,6 @@ from engine.connectors import Record
 from engine.decide import FieldFacts, decide_field, same
 from engine.errors import ConnectorError, RecordError
 from engine.expressions import field_path
-from engine.match_tally import MatchTally
 from engine.normalize import normalize_key
 from engine.phones import PhonesAhead
 from engine.plan import FLOWS, FieldRule, Plan, Step
@@ -28,10 +27,10 @@ from engine.run.delete import decide_delete
 from engine.run.filter import Filters
 from engine.run.keys import KeyIndex
 from engine.run.ledger import Ledger
-from engine.run.match import Matcher
-from engine.run.outcomes import Found, Hold, Matched, NoMatch, Outcome, Skip, as_change
+from engine.run.outcomes import CreateFor, DeleteFor, Hold, Outcome, PairUp, Route, Skip, as_change
 from engine.run.partners import Partners
 from engine.run.read import SideReader
+from engine.run.route import RecordRouter
 from engine.run.values import Values
 from engine.spool import collector_paused
 from engine.state import Link
@@ -78,7 +77,16 @@ class _StepRun:
         self.partners = Partners(step, context, self.keys, self.links)
         self.values = Values(step, context)
         self.filters = Filters(step, context, self.keys)
-        self.matcher = Matcher(step, self.keys, self.partners, self.ledger, self.links, self.by_target)
+        self.router = RecordRouter(
+            step,
+            self.keys,
+            self.partners,
+            self.filters,
+            self.ledger,
+            self.links,
+            self.by_target,
+            self.sharers,
+        )
         self.known = self.partners.known  # side -> id -> record (None: not there)
         # the links this run plans, kept (for the steps translating ids through them) only if used
         self.planned = (
@@ -86,7 +94,6 @@ class _StepRun:
             if context.plan.translates_through(step.name)
             else None
         )
-        self.match_tally = MatchTally()
         self.from_watermark: dict[str, bool] = {}  # side -> read every change since the last run
         # the source field each rule writes back, as its keys (`"First Name"` is `First Name`)
         self.written_back = {
@@ -110,10 +117,6 @@ class _StepRun:
         if reader.mark.watermark is not None:
             self.out.watermarks[side], self.out.seen[side] = reader.mark.watermark, reader.mark.seen
 
-    def count_match(self, side: str, record: Record, found: Found) -> None:
-        if self.keys.has_keys(side, record.id):
-            self.match_tally.count(side, isinstance(found, Matched))
-
     def index_keys(self, side: str, record: Record) -> None:
         keys = self.keys.add(side, record)
         if self.context.applying:
@@ -131,6 +134,7 @@ class _StepRun:
             self.index_keys("target", record)
             targets_by_id[record.id] = record
         self.known["target"].update(targets_by_id)
+        self.router.targets = targets_by_id
         phone_keys = [key.source for key in self.step.match if key.normalize == "phone"]
         stand_ins = self.partners.may_stand_in(self.from_watermark.get("target", False))
         for batch in PhonesAhead(phone_keys, self.region).batches(batched(self.read("source"), BATCH)):
@@ -141,7 +145,7 @@ class _StepRun:
                 self.partners.stand_in(batch)
             self.partners.prefetch("target", self.partners.wanted("source", batch, self.links))
             for record in batch:
-                self.from_source(record, targets_by_id)
+                self.act(self.router.route("source", record))
             self.forget("source", batch)
         self.known["source"] = {}
         unhandled = (
@@ -151,10 +155,10 @@ class _StepRun:
             self.partners.prefetch("source", self.partners.wanted("target", batch, self.by_target))
             for record in batch:
                 if record.id not in self.ledger.handled_targets:
-                    self.from_target(record)
+                    self.act(self.router.route("target", record))
             self.known["source"] = {}
-        self.hold_shared_keys()
-        self.out.warnings += self.match_tally.warnings(
+        self.act(self.router.held_shared_keys())
+        self.out.warnings += self.router.match_tally.warnings(
             self.step, self.out.read.get("source", 0), len(targets_by_id)
         )
         self.out.unsure_targets |= {  # read, but their pair never got to agree: read them next time
@@ -193,198 +197,29 @@ class _StepRun:
         for record in batch:
             self.keys.forget(side, record.id)
 
+    def act(self, routes: Iterable[Route]) -> None:
+        """Do what the router says, route by route (each is acted on before the next is made)."""
+        for route in routes:
+            if isinstance(route, PairUp):
+                self.pair(route.source, route.target, route.made_by, route.new)
+            elif isinstance(route, CreateFor):
+                self.create(route.side, route.origin)
+            elif isinstance(route, DeleteFor):
+                self.deleted(route)
+            else:
+                if route.outcome is not None:
+                    self.emit(route.outcome)
+                if route.unlink is not None:
+                    self.out.unlinks.append(route.unlink)
+
     def emit(self, outcome: Outcome) -> None:
         """The one writer of skips and holds to the step's output."""
         self.out.add(as_change(self.step.name, outcome))
-
-    def filtered_out(self, side: str, record: Record, source_id: str | None) -> bool:
-        """Whether a record fails a filter of its side; the first time, skipped with the reason."""
-        filtered = self.filters.filter(side, record, source_id)
-        if filtered is not None:
-            self.emit(filtered.skip)
-            if filtered.unlink is not None:
-                self.out.unlinks.append(filtered.unlink)
-        return record.id in self.filters.failing
-
-    def left_alone(self, outcome: Outcome | None) -> bool:
-        """Emit a check's skip or hold, if any; whether there was one."""
-        if outcome is not None:
-            self.emit(outcome)
-        return outcome is not None
-
-    def parent_missing(self, side: str, record: Record) -> bool:
-        """Whether a record's parent is not linked yet: skipped, and with `wait` read again."""
-        skip = self.filters.parent_missing(side, record)
-        if skip is not None and self.step.parent.when_missing == "wait":
-            self.read_again(side, record)
-        return self.left_alone(skip)
-
-    def from_source(self, record: Record, targets_by_id: dict[str, Record]) -> None:
-        if record.id in self.ledger.paired_sources or self.left_alone(
-            self.filters.create_in_doubt("source", record)
-        ):
-            return
-        link = self.links.get(record.id)
-        if record.unreadable:
-            if link:
-                self.ledger.handled_targets.add(link.target_id)
-            self.emit(Skip.of("source", record, "unreadable", record.unreadable))
-            return
-        if record.deleted:
-            self.deleted(
-                "source",
-                record,
-                link.target_type if link else None,
-                link.target_id if link else None,
-                record.id,
-            )
-            return
-        if self.filtered_out("source", record, record.id if link else None):
-            return
-        if self.step.parent and self.parent_missing("source", record):
-            return
-        if link:
-            if link.target_id in targets_by_id and targets_by_id[link.target_id].deleted:
-                return  # the deletion is decided from the side where it happened
-            self.ledger.handled_targets.add(link.target_id)
-            partner = self.partners.get("target", link.target_type, link.target_id)
-            if partner is None:
-                reason = f"linked {link.target_type} {link.target_id} no longer exists"
-                self.emit(Skip.of("source", record, "partner_gone", reason))
-                return
-            self.pair(record, partner, link.made_by, new=False)
-            return
-        if self.left_alone(self.filters.invalid_key("source", record)):
-            return
-        found = self.matcher.match("source", record)
-        self.count_match("source", record, found)
-        if not isinstance(found, Matched):
-            if isinstance(found, NoMatch):
-                self.create("target", record)
-            elif isinstance(found, Hold):
-                self.emit(found)
-            return
-        made_by = found.made_by
-        partner = self.partners.get("target", found.partner_type, found.partner_id)
-        if partner is None:
-            self.create("target", record)
-            return
-        self.ledger.handled_targets.add(partner.id)
-        self.pair(record, partner, made_by, new=True)
-
-    def from_target(self, record: Record) -> None:
-        if self.left_alone(self.filters.create_in_doubt("target", record)):
-            return
-        if record.unreadable:
-            self.emit(Skip.of("target", record, "unreadable", record.unreadable))
-            return
-        link = next(iter(self.sources_of(record.id)), None)
-        if record.deleted:  # every source record sharing it (`link_all`) loses its partner
-            for shared in self.sources_of(record.id):
-                self.deleted("target", record, shared.source_type, shared.source_id, shared.source_id)
-            return
-        if self.filtered_out("target", record, link.source_id if link else None):
-            return
-        if self.step.parent and self.parent_missing("target", record):
-            return
-        if self.left_alone(self.filters.outranked(record)):
-            return
-        if record.id in self.ledger.held:
-            return
-        if link:
-            partner = self.partners.get("source", link.source_type, link.source_id)
-            if partner is None:
-                reason = f"linked {link.source_type} {link.source_id} no longer exists"
-                self.emit(Skip.of("target", record, "partner_gone", reason))
-                return
-            self.pair(partner, record, link.made_by, new=False)
-            self.pair_sharers(record)
-            return
-        if self.left_alone(self.filters.invalid_key("target", record)):
-            return
-        found = self.matcher.match("target", record)
-        self.count_match("target", record, found)
-        if not isinstance(found, Matched):
-            if isinstance(found, NoMatch):
-                self.create("source", record)
-            elif isinstance(found, Hold):
-                self.emit(found)
-            return
-        made_by = found.made_by
-        partner = self.partners.get("source", found.partner_type, found.partner_id)
-        if partner is None:
-            self.create("source", record)
-            return
-        self.pair(partner, record, made_by, new=True)
-
-    def join_shared(self, record: Record, key: tuple[str, int, str], group: list[str]) -> None:
-        """`duplicates: link_all`: a source record sharing a key links to the target record of
-        the first one; while that target is still to be created, it waits for the next run."""
-        first_id = group[0].partition(" ")[2]
-        link = self.links.get(first_id)
-        name = self.matcher.key_name(key[1])
-        if link is None:
-            reason = f"shares its {name} with {group[0]}, whose new record it will link to; waiting"
-            self.emit(Skip.of("source", record, "waiting_for_partner", reason, counted=False))
-            self.read_again("source", record)
-            return
-        partner = self.partners.get("target", link.target_type, link.target_id)
-        if partner is None:
-            reason = f"linked {link.target_type} {link.target_id} no longer exists"
-            self.emit(Skip.of("source", record, "partner_gone", reason))
-            return
-        self.ledger.handled_targets.add(partner.id)
-        self.pair(record, partner, f"shared:{name}", new=True)
-
-    def hold_shared_keys(self) -> None:
-        """One conflict per record held for sharing a key, naming every record that shares it."""
-        if self.step.conflicts.duplicates == "link_all":
-            return
-        for (side, index, value), group in self.ledger.sharing.items():
-            for ref in (group or [])[1:]:
-                record_type, _, record_id = ref.partition(" ")
-                self.emit(Hold(
-                    side, record_type, record_id, "duplicate_source_key",
-                    self.matcher.shared_key_reason(side, index, value, group),
-                ))  # fmt: skip
-
-    def sources_of(self, target_id: str) -> list[Link]:
-        """Every source record linked to a target record: one, or several with `link_all`."""
-        primary = self.by_target.get(target_id)
-        return ([primary] if primary else []) + self.sharers.get(target_id, [])
-
-    def pair_sharers(self, target: Record, skip: str | None = None) -> None:
-        """Pair the other source records sharing a target (`link_all`) with it as this run
-        leaves it, so an update reaching the target flows to each of them too."""
-        for link in self.sources_of(target.id):
-            if link.source_id == skip or link.source_id in self.ledger.paired_sources:
-                continue
-            partner = self.partners.get("source", link.source_type, link.source_id)
-            if partner is not None:
-                self.pair(partner, target, link.made_by, new=False)
-
-    def read_again(self, side: str, record: Record) -> None:
-        """Keep the side's watermark at or before this record, so the next run reads it again."""
-        if record.modified:
-            current = self.ledger.waiting.get(side)
-            self.ledger.waiting[side] = min(current, record.modified) if current else record.modified
 
     # -- writes ------------------------------------------------------------------------------------
 
     def create(self, side: str, origin: Record) -> None:
         spec = self.step.target if side == "target" else self.step.source
-        if "to_" + side not in FLOWS[self.step.directions.create]:
-            where = "the target" if side == "target" else "the source"
-            other = "source" if side == "target" else "target"
-            self.emit(
-                Skip.of(other, origin, "create_disabled", f"no match, and creating records in {where} is off")
-            )
-            return
-        shared = self.matcher.shares_key("source" if side == "target" else "target", origin)
-        if shared is not None:
-            if side == "target" and self.step.conflicts.duplicates == "link_all":
-                self.join_shared(origin, *shared)
-            return
         record_type = spec.create_as or spec.types[0]
         try:
             values, synced = self.creation_values(side, origin, record_type)
@@ -496,13 +331,12 @@ class _StepRun:
                     set_path(values, {}, ".".join(path), normalized)
                     break
 
-    def deleted(
-        self, side: str, record: Record, other_type: str | None, other_id: str | None, source_id: str | None
-    ) -> None:
-        if other_id is None:
-            return
-        sharers = self.sources_of(other_id) if side == "source" else []
-        deletion = decide_delete(self.step, side, record, other_type, other_id, source_id, sharers)
+    def deleted(self, route: DeleteFor) -> None:
+        side, record, other_id = route.side, route.record, route.other_id
+        sharers = self.router.sources_of(other_id) if side == "source" else []
+        deletion = decide_delete(
+            self.step, side, record, route.other_type, other_id, route.source_id, sharers
+        )
         self.out.unlinks.append(deletion.unlink)
         if deletion.handled_target is not None:
             self.ledger.handled_targets.add(deletion.handled_target)
@@ -511,17 +345,6 @@ class _StepRun:
 
     def pair(self, source: Record, target: Record, made_by: str, new: bool) -> None:
         """Decide field by field which way values flow between two linked records."""
-        linked_id = None if new else source.id
-        for side, record, partner in (("source", source, target), ("target", target, source)):
-            if partner.unreadable:  # a pair is never decided on part of a record
-                reason = f"{partner.type} {partner.id}, its partner, could not be read: {partner.unreadable}"
-                self.emit(Skip.of(side, record, "unreadable", reason))
-                return
-        if any(  # a partner reached from the other side answers to its own side's filters too
-            self.filtered_out(side, record, linked_id)
-            for side, record in (("source", source), ("target", target))
-        ):
-            return
         base = None if new else self.state.snapshots(self.job, self.step.name, [source.id]).get(source.id)
         to_target: dict[str, FieldChange] = {}
         to_source: dict[str, FieldChange] = {}
@@ -610,7 +433,7 @@ class _StepRun:
         self.ledger.paired_sources.add(source.id)
         if to_target and self.step.conflicts.duplicates == "link_all":
             updated = Record(target.type, target.id, {**target.values, **written}, target.modified)
-            self.pair_sharers(updated, skip=source.id)
+            self.act(self.router.pair_sharers(updated, skip=source.id))
 
     def direction_of_change(
         self, rule: FieldRule, forward: Any, current: Any, base: dict[str, Any] | None, new: bool,
