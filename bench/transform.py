@@ -86,16 +86,18 @@ def records(count: int) -> list[Record]:
 
 
 def main(count: int = RECORDS) -> list[Result]:
-    from engine.run.step import _StepRun
+    from engine.run.create import Creator
+    from engine.run.values import Values
 
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / "syncmap.toml").write_text("")
         (Path(folder) / "job.yaml").write_text(MAPPING)
         with Job.open(Path(folder) / "job.yaml", Path(folder) / "state.db") as job:
-            step_run = _StepRun(job.plan.steps[0], job.context())
+            step, context = job.plan.steps[0], job.context()
+            creator = Creator(step, context, Values(step, context))
             sample = records(count)
             started = time.perf_counter()
-            compiled = [step_run.creation_values("target", record, "Lead")[0] for record in sample]
+            compiled = [creator.creation_values("target", record, "Lead")[0] for record in sample]
             compiled_rate = count / (time.perf_counter() - started)
     started = time.perf_counter()
     by_hand = [hand_written(record.values) for record in sample]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.changeset import Change, ReasonCode, Side
+from engine.changeset import Change, PairState, ReasonCode, Side
 from engine.connectors import Record
 
 
@@ -97,6 +97,22 @@ class Left:
 
 
 Route = PairUp | CreateFor | DeleteFor | Left  # what a router says to do with a record
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """What deciding a pair or a create came to: the changes to make; the pair's values for
+    apply to save; the link the run plans (source id, target id); and for a pair, whether the
+    target ends holding exactly the agreed values (`agreed_target`), or a linked pair does not
+    (`unsure_source`: read it again next run), and the target as this run leaves it when other
+    source records share it (`link_all`: they are paired with it next)."""
+
+    changes: tuple[Change, ...]
+    pair: PairState | None = None
+    link: tuple[str, str] | None = None
+    agreed_target: str | None = None
+    unsure_source: str | None = None
+    shared_target: Record | None = None
 
 
 def as_change(step: str, outcome: Outcome) -> Change:

@@ -83,6 +83,10 @@ class Partners:
                 set_path(values, values, path, value)
             self.known["target"][link.target_id] = Record(link.target_type, link.target_id, values)
 
+    def agreed(self, source_id: str) -> dict[str, Any] | None:
+        """The values a linked pair agreed on when it was last synced."""
+        return self.context.state.snapshots(self.context.job, self.step.name, [source_id]).get(source_id)
+
     def get(self, side: str, record_type: str, record_id: str) -> Record | None:
         """A record of a side, from this run's reads or fetched once."""
         if record_id not in self.known[side]:

@@ -35,6 +35,24 @@ class RecordRouter:
         self.match_tally = MatchTally()
         self.targets: Mapping[str, Record] = {}  # the target records read, by id
 
+    def routes(self, side: str, batch: list[Record], stand_ins: bool = False) -> Iterator[Route]:
+        """The routes of a batch read on `side`: their partners are fetched first, one call per
+        record type (for source records, linked targets may be stood in for by agreed values).
+        Target records decided from the source side already are passed over."""
+        if side == "source":
+            self.partners.known["source"] = {record.id: record for record in batch}
+            if stand_ins:
+                self.partners.stand_in(batch)
+            self.partners.prefetch("target", self.partners.wanted("source", batch, self.links))
+        else:
+            self.partners.prefetch("source", self.partners.wanted("target", batch, self.by_target))
+        for record in batch:
+            if side == "source" or record.id not in self.ledger.handled_targets:
+                yield from self.route(side, record)
+        for record in batch if side == "source" else ():
+            self.keys.forget(side, record.id)
+        self.partners.known["source"] = {}
+
     def route(self, side: str, record: Record) -> Iterator[Route]:
         """What to do with a record read on `side`."""
         other = OTHER[side]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.connectors import Record
+from engine.expressions import field_path
 from engine.plan import FieldRule, Step
 from engine.records import get_path
 from engine.run.context import RunContext
@@ -17,6 +18,12 @@ class Values:
     def __init__(self, step: Step, context: RunContext):
         self.step, self.context = step, context
         self.target = context.connector(step.target.connection)
+        # the source field each rule writes back, as its keys (`"First Name"` is `First Name`)
+        self.written_back = {
+            id(rule): ".".join(field_path(rule.source.text) or (rule.source.text,))
+            for rule in step.fields
+            if rule.source is not None
+        }
 
     def applies(self, rule: FieldRule, target_type: str) -> bool:
         """Whether a rule writes a field of this target type (an optional one only if it has it)."""
