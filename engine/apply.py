@@ -112,8 +112,7 @@ def apply_step(
             step.name,
             [(c.side, c.record_type, c.record_id, c.code, c.reason or "") for c in held],
         )
-    context.planned_links.pop(step.name, None)
-    context.links_changed(step.name)
+    context.links_saved(step.name)
     return report
 
 

@@ -160,6 +160,7 @@ class Job:
         self.state = state
         self.selection = selection
         self.steps = selection.steps(plan)
+        self.router = "records"  # which router turns the records read into routes (engine/run/router.py)
 
     @classmethod
     def open(
@@ -205,6 +206,7 @@ class Job:
             full=self.selection.full,
             flow=self.selection.flow,
             applying=applying,
+            router=self.router,
             lease=lease,
         )
 

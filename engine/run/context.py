@@ -1,5 +1,5 @@
 """What a run needs besides the Plan: the job's connectors and state, and what the steps of one
-run share (links planned by earlier steps, describes asked once)."""
+run share (each step's links, read once; describes asked once)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from engine.connectors import Connector, ObjectInfo
 from engine.lease import JobLease
 from engine.plan import Plan
+from engine.run.links import StepLinks
 from engine.state import StateStore
 
 
@@ -20,13 +21,13 @@ class RunContext:
     connectors: dict[str, Connector]
     state: StateStore
     job: str
-    planned_links: dict[str, dict[str, str]] = field(default_factory=dict)  # step -> source id -> target id
     describes: dict[tuple[str, str], ObjectInfo] = field(default_factory=dict)
     lookups: dict[tuple, Any] = field(default_factory=dict)
-    link_cache: dict[str, dict[str, str]] = field(default_factory=dict)  # see links_of
+    step_links: dict[str, StepLinks] = field(default_factory=dict)
     full: bool = False  # read every record, not only the changes since the last run
     flow: str | None = None  # a one-way run (push or pull): it keeps no watermark
     applying: bool = True  # False for a dry run: the pairs and keys apply would save are not kept
+    router: str = "records"  # the router that turns the records read into routes (see router.py)
     lease: JobLease | None = None  # the job's lease, held while applying
     # step -> "<type> <id>" -> why: records whose create an interrupted run may have made
     held: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -34,39 +35,24 @@ class RunContext:
     def connector(self, name: str) -> Connector:
         return self.connectors[name]
 
+    def links(self, step: str) -> StepLinks:
+        """A step's links, read once per run (and again once apply has saved the step's own)."""
+        if step not in self.step_links:
+            self.step_links[step] = StepLinks(self.state.links(self.job, step))
+        return self.step_links[step]
+
     def links_of(self, step: str) -> dict[str, str]:
-        """Source id -> target id for a step, including links planned earlier in this run; read
-        once per run and step (a step translating ids through another asks for every record)."""
-        if step not in self.link_cache:
-            links = {
-                source_id: link.target_id for source_id, link in self.state.links(self.job, step).items()
-            }
-            links.update(self.planned_links.get(step, {}))
-            self.link_cache[step] = links
-        return self.link_cache[step]
+        """Source id -> target id for a step, including links planned earlier in this run."""
+        return self.links(step).target_ids()
 
     def sources_by_target(self, step: str) -> dict[str, str]:
-        """Target id -> source id for a step: ``links_of`` the other way round, built once; of
-        several sources sharing a target (`link_all`), the one that made the link."""
-        key = f"{step} reversed"
-        if key not in self.link_cache:
-            links = sorted(self.state.links(self.job, step).values(), key=lambda link: not link.shared)
-            reverse = {link.target_id: link.source_id for link in links}  # the primary link last: it wins
-            reverse.update({target: source for source, target in self.planned_links.get(step, {}).items()})
-            self.link_cache[key] = reverse
-        return self.link_cache[key]
+        """Target id -> source id for a step (see ``StepLinks.source_ids``)."""
+        return self.links(step).source_ids()
 
-    def plan_link(self, step: str, source_id: str, target_id: str) -> None:
-        """A link this run will make: seen at once by the step's own translations too."""
-        self.planned_links.setdefault(step, {})[source_id] = target_id
-        if step in self.link_cache:
-            self.link_cache[step][source_id] = target_id
-        self.link_cache.get(f"{step} reversed", {}).setdefault(target_id, source_id)
-
-    def links_changed(self, step: str) -> None:
-        """A step's links were saved: the next ask reads them again."""
-        self.link_cache.pop(step, None)
-        self.link_cache.pop(f"{step} reversed", None)
+    def links_saved(self, step: str) -> None:
+        """Apply saved a step's links: the next ask reads them as saved, with the ids of the
+        records created in place of the ones planned."""
+        self.step_links.pop(step, None)
 
     def describe(self, connection: str, record_type: str) -> ObjectInfo:
         """A record type's description, asked once per run."""

@@ -5,6 +5,7 @@ is; only the step driver's `emit()` writes them to the step's output."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from engine.changeset import Change, PairState, ReasonCode, Side
 from engine.connectors import Record
@@ -61,12 +62,14 @@ Found = Matched | NoMatch | Waits | Hold  # what matching a record found
 
 @dataclass(frozen=True, slots=True)
 class PairUp:
-    """Two records to decide as a pair: linked already (`new` False) or matched in this run."""
+    """Two records to decide as a pair: linked already (`new` False, with the values the pair
+    agreed on when last synced, if known) or matched in this run."""
 
     source: Record
     target: Record
     made_by: str
     new: bool
+    agreed: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

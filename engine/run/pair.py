@@ -34,9 +34,8 @@ class Pairing:
     def __init__(self, step: Step, values: Values):
         self.step, self.values = step, values
 
-    def decide(self, pair: PairUp, base: dict[str, Any] | None) -> Decided | Skip | Hold:
-        """`base`: the values the pair agreed on last (None for a new pair)."""
-        source, target, new = pair.source, pair.target, pair.new
+    def decide(self, pair: PairUp) -> Decided | Skip | Hold:
+        source, target, new, base = pair.source, pair.target, pair.new, pair.agreed
         try:
             fields = self.fields(source, target, base, new)
         except RecordError as e:

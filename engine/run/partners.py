@@ -26,6 +26,7 @@ class Partners:
             "target": context.connector(step.target.connection),
         }
         self.known: dict[str, dict[str, Record | None]] = {"source": {}, "target": {}}
+        self.agreed_values: dict[str, dict[str, Any] | None] = {}  # source id -> agreed values, per batch
 
     def wanted(self, side: str, records: list[Record], links: Mapping[str, Link]) -> dict[str, set[str]]:
         """The ids, by record type, of the other side's records that these may pair with: their
@@ -83,9 +84,18 @@ class Partners:
                 set_path(values, values, path, value)
             self.known["target"][link.target_id] = Record(link.target_type, link.target_id, values)
 
+    def read_agreed(self, source_ids: list[str]) -> None:
+        """Read the agreed values of a batch's linked pairs in one call (see ``agreed``)."""
+        found = self.context.state.snapshots(self.context.job, self.step.name, source_ids)
+        self.agreed_values = {source_id: found.get(source_id) for source_id in source_ids}
+
     def agreed(self, source_id: str) -> dict[str, Any] | None:
-        """The values a linked pair agreed on when it was last synced."""
-        return self.context.state.snapshots(self.context.job, self.step.name, [source_id]).get(source_id)
+        """The values a linked pair agreed on when it was last synced: read with the batch, or
+        on its own for a pair the batch did not foresee."""
+        if source_id not in self.agreed_values:
+            found = self.context.state.snapshots(self.context.job, self.step.name, [source_id])
+            self.agreed_values[source_id] = found.get(source_id)
+        return self.agreed_values[source_id]
 
     def get(self, side: str, record_type: str, record_id: str) -> Record | None:
         """A record of a side, from this run's reads or fetched once."""

@@ -10,9 +10,11 @@ from collections.abc import Iterator, Mapping
 from engine.connectors import Record
 from engine.match_tally import MatchTally
 from engine.plan import FLOWS, Step
+from engine.run.context import RunContext
 from engine.run.filter import Filters
 from engine.run.keys import KeyIndex
 from engine.run.ledger import Ledger
+from engine.run.links import StepLinks
 from engine.run.match import Matcher
 from engine.run.outcomes import CreateFor, DeleteFor, Hold, Left, Matched, NoMatch, PairUp, Route, Skip
 from engine.run.partners import Partners
@@ -25,33 +27,41 @@ class RecordRouter:
     """Routes the records of one step run, one at a time. What it routes is acted on before it
     goes on (its routes are a generator), so each route sees the decisions before it."""
 
-    def __init__(
-        self, step: Step, keys: KeyIndex, partners: Partners, filters: Filters, ledger: Ledger,
-        links: Mapping[str, Link], by_target: Mapping[str, Link], sharers: Mapping[str, list[Link]],
-    ):  # fmt: skip
-        self.step, self.keys, self.partners, self.filters, self.ledger = step, keys, partners, filters, ledger
-        self.links, self.by_target, self.sharers = links, by_target, sharers
-        self.matcher = Matcher(step, keys, partners, ledger, links, by_target)
+    def __init__(self, step: Step, context: RunContext, keys: KeyIndex, ledger: Ledger, links: StepLinks):
+        self.step, self.keys, self.ledger, self.links = step, keys, ledger, links
+        self.partners = Partners(step, context, keys, links.by_source)
+        self.filters = Filters(step, context, keys)
+        self.matcher = Matcher(step, keys, self.partners, ledger, links.by_source, links.by_target)
         self.match_tally = MatchTally()
         self.targets: Mapping[str, Record] = {}  # the target records read, by id
+        self.stand_ins = False  # linked targets not read may be stood in for by their agreed values
 
-    def routes(self, side: str, batch: list[Record], stand_ins: bool = False) -> Iterator[Route]:
+    def targets_read(self, targets: Mapping[str, Record], every_change_read: bool) -> None:
+        self.targets = targets
+        self.partners.known["target"].update(targets)
+        self.stand_ins = self.partners.may_stand_in(every_change_read)
+
+    def routes(self, side: str, batch: list[Record]) -> Iterator[Route]:
         """The routes of a batch read on `side`: their partners are fetched first, one call per
-        record type (for source records, linked targets may be stood in for by agreed values).
-        Target records decided from the source side already are passed over."""
+        record type (for source records, linked targets may be stood in for by agreed values),
+        and their pairs' agreed values in one call. Target records decided from the source side
+        already are passed over."""
         if side == "source":
             self.partners.known["source"] = {record.id: record for record in batch}
-            if stand_ins:
+            if self.stand_ins:
                 self.partners.stand_in(batch)
-            self.partners.prefetch("target", self.partners.wanted("source", batch, self.links))
+            self.partners.prefetch("target", self.partners.wanted("source", batch, self.links.by_source))
         else:
-            self.partners.prefetch("source", self.partners.wanted("target", batch, self.by_target))
+            self.partners.prefetch("source", self.partners.wanted("target", batch, self.links.by_target))
+        linked = [link.source_id for record in batch for link in self.links_of(side, record.id)]
+        self.partners.read_agreed(linked)
         for record in batch:
             if side == "source" or record.id not in self.ledger.handled_targets:
                 yield from self.route(side, record)
         for record in batch if side == "source" else ():
             self.keys.forget(side, record.id)
         self.partners.known["source"] = {}
+        self.partners.agreed_values = {}
 
     def route(self, side: str, record: Record) -> Iterator[Route]:
         """What to do with a record read on `side`."""
@@ -149,12 +159,12 @@ class RecordRouter:
             if left := self.filtered(side, record, linked_id):
                 yield left
                 return
-        yield PairUp(source, target, made_by, new)
+        yield PairUp(source, target, made_by, new, None if new else self.partners.agreed(source.id))
 
     def pair_sharers(self, target: Record, skip: str | None = None) -> Iterator[Route]:
         """Pair the other source records sharing a target (`link_all`) with it as this run
         leaves it, so an update reaching the target flows to each of them too."""
-        for link in self.sources_of(target.id):
+        for link in self.links.sources_of(target.id):
             if link.source_id == skip or link.source_id in self.ledger.paired_sources:
                 continue
             partner = self.partners.get("source", link.source_type, link.source_id)
@@ -179,7 +189,7 @@ class RecordRouter:
         """`duplicates: link_all`: a source record sharing a key links to the target record of
         the first one; while that target is still to be created, it waits for the next run."""
         first_id = group[0].partition(" ")[2]
-        link = self.links.get(first_id)
+        link = self.links.by_source.get(first_id)
         name = self.matcher.key_name(key[1])
         if link is None:
             reason = f"shares its {name} with {group[0]}, whose new record it will link to; waiting"
@@ -194,7 +204,7 @@ class RecordRouter:
         self.ledger.handled_targets.add(partner.id)
         yield from self.pair_up(record, partner, f"shared:{name}", new=True)
 
-    def held_shared_keys(self) -> Iterator[Left]:
+    def finish(self) -> Iterator[Left]:
         """One conflict per record held for sharing a key, naming every record that shares it."""
         if self.step.conflicts.duplicates == "link_all":
             return
@@ -206,14 +216,12 @@ class RecordRouter:
 
     def links_of(self, side: str, record_id: str) -> list[Link]:
         if side == "source":
-            link = self.links.get(record_id)
+            link = self.links.by_source.get(record_id)
             return [link] if link else []
-        return self.sources_of(record_id)
+        return self.links.sources_of(record_id)
 
-    def sources_of(self, target_id: str) -> list[Link]:
-        """Every source record linked to a target record: one, or several with `link_all`."""
-        primary = self.by_target.get(target_id)
-        return ([primary] if primary else []) + self.sharers.get(target_id, [])
+    def warnings(self, sources_read: int, targets_read: int) -> list[str]:
+        return self.match_tally.warnings(self.step, sources_read, targets_read)
 
     def read_again(self, side: str, record: Record) -> None:
         """Keep the side's watermark at or before this record, so the next run reads it again."""

@@ -8,7 +8,6 @@ step's output.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Iterator
 
 from engine.changeset import Change, ChangeSet, StepChanges
@@ -20,17 +19,14 @@ from engine.records import batched
 from engine.run.context import RunContext
 from engine.run.create import Creator
 from engine.run.delete import decide_delete
-from engine.run.filter import Filters
 from engine.run.keys import KeyIndex
 from engine.run.ledger import Ledger
 from engine.run.outcomes import CreateFor, Decided, DeleteFor, Left, PairUp, Route, as_change
 from engine.run.pair import Pairing
-from engine.run.partners import Partners
 from engine.run.read import SideReader
-from engine.run.route import RecordRouter
+from engine.run.router import ROUTERS, Router
 from engine.run.values import Values
 from engine.spool import collector_paused
-from engine.state import Link
 
 BATCH = 2000  # source records decided together: their partners are fetched in one call per type
 
@@ -54,21 +50,11 @@ class StepDriver:
     def __init__(self, step: Step, context: RunContext):
         self.step, self.context = step, context
         self.out = StepChanges(step=step.name)
-        self.links = context.state.links(context.job, step.name)
-        by_target = {link.target_id: link for link in self.links.values() if not link.shared}
-        sharers: dict[str, list[Link]] = defaultdict(list)  # target id -> other sources (link_all)
-        for link in self.links.values():
-            if link.shared:
-                sharers[link.target_id].append(link)
-        self.by_target = by_target
+        self.links = context.links(step.name)
         self.ledger = Ledger()
         self.refreshed: dict[str, set[str]] = {"source": set(), "target": set()}
         self.keys = KeyIndex(step, context, self.refreshed)
-        self.partners = Partners(step, context, self.keys, self.links)
-        filters = Filters(step, context, self.keys)
-        self.router = RecordRouter(
-            step, self.keys, self.partners, filters, self.ledger, self.links, by_target, sharers
-        )
+        self.router: Router = ROUTERS[context.router](step, context, self.keys, self.ledger, self.links)
         values = Values(step, context)
         self.pairing, self.creator = Pairing(step, values), Creator(step, context, values)
         # the links this run plans are kept (for the steps translating ids through them) only if used
@@ -77,7 +63,7 @@ class StepDriver:
 
     def read(self, side: str) -> Iterator[Record]:
         """The side's records (see ``read.py``), each noted for the fingerprint as it passes."""
-        reader = SideReader(self.step, side, self.context, self.links, self.refreshed[side])
+        reader = SideReader(self.step, side, self.context, self.links.by_source, self.refreshed[side])
         self.from_watermark[side] = reader.from_watermark
         for record in reader.records():
             self.refreshed[side].add(record.id)
@@ -102,29 +88,25 @@ class StepDriver:
         reached. Only one batch of source records is in memory at a time."""
         self.check_declared_fields()
         targets = {record.id: record for record in self.indexed("target", self.read("target"))}
-        self.partners.known["target"].update(targets)
-        self.router.targets = targets
+        self.router.targets_read(targets, self.from_watermark.get("target", False))
         phone_keys = [key.source for key in self.step.match if key.normalize == "phone"]
-        stand_ins = self.partners.may_stand_in(self.from_watermark.get("target", False))
         region = self.context.plan.defaults.phone_region
         for batch in PhonesAhead(phone_keys, region).batches(batched(self.read("source"), BATCH)):
-            self.act(self.router.routes("source", list(self.indexed("source", batch)), stand_ins))
+            self.act(self.router.routes("source", list(self.indexed("source", batch))))
         unhandled = (record for record in targets.values() if record.id not in self.ledger.handled_targets)
         for batch in batched(unhandled, BATCH):
             self.act(self.router.routes("target", batch))
-        self.act(self.router.held_shared_keys())
+        self.act(self.router.finish())
         self.finish(len(targets))
         return self.out
 
     def finish(self, targets_read: int) -> None:
         """What the next run needs to know: the records to read again, and where reading starts."""
-        self.out.warnings += self.router.match_tally.warnings(
-            self.step, self.out.read.get("source", 0), targets_read
-        )
+        self.out.warnings += self.router.warnings(self.out.read.get("source", 0), targets_read)
         self.out.unsure_targets |= {  # read, but their pair never got to agree: read them next time
             link.source_id
             for target_id in self.refreshed["target"]
-            if (link := self.by_target.get(target_id)) and target_id not in self.ledger.agreed_targets
+            if (link := self.links.by_target.get(target_id)) and target_id not in self.ledger.agreed_targets
         }
         for side, floor in self.ledger.waiting.items():  # records waiting for a parent are read again
             current = self.out.watermarks.get(side)
@@ -165,8 +147,7 @@ class StepDriver:
                 self.leave(route)
 
     def pair(self, route: PairUp) -> None:
-        base = None if route.new else self.partners.agreed(route.source.id)
-        decided = self.pairing.decide(route, base)
+        decided = self.pairing.decide(route)
         if not isinstance(decided, Decided):
             self.leave(Left(decided))
             return
@@ -191,7 +172,7 @@ class StepDriver:
         self.take(decided)
 
     def delete(self, route: DeleteFor) -> None:
-        sharers = self.router.sources_of(route.other_id) if route.side == "source" else []
+        sharers = self.links.sources_of(route.other_id) if route.side == "source" else []
         deletion = decide_delete(
             self.step, route.side, route.record, route.other_type, route.other_id, route.source_id, sharers
         )
@@ -212,7 +193,7 @@ class StepDriver:
         if decided.pair is not None and self.context.applying:
             self.out.pairs.append(decided.pair)
         if decided.link is not None and self.plans_links:
-            self.context.plan_link(self.step.name, *decided.link)
+            self.links.plan(*decided.link)
 
     def write(self, changes: Iterable[Change]) -> None:
         """The one writer of changes, skips and holds to the step's output."""
