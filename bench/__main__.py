@@ -9,6 +9,7 @@ from bench import (
     activities,
     api_calls,
     compile_time,
+    plan_floor,
     plan_scale,
     reload,
     rest_reads,
@@ -27,6 +28,7 @@ if __name__ == "__main__":
     smoke = arguments.smoke
     results = [
         *transform.main(5_000 if smoke else 50_000),
+        *plan_floor.main(3_000 if smoke else 1_000_000),
         *plan_scale.main(*((3_000, 1_000) if smoke else (1_000_000, 100_000))),
         *sql_scale.main(3_000 if smoke else 1_000_000),
         *rest_reads.main(2_000 if smoke else 100_000),

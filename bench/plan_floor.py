@@ -1,0 +1,145 @@
+"""A dry run against its floor: `syncmap plan` of N platform contacts against N/10 CRM Leads (the
+plan-scale data: SQLite on both sides, matched on phone, both ways), beside a hand-written Python
+program doing the same work: it reads the same files, parses every distinct phone with
+phonenumbers, filters, matches with a dict, compares the fields of each pair, and counts what
+would change. Both run as their own process, measured for wall time and peak RSS; the counts
+must be equal, or the numbers mean nothing. Targets at 1,000,000 x 100,000: at most 1.0x the
+floor's time, under 400 MB."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from bench.plan_scale import MAPPING, SQLITE_CRM, SQLITE_PLATFORM, contacts, seed_crm
+from bench.results import Result
+from engine.connectors.sqlite import SqliteConnector
+
+# target field -> (source field, default, transform): the mapping's fields, written out by hand
+FIELDS = {
+    "FirstName": ("first_name", None, None),
+    "LastName": ("last_name", "[not provided]", None),
+    "MobilePhone": ("phone", None, "phone"),
+    "Email": ("email", None, "email"),
+    "Company": ("company", "[not provided]", None),
+}
+
+
+def floor(folder: Path) -> Counter:
+    """What `syncmap plan` counts for the plan-scale mapping, computed by hand."""
+    import phonenumbers
+
+    def e164(text: str | None) -> str | None:
+        if not text:
+            return None
+        try:
+            number = phonenumbers.parse(text, "US")
+        except phonenumbers.NumberParseException:
+            return None
+        if not phonenumbers.is_valid_number(number):
+            return None
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+    def email(text: str | None) -> str | None:
+        return text.strip().lower() if text and "@" in text else None
+
+    def rows(path: Path, table: str) -> list[dict]:
+        with sqlite3.connect(path) as db:
+            return [json.loads(data) for (data,) in db.execute(f"SELECT data FROM {table}")]
+
+    phones: dict[str, str | None] = {}  # every distinct number parsed once
+    leads = rows(folder / "crm.db", "Lead")
+    by_phone: dict[str, dict] = {}
+    for lead in leads:
+        number = lead.get("MobilePhone")
+        key = phones[number] if number in phones else phones.setdefault(number, e164(number))
+        if key is not None:
+            by_phone.setdefault(key, lead)
+    counts: Counter = Counter()
+    linked: set[str] = set()
+    for contact in rows(folder / "platform.db", "contacts"):
+        if not (contact.get("first_name") or "").strip():
+            counts["skip"] += 1
+            continue
+        number = contact.get("phone")
+        key = phones[number] if number in phones else phones.setdefault(number, e164(number))
+        values = {}
+        for target, (source, default, transform) in FIELDS.items():
+            value = contact.get(source)
+            if transform == "phone":
+                value = phones[value] if value in phones else phones.setdefault(value, e164(value))
+            elif transform == "email":
+                value = email(value)
+            values[target] = default if value in (None, "") and default is not None else value
+        lead = by_phone.get(key) if key else None
+        if lead is None or lead["Id"] in linked:
+            counts["create"] += 1
+            continue
+        linked.add(lead["Id"])
+        counts["link"] += 1
+        to_target = any(lead.get(name) in (None, "") and value is not None for name, value in values.items())
+        to_source = any(
+            lead.get(name) not in (None, "") and value != lead.get(name) for name, value in values.items()
+        )
+        counts["update"] += to_target + to_source
+    counts["create"] += sum(lead["Id"] not in linked for lead in leads)  # Leads become contacts
+    return counts
+
+
+def main(records: int = 1_000_000) -> list[Result]:
+    with tempfile.TemporaryDirectory() as folder:
+        project = Path(folder)
+        (project / "syncmap.toml").write_text("")
+        with SqliteConnector({"path": "platform.db"}, project) as store:
+            store.seed("contacts", contacts(records))
+        seed_crm(project, records // 10)
+        (project / "plan.yaml").write_text(MAPPING.format(platform=SQLITE_PLATFORM, source="", crm=SQLITE_CRM))
+        syncmap_seconds, syncmap_mb, plan = measure(
+            [sys.executable, "-m", "engine", "plan", "plan.yaml", "--format", "json"], project
+        )
+        floor_seconds, floor_mb, counted = measure([sys.executable, "-m", "bench.plan_floor", folder], project)
+    expected = {name: count for name, count in json.loads(plan)["counts"].items() if count}
+    if json.loads(counted) != expected:
+        raise RuntimeError(f"the floor counts {counted}, syncmap {expected}: they must agree")
+    ratio = syncmap_seconds / floor_seconds
+    print(f"plan {records:,} x {records // 10:,}: syncmap {syncmap_seconds:.1f} s, {syncmap_mb:,.0f} MB; "
+          f"hand-written floor {floor_seconds:.1f} s, {floor_mb:,.0f} MB; ratio {ratio:.2f} "
+          f"(target <= 1.0, < 400 MB at 1,000,000)")  # fmt: skip
+    name = f"syncmap plan vs hand-written floor, {records:,} x {records // 10:,}"
+    return [
+        Result(name, "syncmap wall time", syncmap_seconds, "s"),
+        Result(name, "floor wall time", floor_seconds, "s"),
+        Result(name, "time ratio", ratio, "x", "<= 1.0"),
+        Result(name, "syncmap peak RSS", syncmap_mb, "MB", "< 400 at 1,000,000"),
+        Result(name, "floor peak RSS", floor_mb, "MB"),
+    ]
+
+
+def measure(command: list[str], folder: Path) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS in MB and standard output of a command run in its own process."""
+    out, err = folder / "measured.out", folder / "measured.err"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            command, cwd=folder, stdout=stdout, stderr=stderr,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+        )  # fmt: skip
+        _, status, usage = os.wait4(process.pid, 0)  # the child's own peak RSS
+        seconds = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) not in (0, 2):  # 2: the plan has changes
+        raise RuntimeError(f"{' '.join(command)} failed:\n{err.read_text()}")
+    return seconds, usage.ru_maxrss / 1024, out.read_text()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 2:  # the floor itself, in its own process
+        print(json.dumps({name: count for name, count in sorted(floor(Path(sys.argv[1])).items()) if count}))
+    else:
+        main()
