@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bench.results import Result
 from engine.connectors.sqlite import SqliteConnector
-from engine.expressions import phone_e164
+from engine.phones import phone_e164
 from engine.sandbox import Sandbox
 
 MAPPING = """\

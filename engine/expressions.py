@@ -16,12 +16,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import jmespath
-import phonenumbers
 from jmespath import exceptions as jmespath_errors
 from jmespath import functions
 
 from engine.diagnostics import Location, did_you_mean
 from engine.errors import RecordError
+from engine.phones import phone_e164
 from engine.times import parse_datetime
 
 TEMPLATE_HOLE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
@@ -35,50 +35,6 @@ class ExpressionError(Exception):
         self.message = message
         self.offset = offset
         self.hint = hint
-
-
-PHONE_CACHE_SIZE = 200_000
-_phones: dict[tuple[str, str], str | None] = {}  # (text, region) -> E.164 or None
-
-
-def phone_e164(value: str, region: str) -> str | None:
-    """E.164 form of a phone number, or None when it cannot be a valid number. Remembered: a
-    run asks for the same number as a match key, then as a field value."""
-    key = (value, region)
-    if key in _phones:
-        return _phones[key]
-    found = _parse_phone(value, region)
-    remember_phones({key: found})
-    return found
-
-
-def known_phone(value: str, region: str) -> bool:
-    return (value, region) in _phones
-
-
-def remember_phones(found: Mapping[tuple[str, str], str | None]) -> None:
-    if len(_phones) + len(found) > PHONE_CACHE_SIZE:
-        _phones.clear()
-    _phones.update(found)
-
-
-def parse_phones(values: list[str], region: str) -> list[str | None]:
-    """Many numbers at once (what a helper process runs for a batch of records)."""
-    return [_parse_phone(value, region) for value in values]
-
-
-def _parse_phone(value: str, region: str) -> str | None:
-    try:
-        number = phonenumbers.parse(value, region)
-    except phonenumbers.NumberParseException:
-        return None
-    main_region = phonenumbers.region_code_for_country_code(number.country_code)
-    # valid for the country code's main region, the first the library tries, is valid: a fast path
-    if not (
-        phonenumbers.is_valid_number_for_region(number, main_region) or phonenumbers.is_valid_number(number)
-    ):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 class DomainFunctions(functions.Functions):

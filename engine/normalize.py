@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from engine.expressions import phone_e164
+from engine.phones import phone_e164
 from engine.records import get_path
 
 if TYPE_CHECKING:

@@ -1,24 +1,87 @@
-"""Phone numbers parsed ahead: while one batch of records is decided, a helper process parses the
-phone numbers of the next one.
+"""Phone numbers: each distinct number parsed once per run, common forms without the parser, and
+the numbers of the next batch parsed ahead on a second core.
 
 Parsing and validating a number by libphonenumber's rules is the costliest single thing a run
-does when it matches on phones, and it needs nothing but the text, so it runs well on a second
-core. The results go into the cache `phone_e164` reads, which the match keys and the field
-transforms then find. A run of one batch never starts the helper; if the helper fails, numbers
-are parsed where they are needed, as without it.
+does when it matches on phones. Two things keep it cheap. A North American number written one of
+the usual ways (`(415) 555-0100`, `415.555.0100`, `+1 415 555 0100`) is read by a pattern and
+checked by the library's own validity rules without its parser, which gives the same answer in a
+third of the time (a property test holds the two equal over many regions). And while one batch
+of records is decided, a helper process parses the other numbers of the next one; its results go
+into the cache `phone_e164` reads, which the match keys and the field transforms then find. A run
+of one batch never starts the helper; if the helper fails, numbers are parsed where they are
+needed, as without it.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.connectors import Record
-from engine.expressions import known_phone, parse_phones, remember_phones
+import phonenumbers
+from cachetools import LRUCache
+
+if TYPE_CHECKING:
+    from engine.connectors import Record
+
+PHONE_CACHE_SIZE = 200_000  # numbers remembered; the least recently used go first
+_phones: LRUCache[tuple[str, str], str | None] = LRUCache(PHONE_CACHE_SIZE)  # (text, region) -> E.164
+# a North American number as people write it: +1 or 1 first or not, the area code in parentheses or not
+_NANP_FORM = re.compile(r"\s*(\+1|1)?[\s.-]?(?:\(([2-9]\d\d)\)|([2-9]\d\d))[\s.-]?(\d{3})[\s.-]?(\d{4})\s*", re.ASCII)
+_NANP_REGIONS = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1])  # the regions dialling +1
+_NANP_MAIN = phonenumbers.region_code_for_country_code(1)
+
+
+def phone_e164(value: str, region: str) -> str | None:
+    """E.164 form of a phone number, or None when it cannot be a valid number. Remembered: a
+    run asks for the same number as a match key, then as a field value."""
+    key = (value, region)
+    found = _phones.get(key, _phones)
+    if found is _phones:
+        found = _phones[key] = _parse_phone(value, region)
+    return found
+
+
+def known_phone(value: str, region: str) -> bool:
+    return (value, region) in _phones
+
+
+def remember_phones(found: dict[tuple[str, str], str | None]) -> None:
+    _phones.update(found)
+
+
+def parse_phones(values: list[str], region: str) -> list[str | None]:
+    """Many numbers at once (what a helper process runs for a batch of records)."""
+    return [_parse_phone(value, region) for value in values]
+
+
+def _parse_phone(value: str, region: str) -> str | None:
+    form = _NANP_FORM.fullmatch(value)
+    if form is not None and (form[1] == "+1" or region in _NANP_REGIONS):
+        national = (form[2] or form[3]) + form[4] + form[5]
+        number = phonenumbers.PhoneNumber(country_code=1, national_number=int(national))
+        return "+1" + national if _valid(number, _NANP_MAIN) else None
+    return parse_phone_fully(value, region)
+
+
+def parse_phone_fully(value: str, region: str) -> str | None:
+    """A number read by libphonenumber's parser: any form, any region."""
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not _valid(number, phonenumbers.region_code_for_country_code(number.country_code)):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _valid(number: phonenumbers.PhoneNumber, main_region: str) -> bool:
+    # valid for the country code's main region, the first the library tries, is valid: a fast path
+    return phonenumbers.is_valid_number_for_region(number, main_region) or phonenumbers.is_valid_number(number)
 
 
 class PhonesAhead:
