@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, TextIO
 
-from engine.spool import Spool
+from engine.spool import Spool, spooled
 
 Action = Literal["create", "update", "delete", "link", "skip", "conflict"]
 Side = Literal["source", "target"]
@@ -39,6 +39,7 @@ ReasonCode = Literal[
 ]
 
 
+@spooled
 @dataclass(frozen=True, slots=True)
 class FieldChange:
     field: str
@@ -46,6 +47,7 @@ class FieldChange:
     new: Any
 
 
+@spooled
 @dataclass(frozen=True, slots=True)
 class Change:
     """One decision about one record."""
@@ -68,6 +70,7 @@ class Change:
 CHANGE_FIELDS = tuple(f.name for f in dataclasses.fields(Change))
 
 
+@spooled
 @dataclass(frozen=True, slots=True)
 class PairState:
     """What apply records for a linked pair once its writes succeed."""

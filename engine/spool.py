@@ -8,7 +8,9 @@ holds. It can be iterated any number of times, in the order items were appended.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
+import operator
 import pickle
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -31,6 +33,19 @@ def collector_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def spooled(cls: type[T]) -> type[T]:
+    """A dataclass pickled as its constructor's arguments: a frozen dataclass with slots is
+    otherwise pickled through its field list, item by item, which made up a third of a large dry
+    run's time. Put it above `@dataclass`."""
+    arguments = operator.attrgetter(*(field.name for field in dataclasses.fields(cls)))  # type: ignore[arg-type]
+
+    def __reduce__(self: T) -> tuple:
+        return cls, arguments(self)
+
+    cls.__reduce__ = __reduce__  # type: ignore[method-assign]
+    return cls
 
 
 class Spool(Generic[T]):
