@@ -14,6 +14,7 @@ needed, as without it.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import re
@@ -23,35 +24,24 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
 
 import phonenumbers
-from cachetools import LRUCache
 
 if TYPE_CHECKING:
     from engine.connectors import Record
 
 PHONE_CACHE_SIZE = 200_000  # numbers remembered; the least recently used go first
-_phones: LRUCache[tuple[str, str], str | None] = LRUCache(PHONE_CACHE_SIZE)  # (text, region) -> E.164
+_ahead: dict[tuple[str, str], str | None] = {}  # parsed by the helper, not asked for yet
 # a North American number as people write it: +1 or 1 first or not, the area code in parentheses or not
 _NANP_FORM = re.compile(r"\s*(\+1|1)?[\s.-]?(?:\(([2-9]\d\d)\)|([2-9]\d\d))[\s.-]?(\d{3})[\s.-]?(\d{4})\s*", re.ASCII)
 _NANP_REGIONS = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1])  # the regions dialling +1
 _NANP_MAIN = phonenumbers.region_code_for_country_code(1)
 
 
+@functools.lru_cache(maxsize=PHONE_CACHE_SIZE)
 def phone_e164(value: str, region: str) -> str | None:
     """E.164 form of a phone number, or None when it cannot be a valid number. Remembered: a
     run asks for the same number as a match key, then as a field value."""
-    key = (value, region)
-    found = _phones.get(key, _phones)
-    if found is _phones:
-        found = _phones[key] = _parse_phone(value, region)
-    return found
-
-
-def known_phone(value: str, region: str) -> bool:
-    return (value, region) in _phones
-
-
-def remember_phones(found: dict[tuple[str, str], str | None]) -> None:
-    _phones.update(found)
+    found = _ahead.pop((value, region), _ahead)
+    return _parse_phone(value, region) if found is _ahead else found
 
 
 def parse_phones(values: list[str], region: str) -> list[str | None]:
@@ -89,6 +79,7 @@ class PhonesAhead:
         self.fields = fields  # where a record keeps the numbers to parse (its phone match keys)
         self.region = region
         self.pool: ProcessPoolExecutor | None = None
+        self.sent: set[str] = set()  # numbers given to the helper in this run: each is sent once
 
     def batches(self, batches: Iterable[list[Record]]) -> Iterator[list[Record]]:
         """The same batches, each once its numbers are parsed; the next one's are parsed meanwhile."""
@@ -102,6 +93,7 @@ class PhonesAhead:
             if pending is not None:
                 yield self.collected(*pending)
         finally:
+            _ahead.clear()  # numbers parsed for records that never asked
             if self.pool is not None:
                 self.pool.shutdown(cancel_futures=True)
 
@@ -114,9 +106,10 @@ class PhonesAhead:
                 for record in batch
                 for field in self.fields
                 if (value := field(record.values)) not in (None, "")
-                and not known_phone(text := str(value), self.region)
+                and (text := str(value)) not in self.sent
             )
         )
+        self.sent.update(texts)
         if not texts:
             return None, []
         try:
@@ -132,5 +125,5 @@ class PhonesAhead:
                 parsed = future.result()
             except (BrokenProcessPool, OSError):
                 return batch  # parsed where needed instead
-            remember_phones({(text, self.region): e164 for text, e164 in zip(texts, parsed, strict=True)})
+            _ahead.update({(text, self.region): e164 for text, e164 in zip(texts, parsed, strict=True)})
         return batch

@@ -49,10 +49,17 @@ def test_every_regions_example_numbers_in_every_format_give_what_the_parser_give
     assert compared > 1500
 
 
-def test_the_cache_forgets_the_least_used_numbers_first_never_all_at_once(monkeypatch):
-    monkeypatch.setattr(phones, "_phones", phones.LRUCache(3))
-    for text in ("(415) 555-0100", "(415) 555-0101", "(415) 555-0102"):
+def test_the_cache_forgets_the_least_used_numbers_first_never_all_at_once():
+    phone_e164.cache_clear()
+    numbers = [f"+1 415 {200 + n // 10_000:03d} {n % 10_000:04d}" for n in range(phones.PHONE_CACHE_SIZE + 1)]
+    for text in numbers[:-1]:
         phone_e164(text, "US")
-    phone_e164("(415) 555-0100", "US")  # used again: now the most recent
-    phone_e164("(415) 555-0103", "US")
-    assert [phones.known_phone(f"(415) 555-010{n}", "US") for n in range(4)] == [True, False, True, True]
+    phone_e164(numbers[0], "US")  # used again: now the most recent
+    phone_e164(numbers[-1], "US")  # one too many: the least recently used goes
+    before = phone_e164.cache_info()
+    phone_e164(numbers[0], "US")
+    phone_e164(numbers[2], "US")
+    after = phone_e164.cache_info()
+    assert (after.hits - before.hits, after.misses - before.misses) == (2, 0)
+    phone_e164(numbers[1], "US")
+    assert phone_e164.cache_info().misses == after.misses + 1
