@@ -111,6 +111,11 @@ class SalesforceSettings(Settings):
         description="Where to sign in (default `https://<domain>.salesforce.com`), e.g. a My Domain URL.",
     )
     api_version: str | None = Field(None, description="The REST API version, e.g. `59.0`.")
+    sandbox: str | None = Field(
+        None,
+        description="A local org file (`syncmap sandbox --db FILE` makes one), served over loopback HTTPS "
+        "for the run: no credentials, nothing to start by hand.",
+    )
     ca_file: str | None = Field(
         None, description="A CA bundle: only for `syncmap sandbox`'s local certificate."
     )

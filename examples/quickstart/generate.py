@@ -1,5 +1,6 @@
 """Fill platform.db and crm.db with a few hundred realistic, messy contacts (same data every time),
-and write the CRM's records to org.jsonl too, to seed `syncmap sandbox` (a local Salesforce).
+and the CRM's records into org.db too: a local Salesforce org, which a connection with
+`sandbox: org.db` serves for each run (org.jsonl holds them as a `syncmap sandbox --seed` file).
 
 Run it again to start the quickstart over: it also forgets the sync state in .syncmap/.
 """
@@ -13,6 +14,7 @@ import shutil
 from pathlib import Path
 
 from engine.connectors.sqlite import SqliteConnector
+from engine.sandbox import Sandbox
 
 HERE = Path(__file__).resolve().parent
 FIRST = [
@@ -105,7 +107,7 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=HERE, help="folder for the two stores (default: here)")
     args = parser.parse_args()
     folder = args.dir
-    for name in ("platform.db", "crm.db"):
+    for name in ("platform.db", "crm.db", "org.db"):
         for suffix in ("", "-wal", "-shm"):
             (folder / f"{name}{suffix}").unlink(missing_ok=True)
     shutil.rmtree(folder / ".syncmap", ignore_errors=True)
@@ -114,8 +116,11 @@ def main() -> None:
     crm = SqliteConnector({"path": "crm.db"}, folder)
     crm.seed("Lead", leads).seed("Contact", contacts).close()
     write_org_seed(folder / "org.jsonl", leads, contacts)
+    with Sandbox(db_path=folder / "org.db", seed=[folder / "org.jsonl"]):
+        pass  # a new org file is seeded when first opened
     print(
-        f"platform.db: {len(platform)} contacts; crm.db and org.jsonl: {len(leads)} Leads, {len(contacts)} Contacts"
+        f"platform.db: {len(platform)} contacts; crm.db and the org in org.db: "
+        f"{len(leads)} Leads, {len(contacts)} Contacts"
     )
 
 

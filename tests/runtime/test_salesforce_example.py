@@ -1,10 +1,10 @@
-"""The shipped Salesforce example, run by the real `syncmap` command against `syncmap sandbox`
-through simple-salesforce over HTTPS: plan, apply, check the org with SOQL, plan again."""
+"""The shipped Salesforce example, run by the real `syncmap` command against its local org (a
+`sandbox:` file syncmap serves for each run) through simple-salesforce over HTTPS: plan, apply,
+plan again with nothing left to do, then the org checked with SOQL."""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -16,10 +16,8 @@ from tests.conftest import REPO
 EXAMPLE = REPO / "examples" / "salesforce"
 
 
-def syncmap(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "engine", *args], capture_output=True, text=True, env=env, timeout=120
-    )
+def syncmap(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "engine", *args], capture_output=True, text=True, timeout=120)
 
 
 def test_salesforce_example_against_the_sandbox(tmp_path: Path):
@@ -31,28 +29,25 @@ def test_salesforce_example_against_the_sandbox(tmp_path: Path):
     subprocess.run([sys.executable, str(generator), "--records", "200", "--dir", str(project)], check=True)
     mapping = str(project / "contacts.yaml")
 
-    with Sandbox(seed=[project / "org.jsonl"]) as org:
-        env = {
-            **os.environ,
-            "SF_INSTANCE_URL": org.instance_url,
-            "SF_SESSION_ID": org.session_id,
-            "SF_CA_FILE": str(org.ca_file),
-        }
+    contacts_before = sum('"Contact"' in line for line in (project / "org.jsonl").read_text().splitlines())
+
+    planned = syncmap("plan", mapping, "--format", "json")
+    assert planned.returncode == 0, planned.stderr
+    applied = syncmap("apply", mapping, "--format", "json")
+    assert applied.returncode == 0, applied.stderr
+    again = syncmap("plan", mapping, "--detailed-exitcode")
+    assert again.returncode == 0, again.stdout + again.stderr
+
+    report, plan = json.loads(applied.stdout), json.loads(planned.stdout)
+    assert report["counts"] == plan["counts"]
+    assert report["counts"]["create"] > 0 and report["counts"]["link"] > 0
+    assert report["failed"] == []
+    # API calls: one Bulk job or collection call per 200 writes and a few reads, far from one per record
+    writes = report["counts"]["create"] + report["counts"]["update"]
+    assert report["api_calls"]["salesforce"] <= writes // 200 + 12
+
+    with Sandbox(db_path=project / "org.db") as org:  # the org as the runs left it
         sf = org.client()
-        contacts_before = sf.query("SELECT COUNT() FROM Contact")["totalSize"]
-
-        planned = syncmap("plan", mapping, "--format", "json", env=env)
-        assert planned.returncode == 0, planned.stderr
-        assert org.session_id not in planned.stdout + planned.stderr
-
-        applied = syncmap("apply", mapping, "--format", "json", env=env)
-        assert applied.returncode == 0, applied.stderr
-
-        report, plan = json.loads(applied.stdout), json.loads(planned.stdout)
-        assert report["counts"] == plan["counts"]
-        assert report["counts"]["create"] > 0 and report["counts"]["link"] > 0
-        assert report["failed"] == []
-
         created = sf.query("SELECT COUNT() FROM Lead WHERE LeadSource = 'SMS platform'")["totalSize"]
         assert created == sum(
             1
@@ -67,9 +62,14 @@ def test_salesforce_example_against_the_sandbox(tmp_path: Path):
         ]
         assert phones and all(phone.startswith("+1415555") and len(phone) == 12 for phone in phones)  # E.164
 
-        # API calls: one collection call per 200 writes and a handful of reads, nowhere near one per record
-        writes = report["counts"]["create"] + report["counts"]["update"]
-        assert report["api_calls"]["salesforce"] <= writes // 200 + 12
 
-        again = syncmap("plan", mapping, "--detailed-exitcode", env=env)
-        assert again.returncode == 0, again.stdout
+def test_a_missing_local_org_is_an_error_at_its_setting(tmp_path: Path):
+    project = tmp_path / "salesforce"
+    project.mkdir()
+    for name in ("contacts.yaml", "syncmap.toml"):
+        shutil.copy(EXAMPLE / name, project / name)
+    (project / "platform.db").write_bytes(b"")
+    result = syncmap("plan", str(project / "contacts.yaml"))
+    assert result.returncode == 1, result.stderr  # a document error, located
+    assert "contacts.yaml:22:" in result.stderr and "the local org" in result.stderr
+    assert "org.db does not exist" in result.stderr and "Traceback" not in result.stderr

@@ -36,6 +36,7 @@ from engine.connectors import (
     typed_settings,
 )
 from engine.connectors.local import unique
+from engine.connectors.salesforce import local_org
 from engine.connectors.salesforce.reads import (
     MAX_QUERY_LENGTH,
     Window,
@@ -85,7 +86,15 @@ class SalesforceConnector(BaseConnector):
 
     def __init__(self, settings: Mapping[str, Any], base_dir: Path | None = None):
         typed = typed_settings("salesforce", SalesforceSettings, settings)
-        self.session = Session(settings, typed, base_dir)
+        self.local_org = None
+        if typed.sandbox:
+            self.local_org, settings = local_org.serve(settings, base_dir)
+        try:
+            self.session = Session(settings, typed, base_dir)
+        except BaseException:
+            if self.local_org is not None:
+                self.local_org.stop()
+            raise
         self.calls = self.session.calls
         self.writer = Writer(self.session, typed)
         self.write_batch_size = typed.bulk_job_size  # apply hands over a Bulk job's worth at once
@@ -107,6 +116,9 @@ class SalesforceConnector(BaseConnector):
 
     def close(self) -> None:
         self.session.close()
+        if self.local_org is not None:
+            self.local_org.stop()
+            self.local_org = None
 
     # --- the protocol
 

@@ -1,0 +1,70 @@
+"""The README is true as written: its first command shows a sync with a Salesforce org from a
+copy of the repository, nothing started by hand, and its samples are what the commands print
+(`...` stands for lines left out)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+README = (REPO / "README.md").read_text()
+SAMPLES = re.findall(r"```text\n(\$ .*?)```", README, re.DOTALL)  # a session: commands and what they print
+GENERATED = shutil.ignore_patterns(
+    "*.db", "*.db-wal", "*.db-shm", "org.jsonl", ".syncmap", "*.csv", "db.json"
+)
+
+
+def copy_of_the_repository(folder: Path) -> Path:
+    """What a fresh clone holds of the project (the package is the installed one)."""
+    for name in ("examples", "mappings", "rules"):
+        shutil.copytree(REPO / name, folder / name, ignore=GENERATED)
+    subprocess.run(["git", "init", "-q", str(folder)], check=True)  # the project's root, as in a clone
+    return folder
+
+
+def shell(command: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", "-c", command], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def test_the_first_command_syncs_with_a_salesforce_org_and_then_has_nothing_left_to_do(tmp_path):
+    first = README.split("```sh\n")[1].splitlines()[0]
+    steps = first.split(" && ")
+    assert steps[0] == "python -m pip install -e '.[dev]'"  # this suite runs where that is done
+    result = shell(" && ".join(steps[1:]), copy_of_the_repository(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    plans = result.stdout.split("syncmap plan ")
+    assert "salesforce.Lead/Contact" in plans[1] and "236 to create" in plans[1]
+    assert "Applied salesforce-quickstart: 236 created, 95 updated" in result.stdout
+    assert "Plan: 0 to create, 0 to update, 0 to delete" in plans[-1]
+
+
+def commands(sample: str) -> list[tuple[str, list[str]]]:
+    """A sample's commands, each with the lines it prints."""
+    session: list[tuple[str, list[str]]] = []
+    for line in sample.rstrip("\n").splitlines():
+        if line.startswith("$ "):
+            session.append((line.removeprefix("$ "), []))
+        else:
+            session[-1][1].append(line)
+    return session
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=[sample.splitlines()[0] for sample in SAMPLES])
+def test_a_readme_sample_is_what_its_commands_print(sample, tmp_path):
+    project = copy_of_the_repository(tmp_path)
+    assert shell("python examples/quickstart/generate.py --dir examples/salesforce", project).returncode == 0
+    for command, shown in commands(sample):
+        result = shell(command, project)
+        printed = (result.stdout + result.stderr).splitlines()
+        position = 0
+        for line in (line for line in shown if line.strip() != "..."):
+            assert line in printed[position:], f"`{command}` does not print {line!r} there:\n" + "\n".join(
+                printed
+            )
+            position = printed.index(line, position) + 1
