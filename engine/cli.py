@@ -26,7 +26,7 @@ from engine import __version__, diff, mapping_tests, preview, remote, versions
 from engine.changeset import write_json
 from engine.compile import compile_plan
 from engine.diagnostics import render_json, render_text
-from engine.errors import DocumentError, SyncmapError, UsageError
+from engine.errors import DocumentError, SyncmapError, UsageError, exit_codes_help
 from engine.job import Job, Jobs, Selection, load_saved_plan, saved_plan
 from engine.plan import plan_data
 from engine.schema import KINDS, schema_text
@@ -68,9 +68,18 @@ def _error_summary(count: int) -> str:
     return f"Found {count} error{'s' if count != 1 else ''}."
 
 
+class _Command(click.Command):
+    """A command whose help ends with the exit codes."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, epilog=exit_codes_help(), **kwargs)
+
+
 class _Commands(click.Group):
     """Click's own usage errors (an unknown option, a missing file) exit with syncmap's usage
     code too, never 2: a CI step reading `plan --detailed-exitcode` must tell them apart."""
+
+    command_class = _Command
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -97,7 +106,9 @@ class _Commands(click.Group):
         return sorted([*super().list_commands(ctx), "sandbox"])
 
 
-@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]}, epilog=exit_codes_help()
+)
 @click.version_option(__version__, prog_name="syncmap")
 def main() -> None:
     """syncmap: declarative two-way CRM sync from versioned YAML mapping documents."""

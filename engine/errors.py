@@ -14,6 +14,25 @@ if TYPE_CHECKING:
     from engine.diagnostics import Diagnostic
 
 
+# what each exit code means, the same on every command (Terraform's convention for a plan's changes)
+EXIT_CODES = {
+    0: "success (with `--detailed-exitcode`: nothing would change)",
+    1: "invalid documents, failed records, a failed mapping test, a paused or deleted job (nothing was run)",
+    2: "`plan --detailed-exitcode`: changes are planned",
+    3: "a connector or the system behind it failed (network, authentication, limits)",
+    4: "the state store cannot be used (damaged, unknown schema, locked)",
+    5: "the job is busy with another run (see the lease)",
+    6: "a run's writes would spend the API calls an org keeps for its other integrations: stopped before "
+    "writing (`api_reserve`)",
+    64: "usage error: an unknown option, a missing file, a bad value",
+}
+
+
+def exit_codes_help() -> str:
+    """The exit codes as a command's help ends with them (`\\b`: click keeps the lines as they are)."""
+    return "\b\nExit codes:\n" + "\n".join(f"  {code:>2}  {meaning}" for code, meaning in EXIT_CODES.items())
+
+
 class SyncmapError(Exception):
     """Base of every error syncmap reports to a user."""
 

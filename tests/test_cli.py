@@ -10,6 +10,7 @@ import click
 import pytest
 
 from engine.cli import main
+from engine.errors import EXIT_CODES
 from tests.conftest import REPO, run_syncmap, write_project
 
 VALID = "syncmap: 1\nconnections:\n  p: {connector: sqlite}\nobjects:\n  contacts:\n    source: {connection: p, object: a}\n    target: {connection: p, object: b}\n"
@@ -101,7 +102,17 @@ def commands(group: click.Group, prefix: str = ""):
 @pytest.mark.parametrize(("name", "command"), list(commands(main)))
 def test_every_command_has_help(name, command):
     assert command.help and len(command.help.strip()) > 20, name
-    assert run_syncmap(*name.split(), "--help").returncode == 0
+    shown = run_syncmap(*name.split(), "--help")
+    assert shown.returncode == 0
+    assert "Exit codes:" in shown.stdout and "64  usage error" in shown.stdout, name
+
+
+def test_the_readme_exit_codes_are_the_ones_the_commands_use():
+    readme = (REPO / "README.md").read_text()
+    table = readme.split("| code | meaning |\n|---|---|\n")[1].split("\n\n")[0]
+    rows = dict(row.strip("|").split(" | ", 1) for row in table.strip().splitlines())
+    assert {int(code): meaning.rstrip(" |") for code, meaning in rows.items()} == EXIT_CODES
+    assert "Exit codes:" in run_syncmap("--help").stdout
 
 
 def test_readme_commands_are_the_ones_ci_runs():

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from engine.errors import SyncmapError
+from engine.errors import SyncmapError, exit_codes_help
 from engine.sandbox.faults import FaultSettings
 from engine.sandbox.instance import Sandbox
 from engine.sandbox.rest import API_VERSIONS, DAILY_API_REQUESTS, DEFAULT_API_VERSION
@@ -23,7 +23,7 @@ PathOption = click.Path(dir_okay=False, path_type=Path)
 Rate = click.FloatRange(0.0, 1.0)
 
 
-@click.command()
+@click.command(epilog=exit_codes_help())
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8443, show_default=True, help="Port to listen on; 0 picks one.")
 @click.option("--db", type=PathOption, help="SQLite file keeping the records (default: memory).")
