@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -77,6 +78,29 @@ def test_an_unknown_table_or_column_is_named_with_a_did_you_mean(contacts, datab
         other.describe("contacts")
     assert column.value.hint == "did you mean `updated_at`?"
     other.close()
+
+
+def test_a_schema_that_does_not_exist_is_an_error_at_the_schema_setting(contacts, database, tmp_path):
+    typo = "pubilc" if database.startswith("postgresql") else "mian"
+    other = SqlConnector({"url": database, "schema": typo}, tmp_path)
+    with pytest.raises(SettingError) as wrong:
+        other.describe("contacts")
+    assert wrong.value.setting == "schema" and f"has no schema `{typo}`" in wrong.value.message
+    assert wrong.value.hint == f"did you mean `{'public' if typo == 'pubilc' else 'main'}`?"
+    other.close()
+
+
+def test_what_the_library_cannot_reflect_never_reaches_the_user_as_a_warning(database, tmp_path):
+    url = database.replace("sqlite:///", f"sqlite:///{tmp_path}/")
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as connection:  # an index on an expression: SQLAlchemy skips it with an SAWarning
+        connection.execute(sa.text("CREATE INDEX contacts_lower_name ON contacts (lower(name))"))
+    engine.dispose()
+    connector = SqlConnector({"url": database}, tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert "name" in connector.describe("contacts").fields
+    connector.close()
 
 
 def test_writes_convert_by_column_type_and_one_bad_row_fails_alone(contacts):

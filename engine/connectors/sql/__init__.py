@@ -24,21 +24,20 @@ table; ``object`` then names its result.
 from __future__ import annotations
 
 import json
-import math
 import re
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SAWarning, SQLAlchemyError
 
 from engine.connectors import (
     BaseConnector,
@@ -52,6 +51,14 @@ from engine.connectors import (
 )
 from engine.connectors.local import RecordRefused
 from engine.connectors.settings import SqlSettings
+from engine.connectors.sql.values import (
+    Unconvertible,
+    Unreadable,
+    aware,
+    for_column,
+    from_database,
+    to_column,
+)
 from engine.diagnostics import did_you_mean
 from engine.errors import ConnectorError, QueryError, SettingError, UnknownObjectError
 from engine.redact import register
@@ -260,7 +267,7 @@ class SqlConnector(BaseConnector):
         if self.engine.dialect.name != "sqlite":
             if source.table is None:
                 return modified, lambda since: parse_time(since)
-            return modified, lambda since: _to_column(modified, since)
+            return modified, lambda since: to_column(modified, since)
         text = sa.type_coerce(modified, sa.String())
         other_spelling = sa.or_(*(text.op("GLOB")(pattern) for pattern in OTHER_TIME_SPELLINGS))
         if (
@@ -282,7 +289,7 @@ class SqlConnector(BaseConnector):
                 query = query.where(_after(order, after))
             try:
                 rows = self._fetch(source, query, sa.Result.all)
-            except _Unconvertible:
+            except Unconvertible:
                 records, ends = self._page_by_rows(source, query, order)
                 yield from records
                 if len(records) < READ_PAGE:
@@ -315,7 +322,7 @@ class SqlConnector(BaseConnector):
             return self._fetch(
                 source, query, lambda result: [self._record(source, row) for row in result.mappings()]
             )
-        except _Unconvertible:
+        except Unconvertible:
             if len(ids) == 1:
                 return [self._unreadable_row(source, ids[0])]
             middle = len(ids) // 2
@@ -331,7 +338,7 @@ class SqlConnector(BaseConnector):
             where = id_column == record_id
             try:
                 row[name] = self._fetch(source, sa.select(column).where(where), sa.Result.scalar)
-            except _Unconvertible as e:
+            except Unconvertible as e:
                 text = self._fetch(
                     source, sa.select(sa.cast(column, sa.String)).where(where), sa.Result.scalar
                 )
@@ -349,7 +356,7 @@ class SqlConnector(BaseConnector):
         if convert and source.table is None:
             column, convert = sa.cast(column, sa.String), False
             values = [str(v) for v in values if v is not None]
-        converted = (_for_column(column, v) if convert else v for v in values)
+        converted = (for_column(column, v) if convert else v for v in values)
         wanted = list(dict.fromkeys(v for v in converted if v is not None))
         records = []
         for start in range(0, len(wanted), IN_BATCH):
@@ -362,7 +369,7 @@ class SqlConnector(BaseConnector):
                         source, query, lambda result: [self._record(source, row) for row in result.mappings()]
                     )
                 )
-            except _Unconvertible:
+            except Unconvertible:
                 found = self._fetch(
                     source, query.with_only_columns(source.columns[source.id_field]), sa.Result.all
                 )
@@ -370,13 +377,13 @@ class SqlConnector(BaseConnector):
         return sorted(records, key=lambda r: (r.modified or "", r.id))
 
     def _fetch(self, source: Source, query: sa.Executable, shape: Callable[[sa.Result], Any]) -> Any:
-        """A read's result in ``shape``; a value the driver cannot convert raises _Unconvertible,
+        """A read's result in ``shape``; a value the driver cannot convert raises Unconvertible,
         which passes the error wrapper so the caller can narrow it down to its row."""
         with self._connection(f"reading `{source.name}`") as connection:
             try:
                 return shape(connection.execute(query))
             except UNCONVERTIBLE as e:
-                raise _Unconvertible(_first_line(e)) from e
+                raise Unconvertible(_first_line(e)) from e
 
     def _record(self, source: Source, row: Mapping[str, Any]) -> Record:
         """A row as a record; a value no other system could hold (a NaN, an infinity) makes it
@@ -385,8 +392,8 @@ class SqlConnector(BaseConnector):
         problems: list[str] = []
         for name, value in row.items():
             try:
-                values[name] = _from_database(value)
-            except _Unreadable as e:
+                values[name] = from_database(value)
+            except Unreadable as e:
                 problems.append(f"`{name}` holds {e}")
         modified = values.get(source.modified_field) if source.modified_field else None
         deleted = bool(source.deleted_field and values.get(source.deleted_field) not in (None, False, 0))
@@ -400,7 +407,7 @@ class SqlConnector(BaseConnector):
         column = source.columns[source.modified_field]
         latest = connection.execute(sa.select(sa.cast(sa.func.max(column), sa.String))).scalar()
         try:
-            return format_time(_aware(parse_time(latest))) if latest is not None else None
+            return format_time(aware(parse_time(latest))) if latest is not None else None
         except ValueError:  # past year 9999: no stamp syncmap gives can follow it
             return None
 
@@ -439,7 +446,7 @@ class SqlConnector(BaseConnector):
         table = _table(source)
         stored = self._stored(connection, source, write)
         row = self._row(table, stored, write.values)
-        if source.id_field in row and str(_from_database(row[source.id_field])) != str(
+        if source.id_field in row and str(from_database(row[source.id_field])) != str(
             stored[source.id_field]
         ):
             raise RecordRefused(
@@ -469,7 +476,7 @@ class SqlConnector(BaseConnector):
         if not write.id:
             raise RecordRefused(f"an {write.op} of `{source.name}` needs the record id")
         table = _table(source)
-        record_id = _for_column(table.c[source.id_field], write.id)
+        record_id = for_column(table.c[source.id_field], write.id)
         query = sa.select(table).where(table.c[source.id_field] == record_id, source.live())
         if connection.dialect.name == "postgresql":
             query = query.with_for_update()
@@ -495,7 +502,7 @@ class SqlConnector(BaseConnector):
                 document = json.loads(document) if isinstance(document, str) else dict(document or {})
                 _set_member(document, member.split("."), value)
                 value = document
-            row[column_name] = _to_column(column, value)
+            row[column_name] = to_column(column, value)
         return row
 
     def _stamp_update(self, source: Source, row: dict[str, Any]) -> None:
@@ -504,7 +511,7 @@ class SqlConnector(BaseConnector):
 
     def _stamp(self, column: sa.Column) -> Any:
         """Now, strictly after every stamp seen, in the column's type."""
-        return _to_column(column, self.clock.tick())
+        return to_column(column, self.clock.tick())
 
     # --- the database and its catalogue
 
@@ -531,18 +538,26 @@ class SqlConnector(BaseConnector):
     def _reflect(self, object_type: str, declared: Declared) -> Source:
         if declared.query is not None:
             return self._query_source(object_type, declared)
-        schema, _, name = object_type.rpartition(".")
-        schema = schema or self.schema
+        named, _, name = object_type.rpartition(".")
+        schema = named or self.schema
         with self._errors(f"describing `{object_type}`"):
             inspector = sa.inspect(self.engine)
+            if schema and schema not in (schemas := inspector.get_schema_names()):
+                message = f"{self.where} has no schema `{schema}`"
+                hint = did_you_mean(schema, schemas) or f"schemas: {', '.join(sorted(schemas))}"
+                if named:
+                    raise UnknownObjectError(message, hint=hint)
+                raise SettingError("schema", message, hint=hint)
             if not inspector.has_table(name, schema=schema):
                 tables = inspector.get_table_names(schema=schema) + inspector.get_view_names(schema=schema)
                 raise UnknownObjectError(
                     f"{self.where} has no table `{object_type}`",
                     hint=did_you_mean(name, tables) or f"tables: {', '.join(sorted(tables)) or 'none'}",
                 )
-            table = sa.Table(name, sa.MetaData(), schema=schema, autoload_with=self.engine)
-            triggers = self._has_triggers(name, schema)
+            with warnings.catch_warnings():  # what it cannot reflect (an expression index) syncmap never uses
+                warnings.simplefilter("ignore", SAWarning)
+                table = sa.Table(name, sa.MetaData(), schema=schema, autoload_with=self.engine)
+            triggers = _has_triggers(self.engine, name, schema)
         primary = [column.name for column in table.primary_key.columns]
         id_field = declared.id_field or (primary[0] if len(primary) == 1 else "id")
         modified = declared.modified_field or (DEFAULT_MODIFIED if DEFAULT_MODIFIED in table.c else None)
@@ -584,21 +599,6 @@ class SqlConnector(BaseConnector):
         return Source(
             object_type, selectable, id_field, declared.modified_field, declared.deleted_field, None
         )
-
-    def _has_triggers(self, table: str, schema: str | None) -> bool:
-        """Whether a trigger may stamp the table's rows (then syncmap leaves `modified` to it)."""
-        dialect = self.engine.dialect.name
-        if dialect == "postgresql":
-            query = sa.text(
-                "SELECT 1 FROM information_schema.triggers WHERE event_object_table = :t "
-                "AND event_object_schema = coalesce(:s, current_schema())"
-            )
-        elif dialect == "sqlite":
-            query = sa.text("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND tbl_name = :t")
-        else:
-            return False
-        with self.engine.connect() as connection:
-            return connection.execute(query, {"t": table, "s": schema}).first() is not None
 
     def _writable(self, object_type: str) -> Source:
         source = self._source(object_type)
@@ -674,7 +674,7 @@ def _from_text(text: str) -> sa.ColumnElement:
 def _sqlite_time(since: str) -> str:
     """A time in SQLite's text spelling, as short as it can be (`.5`, not `.500000`, and no
     fraction at a whole second) so that `>=` holds for every spelling of that same instant."""
-    moment = _aware(parse_time(since)).astimezone(UTC)
+    moment = aware(parse_time(since)).astimezone(UTC)
     return f"{moment:%Y-%m-%d %H:%M:%S.%f}".rstrip("0").rstrip(".")
 
 
@@ -778,90 +778,20 @@ def _is_boolean(column: sa.ColumnElement) -> bool:
     return isinstance(column.type, sa.Boolean)
 
 
-class _Unreadable(ValueError):
-    """A value read that no other system could hold."""
-
-
-class _Unconvertible(Exception):
-    """A value in a result that the driver or SQLAlchemy could not convert."""
-
-
-def _from_database(value: Any) -> Any:
-    """A column value as the engine sees values: times as syncmap's ISO text, exact numbers as
-    int or float, JSON text of a JSON column as what it holds."""
-    if isinstance(value, datetime):
-        return format_time(_aware(value))
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Decimal | float) and not math.isfinite(value):
-        raise _Unreadable(f"`{value}`, a number no other system can hold")
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, bytes | memoryview):
-        return bytes(value).hex()
-    if value is not None and not isinstance(value, str | int | float | bool | dict | list):
-        return str(value)  # uuid, interval, ...
-    return value
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _to_column(column: sa.Column, value: Any) -> Any:
-    """``value`` in the Python type the column takes; RecordRefused naming the column when it
-    cannot be (the record fails alone)."""
-    if value is None:
-        return None
-    try:
-        converted = _convert(column, value)
-    except (ValueError, TypeError, InvalidOperation, ArithmeticError):
-        converted = _REFUSED
-    if converted is _REFUSED:
-        raise RecordRefused(f"column `{column.name}` ({column.type}) cannot hold {value!r}")
-    return converted
-
-
-_REFUSED = object()
-
-
-def _convert(column: sa.Column, value: Any) -> Any:
-    kind = column.type
-    if isinstance(kind, sa.Boolean):
-        if isinstance(value, bool):
-            return value
-        words = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
-        return words.get(str(value).strip().lower(), _REFUSED)
-    if isinstance(kind, sa.DateTime):
-        moment = value if isinstance(value, datetime) else parse_time(str(value))
-        moment = _aware(moment)
-        return moment if kind.timezone else moment.astimezone(UTC).replace(tzinfo=None)
-    if isinstance(kind, sa.Date):
-        return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
-    if isinstance(kind, sa.Integer):
-        if isinstance(value, bool):
-            return _REFUSED
-        number = Decimal(str(value).strip())
-        return int(number) if number == number.to_integral_value() else _REFUSED
-    if isinstance(kind, sa.Float):
-        return _REFUSED if isinstance(value, bool) else float(value)
-    if isinstance(kind, sa.Numeric):
-        return _REFUSED if isinstance(value, bool) else Decimal(str(value).strip())
-    if isinstance(kind, sa.JSON):
-        return value
-    if isinstance(kind, (sa.String, sa.Uuid)):
-        if isinstance(value, dict | list):
-            return json.dumps(value, ensure_ascii=False)
-        return str(value).lower() if isinstance(value, bool) else str(value)
-    return value
-
-
-def _for_column(column: sa.ColumnElement, value: Any) -> Any:
-    """A value to compare with a table's column; None when the column's type cannot hold it."""
-    try:
-        return _to_column(column, value)
-    except RecordRefused:
-        return None
+def _has_triggers(engine: sa.Engine, table: str, schema: str | None) -> bool:
+    """Whether a trigger may stamp the table's rows (then syncmap leaves `modified` to it)."""
+    dialect = engine.dialect.name
+    if dialect == "postgresql":
+        query = sa.text(
+            "SELECT 1 FROM information_schema.triggers WHERE event_object_table = :t "
+            "AND event_object_schema = coalesce(:s, current_schema())"
+        )
+    elif dialect == "sqlite":
+        query = sa.text("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND tbl_name = :t")
+    else:
+        return False
+    with engine.connect() as connection:
+        return connection.execute(query, {"t": table, "s": schema}).first() is not None
 
 
 def _table(source: Source) -> sa.Table:

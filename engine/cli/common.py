@@ -1,0 +1,91 @@
+"""What every command shares: its options, and errors turned into messages and exit codes."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from engine.diagnostics import render_json, render_text
+from engine.errors import DocumentError, SyncmapError, exit_codes_help
+from engine.job import Selection
+
+FORMAT = click.option(
+    "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+    help="Human-readable text, or JSON for machines.",
+)  # fmt: skip
+
+
+def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a SyncmapError into its message and exit code; JSON mode prints errors as JSON."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except DocumentError as e:
+            if kwargs.get("output_format") == "json":
+                click.echo(render_json(e.diagnostics))
+            else:
+                click.echo(render_text(e.diagnostics), err=True)
+                click.echo(_error_summary(len(e.diagnostics)), err=True)
+            sys.exit(e.exit_code)
+        except SyncmapError as e:
+            click.echo(f"error: {e.message}", err=True)
+            if e.hint:
+                click.echo(f"  hint: {e.hint}", err=True)
+            sys.exit(e.exit_code)
+
+    return wrapper
+
+
+def _error_summary(count: int) -> str:
+    return f"Found {count} error{'s' if count != 1 else ''}."
+
+
+WAIT = click.option(
+    "--wait", metavar="SECONDS", type=click.FloatRange(min=0), default=0, show_default=True,
+    help="When another run holds the job, wait this long for it before giving up (exit 5).",
+)  # fmt: skip
+
+STATE = click.option(
+    "--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
+    help="State store file (default: .syncmap/state.db in the project).",
+)  # fmt: skip
+
+
+def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """`--object`, `--full` and `--push`/`--pull`: one-time operations, given to the command as
+    a Selection."""
+
+    @click.option(
+        "--object",
+        "objects",
+        multiple=True,
+        metavar="NAME",
+        help="Run only this object (repeatable); `mode: manual` objects run only when named.",
+    )
+    @click.option("--full", is_flag=True, help="Read every record, not only the changes since the last run.")
+    @click.option("--push", "flow", flag_value="to_target", help="Only write to the target (push).")
+    @click.option("--pull", "flow", flag_value="to_source", help="Only write to the source (pull).")
+    @functools.wraps(command)
+    def wrapper(*args: Any, objects: tuple[str, ...], full: bool, flow: str | None, **kwargs: Any) -> Any:
+        return command(*args, selection=Selection(objects, full, flow), **kwargs)
+
+    return wrapper
+
+
+class SyncmapCommand(click.Command):
+    """A command whose help ends with the exit codes."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, epilog=exit_codes_help(), **kwargs)
+
+
+def command(name: str | None = None) -> Callable[[Callable[..., Any]], click.Command]:
+    """A syncmap command: its help ends with the exit codes."""
+    return click.command(name, cls=SyncmapCommand)

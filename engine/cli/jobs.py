@@ -1,0 +1,133 @@
+"""Commands on the jobs a state store knows: status, runs, pause, resume, delete."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from engine import preview
+from engine.cli.common import FORMAT, STATE, WAIT, command, reports_errors
+from engine.errors import UsageError
+from engine.job import Job, Jobs
+
+
+@command()
+@STATE
+@FORMAT
+@reports_errors
+def status(state_path, output_format) -> None:
+    """Every job of the project: its status (initial sync, running, active, paused, errors) and last run."""
+    with Jobs(state_path) as project:
+        jobs = project.statuses()
+    if output_format == "json":
+        click.echo(json.dumps(jobs, indent=2))
+        return
+    if not jobs:
+        click.echo("No jobs yet: `syncmap apply MAPPING` starts one.")
+    for job in jobs:
+        run = job["last_run"] or {}
+        counts = _counts_text(run.get("counts") or {})
+        line = f"{job['job']:<32} {job['status']:<13} last run {run.get('finished_at') or '-'}"
+        held = f"\n    {job['held']} held for a person: `syncmap plan` shows why" if job["held"] else ""
+        click.echo(
+            line
+            + (f"  ({counts})" if counts else "")
+            + (f"\n    {job['last_error']}" if job["last_error"] else "")
+            + held
+        )
+
+
+@command()
+@click.argument("job")
+@STATE
+@FORMAT
+@reports_errors
+def runs(job: str, state_path, output_format) -> None:
+    """The run history of a job, with the counts of each run."""
+    with Jobs(state_path) as project:
+        history = project.runs(job)
+    if output_format == "json":
+        click.echo(json.dumps(history, indent=2))
+        return
+    for run in history:
+        counts = _counts_text(run["counts"]) or "nothing to do"
+        click.echo(
+            f"#{run['id']:<5} {run['started_at']}  {run['status']:<8} {counts}"
+            + (f"  {run['error']}" if run["error"] else "")
+        )
+
+
+def _counts_text(counts: dict[str, Any]) -> str:
+    """`3 create, 2 skip` (the counts by reason code are in `--format json`)."""
+    return ", ".join(f"{n} {k}" for k, n in counts.items() if isinstance(n, int) and n)
+
+
+@command()
+@click.argument("job")
+@STATE
+@reports_errors
+def pause(job: str, state_path) -> None:
+    """Pause a job: `apply` will not run it until it is resumed."""
+    _set_status(job, state_path, "paused")
+
+
+@command()
+@click.argument("job")
+@STATE
+@reports_errors
+def resume(job: str, state_path) -> None:
+    """Resume a paused job: `apply` runs it again, from where it stopped."""
+    _set_status(job, state_path, "active")
+
+
+def _set_status(job: str, state_path: Path | None, status: str) -> None:
+    with Jobs(state_path, read_only=False) as project:
+        project.set_status(job, status)
+    click.echo(f"{job} is {status}.")
+
+
+@command()
+@click.argument("mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@STATE
+@click.option("--revert", type=click.Choice(["target", "source"]), help="Also delete what the job created on this side.")  # fmt: skip
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@WAIT
+@reports_errors
+def delete(mapping: Path, state_path, revert: str | None, yes: bool, wait: float) -> None:
+    """Stop a job and forget its links, keeping the records on both sides; with --revert, first
+    delete the records it created on one side (after showing them). A job that is running is
+    not deleted under the run: the command refuses (exit 5), or with --wait holds off new runs
+    (a `watch`) and waits for the one in progress, giving up with the job as it was."""
+    with Job.open(mapping, state_path) as job, job.runs_held_off(), job.lease("delete", wait) as lease:
+        if revert:
+            changes = job.revert_changes(revert)
+            click.echo(preview.render_text(changes, job.plan, detailed=True))
+            if not yes:
+                _confirm(f"Delete these records and forget {job.name}?")
+            report = job.revert(revert, lease=lease)
+            if report.failed:
+                click.echo(preview.render_report(report, job.plan))
+                sys.exit(1)
+        elif not yes:
+            _confirm(f"Forget the links of {job.name} (the records stay)?")
+        job.forget()
+        click.echo(
+            f"{job.name} is deleted; its records stay"
+            + (f", except those it created in the {revert}." if revert else ".")
+        )
+
+
+def _confirm(question: str) -> None:
+    try:
+        confirmed = click.confirm(question)
+    except click.Abort:  # no terminal to answer on, or Ctrl-C
+        confirmed = False
+    if not confirmed:
+        raise UsageError("nothing was deleted", hint="answer `y`, or pass --yes")
+
+
+COMMANDS = (status, runs, pause, resume, delete)

@@ -1,0 +1,181 @@
+"""Commands that run jobs: plan, apply, watch."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+
+from engine import preview
+from engine.changeset import write_json
+from engine.cli.common import FORMAT, STATE, WAIT, command, reports_errors, selection_options
+from engine.errors import UsageError
+from engine.job import Job, Selection, load_saved_plan, saved_plan
+from engine.watch import Watcher, interval_seconds, text_line
+from engine.webhook import SECRET_VARIABLE as WEBHOOK_SECRET
+from engine.webhook import WebhookListener
+
+
+@command("plan")
+@click.argument("mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@STATE
+@FORMAT
+@selection_options
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan to apply it later.")  # fmt: skip
+@click.option("--detailed", is_flag=True, help="List every change and every skipped record.")
+@click.option("--limit", default=20, show_default=True, help="Changes shown per object.")
+@click.option("--mask", is_flag=True, help="Mask emails and phone numbers in the output.")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when nothing would change, 2 when changes are planned.")  # fmt: skip
+@reports_errors
+def plan_command(
+    mapping: Path, state_path, output_format, selection, out, detailed, limit, mask, detailed_exitcode
+) -> None:
+    """Dry run: show what apply would create, update, delete, skip (and why), and hold as conflicts.
+
+    Reads both sides and decides everything, but writes nothing anywhere, not even the state store.
+    """
+    with Job.open(mapping, state_path, read_only=True, selection=selection) as job:
+        changeset = job.plan_changes()
+        if out:
+            with out.open("w") as file:
+                write_json(saved_plan(changeset, mapping, selection), file)
+        if output_format == "json":
+            preview.write_changes_json(changeset, click.get_text_stream("stdout"), masked=mask)
+        else:
+            click.echo(preview.render_text(changeset, job.plan, limit=limit, detailed=detailed, masked=mask))
+            if out:
+                click.echo(f"Saved to {out}; apply it with `syncmap apply {out}`.")
+    if detailed_exitcode:
+        sys.exit(2 if changeset.has_changes() else 0)
+
+
+@command("apply")
+@click.argument(
+    "target", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="MAPPING|PLAN.json"
+)
+@STATE
+@FORMAT
+@selection_options
+@click.option("--batch-size", type=click.IntRange(1), help="Most writes per call (default: the connector's).")
+@WAIT
+@reports_errors
+def apply_command(target: Path, state_path, output_format, selection, batch_size, wait) -> None:
+    """Run the sync and write the changes, or apply a plan saved by `syncmap plan --out`.
+
+    A saved plan is applied only if neither the mapping nor the records changed since it was made.
+    Records that fail are reported, kept in the dead-letter list and retried on the next run.
+    """
+    expected = None
+    mapping = target
+    if target.suffix == ".json":
+        if selection != Selection():
+            raise UsageError(
+                "--object, --full, --push and --pull cannot be given with a saved plan",
+                hint="a saved plan is applied with the options it was planned with",
+            )
+        saved = load_saved_plan(target)
+        mapping, expected = Path(saved["mapping"]), saved["fingerprint"]
+        selection = Selection.from_dict(saved.get("selection", {}))
+    with Job.open(mapping, state_path, selection=selection) as job:
+        if expected and job.plan.hash != saved["plan_hash"]:
+            raise UsageError(
+                "the mapping changed since this plan was saved; it was not applied",
+                hint="run `syncmap plan --out` again and review the new plan",
+            )
+        with _progress(output_format) as progress:
+            report = job.apply(
+                batch_size=batch_size, progress=progress, expected_fingerprint=expected, wait=wait
+            )
+        if output_format == "json":
+            write_json(report.to_dict(), click.get_text_stream("stdout"))
+        else:
+            click.echo(preview.render_report(report, job.plan))
+    sys.exit(1 if report.failed else 0)
+
+
+@contextlib.contextmanager
+def _progress(output_format: str):
+    """A progress line on a terminal; nothing when output goes to a file or a pipe."""
+    if output_format != "text" or not sys.stderr.isatty():
+        yield None
+        return
+    written = 0
+
+    def advance(count: int) -> None:
+        nonlocal written
+        written += count
+        click.echo(f"\r  {written} records written", nl=False, err=True)
+
+    yield advance
+    if written:
+        click.echo(err=True)
+
+
+@command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@STATE
+@click.option("--interval", metavar="DURATION", help="Run every job this often (e.g. `30s`), whatever its `schedule`.")  # fmt: skip
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--listen", metavar="HOST:PORT",
+    help=f"Accept webhooks: a POST signed with ${WEBHOOK_SECRET} runs the job it names at once.",
+)  # fmt: skip
+@reports_errors
+def watch(
+    paths: tuple[Path, ...], state_path, interval: str | None, log_format: str, listen: str | None
+) -> None:
+    """Run every mapping found, each on its schedule, reloading a document when it or a file it
+    uses changes. A document that stops compiling keeps its last good plan running.
+
+    SIGINT or SIGTERM lets the current run finish, then exits 0; a second one exits at once (the
+    journal makes that safe too).
+    """
+    if interval and interval_seconds(interval) is None:
+        raise UsageError(f"`{interval}` is not a duration", hint="for example `30s`, `5m` or `1h`")
+
+    def emit(event: dict[str, Any]) -> None:
+        click.echo(json.dumps(event, default=str) if log_format == "json" else text_line(event), err=True)
+
+    stop = threading.Event()
+
+    def on_signal(number: int, frame: Any) -> None:
+        if stop.is_set():
+            os._exit(130)
+        stop.set()
+
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, on_signal)
+    watcher = Watcher(paths or (Path("."),), interval, state_path, emit)
+    listener = _webhooks(listen, watcher) if listen else None
+    try:
+        watcher.serve(stop)
+    finally:
+        if listener:
+            listener.close()
+
+
+def _webhooks(listen: str, watcher: Watcher) -> WebhookListener:
+    secret = os.environ.get(WEBHOOK_SECRET)
+    if not secret:
+        raise UsageError(
+            f"--listen needs a shared secret in ${WEBHOOK_SECRET}", hint="export it before starting"
+        )
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"`{listen}` is not HOST:PORT", hint="for example `--listen 127.0.0.1:8787`")
+    try:
+        listener = WebhookListener((host, int(port)), secret, watcher.trigger, watcher.log)
+    except OSError as e:
+        raise UsageError(f"cannot listen on {listen}: {e.strerror}") from e
+    watcher.log("listening", address=f"{listener.address[0]}:{listener.address[1]}")
+    return listener
+
+
+COMMANDS = (plan_command, apply_command, watch)
