@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import tarfile
 import tempfile
@@ -20,7 +21,8 @@ from typing import Any
 import click
 
 from engine.compile import compile_plan
-from engine.errors import UsageError
+from engine.diagnostics import Diagnostic
+from engine.errors import DocumentError, UsageError
 from engine.job import Job, Selection
 from engine.plan import FLOWS, Plan, Step, plan_data
 
@@ -127,10 +129,25 @@ def compile_at_revision(path: Path, revision: str) -> Plan:
     with tempfile.TemporaryDirectory() as unpacked:
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             tar.extractall(unpacked, filter="data")
+        (Path(unpacked) / ".git").mkdir(exist_ok=True)  # the project's root, as in the repository
         old = Path(unpacked) / path.resolve().relative_to(root)
         if not old.exists():
             raise UsageError(f"{path} does not exist at {revision}", hint="compare two files instead")
-        return compile_plan(old)
+        try:
+            return compile_plan(old)
+        except DocumentError as e:  # named as the repository names them, not by the temporary folder
+            raise DocumentError([_at_revision(d, Path(unpacked), revision) for d in e.diagnostics]) from None
+
+
+def _at_revision(diagnostic: Diagnostic, unpacked: Path, revision: str) -> Diagnostic:
+    """A problem found in the unpacked revision, located as `REV:path/in/the/repository`."""
+    location = diagnostic.location
+    if location is None or not Path(os.path.abspath(location.file)).is_relative_to(unpacked.resolve()):
+        return diagnostic
+    inside = Path(os.path.abspath(location.file)).relative_to(unpacked.resolve())
+    return replace(
+        diagnostic, location=replace(location, file=f"{revision}:{inside.as_posix()}")
+    )
 
 
 def _git(arguments: list[str], folder: Path) -> bytes:

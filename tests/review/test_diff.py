@@ -104,6 +104,37 @@ def test_git_compares_with_a_revision_resolving_extends_on_both_sides(tmp_path):
     assert missing.returncode == 64 and "git archive" in missing.stderr and "Traceback" not in missing.stderr
 
 
+def test_git_unpacks_a_revision_with_the_repositorys_layout_and_names_its_paths(tmp_path):
+    """A repository marked by `.git` alone, a customer document extending a template two folders
+    up (as the README's review step does): the old revision resolves `extends` as the working
+    tree does, and an error in it names the revision and the repository path."""
+    root = tmp_path / "repo"
+    for name, text in (
+        ("mappings/template.yaml", TEMPLATE),
+        ("examples/acme/customer.yaml", CUSTOMER.replace("extends: template.yaml", "extends: ../../mappings/template.yaml")),
+    ):  # fmt: skip
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+    def git(*command: str) -> None:
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *command], cwd=root, check=True)
+
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "v1")
+    template = root / "mappings" / "template.yaml"
+    template.write_text(changed(TEMPLATE, ("deletes: ignore", "deletes: propagate")))
+    found = diff_json("--git", "HEAD", "examples/acme/customer.yaml", cwd=root)
+    assert [item["what"] for item in found["differences"]] == ["deletes.to_target", "deletes.to_source"]
+
+    template.write_text(changed(TEMPLATE, ("deletes: ignore", "deletes: sometimes")))
+    git("commit", "-qam", "v2: a mistake")
+    template.write_text(TEMPLATE)
+    broken = run_syncmap("diff", "--git", "HEAD", "examples/acme/customer.yaml", cwd=root)
+    assert broken.returncode == 1 and "HEAD:mappings/template.yaml:" in broken.stderr, broken.stderr
+    assert "/tmp" not in broken.stderr and "Traceback" not in broken.stderr
+
+
 def test_data_shows_how_the_counts_of_each_object_change(tmp_path):
     root = write_project(tmp_path, {"old.yaml": TEMPLATE})
     (root / "new.yaml").write_text(
