@@ -1,6 +1,7 @@
 """Resolve `extends`: merge a document over the template it starts from, keeping locations.
 
-A customer document names a template (`extends: ../../mappings/avochato.yaml`) and overrides what
+A customer document names a template (`extends: ../../mappings/avochato.yaml`, or a shipped one:
+`extends: syncmap:avochato`) and overrides what
 differs: mappings merge key by key, lists and plain values replace, and `null` removes a key. A
 connection that names another connector is replaced whole: the template's settings were written for
 its connector (a `path` of `sqlite` means nothing to `sql`). The merged source map still points every value at the file and line that supplied it, so an error in
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine import shipped
 from engine.diagnostics import DocPath, did_you_mean
 from engine.errors import DocumentError
 from engine.load import LoadedDocument, SourceMap, display_name, load
@@ -58,7 +60,8 @@ def _resolve(path: Path, root: Path, chain: tuple[Path, ...]) -> ResolvedDocumen
     if extends is None:
         return ResolvedDocument(path, data, document.source, (path,))
     parent_path = _extends_target(extends, document, root, chain)
-    parent = _resolve(parent_path, root, (*chain, path))
+    parent_root = shipped.root() if parent_path.is_relative_to(shipped.root()) else root
+    parent = _resolve(parent_path, parent_root, (*chain, path))
     if parent.data.get("syncmap") != data.get("syncmap"):
         raise DocumentError(
             [
@@ -84,6 +87,13 @@ def _extends_target(extends: Any, document: LoadedDocument, root: Path, chain: t
             "`extends` must be the path of a template",
             "e.g. `extends: ../mappings/avochato.yaml`",
         )
+    if extends.startswith(shipped.PREFIX):
+        target = shipped.path("mappings", extends)
+        if not target.is_file():
+            known = shipped.names("mappings")
+            hint = did_you_mean(extends.removeprefix(shipped.PREFIX), known) or f"shipped: {', '.join(known)}"
+            raise fail("extends-not-found", f"syncmap ships no template `{extends}`", hint)
+        return target
     try:
         target = (document.path.parent / extends).resolve()
         exists = target.is_file()
@@ -113,7 +123,15 @@ def _absolute_paths(document: LoadedDocument) -> dict:
     rule_sets = data.get("rule_sets")
     if isinstance(rule_sets, list):
         data["rule_sets"] = [
-            str((document.path.parent / entry).resolve()) if isinstance(entry, str) else entry
+            (
+                str(
+                    shipped.path("rules", entry)
+                    if entry.startswith(shipped.PREFIX)
+                    else (document.path.parent / entry).resolve()
+                )
+                if isinstance(entry, str)
+                else entry
+            )
             for entry in rule_sets
         ]
     return data
