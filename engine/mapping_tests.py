@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine.changeset import Change
 from engine.compile import compile_plan
@@ -54,34 +54,44 @@ class Strict(BaseModel):
 
 
 class ExpectedChange(Strict):
-    side: Literal["source", "target"] | None = None
-    type: str | None = None
-    id: str | None = None
-    values: dict[str, Any] | None = None
-    reason: str | None = None
+    """A change the case expects; only what it names is compared."""
+
+    side: Literal["source", "target"] | None = Field(None, description="Where the change happens.")
+    type: str | None = Field(None, description="The record type, e.g. `Lead`.")
+    id: str | None = Field(None, description="The record's id (for a create: the id of the record it comes from).")
+    values: dict[str, Any] | None = Field(None, description="Values written, field by field.")
+    reason: str | None = Field(None, description="Why (a skip's or a conflict's reason).")
 
 
 class ExistingLink(Strict):
-    source: str
-    target: str
-    source_type: str | None = None
-    target_type: str | None = None
-    synced: dict[str, Any] | None = None  # the values both sides last agreed on
+    """A pair linked before the case runs, as an earlier run would have left it."""
+
+    source: str = Field(description="The source record's id.")
+    target: str = Field(description="The target record's id.")
+    source_type: str | None = Field(None, description="The source record's type (default: the object's).")
+    target_type: str | None = Field(None, description="The target record's type (default: the object's).")
+    synced: dict[str, Any] | None = Field(None, description="The values both sides last agreed on.")
 
 
 class Case(Strict):
-    name: str
-    given: dict[str, dict[str, list[dict[str, Any]]]]  # connection -> record type -> records
-    links: dict[str, list[ExistingLink]] = {}  # object -> links
+    """One test: records on each side, links already made, and the changes a run must plan."""
+
+    name: str = Field(description="What the case shows, as the report names it.")
+    given: dict[str, dict[str, list[dict[str, Any]]]] = Field(
+        description="The records of each connection, by record type."
+    )
+    links: dict[str, list[ExistingLink]] = Field({}, description="Links already made, by object.")
     expect: dict[
         str, dict[Literal["create", "update", "delete", "link", "skip", "conflict"], list[ExpectedChange]]
-    ]
+    ] = Field(description="The changes the run must plan, by object and kind.")
 
 
 class TestFile(Strict):
-    syncmap_test: Literal[1]
-    mapping: str
-    tests: list[Case]
+    """A file of mapping tests (`*.test.yaml`), run by `syncmap test`."""
+
+    syncmap_test: Literal[1] = Field(description="The version of the test file format: 1.")
+    mapping: str = Field(description="The mapping document under test, relative to this file.")
+    tests: list[Case] = Field(description="The cases, each run on its own.")
 
 
 @dataclass

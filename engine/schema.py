@@ -25,7 +25,9 @@ from engine.load import SourceMap
 from engine.versions import LATEST, SUPPORTED, migrate, renamed_keys
 
 SCHEMA_BASE_URL = "https://syncmap.dev/schemas"
-KINDS = {"mapping": model.Document, "rules": model.RuleSet}
+# what the published schemas describe: documents, rule sets, documents that `extends:` a template
+# (partial: what they leave out comes from it), and mapping tests (`*.test.yaml`)
+KINDS = ("mapping", "rules", "mapping-extends", "mapping-test")
 CONNECTOR_SETTINGS = {  # each built-in connector's settings, published for a connection naming it
     "sqlite": settings.SqliteSettings,
     "memory": settings.MemorySettings,
@@ -76,14 +78,49 @@ YAML_BOOLEAN_WORDS = {"yes", "no", "on", "off", "y", "n"}
 def schema_for(kind: str) -> dict:
     """The JSON Schema (draft 2020-12) of one document kind in the newest version, as published
     in ``schemas/`` (older versions' schemas stay there unchanged)."""
-    generated = KINDS[kind].model_json_schema()
-    if kind == "mapping":
-        _publish_connector_settings(generated)
+    generated = _generated(kind)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"{SCHEMA_BASE_URL}/{kind}.v{LATEST}.json",
         **generated,
     }
+
+
+def _generated(kind: str) -> dict:
+    if kind == "rules":
+        return model.RuleSet.model_json_schema()
+    if kind == "mapping-test":
+        from engine.mapping_tests import TestFile  # the test runner compiles: imported only for its schema
+
+        return TestFile.model_json_schema()
+    generated = model.Document.model_json_schema()
+    _publish_connector_settings(generated)
+    return _partial(generated) if kind == "mapping-extends" else generated
+
+
+def _partial(schema: dict) -> dict:
+    """The schema of a document that `extends:` a template: nothing is required but `syncmap`,
+    since what it leaves out comes from the template; keys and values are checked as
+    in a whole document. (An `if` keeps its `required`: it tells the connectors apart.)"""
+
+    def loosened(node: Any, in_if: bool = False) -> Any:
+        if isinstance(node, list):
+            return [loosened(item, in_if) for item in node]
+        if not isinstance(node, dict):
+            return node
+        return {
+            key: loosened(value, in_if or key == "if")
+            for key, value in node.items()
+            if key != "required" or in_if
+        }
+
+    partial = loosened(schema)
+    partial["required"] = ["syncmap"]
+    # a whole document (no `extends:`) beside them still needs what every document needs
+    partial.setdefault("allOf", []).append(
+        {"if": {"not": {"required": ["extends"]}}, "then": {"required": schema.get("required", [])}}
+    )
+    return partial
 
 
 def _publish_connector_settings(schema: dict) -> None:
