@@ -67,7 +67,7 @@ def test_a_missing_store_is_located_at_its_setting(tmp_path):
     folder = project(tmp_path, with_stores=False)
     result = run_syncmap("plan", "contacts.yaml", cwd=folder)
     first = result.stderr.splitlines()[0]
-    assert first.startswith("contacts.yaml:21:22: error: the sqlite database ")  # at `path` itself
+    assert first.startswith("contacts.yaml:24:22: error: the sqlite database ")  # at `path` itself
     assert first.endswith("crm.db does not exist at connections.crm.settings.path")
     assert not (folder / "crm.db").exists() and not (folder / ".syncmap").exists()
 
@@ -80,6 +80,6 @@ def test_a_misspelled_object_is_a_located_error_not_a_new_table(tmp_path):
         result = run_syncmap(command, "contacts.yaml", cwd=folder)
         assert result.returncode == 1, result.stderr
         lines = result.stderr.splitlines()
-        assert lines[0].startswith("contacts.yaml:25:44: error: sqlite `")
+        assert lines[0].startswith("contacts.yaml:28:44: error: sqlite `")
         assert lines[0].endswith("platform.db` has no table `contact` at objects.contacts.source.object")
         assert "  hint: did you mean `contacts`?" in lines
