@@ -22,6 +22,7 @@ from engine.connectors import settings
 from engine.connectors.rest.settings import RestSettings
 from engine.diagnostics import Diagnostic, DocPath, did_you_mean
 from engine.load import SourceMap
+from engine.testfile import TestFile
 from engine.versions import LATEST, SUPPORTED, migrate, renamed_keys
 
 SCHEMA_BASE_URL = "https://syncmap.dev/schemas"
@@ -90,8 +91,6 @@ def _generated(kind: str) -> dict:
     if kind == "rules":
         return model.RuleSet.model_json_schema()
     if kind == "mapping-test":
-        from engine.mapping_tests import TestFile  # the test runner compiles: imported only for its schema
-
         return TestFile.model_json_schema()
     generated = model.Document.model_json_schema()
     _publish_connector_settings(generated)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from engine.diagnostics import render_json, render_text
 from engine.errors import DocumentError, UsageError
 from engine.job import Job
 from engine.plan import plan_data
+from engine.scaffold import scaffold
 from engine.schema import KINDS, schema_text
 from engine.validate import validate as validate_documents
 
@@ -210,10 +212,24 @@ def upgrade(files: tuple[Path, ...], check: bool, output_format: str) -> None:
 
 @command()
 @click.option("--kind", type=click.Choice(sorted(KINDS)), default="mapping", show_default=True,
-              help="Mapping documents, or rule set files.")  # fmt: skip
+              help="Whole documents, documents extending a template, mapping tests, or rule sets.")  # fmt: skip
 def schema(kind: str) -> None:
     """Print the JSON Schema of mapping documents, for editors and other tools."""
     click.echo(schema_text(kind), nl=False)
 
 
-COMMANDS = (validate, compile_command, diff_command, test_command, upgrade, schema)
+@command()
+@click.argument("folder", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--template", default="avochato", show_default=True, help="The shipped template to extend.")
+@click.option("--name", help="The job's name and its document's (default: the folder's name).")
+@reports_errors
+def init(folder: Path, template: str, name: str | None) -> None:
+    """Start a customer repository in FOLDER: a document extending a shipped template, the
+    project marker, a .gitignore, pre-commit hooks and editor settings."""
+    job = name or re.sub(r"[^a-z0-9_-]+", "-", folder.resolve().name.lower()).strip("-") or "customer"
+    for path in scaffold(folder, template, job):
+        click.echo(f"wrote {path}")
+    click.echo(f"next: `syncmap plan {folder / job}.yaml` once its connections point at your systems")
+
+
+COMMANDS = (validate, compile_command, diff_command, test_command, upgrade, schema, init)
