@@ -24,6 +24,7 @@ def copy_of_the_repository(folder: Path) -> Path:
     """What a fresh clone holds of the project (the package is the installed one)."""
     for name in ("examples", "mappings", "rules"):
         shutil.copytree(REPO / name, folder / name, ignore=GENERATED)
+    shutil.copy(REPO / ".gitignore", folder / ".gitignore")
     subprocess.run(["git", "init", "-q", str(folder)], check=True)  # the project's root, as in a clone
     return folder
 
@@ -36,12 +37,20 @@ def test_the_first_command_syncs_with_a_salesforce_org_and_then_has_nothing_left
     first = README.split("```sh\n")[1].splitlines()[0]
     steps = first.split(" && ")
     assert steps[0] == "python -m pip install -e '.[dev]'"  # this suite runs where that is done
-    result = shell(" && ".join(steps[1:]), copy_of_the_repository(tmp_path))
+    git = ["git", "status", "--porcelain", "--untracked-files=all"]
+    before = set(
+        subprocess.run(
+            git, cwd=copy_of_the_repository(tmp_path), capture_output=True, text=True
+        ).stdout.split()
+    )
+    result = shell(" && ".join(steps[1:]), tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     plans = result.stdout.split("syncmap plan ")
     assert "salesforce.Lead/Contact" in plans[1] and "236 to create" in plans[1]
     assert "Applied salesforce-quickstart: 236 created, 95 updated" in result.stdout
     assert "Plan: 0 to create, 0 to update, 0 to delete" in plans[-1]
+    after = set(subprocess.run(git, cwd=tmp_path, capture_output=True, text=True).stdout.split())
+    assert after - before == set(), "what the run wrote is ignored by git (stores, state, their WAL files)"
 
 
 def commands(sample: str) -> list[tuple[str, list[str]]]:
