@@ -28,6 +28,7 @@ import phonenumbers
 if TYPE_CHECKING:
     from engine.connectors import Record
 
+SENT_REMEMBERED = 20_000  # numbers the helper parsed lately, not sent to it again
 PHONE_CACHE_SIZE = 200_000  # numbers remembered; the least recently used go first
 _ahead: dict[tuple[str, str], str | None] = {}  # parsed by the helper, not asked for yet
 # a North American number as people write it: +1 or 1 first or not, the area code in parentheses or not
@@ -79,7 +80,7 @@ class PhonesAhead:
         self.fields = fields  # where a record keeps the numbers to parse (its phone match keys)
         self.region = region
         self.pool: ProcessPoolExecutor | None = None
-        self.sent: set[str] = set()  # numbers given to the helper in this run: each is sent once
+        self.sent: set[str] = set()  # numbers given to the helper lately: not sent again
 
     def batches(self, batches: Iterable[list[Record]]) -> Iterator[list[Record]]:
         """The same batches, each once its numbers are parsed; the next one's are parsed meanwhile."""
@@ -109,6 +110,8 @@ class PhonesAhead:
                 and (text := str(value)) not in self.sent
             )
         )
+        if len(self.sent) > SENT_REMEMBERED:
+            self.sent.clear()  # a run over a million numbers keeps no set of them all
         self.sent.update(texts)
         if not texts:
             return None, []
@@ -125,5 +128,6 @@ class PhonesAhead:
                 parsed = future.result()
             except (BrokenProcessPool, OSError):
                 return batch  # parsed where needed instead
+            _ahead.clear()  # the last batch's leftovers: numbers its records found in the cache
             _ahead.update({(text, self.region): e164 for text, e164 in zip(texts, parsed, strict=True)})
         return batch
