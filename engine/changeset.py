@@ -20,6 +20,7 @@ from engine.spool import Spool, spooled
 
 Action = Literal["create", "update", "delete", "link", "skip", "conflict"]
 Side = Literal["source", "target"]
+WRITES = ("create", "update", "delete")  # the actions that change a system's records
 # why a record is skipped or held, for machines (the preview JSON, the run report, run history)
 ReasonCode = Literal[
     "filtered",  # it fails a filter of its side
@@ -105,6 +106,8 @@ class StepChanges:
     )
     warnings: list[str] = field(default_factory=list)  # what a person should look at, in the preview
     tally: Counter[str] = field(default_factory=Counter)  # counted changes by action
+    written: Counter[tuple[str, str]] = field(default_factory=Counter)  # (side, action) of counted writes
+    connections: dict[str, str] = field(default_factory=dict)  # side -> the connection it is read from
     reasons: Counter[str] = field(default_factory=Counter)  # counted skips and conflicts by code
     digest: int = 0  # of the records read (side, id, modified), whatever order they came in
 
@@ -117,6 +120,8 @@ class StepChanges:
         (self.notes if change.action in ("skip", "conflict") else self.writes).append(change)
         if change.counted:
             self.tally[change.action] += 1
+            if change.action in WRITES:
+                self.written[(change.side, change.action)] += 1
             if change.code:
                 self.reasons[change.code] += 1
 
@@ -149,6 +154,15 @@ class ChangeSet:
         """The counted skips and conflicts by reason code."""
         return dict(sorted(sum((step.reasons for step in self.steps), Counter()).items()))
 
+    def by_connection(self) -> dict[str, dict[str, int]]:
+        """What each connection gains, loses and has changed: its creates, updates and deletes."""
+        found: dict[str, dict[str, int]] = {}
+        for step in self.steps:
+            for (side, action), count in step.written.items():
+                connection = step.connections.get(side, side)
+                found.setdefault(connection, dict.fromkeys(WRITES, 0))[action] += count
+        return found
+
     def has_changes(self) -> bool:
         counts = self.counts()
         return any(counts[action] for action in ("create", "update", "delete", "link"))
@@ -168,6 +182,7 @@ class ChangeSet:
             "job": self.job,
             "plan_hash": self.plan_hash,
             "counts": self.counts(),
+            "by_connection": self.by_connection(),
             "reasons": self.reasons(),
             "steps": [
                 {

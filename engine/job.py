@@ -336,7 +336,9 @@ class Job:
         Children are deleted before their parents."""
         changeset = ChangeSet(self.name, self.plan.hash)
         for step in reversed(self.plan.steps):
-            changes = StepChanges(step.name)
+            changes = StepChanges(
+                step.name, connections={"source": step.source.connection, "target": step.target.connection}
+            )
             for source_id, link in self.state.links(self.name, step.name).items():
                 if link.made_by not in (f"created:{side}", f"recovered:{side}"):
                     continue

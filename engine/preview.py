@@ -58,26 +58,42 @@ def render_text(
             lines.extend(_change_lines(change, show))
         if len(step_changes.writes) > limit and not detailed:
             lines.append(f"  ... and {len(step_changes.writes) - limit} more (use --detailed, or --limit N)")
-        skips = SkipGroups(detailed, limit)
+        skips, conflicts = SkipGroups(detailed, limit), 0
         for change in step_changes.notes:
-            if change.action == "conflict":
+            if change.action != "conflict":
+                skips.add(change)
+                continue
+            conflicts += 1
+            if detailed or conflicts <= limit:
                 lines.append(
                     click.style("  ! conflict ", fg="magenta")
                     + f"{change.record_type} {change.record_id}: {show(change.reason)}"
                 )
-            else:
-                skips.add(change)
+        if conflicts > limit and not detailed:
+            lines.append(f"  ... and {conflicts - limit} more conflicts (use --detailed, or --limit N)")
         lines.extend(skips.lines())
         if not step_changes.writes and not step_changes.notes:
             lines.append("  no changes")
         lines.append("")
     lines.append(click.style(changeset.summary(), bold=True))
+    if by_connection := _by_connection(changeset):
+        lines.append(by_connection)
     for name, calls in changeset.api_estimate.items():
         lines.append(
             f"API calls an apply would make on {name}: about {calls['reads'] + calls['writes']:,} "
             f"({calls['reads']:,} to read, {calls['writes']:,} to write)"
         )
     return "\n".join(lines)
+
+
+def _by_connection(changeset: ChangeSet) -> str:
+    """What each system gains and loses: "salesforce: 236 to create, 95 to update; platform: ..."."""
+    parts = []
+    for connection, counts in changeset.by_connection().items():
+        verbs = ", ".join(f"{count} to {action}" for action, count in counts.items() if count)
+        if verbs:
+            parts.append(f"{connection}: {verbs}")
+    return "; ".join(parts)
 
 
 def _change_lines(change: Change, show) -> list[str]:
@@ -101,6 +117,13 @@ def _change_lines(change: Change, show) -> list[str]:
     return lines
 
 
+# records waiting (uncounted), grouped by why: each one's reason names the record it waits for
+WAITING = {
+    "parent_not_linked": "waiting for a parent to be linked",
+    "waiting_for_partner": "waiting for the partner being created",
+}
+
+
 class SkipGroups:
     """Skips grouped by reason, with a count and the first few records (all with --detailed)."""
 
@@ -111,10 +134,12 @@ class SkipGroups:
         self.samples: dict[tuple[bool, str], list[str]] = defaultdict(list)
 
     def add(self, change: Change) -> None:
-        group = (change.counted, change.reason or "skipped")
+        waiting = WAITING.get(change.code or "") if not change.counted else None
+        group = (change.counted, waiting or change.reason or "skipped")
         self.counts[group] += 1
         if self.detailed or len(self.samples[group]) < self.sample_size:
-            self.samples[group].append(f"{change.record_type} {change.record_id}")
+            why = f" ({change.reason})" if waiting and change.reason else ""  # which parent, say
+            self.samples[group].append(f"{change.record_type} {change.record_id}{why}")
 
     def lines(self) -> list[str]:
         lines = []

@@ -49,7 +49,9 @@ class StepDriver:
 
     def __init__(self, step: Step, context: RunContext):
         self.step, self.context = step, context
-        self.out = StepChanges(step=step.name)
+        self.out = StepChanges(
+            step.name, connections={"source": step.source.connection, "target": step.target.connection}
+        )
         self.links = context.links(step.name)
         self.ledger = Ledger()
         self.refreshed: dict[str, set[str]] = {"source": set(), "target": set()}

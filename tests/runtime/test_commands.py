@@ -37,8 +37,9 @@ def test_plan_writes_nothing_then_apply_then_nothing_to_do(quickstart):
     planned = run_syncmap("plan", str(quickstart), "--detailed-exitcode")
     assert planned.returncode == 2, planned.stderr
     assert snapshot(folder) == before
-    summary = planned.stdout.strip().splitlines()[-1]
+    summary, by_connection = planned.stdout.strip().splitlines()[-2:]
     assert summary.startswith("Plan: ") and "to create" in summary
+    assert by_connection.startswith("crm: ") and "; platform: " in by_connection  # what each side gains
 
     applied = run_syncmap("apply", str(quickstart))
     assert applied.returncode == 0, applied.stderr
