@@ -61,7 +61,8 @@ def _record_outcomes(
             report.failed_pairs.add(
                 change.source_id or change.record_id or result.id or change.planned_id or ""
             )
-            state.dead_letter(job, step.name, _other(side), _origin_id(change), error)
+            origin = _origin_id(change)
+            state.dead_letter(job, step.name, _other(side), origin, error, change.action, change.record_type)
     report.written += len(written)
     state.clear_dead_letters(job, step.name, _other(side), written)
     state.save_links(job, step.name, links)

@@ -145,9 +145,7 @@ def _at_revision(diagnostic: Diagnostic, unpacked: Path, revision: str) -> Diagn
     if location is None or not Path(os.path.abspath(location.file)).is_relative_to(unpacked.resolve()):
         return diagnostic
     inside = Path(os.path.abspath(location.file)).relative_to(unpacked.resolve())
-    return replace(
-        diagnostic, location=replace(location, file=f"{revision}:{inside.as_posix()}")
-    )
+    return replace(diagnostic, location=replace(location, file=f"{revision}:{inside.as_posix()}"))
 
 
 def _git(arguments: list[str], folder: Path) -> bytes:

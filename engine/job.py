@@ -122,6 +122,14 @@ class Jobs:
     def __exit__(self, *exc: object) -> None:
         self.state.close()
 
+    def _known(self, job: str) -> None:
+        if self.state.job_status(job) is None:
+            known = [entry["job"] for entry in self.state.jobs()]
+            raise UsageError(
+                f"no job `{job}` in this project",
+                hint=did_you_mean(job, known) or "`syncmap status` lists the jobs",
+            )
+
     def statuses(self) -> list[dict[str, Any]]:
         """Every job: its status, last run and last error."""
         return self.state.jobs()
@@ -133,14 +141,21 @@ class Jobs:
             raise UsageError(f"no runs of `{job}` in this project", hint="`syncmap status` lists the jobs")
         return history
 
+    def failures(self, job: str | None = None) -> list[dict[str, Any]]:
+        """The records whose write failed (a job's, or every job's): each run tries them again."""
+        if job is not None:
+            self._known(job)
+        return self.state.dead_letters(job)
+
+    def forget_failures(self, job: str) -> int:
+        """Stop trying a job's failed records again; how many there were."""
+        self._known(job)
+        with self.state.transaction():
+            return self.state.forget_dead_letters(job)
+
     def set_status(self, job: str, status: str) -> None:
         """Pause (`paused`) or resume (`active`) a job the store knows."""
-        if self.state.job_status(job) is None:
-            known = [entry["job"] for entry in self.state.jobs()]
-            raise UsageError(
-                f"no job `{job}` in this project",
-                hint=did_you_mean(job, known) or "`syncmap status` lists the jobs",
-            )
+        self._known(job)
         with self.state.transaction():
             self.state.set_job_status(job, status)
 

@@ -32,7 +32,9 @@ SENT_REMEMBERED = 20_000  # numbers the helper parsed lately, not sent to it aga
 PHONE_CACHE_SIZE = 200_000  # numbers remembered; the least recently used go first
 _ahead: dict[tuple[str, str], str | None] = {}  # parsed by the helper, not asked for yet
 # a North American number as people write it: +1 or 1 first or not, the area code in parentheses or not
-_NANP_FORM = re.compile(r"\s*(\+1|1)?[\s.-]?(?:\(([2-9]\d\d)\)|([2-9]\d\d))[\s.-]?(\d{3})[\s.-]?(\d{4})\s*", re.ASCII)
+_NANP_FORM = re.compile(
+    r"\s*(\+1|1)?[\s.-]?(?:\(([2-9]\d\d)\)|([2-9]\d\d))[\s.-]?(\d{3})[\s.-]?(\d{4})\s*", re.ASCII
+)
 _NANP_REGIONS = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1])  # the regions dialling +1
 _NANP_MAIN = phonenumbers.region_code_for_country_code(1)
 
@@ -72,7 +74,9 @@ def parse_phone_fully(value: str, region: str) -> str | None:
 
 def _valid(number: phonenumbers.PhoneNumber, main_region: str) -> bool:
     # valid for the country code's main region, the first the library tries, is valid: a fast path
-    return phonenumbers.is_valid_number_for_region(number, main_region) or phonenumbers.is_valid_number(number)
+    return phonenumbers.is_valid_number_for_region(number, main_region) or phonenumbers.is_valid_number(
+        number
+    )
 
 
 class PhonesAhead:
@@ -106,8 +110,7 @@ class PhonesAhead:
                 text
                 for record in batch
                 for field in self.fields
-                if (value := field(record.values)) not in (None, "")
-                and (text := str(value)) not in self.sent
+                if (value := field(record.values)) not in (None, "") and (text := str(value)) not in self.sent
             )
         )
         if len(self.sent) > SENT_REMEMBERED:

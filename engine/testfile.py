@@ -17,7 +17,9 @@ class ExpectedChange(Strict):
 
     side: Literal["source", "target"] | None = Field(None, description="Where the change happens.")
     type: str | None = Field(None, description="The record type, e.g. `Lead`.")
-    id: str | None = Field(None, description="The record's id (for a create: the id of the record it comes from).")
+    id: str | None = Field(
+        None, description="The record's id (for a create: the id of the record it comes from)."
+    )
     values: dict[str, Any] | None = Field(None, description="Values written, field by field.")
     reason: str | None = Field(None, description="Why (a skip's or a conflict's reason).")
 

@@ -1,4 +1,4 @@
-"""Commands on the jobs a state store knows: status, runs, pause, resume, delete."""
+"""Commands on the jobs a state store knows: status, runs, failures, pause, resume, delete."""
 
 from __future__ import annotations
 
@@ -38,6 +38,39 @@ def status(state_path, output_format) -> None:
             + (f"  ({counts})" if counts else "")
             + (f"\n    {job['last_error']}" if job["last_error"] else "")
             + held
+        )
+
+
+@command()
+@click.argument("job", required=False)
+@click.option("--forget", is_flag=True, help="Stop trying JOB's failed records again.")
+@STATE
+@FORMAT
+@reports_errors
+def failures(job: str | None, forget: bool, state_path, output_format) -> None:
+    """The records whose write failed (of JOB, or of every job), each tried again by every run
+    until it is written: what failed, why, since when and how often."""
+    if forget and job is None:
+        raise UsageError(
+            "`--forget` needs the job whose failed records to forget", hint="syncmap failures JOB --forget"
+        )
+    with Jobs(state_path, read_only=not forget) as project:
+        if forget:
+            click.echo(
+                f"{project.forget_failures(job)} failed records of {job} forgotten: no run tries them again."
+            )
+            return
+        letters = project.failures(job)
+    if output_format == "json":
+        click.echo(json.dumps(letters, indent=2))
+        return
+    if not letters:
+        click.echo("No failed records.")
+    for letter in letters:
+        write = f"{letter['op']} {letter['record_type']}".strip() or "write"
+        click.echo(
+            f"{letter['job']}/{letter['step']}  {letter['side']} {letter['record_id']}: {write} failed "
+            f"{letter['attempts']}x since {letter['first_seen']} (last {letter['last_seen']})\n    {letter['error']}"
         )
 
 
@@ -130,4 +163,4 @@ def _confirm(question: str) -> None:
         raise UsageError("nothing was deleted", hint="answer `y`, or pass --yes")
 
 
-COMMANDS = (status, runs, pause, resume, delete)
+COMMANDS = (status, runs, failures, pause, resume, delete)

@@ -65,12 +65,16 @@ class JournalTables:
 
     # -- dead letters --------------------------------------------------------------------------------
 
-    def dead_letter(self, job: str, step: str, side: str, record_id: str, error: str) -> None:
+    def dead_letter(
+        self, job: str, step: str, side: str, record_id: str, error: str, op: str = "", record_type: str = ""
+    ) -> None:
+        """A record read on ``side`` whose write (``op`` of a ``record_type`` on the other side) failed."""
         stamp = now()
         self.db.execute(
-            "INSERT INTO dead_letters VALUES (?, ?, ?, ?, ?, 1, ?, ?) "
-            "ON CONFLICT (job, step, side, record_id) DO UPDATE SET error=excluded.error, attempts=attempts+1, last_seen=excluded.last_seen",
-            (job, step, side, record_id, redact(error), stamp, stamp),
+            "INSERT INTO dead_letters VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?) "
+            "ON CONFLICT (job, step, side, record_id) DO UPDATE SET error=excluded.error, attempts=attempts+1, "
+            "last_seen=excluded.last_seen, op=excluded.op, record_type=excluded.record_type",
+            (job, step, side, record_id, redact(error), stamp, stamp, op, record_type),
         )
 
     def clear_dead_letters(self, job: str, step: str, side: str, record_ids: Iterable[str]) -> None:
@@ -79,13 +83,29 @@ class JournalTables:
             ((job, step, side, record_id) for record_id in record_ids),
         )
 
-    def dead_letters(self, job: str, step: str | None = None) -> list[dict[str, Any]]:
-        query = "SELECT step, side, record_id, error, attempts FROM dead_letters WHERE job=?"
-        args: tuple = (job,)
-        if step:
-            query, args = query + " AND step=?", (job, step)
-        keys = ("step", "side", "record_id", "error", "attempts")
-        return [dict(zip(keys, row, strict=True)) for row in self.db.execute(query, args)]
+    def dead_letters(self, job: str | None = None, step: str | None = None) -> list[dict[str, Any]]:
+        """The records whose write failed, of a job (of every job without one), oldest first."""
+        keys = (
+            "job",
+            "step",
+            "side",
+            "record_id",
+            "op",
+            "record_type",
+            "error",
+            "attempts",
+            "first_seen",
+            "last_seen",
+        )
+        query = (
+            f"SELECT {', '.join(keys)} FROM dead_letters WHERE (? IS NULL OR job=?) AND (? IS NULL OR step=?)"
+        )
+        rows = self.db.execute(query + " ORDER BY first_seen, job, step, record_id", (job, job, step, step))
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def forget_dead_letters(self, job: str) -> int:
+        """Stop retrying a job's failed records; how many there were."""
+        return self.db.execute("DELETE FROM dead_letters WHERE job=?", (job,)).rowcount
 
     # -- held records ----------------------------------------------------------------------------------
 

@@ -80,6 +80,10 @@ MIGRATIONS = [
     """
     ALTER TABLE own_writes ADD COLUMN creates_only INTEGER NOT NULL DEFAULT 0;
     """,
+    """
+    ALTER TABLE dead_letters ADD COLUMN op TEXT NOT NULL DEFAULT '';
+    ALTER TABLE dead_letters ADD COLUMN record_type TEXT NOT NULL DEFAULT '';
+    """,
 ]
 KEPT_WRITE_WINDOWS = 10  # per step and side; an older window's records are read back, harmlessly
 
