@@ -147,6 +147,12 @@ class Jobs:
             self._known(job)
         return self.state.dead_letters(job)
 
+    def conflicts(self, job: str | None = None) -> list[dict[str, Any]]:
+        """The records held for a person to decide (a job's, or every job's), as the last run left them."""
+        if job is not None:
+            self._known(job)
+        return self.state.holds(job)
+
     def forget_failures(self, job: str) -> int:
         """Stop trying a job's failed records again; how many there were."""
         self._known(job)

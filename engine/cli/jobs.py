@@ -1,4 +1,4 @@
-"""Commands on the jobs a state store knows: status, runs, failures, pause, resume, delete."""
+"""Commands on the jobs a state store knows: status, runs, conflicts, failures, pause, resume, delete."""
 
 from __future__ import annotations
 
@@ -38,6 +38,28 @@ def status(state_path, output_format) -> None:
             + (f"  ({counts})" if counts else "")
             + (f"\n    {job['last_error']}" if job["last_error"] else "")
             + held
+        )
+
+
+@command()
+@click.argument("job", required=False)
+@STATE
+@FORMAT
+@reports_errors
+def conflicts(job: str | None, state_path, output_format) -> None:
+    """The records held for a person to decide (of JOB, or of every job): each with its reason
+    code, why and since when, as the last run left them."""
+    with Jobs(state_path) as project:
+        held = project.conflicts(job)
+    if output_format == "json":
+        click.echo(json.dumps(held, indent=2))
+        return
+    if not held:
+        click.echo("No conflicts.")
+    for hold in held:
+        click.echo(
+            f"{hold['job']}/{hold['step']}  {hold['side']} {hold['record_type']} {hold['record_id']} "
+            f"[{hold['code']}] since {hold['since']}\n    {hold['reason']}"
         )
 
 
@@ -163,4 +185,4 @@ def _confirm(question: str) -> None:
         raise UsageError("nothing was deleted", hint="answer `y`, or pass --yes")
 
 
-COMMANDS = (status, runs, failures, pause, resume, delete)
+COMMANDS = (status, runs, conflicts, failures, pause, resume, delete)

@@ -138,11 +138,9 @@ class JournalTables:
             ],
         )
 
-    def holds(self, job: str, step: str | None = None) -> list[dict[str, Any]]:
-        """The job's held records, oldest first."""
-        query = "SELECT step, side, record_type, record_id, code, reason, since FROM holds WHERE job=?"
-        args: tuple = (job,)
-        if step:
-            query, args = query + " AND step=?", (job, step)
-        keys = ("step", "side", "record_type", "record_id", "code", "reason", "since")
-        return [dict(zip(keys, row, strict=True)) for row in self.db.execute(query + " ORDER BY since", args)]
+    def holds(self, job: str | None = None, step: str | None = None) -> list[dict[str, Any]]:
+        """The held records of a job (of every job without one), oldest first."""
+        keys = ("job", "step", "side", "record_type", "record_id", "code", "reason", "since")
+        query = f"SELECT {', '.join(keys)} FROM holds WHERE (? IS NULL OR job=?) AND (? IS NULL OR step=?)"
+        rows = self.db.execute(query + " ORDER BY since, job, step, record_id", (job, job, step, step))
+        return [dict(zip(keys, row, strict=True)) for row in rows]
