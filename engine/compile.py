@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from engine import model, plan
+from engine import limits, model, plan
 from engine.diagnostics import Diagnostic, DocPath, Location, did_you_mean, sort_diagnostics
 from engine.errors import DocumentError
 from engine.expressions import (
@@ -193,6 +193,7 @@ class _Compiler:
             fields=fields,
             conflicts=plan.Conflicts(**spec.conflicts.model_dump()),
             deletes=self.deletes(spec.deletes),
+            limits=limits.compiled(self.document.limits, spec.limits),
             parent=parent,
             mode=spec.mode,
             depends_on=tuple(sorted(depends)),
@@ -206,9 +207,7 @@ class _Compiler:
 
     @staticmethod
     def deletes(spec: str | model.Deletes) -> plan.Deletes:
-        if isinstance(spec, str):
-            return plan.Deletes(spec, spec)
-        return plan.Deletes(spec.to_target, spec.to_source)
+        return plan.Deletes(spec, spec) if isinstance(spec, str) else plan.Deletes(spec.to_target, spec.to_source)
 
     def side(self, spec: model.Side, at: DocPath, creates: bool) -> plan.Side:
         if spec.connection not in self.document.connections:

@@ -24,6 +24,7 @@ EXIT_CODES = {
     5: "the job is busy with another run (see the lease)",
     6: "a run's writes would spend the API calls an org keeps for its other integrations: stopped before "
     "writing (`api_reserve`)",
+    7: "an object's writes would cross its `limits`: stopped before writing them (`--allow-over-limits`)",
     64: "usage error: an unknown option, a missing file, a bad value",
 }
 
@@ -103,6 +104,12 @@ class JobBusyError(SyncmapError):
     """Another run holds the job's lease: one run per job at a time."""
 
     exit_code = 5
+
+
+class OverLimitError(SyncmapError):
+    """An object's writes would cross its limits: none of them is made."""
+
+    exit_code = 7
 
 
 class ApiBudgetError(SyncmapError):

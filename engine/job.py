@@ -20,7 +20,7 @@ from typing import Any
 
 import ijson
 
-from engine import remote
+from engine import limits, remote
 from engine.apply import StepReport, apply_step, write_counts
 from engine.changeset import Change, ChangeSet, StepChanges
 from engine.compile import compile_plan
@@ -272,11 +272,13 @@ class Job:
         expected_fingerprint: str | None = None,
         wait: float = 0.0,
         command: str = "apply",
+        allow_over_limits: bool = False,
     ) -> RunReport:
         """Take the job's lease (waiting up to ``wait`` seconds), then decide and write step by
-        step, so later steps see the links earlier steps made."""
+        step, so later steps see the links earlier steps made. A step whose writes cross its
+        limits stops the run before they are made, unless ``allow_over_limits``."""
         with self.lease(command, wait) as lease:
-            return self._apply(batch_size, progress, expected_fingerprint, lease)
+            return self._apply(batch_size, progress, expected_fingerprint, lease, allow_over_limits)
 
     def _apply(
         self,
@@ -284,6 +286,7 @@ class Job:
         progress: Callable[[int], None] | None,
         expected_fingerprint: str | None,
         lease: JobLease,
+        allow_over_limits: bool = False,
     ) -> RunReport:
         self.check_systems()
         if expected_fingerprint is not None and fingerprint(self.plan_changes()) != expected_fingerprint:
@@ -310,6 +313,14 @@ class Job:
             for step in self.steps:
                 changes = run_step(step, context)
                 report.changeset.steps.append(changes)
+                if not allow_over_limits:
+                    held = {
+                        "source": len(context.links(step.name).by_source),
+                        "target": len(context.links(step.name).by_target),
+                    }
+                    limits.check(
+                        changes, step, {side: max(changes.read.get(side, 0), n) for side, n in held.items()}
+                    )
                 report.steps.append(apply_step(changes, step, context, run_id, batch_size, progress))
         except JobBusyError:
             raise  # the run that took the job over owns its status now

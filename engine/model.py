@@ -295,6 +295,21 @@ class Deletes(Strict):
     )
 
 
+LIMIT_PATTERN = r"^[0-9]+(\.[0-9]+)?%$"
+Limit = Annotated[int, Field(ge=0)] | Annotated[str, Field(pattern=LIMIT_PATTERN)]
+
+
+class Limits(Strict):
+    """The most writes of each kind a run may make to one side: a number, or a percentage
+    (`"20%"`) of the records that side holds. A run over one stops before writing them."""
+
+    creates: Limit | None = Field(None, description="Most records created, e.g. `1000`.")
+    updates: Limit | None = Field(None, description="Most records updated, e.g. `20%`.")
+    deletes: Limit | None = Field(
+        None, description="Most records deleted, e.g. `1%` (by default 10%, past 10 records)."
+    )
+
+
 class ObjectMapping(Strict):
     """One synced object: how records of a source type and a target type correspond."""
 
@@ -324,6 +339,9 @@ class ObjectMapping(Strict):
     parent: Name | Parent | None = Field(
         None, description="Object this one belongs to; synced first, records without a linked parent skipped."
     )
+    limits: Limits | None = Field(
+        None, description="The most writes a run may make to this object; over the job's."
+    )
     mode: Literal["automatic", "manual"] = Field(
         "automatic",
         description="`manual` objects run only when asked (one-time operations such as pulling lead statuses).",
@@ -345,6 +363,7 @@ class Document(Strict):
         description="How often `syncmap watch` runs this job, e.g. `5m`, or `manual`.",
     )
     defaults: Defaults = Field(default_factory=Defaults, description="Defaults for expressions and keys.")
+    limits: Limits | None = Field(None, description="The most writes a run may make to each object.")
     connections: dict[str, Connection] = _names("Systems this document connects, by name.")
     rule_sets: list[str] = Field(
         default_factory=list, description="Paths of rule set files whose rules filters may use."

@@ -160,6 +160,16 @@ class Parent:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """The most writes of each kind a run may make to one side of an object: a number, or a
+    percentage (`"20%"`) of the records that side holds."""
+
+    creates: int | str | None = None
+    updates: int | str | None = None
+    deletes: int | str | None = None
+
+
+@dataclass(frozen=True)
 class Step:
     """One synced object, run as one step of the plan."""
 
@@ -176,6 +186,7 @@ class Step:
     mode: str
     depends_on: tuple[str, ...]
     description: str | None = None
+    limits: Limits | None = None
 
     def only(self, flow: str) -> Step:
         """This step with every direction (object, fields, deletes) kept to one flow: a push

@@ -64,9 +64,12 @@ def plan_command(
 @FORMAT
 @selection_options
 @click.option("--batch-size", type=click.IntRange(1), help="Most writes per call (default: the connector's).")
+@click.option("--allow-over-limits", is_flag=True, help="Write even what crosses an object's `limits`.")
 @WAIT
 @reports_errors
-def apply_command(target: Path, state_path, output_format, selection, batch_size, wait) -> None:
+def apply_command(
+    target: Path, state_path, output_format, selection, batch_size, wait, allow_over_limits
+) -> None:
     """Run the sync and write the changes, or apply a plan saved by `syncmap plan --out`.
 
     A saved plan is applied only if neither the mapping nor the records changed since it was made.
@@ -91,8 +94,9 @@ def apply_command(target: Path, state_path, output_format, selection, batch_size
             )
         with _progress(output_format) as progress:
             report = job.apply(
-                batch_size=batch_size, progress=progress, expected_fingerprint=expected, wait=wait
-            )
+                batch_size=batch_size, progress=progress, expected_fingerprint=expected, wait=wait,
+                allow_over_limits=allow_over_limits,
+            )  # fmt: skip
         if output_format == "json":
             write_json(report.to_dict(), click.get_text_stream("stdout"))
         else:
