@@ -114,7 +114,8 @@ class Jobs:
 
     def __init__(self, state_path: Path | None = None, folder: Path | None = None, read_only: bool = True):
         root = find_project_root((folder or Path.cwd()) / "syncmap.yaml")
-        self.state = StateStore(state_path or root / STATE_FILE, read_only=read_only)
+        self.path = state_path or root / STATE_FILE
+        self.state = StateStore(self.path, read_only=read_only)
 
     def __enter__(self) -> Jobs:
         return self
@@ -309,6 +310,8 @@ class Job:
         first = not any(past["status"] == "done" for past in self.state.runs(self.name))
         run_id = report.run_id = self.state.start_run(self.name, self.plan.hash)
         self.state.set_job_status(self.name, "initial sync" if first else "running", keep_stopped=True)
+        if self.plan.files:
+            self.state.note_mapping(self.name, str(Path(self.plan.files[-1]).resolve()))
         try:
             for step in self.steps:
                 changes = run_step(step, context)

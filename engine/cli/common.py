@@ -12,7 +12,8 @@ import click
 
 from engine.diagnostics import render_json, render_text
 from engine.errors import DocumentError, SyncmapError, exit_codes_help
-from engine.job import Selection
+from engine.job import STATE_FILE, Selection
+from engine.resolve import find_project_root
 
 FORMAT = click.option(
     "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
@@ -56,6 +57,23 @@ STATE = click.option(
     "--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
     help="State store file (default: .syncmap/state.db in the project).",
 )  # fmt: skip
+
+
+def project_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """`--project`: the jobs of the project around a folder or a mapping document, from anywhere."""
+
+    @click.option(
+        "--project", type=click.Path(exists=True, path_type=Path),
+        help="A folder or mapping document of the project whose jobs these are (default: the working folder's).",
+    )  # fmt: skip
+    @functools.wraps(command)
+    def wrapper(*args: Any, project: Path | None = None, **kwargs: Any) -> Any:
+        if project is not None and kwargs.get("state_path") is None:
+            inside = project if project.is_file() else project / "syncmap.yaml"
+            kwargs["state_path"] = find_project_root(inside) / STATE_FILE
+        return command(*args, **kwargs)
+
+    return wrapper
 
 
 def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:

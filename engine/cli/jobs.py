@@ -10,24 +10,25 @@ from typing import Any
 import click
 
 from engine import preview
-from engine.cli.common import FORMAT, STATE, WAIT, command, reports_errors
+from engine.cli.common import FORMAT, STATE, WAIT, command, project_option, reports_errors
 from engine.errors import UsageError
 from engine.job import Job, Jobs
 
 
 @command()
 @STATE
+@project_option
 @FORMAT
 @reports_errors
 def status(state_path, output_format) -> None:
     """Every job of the project: its status (initial sync, running, active, paused, errors) and last run."""
     with Jobs(state_path) as project:
-        jobs = project.statuses()
+        jobs, store = project.statuses(), project.path
     if output_format == "json":
         click.echo(json.dumps(jobs, indent=2))
         return
     if not jobs:
-        click.echo("No jobs yet: `syncmap apply MAPPING` starts one.")
+        click.echo(f"No jobs yet in {store}: `syncmap apply MAPPING` starts one (or give `--project`).")
     for job in jobs:
         run = job["last_run"] or {}
         counts = _counts_text(run.get("counts") or {})
@@ -38,12 +39,16 @@ def status(state_path, output_format) -> None:
             + (f"  ({counts})" if counts else "")
             + (f"\n    {job['last_error']}" if job["last_error"] else "")
             + held
+            + (f"\n    mapping: {job['mapping']}" if job["mapping"] else "")
         )
+    if jobs:
+        click.echo(f"(state: {store})")
 
 
 @command()
 @click.argument("job", required=False)
 @STATE
+@project_option
 @FORMAT
 @reports_errors
 def conflicts(job: str | None, state_path, output_format) -> None:
@@ -67,6 +72,7 @@ def conflicts(job: str | None, state_path, output_format) -> None:
 @click.argument("job", required=False)
 @click.option("--forget", is_flag=True, help="Stop trying JOB's failed records again.")
 @STATE
+@project_option
 @FORMAT
 @reports_errors
 def failures(job: str | None, forget: bool, state_path, output_format) -> None:
@@ -99,6 +105,7 @@ def failures(job: str | None, forget: bool, state_path, output_format) -> None:
 @command()
 @click.argument("job")
 @STATE
+@project_option
 @FORMAT
 @reports_errors
 def runs(job: str, state_path, output_format) -> None:
@@ -124,6 +131,7 @@ def _counts_text(counts: dict[str, Any]) -> str:
 @command()
 @click.argument("job")
 @STATE
+@project_option
 @reports_errors
 def pause(job: str, state_path) -> None:
     """Pause a job: `apply` will not run it until it is resumed."""
@@ -133,6 +141,7 @@ def pause(job: str, state_path) -> None:
 @command()
 @click.argument("job")
 @STATE
+@project_option
 @reports_errors
 def resume(job: str, state_path) -> None:
     """Resume a paused job: `apply` runs it again, from where it stopped."""

@@ -66,11 +66,15 @@ class JobTables:
         """Set a job's status; ``keep_stopped`` (a run reporting how it goes) leaves a job that
         `syncmap pause` or `delete` stopped meanwhile as it is."""
         self.db.execute(
-            "INSERT INTO jobs VALUES (?, ?, ?, ?) ON CONFLICT (job) DO UPDATE SET status = excluded.status, "
+            "INSERT INTO jobs (job, status, last_error, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (job) DO UPDATE SET status = excluded.status, "
             "last_error = excluded.last_error, updated_at = excluded.updated_at"
             + (" WHERE jobs.status NOT IN ('deleted', 'paused')" if keep_stopped else ""),
             (job, status, redact(error) if error else None, now()),
         )
+
+    def note_mapping(self, job: str, mapping: str) -> None:
+        """The document a job was last run from, for `syncmap status` to name."""
+        self.db.execute("UPDATE jobs SET mapping=? WHERE job=?", (mapping, job))
 
     def job_status(self, job: str) -> tuple[str, str | None] | None:
         row = self.db.execute("SELECT status, last_error FROM jobs WHERE job=?", (job,)).fetchone()
@@ -79,12 +83,12 @@ class JobTables:
     def jobs(self) -> list[dict[str, Any]]:
         """Every job this store knows, with its status, its latest run and how many of its
         records are held for a person."""
-        rows = self.db.execute("SELECT job, status, last_error, updated_at FROM jobs ORDER BY job").fetchall()
+        rows = self.db.execute("SELECT job, status, last_error, updated_at, mapping FROM jobs ORDER BY job")
         found = []
-        for job, status, error, updated in rows:
+        for job, status, error, updated, mapping in rows.fetchall():
             runs = self.runs(job)
             found.append(
-                {"job": job, "status": status, "last_error": error, "updated_at": updated,
+                {"job": job, "status": status, "last_error": error, "updated_at": updated, "mapping": mapping,
                  "last_run": runs[-1] if runs else None, "held": len(self.holds(job))}
             )  # fmt: skip
         return found

@@ -84,6 +84,9 @@ MIGRATIONS = [
     ALTER TABLE dead_letters ADD COLUMN op TEXT NOT NULL DEFAULT '';
     ALTER TABLE dead_letters ADD COLUMN record_type TEXT NOT NULL DEFAULT '';
     """,
+    """
+    ALTER TABLE jobs ADD COLUMN mapping TEXT;
+    """,
 ]
 KEPT_WRITE_WINDOWS = 10  # per step and side; an older window's records are read back, harmlessly
 

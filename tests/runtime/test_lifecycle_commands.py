@@ -45,6 +45,27 @@ def test_status_and_runs_show_each_job_and_its_history(quickstart):
     assert unknown.returncode == 64 and "no runs of `quickstrat`" in unknown.stderr
 
 
+def test_jobs_are_found_from_anywhere_and_status_names_the_store_and_each_document(quickstart, tmp_path):
+    folder, elsewhere = quickstart.parent, tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    assert run_syncmap("apply", str(quickstart), cwd=folder).returncode == 0
+    lost = run_syncmap("status", cwd=elsewhere).stdout
+    assert lost.startswith(f"No jobs yet in {elsewhere / '.syncmap' / 'state.db'}") and "--project" in lost
+    for project in (str(quickstart), str(folder)):  # a mapping document of the project, or a folder in it
+        shown = run_syncmap("status", "--project", project, cwd=elsewhere).stdout
+        assert shown.startswith("quickstart") and f"mapping: {quickstart}" in shown
+        assert shown.rstrip().endswith(f"(state: {folder / '.syncmap' / 'state.db'})")
+    (job,) = json.loads(
+        run_syncmap("status", "--project", str(folder), "--format", "json", cwd=elsewhere).stdout
+    )
+    assert job["mapping"] == str(quickstart)
+    assert run_syncmap("runs", "quickstart", "--project", str(folder), cwd=elsewhere).returncode == 0
+    assert run_syncmap("conflicts", "quickstart", "--project", str(folder), cwd=elsewhere).returncode == 0
+    assert run_syncmap("failures", "--project", str(folder), cwd=elsewhere).stdout == "No failed records.\n"
+    assert run_syncmap("pause", "quickstart", "--project", str(folder), cwd=elsewhere).returncode == 0
+    assert json.loads(run_syncmap("status", "--format", "json", cwd=folder).stdout)[0]["status"] == "paused"
+
+
 def test_a_paused_job_does_not_run_until_resumed(quickstart):
     folder = quickstart.parent
     run_syncmap("apply", str(quickstart), cwd=folder)
