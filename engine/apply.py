@@ -107,6 +107,9 @@ def apply_step(
             context.state.save_watermark(context.job, step.name, side, value, changes.seen.get(side, {}))
         for (side, creates), (started, ended) in windows.items():
             context.state.save_own_write(context.job, step.name, side, started, ended, creates)
+        for side in ("source", "target"):  # a person's decisions this run took
+            decided = [record_id for decided_side, record_id in changes.decided if decided_side == side]
+            context.state.applied_decisions(context.job, step.name, side, decided, run_id)
         held = (c for c in changes.notes if c.action == "conflict" and c.record_id)
         context.state.save_holds(
             context.job,

@@ -37,6 +37,7 @@ ReasonCode = Literal[
     "create_in_doubt",  # an interrupted run may have created its partner already
     "unreadable",  # a value of it (or of its partner) could not be read
     "invalid_key",  # its match keys are present but none is valid (`conflicts.invalid_key: skip`)
+    "ignored",  # a person chose to leave it alone (`syncmap resolve --ignore`)
 ]
 
 
@@ -108,6 +109,7 @@ class StepChanges:
     tally: Counter[str] = field(default_factory=Counter)  # counted changes by action
     written: Counter[tuple[str, str]] = field(default_factory=Counter)  # (side, action) of counted writes
     connections: dict[str, str] = field(default_factory=dict)  # side -> the connection it is read from
+    decided: list[tuple[str, str]] = field(default_factory=list)  # (side, id) a person's decision applied to
     reasons: Counter[str] = field(default_factory=Counter)  # counted skips and conflicts by code
     digest: int = 0  # of the records read (side, id, modified), whatever order they came in
 

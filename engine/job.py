@@ -91,7 +91,8 @@ class RunReport:
         failed = Counter(change.action for step in self.steps for change, _ in step.failed)
         counts = self.changeset.counts()
         done = {action: max(0, count - failed[action]) for action, count in counts.items()}
-        return {**done, "failed": self.failed, "reasons": self.changeset.reasons()}
+        decided = sum(len(step.decided) for step in self.changeset.steps)  # a person's decisions taken
+        return {**done, "failed": self.failed, "decided": decided, "reasons": self.changeset.reasons()}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -123,7 +124,8 @@ class Jobs:
     def __exit__(self, *exc: object) -> None:
         self.state.close()
 
-    def _known(self, job: str) -> None:
+    def known(self, job: str) -> None:
+        """A UsageError, with a did-you-mean, for a job this store does not know."""
         if self.state.job_status(job) is None:
             known = [entry["job"] for entry in self.state.jobs()]
             raise UsageError(
@@ -145,24 +147,24 @@ class Jobs:
     def failures(self, job: str | None = None) -> list[dict[str, Any]]:
         """The records whose write failed (a job's, or every job's): each run tries them again."""
         if job is not None:
-            self._known(job)
+            self.known(job)
         return self.state.dead_letters(job)
 
     def conflicts(self, job: str | None = None) -> list[dict[str, Any]]:
         """The records held for a person to decide (a job's, or every job's), as the last run left them."""
         if job is not None:
-            self._known(job)
+            self.known(job)
         return self.state.holds(job)
 
     def forget_failures(self, job: str) -> int:
         """Stop trying a job's failed records again; how many there were."""
-        self._known(job)
+        self.known(job)
         with self.state.transaction():
             return self.state.forget_dead_letters(job)
 
     def set_status(self, job: str, status: str) -> None:
         """Pause (`paused`) or resume (`active`) a job the store knows."""
-        self._known(job)
+        self.known(job)
         with self.state.transaction():
             self.state.set_job_status(job, status)
 
@@ -317,13 +319,7 @@ class Job:
                 changes = run_step(step, context)
                 report.changeset.steps.append(changes)
                 if not allow_over_limits:
-                    held = {
-                        "source": len(context.links(step.name).by_source),
-                        "target": len(context.links(step.name).by_target),
-                    }
-                    limits.check(
-                        changes, step, {side: max(changes.read.get(side, 0), n) for side, n in held.items()}
-                    )
+                    limits.check(changes, step, context.links(step.name))
                 report.steps.append(apply_step(changes, step, context, run_id, batch_size, progress))
         except JobBusyError:
             raise  # the run that took the job over owns its status now

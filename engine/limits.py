@@ -8,6 +8,7 @@ from __future__ import annotations
 from engine import model, plan
 from engine.changeset import WRITES, StepChanges
 from engine.errors import OverLimitError
+from engine.run.links import StepLinks
 
 DEFAULT_DELETES = "10%"
 DEFAULT_DELETES_FLOOR = 10  # the default never stops a run deleting this few
@@ -28,9 +29,11 @@ def compiled(job: model.Limits | None, obj: model.Limits | None) -> plan.Limits 
     return plan.Limits(**merged) if merged else None
 
 
-def check(changes: StepChanges, step: plan.Step, held: dict[str, int]) -> None:
-    """Refuse the step's writes when one kind on one side crosses its limit. ``held``: the records
-    each side is known to hold (read in full, or linked)."""
+def check(changes: StepChanges, step: plan.Step, links: StepLinks) -> None:
+    """Refuse the step's writes when one kind on one side crosses its limit. A percentage is of
+    the records the side is known to hold: those read (in full), or those linked."""
+    linked = {"source": len(links.by_source), "target": len(links.by_target)}
+    held = {side: max(changes.read.get(side, 0), count) for side, count in linked.items()}
     limits = step.limits or plan.Limits()
     for (side, action), count in sorted(changes.written.items()):
         limit = getattr(limits, action + "s") if action in WRITES else None

@@ -1,4 +1,5 @@
-"""Commands on the jobs a state store knows: status, runs, conflicts, failures, pause, resume, delete."""
+"""Commands on the jobs a state store knows: status, runs, conflicts, resolve, failures, pause, resume,
+delete."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import click
 
-from engine import preview
+from engine import decisions, preview
 from engine.cli.common import FORMAT, STATE, WAIT, command, project_option, reports_errors
 from engine.errors import UsageError
 from engine.job import Job, Jobs
@@ -66,6 +67,69 @@ def conflicts(job: str | None, state_path, output_format) -> None:
             f"{hold['job']}/{hold['step']}  {hold['side']} {hold['record_type']} {hold['record_id']} "
             f"[{hold['code']}] since {hold['since']}\n    {hold['reason']}"
         )
+
+
+@command()
+@click.argument("job")
+@click.argument("record")
+@click.option(
+    "--link",
+    "candidate",
+    metavar="CANDIDATE",
+    help="Link it to this record of the other side (`Type id`, or an id).",
+)
+@click.option("--create", "kind", flag_value="create", help="Create its partner, whatever it matches.")
+@click.option(
+    "--keep-source",
+    "kind",
+    flag_value="keep_source",
+    help="Pair it, its side's values kept where they differ.",
+)
+@click.option(
+    "--keep-target",
+    "kind",
+    flag_value="keep_target",
+    help="Pair it, the other side's values kept where they differ.",
+)
+@click.option("--ignore", "kind", flag_value="ignore", help="Leave it alone in every run, until undone.")
+@click.option("--undo", "kind", flag_value="undo", help="Take back the decision on it (and a link it made).")
+@click.option("--object", "step", help="The object that holds it, when several do.")
+@STATE
+@project_option
+@FORMAT
+@reports_errors
+def resolve(
+    job: str,
+    record: str,
+    candidate: str | None,
+    kind: str | None,
+    step: str | None,
+    state_path,
+    output_format,
+) -> None:
+    """Decide on a record JOB holds for a person (`syncmap conflicts` lists them): the next run
+    does what you decided, and its history counts it."""
+    if (candidate is None) == (kind is None):  # one decision, neither none nor two
+        raise UsageError(
+            "say one decision: --link CANDIDATE, --create, --keep-source, --keep-target, --ignore or --undo",
+            hint=f"e.g. `syncmap resolve {job} {record} --link 'Lead 00Q...'`",
+        )
+    with Jobs(state_path, read_only=False) as project:
+        project.known(job)
+        if kind == "undo":
+            done = decisions.undo(project.state, job, record, step)
+        else:
+            done = decisions.decide(project.state, job, record, kind or "link", candidate, step)
+    if output_format == "json":
+        click.echo(json.dumps(done, indent=2))
+    elif kind == "undo":
+        click.echo(
+            f"decision on {record} undone"
+            + ("; its link dropped" if done["unlinked"] else "")
+            + ": the next run decides it afresh."
+        )
+    else:
+        click.echo(done["said"] + ".")
 
 
 @command()
@@ -194,4 +258,4 @@ def _confirm(question: str) -> None:
         raise UsageError("nothing was deleted", hint="answer `y`, or pass --yes")
 
 
-COMMANDS = (status, runs, conflicts, failures, pause, resume, delete)
+COMMANDS = (status, runs, conflicts, resolve, failures, pause, resume, delete)

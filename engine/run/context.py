@@ -10,7 +10,7 @@ from engine.connectors import Connector, ObjectInfo
 from engine.lease import JobLease
 from engine.plan import Plan
 from engine.run.links import StepLinks
-from engine.state import StateStore
+from engine.state import Decision, StateStore
 
 
 @dataclass
@@ -53,6 +53,10 @@ class RunContext:
         """Apply saved a step's links: the next ask reads them as saved, with the ids of the
         records created in place of the ones planned."""
         self.step_links.pop(step, None)
+
+    def decisions(self, step: str) -> list[Decision]:
+        """A person's decisions on the step's held records that a run is to take."""
+        return self.state.decisions(self.job, step, pending=True)
 
     def describe(self, connection: str, record_type: str) -> ObjectInfo:
         """A record type's description, asked once per run."""

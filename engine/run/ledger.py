@@ -18,6 +18,7 @@ class Ledger:
     handled_targets: set[str] = field(default_factory=set)  # decided from the source side already
     agreed_targets: set[str] = field(default_factory=set)  # target ids paired to the end in this run
     partnered: dict[str, set[str]] = field(default_factory=_by_side)  # got a partner created
+    decided: list[tuple[str, str]] = field(default_factory=list)  # (side, id) a person's decision routed
     waiting: dict[str, str] = field(
         default_factory=dict
     )  # side -> oldest time of a record waiting for its parent

@@ -70,6 +70,7 @@ class PairUp:
     made_by: str
     new: bool
     agreed: dict[str, Any] | None = None
+    first_match: str | None = None  # a person's policy for this pair's first match, over the step's
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,9 @@ class Pairing:
     def decide(self, pair: PairUp) -> Decided | Skip | Hold:
         source, target, new, base = pair.source, pair.target, pair.new, pair.agreed
         try:
-            fields = self.fields(source, target, base, new)
+            fields = self.fields(
+                source, target, base, new, pair.first_match or self.step.conflicts.first_match
+            )
         except RecordError as e:
             return Skip.of("source", source, "invalid_value", e.message)
         if "hold" in fields.resolved:
@@ -56,7 +58,11 @@ class Pairing:
         origin, back = f"{source.type} {source.id}", f"{target.type} {target.id}"
         changes = []
         if new:
-            reason = f"matched on {pair.made_by.removeprefix('key:')}"
+            reason = (
+                "linked by a person"
+                if pair.made_by == "person"
+                else f"matched on {pair.made_by.removeprefix('key:')}"
+            )
             changes.append(Change(self.step.name, "link", "target", target.type, target.id, origin=origin,
                                   reason=reason, source_id=source.id))  # fmt: skip
         if to_target:
@@ -79,7 +85,9 @@ class Pairing:
             if shared else None,
         )  # fmt: skip
 
-    def fields(self, source: Record, target: Record, base: dict[str, Any] | None, new: bool) -> _Fields:
+    def fields(
+        self, source: Record, target: Record, base: dict[str, Any] | None, new: bool, first_match: str
+    ) -> _Fields:
         fields = _Fields()
         later = newer(source.modified, target.modified)  # the source changed after the target
         for rule in self.step.fields:
@@ -95,7 +103,9 @@ class Pairing:
             fields.synced[rule.target] = forward if one_way and "to_target" in flows else current
             if "to_target" not in flows and "to_source" not in flows:
                 continue
-            way = self.direction_of_change(rule, forward, current, base, new, flows, later, fields.resolved)
+            way = self.direction_of_change(
+                rule, forward, current, base, new, flows, later, fields.resolved, first_match
+            )
             if way == "to_target" and forward != current:
                 fields.to_target[rule.target] = FieldChange(rule.target, current, forward)
                 fields.synced[rule.target] = forward
@@ -110,7 +120,7 @@ class Pairing:
 
     def direction_of_change(
         self, rule: FieldRule, forward: Any, current: Any, base: dict[str, Any] | None, new: bool,
-        flows: tuple[str, ...], source_newer: bool, resolved: list[str],
+        flows: tuple[str, ...], source_newer: bool, resolved: list[str], first_match: str,
     ) -> str | None:  # fmt: skip
         """Which way this field's value should flow (``decide_field``); the policy that decided
         goes to ``resolved``."""
@@ -126,7 +136,7 @@ class Pairing:
                 agreed=self.values.comparable(rule, base.get(rule.target)) if base is not None else None,
                 default=rule.default,
                 source_newer=source_newer,
-                first_match_policy=self.step.conflicts.first_match,
+                first_match_policy=first_match,
                 concurrent_policy=rule.conflict or self.step.conflicts.concurrent_edit,
             )
         )

@@ -11,6 +11,7 @@ from engine.connectors import Record
 from engine.match_tally import MatchTally
 from engine.plan import FLOWS, Step
 from engine.run.context import RunContext
+from engine.run.decided import Resolutions
 from engine.run.filter import Filters
 from engine.run.keys import KeyIndex
 from engine.run.ledger import Ledger
@@ -32,6 +33,7 @@ class RecordRouter:
         self.partners = Partners(step, context, keys, links.by_source)
         self.filters = Filters(step, context, keys)
         self.matcher = Matcher(step, keys, self.partners, ledger, links.by_source, links.by_target)
+        self.resolutions = Resolutions(step, context, self.partners, ledger)
         self.match_tally = MatchTally()
         self.targets: Mapping[str, Record] = {}  # the target records read, by id
         self.stand_ins = False  # linked targets not read may be stood in for by their agreed values
@@ -89,6 +91,9 @@ class RecordRouter:
         if link:
             yield from self.linked(side, record, link)
             return
+        if decision := self.resolutions.taken(side, record.id):  # a person decided (`syncmap resolve`)
+            yield from self.resolutions.routes(decision, side, record, self.pair_up)
+            return
         if invalid := self.filters.invalid_key(side, record):
             yield Left(invalid)
             return
@@ -104,7 +109,10 @@ class RecordRouter:
                 return
             if side == "source":
                 self.ledger.handled_targets.add(partner.id)
-            yield from self.pair_up(*_ordered(side, record, partner), found.made_by, new=True)
+            policy = self.resolutions.first_match(side, record.id)
+            yield from self.pair_up(
+                *_ordered(side, record, partner), found.made_by, new=True, first_match=policy
+            )
         elif isinstance(found, NoMatch):
             yield from self.create_for(other, record)
 
@@ -147,7 +155,9 @@ class RecordRouter:
             return Left(filtered.skip, filtered.unlink)
         return Left() if record.id in self.filters.failing else None
 
-    def pair_up(self, source: Record, target: Record, made_by: str, new: bool) -> Iterator[Route]:
+    def pair_up(
+        self, source: Record, target: Record, made_by: str, new: bool, first_match: str | None = None
+    ) -> Iterator[Route]:
         """A pair to decide, unless a partner could not be read or fails its own side's filters."""
         for side, record, partner in (("source", source, target), ("target", target, source)):
             if partner.unreadable:  # a pair is never decided on part of a record
@@ -159,7 +169,9 @@ class RecordRouter:
             if left := self.filtered(side, record, linked_id):
                 yield left
                 return
-        yield PairUp(source, target, made_by, new, None if new else self.partners.agreed(source.id))
+        yield PairUp(
+            source, target, made_by, new, None if new else self.partners.agreed(source.id), first_match
+        )
 
     def pair_sharers(self, target: Record, skip: str | None = None) -> Iterator[Route]:
         """Pair the other source records sharing a target (`link_all`) with it as this run
@@ -215,10 +227,9 @@ class RecordRouter:
                 yield Left(Hold(side, record_type, record_id, "duplicate_source_key", reason))
 
     def links_of(self, side: str, record_id: str) -> list[Link]:
-        if side == "source":
-            link = self.links.by_source.get(record_id)
-            return [link] if link else []
-        return self.links.sources_of(record_id)
+        if side == "target":
+            return self.links.sources_of(record_id)
+        return [link] if (link := self.links.by_source.get(record_id)) else []
 
     def warnings(self, sources_read: int, targets_read: int) -> list[str]:
         return self.match_tally.warnings(self.step, sources_read, targets_read)

@@ -105,6 +105,7 @@ class StepDriver:
     def finish(self, targets_read: int) -> None:
         """What the next run needs to know: the records to read again, and where reading starts."""
         self.out.warnings += self.router.warnings(self.out.read.get("source", 0), targets_read)
+        self.out.decided = self.ledger.decided
         self.out.unsure_targets |= {  # read, but their pair never got to agree: read them next time
             link.source_id
             for target_id in self.refreshed["target"]

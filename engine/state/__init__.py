@@ -17,17 +17,27 @@ from pathlib import Path
 
 from engine.errors import StateError
 from engine.state.database import CorruptStateError, Database
+from engine.state.decisions import DecisionTables
 from engine.state.jobs import JobTables
 from engine.state.journal import JournalTables
 from engine.state.pairs import PairTables
 from engine.state.reads import ReadTables
-from engine.state.records import JournalEntry, Lease, Link, now
+from engine.state.records import Decision, JournalEntry, Lease, Link, now
 from engine.state.schema import KEPT_WRITE_WINDOWS, MIGRATIONS, migrate
 
-__all__ = ["KEPT_WRITE_WINDOWS", "MIGRATIONS", "JournalEntry", "Lease", "Link", "StateStore", "now"]
+__all__ = [
+    "KEPT_WRITE_WINDOWS",
+    "MIGRATIONS",
+    "Decision",
+    "JournalEntry",
+    "Lease",
+    "Link",
+    "StateStore",
+    "now",
+]
 
 
-class StateStore(PairTables, ReadTables, JournalTables, JobTables):
+class StateStore(PairTables, ReadTables, JournalTables, JobTables, DecisionTables):
     """One SQLite file of sync state, shared safely by several processes (WAL, busy timeout).
 
     A store is created whole or not at all (built aside, then linked into place), so a file that

@@ -27,6 +27,20 @@ class Link:
 
 
 @dataclass(frozen=True)
+class Decision:
+    """A person's decision on a held record (`syncmap resolve`): `link` it to `candidate`, `create`
+    its partner, `keep_source` or `keep_target` values on its first match, or `ignore` it."""
+
+    step: str
+    side: str
+    record_id: str
+    kind: str
+    candidate: str | None = None
+    made_at: str | None = None
+    applied_run: int | None = None
+
+
+@dataclass(frozen=True)
 class Lease:
     """A run's claim on its job: who holds it, since when, and when it last said it was alive."""
 

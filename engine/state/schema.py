@@ -87,6 +87,13 @@ MIGRATIONS = [
     """
     ALTER TABLE jobs ADD COLUMN mapping TEXT;
     """,
+    """
+    CREATE TABLE decisions (
+        job TEXT NOT NULL, step TEXT NOT NULL, side TEXT NOT NULL, record_id TEXT NOT NULL,
+        kind TEXT NOT NULL, candidate TEXT, made_at TEXT NOT NULL, applied_run INTEGER,
+        PRIMARY KEY (job, step, side, record_id)
+    );
+    """,
 ]
 KEPT_WRITE_WINDOWS = 10  # per step and side; an older window's records are read back, harmlessly
 

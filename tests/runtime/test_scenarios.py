@@ -364,6 +364,7 @@ def test_runs_are_recorded_with_their_counts_and_the_job_status(stores, open_job
         "conflict": 0,
         "link": 0,
         "failed": 0,
+        "decided": 0,  # a person's decisions the run took
         "reasons": {},
     }
     assert job.state.job_status(job.name) == ("active", None)

@@ -1,0 +1,78 @@
+"""A person's decisions on held records (`syncmap resolve`): made on a record the last run held,
+kept in the state store for the next run to take (`run/decided.py`), and undone: a decision not
+taken yet is dropped; a link it made goes too, so the next run decides the record afresh."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.errors import UsageError
+from engine.state import Decision, StateStore
+
+KINDS = ("link", "create", "keep_source", "keep_target", "ignore")
+PROMISES = {
+    "link": "the next run links {record} to {candidate}",
+    "create": "the next run creates a partner for {record}",
+    "keep_source": "the next run pairs {record}, its own values kept where they differ",
+    "keep_target": "the next run pairs {record}, its partner's values kept where they differ",
+    "ignore": "runs leave {record} alone until the decision is undone",
+}
+
+
+def decide(
+    state: StateStore, job: str, record: str, kind: str, candidate: str | None, step: str | None
+) -> dict[str, Any]:
+    """Decide on a record the last run held (``record``: its id, or `Type id`)."""
+    holds = [
+        hold
+        for hold in state.holds(job, step)
+        if record in (hold["record_id"], f"{hold['record_type']} {hold['record_id']}")
+    ]
+    if not holds:
+        raise UsageError(
+            f"{job} holds no record `{record}`: nothing to decide",
+            hint=f"`syncmap conflicts {job}` lists what it holds",
+        )
+    if len({(hold["step"], hold["side"]) for hold in holds}) > 1:
+        raise UsageError(f"`{record}` is held in several objects of {job}", hint="say which with `--object`")
+    hold = holds[0]
+    decision = Decision(hold["step"], hold["side"], hold["record_id"], kind, candidate)
+    with state.transaction():
+        state.decide(job, decision)
+    shown = f"{hold['record_type']} {hold['record_id']}"
+    return {
+        **_as_dict(decision),
+        "held_for": hold["code"],
+        "said": PROMISES[kind].format(record=shown, candidate=candidate),
+    }
+
+
+def undo(state: StateStore, job: str, record: str, step: str | None) -> dict[str, Any]:
+    """Take back the decision on a record; a link it made is dropped, so the next run decides it afresh."""
+    made = [d for d in state.decisions(job, step) if d.record_id == record]
+    if not made:
+        raise UsageError(
+            f"no decision on `{record}` in {job}: nothing to undo",
+            hint=f"`syncmap conflicts {job}` lists what it holds",
+        )
+    decision = made[-1]
+    with state.transaction():
+        state.undecide(job, decision.step, decision.side, decision.record_id)
+        unlinked = decision.applied_run is not None and decision.kind != "ignore"
+        if unlinked:
+            links = state.links(job, decision.step)
+            source_id = (
+                decision.record_id
+                if decision.side == "source"
+                else next(
+                    (link.source_id for link in links.values() if link.target_id == decision.record_id), None
+                )
+            )
+            if source_id in links:
+                state.drop_link(job, decision.step, source_id)
+    return {**_as_dict(decision), "undone": True, "unlinked": unlinked}
+
+
+def _as_dict(decision: Decision) -> dict[str, Any]:
+    return {"step": decision.step, "side": decision.side, "record_id": decision.record_id, "decision": decision.kind,
+            "candidate": decision.candidate, "applied_run": decision.applied_run}  # fmt: skip
