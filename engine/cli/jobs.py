@@ -1,5 +1,5 @@
-"""Commands on the jobs a state store knows: status, runs, conflicts, resolve, failures, pause, resume,
-delete."""
+"""Commands on the jobs a state store knows: status, runs, explain, conflicts, resolve, failures,
+pause, resume, delete."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ import click
 from engine import decisions, preview
 from engine.cli.common import FORMAT, STATE, WAIT, command, project_option, reports_errors
 from engine.errors import UsageError
+from engine.explain import render as render_story
+from engine.explain import story
 from engine.job import Job, Jobs
 
 
@@ -130,6 +132,22 @@ def resolve(
         )
     else:
         click.echo(done["said"] + ".")
+
+
+@command()
+@click.argument("job")
+@click.argument("record")
+@STATE
+@project_option
+@FORMAT
+@reports_errors
+def explain(job: str, record: str, state_path, output_format) -> None:
+    """A record's story in JOB (its id, on either side): its link and the values the pair agreed
+    on, why it is held, its failed write, a person's decisions on it, and its writes by run."""
+    with Jobs(state_path) as project:
+        project.known(job)
+        found = story(project.state, job, record, project.state.linked_steps(job))
+    click.echo(json.dumps(found, indent=2) if output_format == "json" else render_story(found))
 
 
 @command()
@@ -258,4 +276,4 @@ def _confirm(question: str) -> None:
         raise UsageError("nothing was deleted", hint="answer `y`, or pass --yes")
 
 
-COMMANDS = (status, runs, conflicts, resolve, failures, pause, resume, delete)
+COMMANDS = (status, runs, explain, conflicts, resolve, failures, pause, resume, delete)

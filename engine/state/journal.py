@@ -46,6 +46,28 @@ class JournalTables:
         )  # fmt: skip
         return list(range(first, first + len(writes)))
 
+    def writes_of(self, job: str, record_id: str) -> list[dict[str, Any]]:
+        """Every write a job made to a record or because of it (its origin: `<type> <id>`), oldest
+        first, with its run. (It looks through the job's whole journal: a question a person asks.)"""
+        keys = (
+            "run_id",
+            "step",
+            "op",
+            "side",
+            "record_type",
+            "origin_id",
+            "record_id",
+            "state",
+            "created_at",
+        )
+        ending = " " + record_id  # an origin is `<type> <id>`: compared exactly, case and all
+        rows = self.db.execute(
+            f"SELECT {', '.join(keys)} FROM journal WHERE job=? AND (record_id=? OR substr(origin_id, -?) = ?) "
+            "ORDER BY id",
+            (job, record_id, len(ending), ending),
+        )
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
     def journal_done(self, entry_id: int, state: str = "done", record_id: str | None = None) -> None:
         self.journal_settle([(entry_id, state, record_id)])
 

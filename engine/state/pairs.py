@@ -58,6 +58,15 @@ class PairTables:
             ),
         )
 
+    def linked_steps(self, job: str) -> list[str]:
+        """The steps of a job with links."""
+        return [
+            step
+            for (step,) in self.db.execute(
+                "SELECT DISTINCT step FROM links WHERE job=? ORDER BY step", (job,)
+            )
+        ]
+
     def drop_link(self, job: str, step: str, source_id: str) -> None:
         self.db.execute("DELETE FROM links WHERE job=? AND step=? AND source_id=?", (job, step, source_id))
         self.db.execute(

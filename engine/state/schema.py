@@ -94,6 +94,9 @@ MIGRATIONS = [
         PRIMARY KEY (job, step, side, record_id)
     );
     """,
+    """
+    CREATE INDEX journal_by_record ON journal (job, record_id);
+    """,
 ]
 KEPT_WRITE_WINDOWS = 10  # per step and side; an older window's records are read back, harmlessly
 

@@ -52,6 +52,14 @@ def test_failures_lists_each_failed_record_and_forget_stops_the_retries(tmp_path
     text = run_syncmap("failures", "readonly-crm", cwd=root).stdout
     assert "readonly-crm/contacts  source p0: create Lead failed 2x since " in text and "read-only" in text
 
+    story = json.loads(run_syncmap("explain", "readonly-crm", "p0", "--format", "json", cwd=root).stdout)
+    assert [(w["run_id"], w["op"], w["state"]) for w in story["writes"]] == [
+        (1, "create", "failed"),
+        (2, "create", "failed"),
+    ]
+    assert story["failed"][0]["attempts"] == 2 and story["links"] == []
+    unknown = run_syncmap("explain", "readonly-crm", "p9", cwd=root)
+    assert unknown.returncode == 64 and "readonly-crm knows nothing of `p9`" in unknown.stderr
     forgot = run_syncmap("failures", "readonly-crm", "--forget", cwd=root)
     assert forgot.returncode == 0 and forgot.stdout.startswith("2 failed records of readonly-crm forgotten")
     assert run_syncmap("failures", cwd=root).stdout == "No failed records.\n"

@@ -71,6 +71,15 @@ def test_a_held_match_is_resolved_by_linking_undone_then_resolved_by_creating(tm
     assert syncmap_json(root, "runs", "people")[-1]["counts"]["decided"] == 1  # the run history says so
     assert "p1" not in [hold["record_id"] for hold in syncmap_json(root, "conflicts", "people")]
 
+    story = syncmap_json(root, "explain", "people", "p1")  # the record's story, as the store knows it
+    ((link,), (decision,)) = story["links"], story["decisions"]
+    assert (link["target"], link["made_by"], link["agreed"]["LastName"]) == (f"Lead {first}", "person", "Ana")
+    assert (decision["decision"], decision["applied_run"]) == (
+        "link",
+        syncmap_json(root, "runs", "people")[-1]["id"],
+    )
+    text = run_syncmap("explain", "people", first, cwd=root).stdout
+    assert text.startswith(f"{first} in people\n  contacts: contacts p1 <-> Lead {first}  (linked by person)")
     undone = syncmap_json(root, "resolve", "people", "p1", "--undo")
     assert undone["unlinked"] is True
     again = syncmap_json(root, "plan", "job.yaml", "--full")
