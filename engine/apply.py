@@ -82,6 +82,7 @@ def apply_step(
     report, created = StepReport(step.name), Created()
     _within_budget(changes, step, context)
     windows: dict[tuple[str, bool], tuple[str, str]] = {}  # (side, creates) -> (first sent, last answered)
+    started: set[str] = set()  # the write phases the meter shows
     for side, connector, record_type, batch in _write_batches(changes.writes, step, context, batch_size):
         with context.state.transaction():
             _still_ours(context)
@@ -99,6 +100,13 @@ def apply_step(
             )
         if progress:
             progress(len(batch))
+        phase = f"{step.name}: write {changes.connections.get(side, side)}"
+        if phase not in started:
+            started.add(phase)
+            context.meter.start(
+                phase, sum(n for (written, _), n in changes.written.items() if written == side)
+            )
+        context.meter.advance(phase, len(batch))
     _give_new_ids_to_keys(changes, step, context, created, report, windows)
     with context.state.transaction():
         _still_ours(context)

@@ -30,6 +30,7 @@ from engine.diagnostics import did_you_mean
 from engine.errors import ApiBudgetError, DocumentError, JobBusyError, SyncmapError, UsageError
 from engine.lease import JobLease
 from engine.plan import Plan, Step
+from engine.progress import Meter
 from engine.reconcile import reconcile
 from engine.resolve import find_project_root
 from engine.run import RunContext, run, run_step
@@ -276,12 +277,13 @@ class Job:
         wait: float = 0.0,
         command: str = "apply",
         allow_over_limits: bool = False,
+        meter: Meter | None = None,
     ) -> RunReport:
         """Take the job's lease (waiting up to ``wait`` seconds), then decide and write step by
         step, so later steps see the links earlier steps made. A step whose writes cross its
         limits stops the run before they are made, unless ``allow_over_limits``."""
         with self.lease(command, wait) as lease:
-            return self._apply(batch_size, progress, expected_fingerprint, lease, allow_over_limits)
+            return self._apply(batch_size, progress, expected_fingerprint, lease, allow_over_limits, meter)
 
     def _apply(
         self,
@@ -290,6 +292,7 @@ class Job:
         expected_fingerprint: str | None,
         lease: JobLease,
         allow_over_limits: bool = False,
+        meter: Meter | None = None,
     ) -> RunReport:
         self.check_systems()
         if expected_fingerprint is not None and fingerprint(self.plan_changes()) != expected_fingerprint:
@@ -298,6 +301,7 @@ class Job:
                 hint="run `syncmap plan --out` again and review the new plan",
             )
         context = self.context(lease=lease)
+        context.meter = meter or context.meter
         steps = {step.name: step for step in self.plan.steps}
         settled = reconcile(context, steps)
         context.held = settled.held

@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from engine.changeset import write_json
 from engine.cli.common import FORMAT, STATE, WAIT, command, reports_errors, selection_options
 from engine.errors import UsageError
 from engine.job import Job, Selection, load_saved_plan, saved_plan
+from engine.progress import JsonLines, Meter, Quiet
 from engine.watch import Watcher, interval_seconds, text_line
 from engine.webhook import SECRET_VARIABLE as WEBHOOK_SECRET
 from engine.webhook import WebhookListener
@@ -65,10 +67,14 @@ def plan_command(
 @selection_options
 @click.option("--batch-size", type=click.IntRange(1), help="Most writes per call (default: the connector's).")
 @click.option("--allow-over-limits", is_flag=True, help="Write even what crosses an object's `limits`.")
+@click.option(
+    "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+    help="Progress on standard error: bars on a terminal, or JSON lines now and then.",
+)  # fmt: skip
 @WAIT
 @reports_errors
 def apply_command(
-    target: Path, state_path, output_format, selection, batch_size, wait, allow_over_limits
+    target: Path, state_path, output_format, selection, batch_size, wait, allow_over_limits, log_format
 ) -> None:
     """Run the sync and write the changes, or apply a plan saved by `syncmap plan --out`.
 
@@ -92,10 +98,10 @@ def apply_command(
                 "the mapping changed since this plan was saved; it was not applied",
                 hint="run `syncmap plan --out` again and review the new plan",
             )
-        with _progress(output_format) as progress:
+        with _meter(log_format) as meter:
             report = job.apply(
-                batch_size=batch_size, progress=progress, expected_fingerprint=expected, wait=wait,
-                allow_over_limits=allow_over_limits,
+                batch_size=batch_size, expected_fingerprint=expected, wait=wait,
+                allow_over_limits=allow_over_limits, meter=meter,
             )  # fmt: skip
         if output_format == "json":
             write_json(report.to_dict(), click.get_text_stream("stdout"))
@@ -105,21 +111,17 @@ def apply_command(
 
 
 @contextlib.contextmanager
-def _progress(output_format: str):
-    """A progress line on a terminal; nothing when output goes to a file or a pipe."""
-    if output_format != "text" or not sys.stderr.isatty():
-        yield None
-        return
-    written = 0
+def _meter(log_format: str) -> Iterator[Meter]:
+    """Progress as JSON lines when asked; bars on a terminal; nothing for a file or a pipe."""
+    if log_format == "json":
+        yield JsonLines(click.get_text_stream("stderr"))
+    elif sys.stderr.isatty():
+        from engine.cli.meters import TerminalMeter  # rich, loaded only to draw
 
-    def advance(count: int) -> None:
-        nonlocal written
-        written += count
-        click.echo(f"\r  {written} records written", nl=False, err=True)
-
-    yield advance
-    if written:
-        click.echo(err=True)
+        with TerminalMeter() as bars:
+            yield bars
+    else:
+        yield Quiet()
 
 
 @command()

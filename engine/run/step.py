@@ -67,10 +67,14 @@ class StepDriver:
         """The side's records (see ``read.py``), each noted for the fingerprint as it passes."""
         reader = SideReader(self.step, side, self.context, self.links.by_source, self.refreshed[side])
         self.from_watermark[side] = reader.from_watermark
+        phase, meter = f"{self.step.name}: read {self.out.connections[side]}", self.context.meter
+        meter.start(phase)
         for record in reader.records():
+            meter.advance(phase)
             self.refreshed[side].add(record.id)
             self.out.saw(side, record.id, record.modified)
             yield record
+        meter.finish(phase)
         self.out.read[side] = reader.mark.count
         self.out.warnings += reader.mark.warnings
         if reader.mark.watermark is not None:
