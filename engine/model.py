@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from engine.errors import DocumentError
 from engine.load import SourceMap
+from engine.schedule import cron_problem
 
 NAME_PATTERN = r"^[a-z][a-z0-9_-]*$"
 DURATION_PATTERN = r"^[1-9][0-9]*[smhd]$"
@@ -348,6 +349,9 @@ class ObjectMapping(Strict):
     )
 
 
+SCHEDULE_PATTERN = r"^([1-9][0-9]*[smhd]|manual|\S+( \S+){4})$"
+
+
 class Document(Strict):
     """A syncmap mapping document: connections and the objects synced between them."""
 
@@ -359,8 +363,9 @@ class Document(Strict):
     )
     schedule: str | None = Field(
         None,
-        pattern=r"^([1-9][0-9]*[smhd]|manual)$",
-        description="How often `syncmap watch` runs this job, e.g. `5m`, or `manual`.",
+        pattern=SCHEDULE_PATTERN,
+        description="How often `syncmap watch` runs this job: an interval (`5m`), a cron expression in the "
+        "document's time zone (`0 6 * * 1-5`), or `manual`.",
     )
     defaults: Defaults = Field(default_factory=Defaults, description="Defaults for expressions and keys.")
     limits: Limits | None = Field(None, description="The most writes a run may make to each object.")
@@ -375,6 +380,14 @@ class Document(Strict):
         description="Synced objects by name; ordered by their dependencies when run.",
         json_schema_extra={"propertyNames": {"pattern": NAME_PATTERN}, "minProperties": 1},
     )
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, schedule: str | None) -> str | None:
+        """Five fields are a cron expression, checked here (the schema cannot say which are valid)."""
+        if problem := cron_problem(schedule):
+            raise ValueError(problem)
+        return schedule
 
 
 class Rule(Strict):
@@ -403,5 +416,10 @@ def build(kind: str, data: dict, source: SourceMap) -> Document | RuleSet:
         return model.model_validate(data)
     except ValidationError as e:
         raise DocumentError(
-            [source.diagnostic("invalid-value", error["msg"], tuple(error["loc"])) for error in e.errors()]
+            [
+                source.diagnostic(
+                    "invalid-value", error["msg"].removeprefix("Value error, "), tuple(error["loc"])
+                )
+                for error in e.errors()
+            ]
         ) from e

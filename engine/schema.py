@@ -43,7 +43,7 @@ PATTERN_HINTS = {
     model.ENV_REFERENCE_PATTERN: "secrets come from the environment: write `${SF_SESSION_ID}`, never the value",
     model.NAME_PATTERN: "names are lower-case letters, digits, `_` and `-`, starting with a letter",
     model.DURATION_PATTERN: "write a duration such as `30s`, `15m`, `6h` or `30d`",
-    "^([1-9][0-9]*[smhd]|manual)$": "write an interval such as `5m` or `1h`, or `manual`",
+    model.SCHEDULE_PATTERN: "write an interval such as `5m`, a cron expression such as `0 6 * * 1-5`, or `manual`",
     r"^[A-Z]{2}$": "write a two-letter region code such as `US` or `GB`",
 }
 JSON_TYPE_NAMES = {

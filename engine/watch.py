@@ -26,18 +26,11 @@ from engine.errors import DocumentError, JobBusyError, StateError, SyncmapError
 from engine.job import Job
 from engine.plan import Plan
 from engine.redact import redact
+from engine.schedule import seconds_until_next
 from engine.validate import find_documents, is_rule_set
 
-SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 DEBOUNCE_MS = 50  # saves closer together than this are one change
 TICK_SECONDS = 0.05
-
-
-def interval_seconds(text: str | None) -> float | None:
-    """`5m` as 300.0; None for `manual` or no schedule."""
-    if not text or text == "manual" or text[-1:] not in SECONDS or not text[:-1].isdigit():
-        return None
-    return float(text[:-1]) * SECONDS[text[-1]]
 
 
 @dataclass
@@ -115,8 +108,11 @@ class Watcher:
             if stop.is_set():
                 return
             plan = watched.plan
-            every = interval_seconds(self.interval or (plan.schedule if plan else None))
-            if plan is None or now < watched.next_run or (every is None and watched.next_run):
+            if plan is None or now < watched.next_run:
+                continue
+            schedule = self.interval or plan.schedule
+            every = seconds_until_next(schedule, plan.defaults.timezone, datetime.now(UTC))
+            if every is None and watched.next_run:
                 continue  # a job without a schedule runs only when a webhook asks
             watched.next_run = now + every if every is not None else float("inf")
             self.run(watched.path, plan)

@@ -20,7 +20,8 @@ from engine.cli.common import FORMAT, STATE, WAIT, command, reports_errors, sele
 from engine.errors import UsageError
 from engine.job import Job, Selection, load_saved_plan, saved_plan
 from engine.progress import JsonLines, Meter, Quiet
-from engine.watch import Watcher, interval_seconds, text_line
+from engine.schedule import interval_seconds
+from engine.watch import Watcher, text_line
 from engine.webhook import SECRET_VARIABLE as WEBHOOK_SECRET
 from engine.webhook import WebhookListener
 
