@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,16 +60,10 @@ def conflicts(job: str | None, state_path, output_format) -> None:
     code, why and since when, as the last run left them."""
     with Jobs(state_path) as project:
         held = project.conflicts(job)
-    if output_format == "json":
-        click.echo(json.dumps(held, indent=2))
-        return
-    if not held:
-        click.echo("No conflicts.")
-    for hold in held:
-        click.echo(
-            f"{hold['job']}/{hold['step']}  {hold['side']} {hold['record_type']} {hold['record_id']} "
-            f"[{hold['code']}] since {hold['since']}\n    {hold['reason']}"
-        )
+    _listed(held, output_format, "No conflicts.", lambda hold: (
+        f"{hold['job']}/{hold['step']}  {hold['side']} {hold['record_type']} {hold['record_id']} "
+        f"[{hold['code']}] since {hold['since']}\n    {hold['reason']}"
+    ))  # fmt: skip
 
 
 @command()
@@ -171,17 +166,11 @@ def failures(job: str | None, forget: bool, state_path, output_format) -> None:
             )
             return
         letters = project.failures(job)
-    if output_format == "json":
-        click.echo(json.dumps(letters, indent=2))
-        return
-    if not letters:
-        click.echo("No failed records.")
-    for letter in letters:
-        write = f"{letter['op']} {letter['record_type']}".strip() or "write"
-        click.echo(
-            f"{letter['job']}/{letter['step']}  {letter['side']} {letter['record_id']}: {write} failed "
-            f"{letter['attempts']}x since {letter['first_seen']} (last {letter['last_seen']})\n    {letter['error']}"
-        )
+    _listed(letters, output_format, "No failed records.", lambda letter: (
+        f"{letter['job']}/{letter['step']}  {letter['side']} {letter['record_id']}: "
+        f"{(letter['op'] + ' ' + letter['record_type']).strip() or 'write'} failed {letter['attempts']}x "
+        f"since {letter['first_seen']} (last {letter['last_seen']})\n    {letter['error']}"
+    ))  # fmt: skip
 
 
 @command()
@@ -203,6 +192,14 @@ def runs(job: str, state_path, output_format) -> None:
             f"#{run['id']:<5} {run['started_at']}  {run['status']:<8} {counts}"
             + (f"  {run['error']}" if run["error"] else "")
         )
+
+
+def _listed(items: list[dict[str, Any]], output_format: str, nothing: str, line: Callable[[dict], str]) -> None:
+    """A list as JSON, or a line (or two) each, or what to say when it is empty."""
+    if output_format == "json":
+        click.echo(json.dumps(items, indent=2))
+        return
+    click.echo("\n".join(map(line, items)) if items else nothing)
 
 
 def _counts_text(counts: dict[str, Any]) -> str:
