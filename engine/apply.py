@@ -122,7 +122,7 @@ def apply_step(
         context.state.save_holds(
             context.job,
             step.name,
-            [(c.side, c.record_type, c.record_id, c.code, c.reason or "") for c in held],
+            [(c.side, c.record_type, c.record_id, c.code, c.reason or "", c.candidates) for c in held],
         )
     context.links_saved(step.name)
     return report

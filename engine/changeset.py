@@ -67,6 +67,7 @@ class Change:
     source_id: str | None = None  # the pair this change belongs to, for links and snapshots
     planned_id: str | None = None  # id given to a record created where the connector allows it
     values: dict[str, Any] = field(default_factory=dict)  # full values to write (create/update)
+    candidates: tuple[str, ...] = ()  # a conflict's: "<type> <id>" of the records it could pair with
 
 
 CHANGE_FIELDS = tuple(f.name for f in dataclasses.fields(Change))

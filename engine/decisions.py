@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.errors import UsageError
+from engine.job import Job
 from engine.state import Decision, StateStore
 
 KINDS = ("link", "create", "keep_source", "keep_target", "ignore")
@@ -71,6 +72,30 @@ def undo(state: StateStore, job: str, record: str, step: str | None) -> dict[str
             if source_id in links:
                 state.drop_link(job, decision.step, source_id)
     return {**_as_dict(decision), "undone": True, "unlinked": unlinked}
+
+
+def with_values(job: Job, holds: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The held records with their values, and their candidates' values, read from the systems."""
+    steps = {step.name: step for step in job.plan.steps}
+    found = []
+    for hold in holds:
+        step = steps.get(hold["step"])
+        if step is None:  # an object the document no longer has
+            found.append(hold)
+            continue
+        here, there = (step.source, step.target) if hold["side"] == "source" else (step.target, step.source)
+        record = (
+            job.connectors[here.connection]
+            .get(hold["record_type"], [hold["record_id"]])
+            .get(hold["record_id"])
+        )
+        others = {}
+        for candidate in hold["candidates"]:
+            kind, _, other_id = candidate.partition(" ")
+            other = job.connectors[there.connection].get(kind, [other_id]).get(other_id)
+            others[candidate] = other.values if other else None
+        found.append({**hold, "values": record.values if record else None, "candidate_values": others})
+    return found
 
 
 def _as_dict(decision: Decision) -> dict[str, Any]:

@@ -50,20 +50,33 @@ def status(state_path, output_format) -> None:
 
 
 @command()
-@click.argument("job", required=False)
+@click.argument("job", required=False, metavar="[MAPPING|JOB]")
 @STATE
 @project_option
 @FORMAT
 @reports_errors
 def conflicts(job: str | None, state_path, output_format) -> None:
     """The records held for a person to decide (of JOB, or of every job): each with its reason
-    code, why and since when, as the last run left them."""
-    with Jobs(state_path) as project:
-        held = project.conflicts(job)
-    _listed(held, output_format, "No conflicts.", lambda hold: (
-        f"{hold['job']}/{hold['step']}  {hold['side']} {hold['record_type']} {hold['record_id']} "
-        f"[{hold['code']}] since {hold['since']}\n    {hold['reason']}"
-    ))  # fmt: skip
+    code, why, since when and its candidates, as the last run left them. Given the job's MAPPING,
+    the values of each held record and of its candidates are read from the systems too."""
+    if job is not None and Path(job).is_file():
+        with Job.open(Path(job), state_path, read_only=True) as opened:
+            held = decisions.with_values(opened, opened.state.holds(opened.name))
+    else:
+        with Jobs(state_path) as project:
+            held = project.conflicts(job)
+    _listed(held, output_format, "No conflicts.", _held_lines)  # fmt: skip
+
+
+def _held_lines(hold: dict[str, Any]) -> str:
+    lines = [f"{hold['job']}/{hold['step']}  {hold['side']} {hold['record_type']} {hold['record_id']} "
+             f"[{hold['code']}] since {hold['since']}", f"    {hold['reason']}"]  # fmt: skip
+    if "values" in hold:
+        lines.append(f"    its values: {json.dumps(hold['values'], default=str)}")
+    for candidate in hold["candidates"]:
+        values = hold.get("candidate_values", {}).get(candidate)
+        lines.append(f"    candidate {candidate}" + (f": {json.dumps(values, default=str)}" if values else ""))
+    return "\n".join(lines)
 
 
 @command()

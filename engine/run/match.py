@@ -83,6 +83,7 @@ class Matcher:
                     return chosen
                 found = [chosen]
             partner_type, partner_id, _ = found[0]
+            partner = f"{partner_type} {partner_id}"
             if side == "target" and (rival := self.one_of_several(record, index, value, found[0])):
                 return rival
             taken = self.taken(other, partner_id, record.id)
@@ -92,10 +93,10 @@ class Matcher:
             if taken and other == "target" and partner_id in self.by_target:
                 group = [taken, f"{record.type} {record.id}"]
                 reason = self.shared_key_reason(side, index, value, group)
-                return Hold(side, record.type, record.id, "duplicate_source_key", reason)
+                return Hold(side, record.type, record.id, "duplicate_source_key", reason, candidates=(partner,))
             if taken:
                 reason = f"{self.key_name(index)} {value} matches {partner_type} {partner_id}, already linked to {taken}"
-                return Hold(side, record.type, record.id, "already_linked", reason)
+                return Hold(side, record.type, record.id, "already_linked", reason, candidates=(partner,))
             self.ledger.claimed[other].add(partner_id)
             self.ledger.claimed[side].add(record.id)
             return Matched(f"key:{self.key_name(index)}", partner_type, partner_id)
@@ -140,4 +141,5 @@ class Matcher:
         self.ledger.held.update([record.id, *(rid for _, rid, _ in found)])
         names = ", ".join(f"{kind} {rid}" for kind, rid, _ in found)
         reason = f"{self.key_name(index)} {value} matches {len(found)} records: {names}; held until resolved"
-        return Hold(side, record.type, record.id, "ambiguous_key", reason)
+        candidates = tuple(f"{kind} {rid}" for kind, rid, _ in found)
+        return Hold(side, record.type, record.id, "ambiguous_key", reason, candidates=candidates)

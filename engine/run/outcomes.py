@@ -33,6 +33,7 @@ class Hold:
     code: ReasonCode
     reason: str
     origin: str | None = None  # "<type> <id>" of the record on the other side it is held with
+    candidates: tuple[str, ...] = ()  # "<type> <id>" of the records of the other side it could pair with
 
 
 Outcome = Skip | Hold
@@ -124,5 +125,5 @@ def as_change(step: str, outcome: Outcome) -> Change:
     if isinstance(outcome, Skip):
         return Change(step, "skip", outcome.side, outcome.record_type, outcome.record_id,
                       reason=outcome.reason, code=outcome.code, counted=outcome.counted)  # fmt: skip
-    return Change(step, "conflict", outcome.side, outcome.record_type, outcome.record_id,
-                  reason=outcome.reason, code=outcome.code, origin=outcome.origin)  # fmt: skip
+    return Change(step, "conflict", outcome.side, outcome.record_type, outcome.record_id, reason=outcome.reason,
+                  code=outcome.code, origin=outcome.origin, candidates=outcome.candidates)  # fmt: skip

@@ -47,7 +47,7 @@ class Pairing:
             return Hold(
                 "source", source.type, source.id, "values_differ",
                 f"{names} share a key but their values differ; held until resolved (first_match: hold)",
-                origin=f"{target.type} {target.id}",
+                origin=f"{target.type} {target.id}", candidates=(f"{target.type} {target.id}",),
             )  # fmt: skip
         to_target, to_source, synced = fields.to_target, fields.to_source, fields.synced
         written = {name: change.new for name, change in to_target.items()}

@@ -131,8 +131,8 @@ class JournalTables:
 
     # -- held records ----------------------------------------------------------------------------------
 
-    def save_holds(self, job: str, step: str, held: Iterable[tuple[str, str, str, str | None, str]]) -> None:
-        """The step's held records now, as (side, type, id, code, reason): every run decides
+    def save_holds(self, job: str, step: str, held: Iterable[tuple[str, str, str, str | None, str, tuple]]) -> None:
+        """The step's held records now, as (side, type, id, code, reason, candidates): every run decides
         each held record again, so this set replaces the last; a record still held keeps the
         time it was first held."""
         since = {
@@ -144,7 +144,7 @@ class JournalTables:
         self.db.execute("DELETE FROM holds WHERE job=? AND step=?", (job, step))
         stamp = now()
         self.db.executemany(
-            "INSERT OR REPLACE INTO holds VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO holds VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     job,
@@ -155,14 +155,15 @@ class JournalTables:
                     code,
                     redact(reason),
                     since.get((side, record_id), stamp),
+                    json.dumps(list(candidates)),
                 )
-                for side, record_type, record_id, code, reason in held
+                for side, record_type, record_id, code, reason, candidates in held
             ],
         )
 
     def holds(self, job: str | None = None, step: str | None = None) -> list[dict[str, Any]]:
         """The held records of a job (of every job without one), oldest first."""
-        keys = ("job", "step", "side", "record_type", "record_id", "code", "reason", "since")
+        keys = ("job", "step", "side", "record_type", "record_id", "code", "reason", "since", "candidates")
         query = f"SELECT {', '.join(keys)} FROM holds WHERE (? IS NULL OR job=?) AND (? IS NULL OR step=?)"
         rows = self.db.execute(query + " ORDER BY since, job, step, record_id", (job, job, step, step))
-        return [dict(zip(keys, row, strict=True)) for row in rows]
+        return [{**dict(zip(keys, row, strict=True)), "candidates": json.loads(row[-1])} for row in rows]

@@ -97,6 +97,9 @@ MIGRATIONS = [
     """
     CREATE INDEX journal_by_record ON journal (job, record_id);
     """,
+    """
+    ALTER TABLE holds ADD COLUMN candidates TEXT NOT NULL DEFAULT '[]';
+    """,
 ]
 KEPT_WRITE_WINDOWS = 10  # per step and side; an older window's records are read back, harmlessly
 

@@ -57,10 +57,16 @@ def lead_count(root: Path) -> int:
 
 
 def test_a_held_match_is_resolved_by_linking_undone_then_resolved_by_creating(tmp_path):
-    root, (first, _) = project(tmp_path)
+    root, (first, second) = project(tmp_path)
     assert run_syncmap("apply", "job.yaml", cwd=root).returncode == 0
     (held,) = syncmap_json(root, "conflicts", "people")
     assert (held["record_id"], held["code"]) == ("p1", "ambiguous_key")
+    assert held["candidates"] == [f"Lead {first}", f"Lead {second}"]
+    (seen,) = syncmap_json(root, "conflicts", "job.yaml")  # its document: the values, read from both sides
+    assert seen["values"]["name"] == "Ana"
+    assert [seen["candidate_values"][c]["LastName"] for c in held["candidates"]] == ["Ana 1", "Ana 2"]
+    shown = run_syncmap("conflicts", "job.yaml", cwd=root).stdout
+    assert f"    candidate Lead {first}: " in shown and '"LastName": "Ana 1"' in shown
 
     said = run_syncmap("resolve", "people", "p1", "--link", f"Lead {first}", cwd=root)
     assert said.returncode == 0 and said.stdout == f"the next run links contacts p1 to Lead {first}.\n"
