@@ -4,6 +4,7 @@ taken yet is dropped; a link it made goes too, so the next run decides the recor
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
 from engine.errors import UsageError
@@ -60,42 +61,37 @@ def undo(state: StateStore, job: str, record: str, step: str | None) -> dict[str
     with state.transaction():
         state.undecide(job, decision.step, decision.side, decision.record_id)
         unlinked = decision.applied_run is not None and decision.kind != "ignore"
-        if unlinked:
-            links = state.links(job, decision.step)
-            source_id = (
-                decision.record_id
-                if decision.side == "source"
-                else next(
-                    (link.source_id for link in links.values() if link.target_id == decision.record_id), None
-                )
-            )
-            if source_id in links:
-                state.drop_link(job, decision.step, source_id)
+        if unlinked:  # the link the decision made: the record's own, on its side
+            for link in state.links_of_record(job, decision.step, decision.record_id):
+                if (link.source_id if decision.side == "source" else link.target_id) == decision.record_id:
+                    state.drop_link(job, decision.step, link.source_id)
     return {**_as_dict(decision), "undone": True, "unlinked": unlinked}
 
 
 def with_values(job: Job, holds: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The held records with their values, and their candidates' values, read from the systems."""
+    """The held records with their values, and their candidates' values, read from the systems:
+    one call per connection and record type, however many records are held."""
     steps = {step.name: step for step in job.plan.steps}
-    found = []
+    refs: list[tuple[dict, tuple[str, str, str], list[tuple[str, tuple[str, str, str]]]]] = []
     for hold in holds:
-        step = steps.get(hold["step"])
-        if step is None:  # an object the document no longer has
-            found.append(hold)
-            continue
+        if (step := steps.get(hold["step"])) is None:
+            continue  # an object the document no longer has
         here, there = (step.source, step.target) if hold["side"] == "source" else (step.target, step.source)
-        record = (
-            job.connectors[here.connection]
-            .get(hold["record_type"], [hold["record_id"]])
-            .get(hold["record_id"])
-        )
-        others = {}
-        for candidate in hold["candidates"]:
-            kind, _, other_id = candidate.partition(" ")
-            other = job.connectors[there.connection].get(kind, [other_id]).get(other_id)
-            others[candidate] = other.values if other else None
-        found.append({**hold, "values": record.values if record else None, "candidate_values": others})
-    return found
+        own = (here.connection, hold["record_type"], hold["record_id"])
+        others = [(c, (there.connection, *c.split(" ", 1))) for c in hold["candidates"]]
+        refs.append((hold, own, others))
+    wanted: dict[tuple[str, str], set[str]] = defaultdict(set)  # (connection, type) -> ids
+    for _, own, others in refs:
+        for connection, kind, record_id in [own, *(ref for _, ref in others)]:
+            wanted[(connection, kind)].add(record_id)
+    found = {
+        (connection, kind, record_id): record.values
+        for (connection, kind), ids in wanted.items()
+        for record_id, record in job.connectors[connection].get(kind, sorted(ids)).items()
+    }
+    decided = {id(hold): {**hold, "values": found.get(own), "candidate_values": {c: found.get(ref) for c, ref in others}}
+               for hold, own, others in refs}  # fmt: skip
+    return [decided.get(id(hold), hold) for hold in holds]
 
 
 def _as_dict(decision: Decision) -> dict[str, Any]:

@@ -21,12 +21,11 @@ def story(state: StateStore, job: str, record: str, steps: list[str]) -> dict[st
         "decisions": [],
     }
     for step in steps:
-        for link in state.links(job, step).values():
-            if record in (link.source_id, link.target_id):
-                agreed = state.snapshots(job, step, [link.source_id]).get(link.source_id)
-                found["links"].append({"step": step, "source": f"{link.source_type} {link.source_id}",
-                                       "target": f"{link.target_type} {link.target_id}", "made_by": link.made_by,
-                                       "agreed": agreed})  # fmt: skip
+        for link in state.links_of_record(job, step, record):
+            agreed = state.snapshots(job, step, [link.source_id]).get(link.source_id)
+            found["links"].append({"step": step, "source": f"{link.source_type} {link.source_id}",
+                                   "target": f"{link.target_type} {link.target_id}", "made_by": link.made_by,
+                                   "agreed": agreed})  # fmt: skip
     found["held"] = [hold for hold in state.holds(job) if hold["record_id"] == record]
     found["failed"] = [letter for letter in state.dead_letters(job) if letter["record_id"] == record]
     found["decisions"] = [

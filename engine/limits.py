@@ -16,17 +16,11 @@ DEFAULT_DELETES_FLOOR = 10  # the default never stops a run deleting this few
 
 def compiled(job: model.Limits | None, obj: model.Limits | None) -> plan.Limits | None:
     """An object's limits: its own, else the document's, kind by kind."""
-    merged = {
-        kind: value
-        for kind in ("creates", "updates", "deletes")
-        if (
-            value := getattr(obj, kind, None)
-            if getattr(obj, kind, None) is not None
-            else getattr(job, kind, None)
-        )
-        is not None
-    }
-    return plan.Limits(**merged) if merged else None
+    merged = {}
+    for kind in ("creates", "updates", "deletes"):
+        own = getattr(obj, kind, None)
+        merged[kind] = own if own is not None else getattr(job, kind, None)
+    return plan.Limits(**merged) if any(value is not None for value in merged.values()) else None
 
 
 def check(changes: StepChanges, step: plan.Step, links: StepLinks) -> None:

@@ -58,6 +58,17 @@ class PairTables:
             ),
         )
 
+    def links_of_record(self, job: str, step: str, record_id: str) -> list[Link]:
+        """The links of one record, on either side (by the keys, not a walk through the step's links)."""
+        rows = self.db.execute(
+            "SELECT source_type, source_id, target_type, target_id, made_by FROM links "
+            "WHERE job=? AND step=? AND source_id=? UNION "
+            "SELECT source_type, source_id, target_type, target_id, made_by FROM links "
+            "WHERE job=? AND step=? AND target_id=?",
+            (job, step, record_id, job, step, record_id),
+        )
+        return [Link(*row) for row in rows]
+
     def linked_steps(self, job: str) -> list[str]:
         """The steps of a job with links."""
         return [
