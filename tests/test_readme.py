@@ -4,9 +4,11 @@ copy of the repository, nothing started by hand, and its samples are what the co
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -31,6 +33,25 @@ def copy_of_the_repository(folder: Path) -> Path:
 
 def shell(command: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(["bash", "-c", command], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_the_first_command_runs_whole_in_a_fresh_clone_and_a_new_virtual_environment(tmp_path):
+    """The install step included: a clone of the repository as committed, a new environment (its
+    packages seen from this one, so nothing is downloaded), and the README's first line as written."""
+    clone, venv = tmp_path / "clone", tmp_path / "venv"
+    subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    first = README.split("```sh\n")[1].splitlines()[0]
+    path = f"{venv / 'bin'}:{os.environ['PATH']}"
+    result = subprocess.run(["bash", "-c", first], cwd=clone, capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "PATH": path, "VIRTUAL_ENV": str(venv)})  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "salesforce.Lead/Contact" in result.stdout and "Applied salesforce-quickstart: 236 created" in result.stdout
+    assert result.stdout.rstrip().splitlines()[-2].startswith("Plan: 0 to create, 0 to update")
+    installed = subprocess.run([str(venv / "bin" / "python"), "-c", "import engine; print(engine.__file__)"],
+                               cwd=tmp_path, capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert installed.startswith(str(clone)), "the clone's syncmap ran, installed into the new environment"
 
 
 def test_the_first_command_syncs_with_a_salesforce_org_and_then_has_nothing_left_to_do(tmp_path):
