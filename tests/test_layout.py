@@ -151,3 +151,19 @@ def test_connectors_declare_what_they_can_do_and_nobody_probes_them():
         if probing.search(line)
     ]
     assert probes == []
+
+
+def test_the_decide_side_never_reaches_into_the_routing_stages():
+    """`pair`, `create` and `delete` decide what a router hands them: whichever router it is, they
+    stay the same. Only the step driver writes the step's output, and `_StepRun` is gone."""
+    routing = {
+        f"engine.run.{name}" for name in ("read", "keys", "partners", "match", "filter", "route", "router")
+    }
+    for name in ("pair", "create", "delete"):
+        tree = ast.parse((REPO / "engine" / "run" / f"{name}.py").read_text())
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        assert imported & routing == set(), name
+    step = (REPO / "engine" / "run" / "step.py").read_text()
+    assert step.count("out.add(") == 1
+    everything = "".join(path.read_text() for path in (REPO / "engine").rglob("*.py"))
+    assert "_StepRun" not in everything
