@@ -43,14 +43,15 @@ def test_the_first_command_runs_whole_in_a_fresh_clone_and_a_new_virtual_environ
     subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
     first = README.split("```sh\n")[1].splitlines()[0]
-    path = f"{venv / 'bin'}:{os.environ['PATH']}"
+    environ = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}  # the clone's alone
+    environ.update(PATH=f"{venv / 'bin'}:{os.environ['PATH']}", VIRTUAL_ENV=str(venv))
     result = subprocess.run(["bash", "-c", first], cwd=clone, capture_output=True, text=True, timeout=600,
-                            env={**os.environ, "PATH": path, "VIRTUAL_ENV": str(venv)})  # fmt: skip
+                            env=environ)  # fmt: skip
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "salesforce.Lead/Contact" in result.stdout and "Applied salesforce-quickstart: 236 created" in result.stdout
     assert result.stdout.rstrip().splitlines()[-2].startswith("Plan: 0 to create, 0 to update")
     installed = subprocess.run([str(venv / "bin" / "python"), "-c", "import engine; print(engine.__file__)"],
-                               cwd=tmp_path, capture_output=True, text=True, check=True).stdout  # fmt: skip
+                               cwd=tmp_path, env=environ, capture_output=True, text=True, check=True).stdout  # fmt: skip
     assert installed.startswith(str(clone)), "the clone's syncmap ran, installed into the new environment"
 
 
