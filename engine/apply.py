@@ -156,10 +156,9 @@ def write_counts(changes: StepChanges, step: Step) -> dict[str, Counter[tuple[st
     """A step's writes counted per connection, by (record type, operation): what their API
     calls are estimated from."""
     counts: dict[str, Counter[tuple[str, str]]] = defaultdict(Counter)
-    for change in changes.writes:
-        if change.action in WRITE_ORDER:
-            side = step.target if change.side == "target" else step.source
-            counts[side.connection][(change.record_type, change.action)] += 1
+    for (side, record_type, action), count in changes.writes_by_type.items():
+        connection = step.target.connection if side == "target" else step.source.connection
+        counts[connection][(record_type, action)] += count
     return counts
 
 

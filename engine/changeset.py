@@ -108,7 +108,8 @@ class StepChanges:
     )
     warnings: list[str] = field(default_factory=list)  # what a person should look at, in the preview
     tally: Counter[str] = field(default_factory=Counter)  # counted changes by action
-    written: Counter[tuple[str, str]] = field(default_factory=Counter)  # (side, action) of counted writes
+    # (side, record type, action) of the writes: what limits and API call estimates count
+    writes_by_type: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     connections: dict[str, str] = field(default_factory=dict)  # side -> the connection it is read from
     decided: list[tuple[str, str]] = field(default_factory=list)  # (side, id) a person's decision applied to
     reasons: Counter[str] = field(default_factory=Counter)  # counted skips and conflicts by code
@@ -124,9 +125,17 @@ class StepChanges:
         if change.counted:
             self.tally[change.action] += 1
             if change.action in WRITES:
-                self.written[(change.side, change.action)] += 1
+                self.writes_by_type[(change.side, change.record_type, change.action)] += 1
             if change.code:
                 self.reasons[change.code] += 1
+
+    @property
+    def written(self) -> Counter[tuple[str, str]]:
+        """The writes by (side, action)."""
+        found: Counter[tuple[str, str]] = Counter()
+        for (side, _, action), count in self.writes_by_type.items():
+            found[(side, action)] += count
+        return found
 
     def saw(self, side: str, record_id: str, modified: str | None) -> None:
         """Note a record read, for the fingerprint that tells whether the data changed since."""
