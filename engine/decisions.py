@@ -8,7 +8,9 @@ from collections import defaultdict
 from typing import Any
 
 from engine.errors import UsageError
+from engine.expressions import field_path
 from engine.job import Job
+from engine.plan import Step
 from engine.state import Decision, StateStore
 
 KINDS = ("link", "create", "keep_source", "keep_target", "ignore")
@@ -70,7 +72,8 @@ def undo(state: StateStore, job: str, record: str, step: str | None) -> dict[str
 
 def with_values(job: Job, holds: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The held records with their values, and their candidates' values, read from the systems:
-    one call per connection and record type, however many records are held."""
+    one call per connection and record type, however many records are held. The values are those
+    the mapping reads or writes on each side (a record's system fields decide nothing)."""
     steps = {step.name: step for step in job.plan.steps}
     refs: list[tuple[dict, tuple[str, str, str], list[tuple[str, tuple[str, str, str]]]]] = []
     for hold in holds:
@@ -80,6 +83,7 @@ def with_values(job: Job, holds: list[dict[str, Any]]) -> list[dict[str, Any]]:
         own = (here.connection, hold["record_type"], hold["record_id"])
         others = [(c, (there.connection, *c.split(" ", 1))) for c in hold["candidates"]]
         refs.append((hold, own, others))
+    shown = {(step.name, side): mapped_fields(step, side) for step in steps.values() for side in ("source", "target")}
     wanted: dict[tuple[str, str], set[str]] = defaultdict(set)  # (connection, type) -> ids
     for _, own, others in refs:
         for connection, kind, record_id in [own, *(ref for _, ref in others)]:
@@ -89,9 +93,29 @@ def with_values(job: Job, holds: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for (connection, kind), ids in wanted.items()
         for record_id, record in job.connectors[connection].get(kind, sorted(ids)).items()
     }
-    decided = {id(hold): {**hold, "values": found.get(own), "candidate_values": {c: found.get(ref) for c, ref in others}}
-               for hold, own, others in refs}  # fmt: skip
+    decided = {}
+    for hold, own, others in refs:
+        here, there = hold["side"], "target" if hold["side"] == "source" else "source"
+        decided[id(hold)] = {
+            **hold,
+            "values": _only(found.get(own), shown[(hold["step"], here)]),
+            "candidate_values": {c: _only(found.get(ref), shown[(hold["step"], there)]) for c, ref in others},
+        }
     return [decided.get(id(hold), hold) for hold in holds]
+
+
+def mapped_fields(step: Step, side: str) -> list[str]:
+    """The fields of a side the step's match keys and fields name, in the document's order."""
+    if side == "target":
+        names = [name for key in step.match for name in key.target_fields] + [rule.target for rule in step.fields]
+    else:
+        expressions = [key.source for key in step.match] + [rule.source for rule in step.fields if rule.source]
+        names = [path[0] for expression in expressions if (path := field_path(expression.text))]
+    return list(dict.fromkeys(names))
+
+
+def _only(values: dict[str, Any] | None, names: list[str]) -> dict[str, Any] | None:
+    return None if values is None else {name: values.get(name) for name in names if name in values}
 
 
 def _as_dict(decision: Decision) -> dict[str, Any]:

@@ -4,6 +4,7 @@ write made to it or because of it, each with its run."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from engine.errors import UsageError
@@ -55,7 +56,7 @@ def render(found: dict[str, Any]) -> str:
             f"  {link['step']}: {link['source']} <-> {link['target']}  (linked by {link['made_by']})"
         )
         for name, value in (link["agreed"] or {}).items():
-            lines.append(f"      agreed {name}: {value!r}")
+            lines.append(f"      agreed {name}: {json.dumps(value, default=str)}")
     lines += [f"  held [{h['code']}] since {h['since']}: {h['reason']}" for h in found["held"]]
     lines += [
         f"  failed {f['attempts']}x ({f['op']} {f['record_type']}): {f['error']}" for f in found["failed"]

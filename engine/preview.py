@@ -172,9 +172,8 @@ def render_report(report, plan: Plan) -> str:
         lines.extend(f"  warning: {step_changes.step}: {warning}" for warning in step_changes.warnings)
     for step in report.steps:
         for change, error in step.failed:
-            lines.append(
-                f"  failed {change.action} {change.record_type} {change.record_id or ''} from {change.origin}: {error}"
-            )
+            record = " ".join(filter(None, (change.record_type, change.record_id)))
+            lines.append(f"  failed {change.action} {record} from {change.origin}: {error}")
     if report.recovered:
         lines.append(f"  {report.recovered} records created by an interrupted run were found and linked.")
     if report.api_calls:

@@ -69,14 +69,18 @@ def conflicts(job: str | None, state_path, output_format) -> None:
 
 
 def _held_lines(hold: dict[str, Any]) -> str:
-    lines = [f"{hold['job']}/{hold['step']}  {hold['side']} {hold['record_type']} {hold['record_id']} "
-             f"[{hold['code']}] since {hold['since']}", f"    {hold['reason']}"]  # fmt: skip
-    if "values" in hold:
-        lines.append(f"    its values: {json.dumps(hold['values'], default=str)}")
+    lines = [f"{hold['job']}/{hold['step']}  {hold['side']} {hold['record_type']} {hold['record_id']}  "
+             f"[{hold['code']}]", f"    {hold['reason']}", f"    held since {hold['since']}"]  # fmt: skip
+    if hold.get("values"):
+        lines.append(f"    its values: {_values_text(hold['values'])}")
     for candidate in hold["candidates"]:
         values = hold.get("candidate_values", {}).get(candidate)
-        lines.append(f"    candidate {candidate}" + (f": {json.dumps(values, default=str)}" if values else ""))
+        lines.append(f"    candidate {candidate}" + (f": {_values_text(values)}" if values else ""))
     return "\n".join(lines)
+
+
+def _values_text(values: dict[str, Any]) -> str:
+    return ", ".join(f"{name} {json.dumps(value, default=str)}" for name, value in values.items())
 
 
 @command()
@@ -181,8 +185,8 @@ def failures(job: str | None, forget: bool, state_path, output_format) -> None:
         letters = project.failures(job)
     _listed(letters, output_format, "No failed records.", lambda letter: (
         f"{letter['job']}/{letter['step']}  {letter['side']} {letter['record_id']}: "
-        f"{(letter['op'] + ' ' + letter['record_type']).strip() or 'write'} failed {letter['attempts']}x "
-        f"since {letter['first_seen']} (last {letter['last_seen']})\n    {letter['error']}"
+        f"{(letter['op'] + ' ' + letter['record_type']).strip() or 'write'} failed {letter['attempts']}x\n"
+        f"    {letter['error']}\n    failing since {letter['first_seen']}, last tried {letter['last_seen']}"
     ))  # fmt: skip
 
 

@@ -3,6 +3,9 @@ and the CRM's records into org.db too: a local Salesforce org, which a connectio
 `sandbox: org.db` serves for each run (org.jsonl holds them as a `syncmap sandbox --seed` file).
 
 Run it again to start the quickstart over: it also forgets the sync state in .syncmap/.
+`--bad-day` adds what a real sync meets: two of the CRM's Contacts entered twice (the platform
+contacts sharing their phone are held for a person to decide) and a platform email with a typo
+that Salesforce refuses (its write fails, and every run tries it again).
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ def person(rng: random.Random, number: int) -> dict:
     return {"first": first, "last": last, "email": email, "number": 5550000 + number}
 
 
-def generate(count: int, seed: int = 7) -> tuple[list[dict], list[dict], list[dict]]:
+def generate(count: int, seed: int = 7, bad_day: bool = False) -> tuple[list[dict], list[dict], list[dict]]:
     rng = random.Random(seed)
     platform, leads, contacts = [], [], []
     for i in range(count):
@@ -98,6 +101,19 @@ def generate(count: int, seed: int = 7) -> tuple[list[dict], list[dict], list[di
                     "Company": f"{p['last']} & Co",
                 }
             )
+    if bad_day:
+        on_platform = {contact["id"] for contact in platform}
+        shared = [contact for contact in contacts if f"p{int(contact['id'][3:])}" in on_platform]
+        for contact in shared[:2]:  # the same person entered again, with a work address
+            last = contact["LastName"].lower()
+            contacts.append(
+                {
+                    **contact,
+                    "id": contact["id"] + "-2",
+                    "Email": f"{contact['FirstName'][0].lower()}{last}@{last}.example",
+                }
+            )
+        platform[-1]["email"] = platform[-1]["email"].strip().removesuffix(".com")  # `ana@example`
     return platform, leads, contacts
 
 
@@ -105,13 +121,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=300, help="people to generate (default 300)")
     parser.add_argument("--dir", type=Path, default=HERE, help="folder for the two stores (default: here)")
+    parser.add_argument(
+        "--bad-day", action="store_true", help="add duplicate Contacts and an email Salesforce refuses"
+    )
     args = parser.parse_args()
     folder = args.dir
     for name in ("platform.db", "crm.db", "org.db"):
         for suffix in ("", "-wal", "-shm"):
             (folder / f"{name}{suffix}").unlink(missing_ok=True)
     shutil.rmtree(folder / ".syncmap", ignore_errors=True)
-    platform, leads, contacts = generate(args.records)
+    platform, leads, contacts = generate(args.records, bad_day=args.bad_day)
     SqliteConnector({"path": "platform.db"}, folder).seed("contacts", platform).close()
     crm = SqliteConnector({"path": "crm.db"}, folder)
     crm.seed("Lead", leads).seed("Contact", contacts).close()

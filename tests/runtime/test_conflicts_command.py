@@ -42,6 +42,7 @@ def test_conflicts_lists_each_held_record_with_its_reason(tmp_path):
     )  # fmt: skip
     assert "is shared by contacts p1, contacts p2" in held["reason"] and held["since"]
     text = run_syncmap("conflicts", "shared-phones", cwd=root).stdout
-    assert text.startswith("shared-phones/contacts  source contacts p2 [duplicate_source_key] since ")
+    assert text.startswith("shared-phones/contacts  source contacts p2  [duplicate_source_key]\n")
+    assert f"    held since {held['since']}\n" in text
     unknown = run_syncmap("conflicts", "shared-phone", cwd=root)
     assert unknown.returncode == 64 and "did you mean `shared-phones`?" in unknown.stderr

@@ -50,7 +50,7 @@ def test_failures_lists_each_failed_record_and_forget_stops_the_retries(tmp_path
     ]
     assert all("read-only" in f["error"] and f["first_seen"] <= f["last_seen"] for f in listed)
     text = run_syncmap("failures", "readonly-crm", cwd=root).stdout
-    assert "readonly-crm/contacts  source p0: create Lead failed 2x since " in text and "read-only" in text
+    assert "readonly-crm/contacts  source p0: create Lead failed 2x\n" in text and "    failing since " in text and "read-only" in text
 
     story = json.loads(run_syncmap("explain", "readonly-crm", "p0", "--format", "json", cwd=root).stdout)
     assert [(w["run_id"], w["op"], w["state"]) for w in story["writes"]] == [

@@ -66,7 +66,8 @@ def test_a_held_match_is_resolved_by_linking_undone_then_resolved_by_creating(tm
     assert seen["values"]["name"] == "Ana"
     assert [seen["candidate_values"][c]["LastName"] for c in held["candidates"]] == ["Ana 1", "Ana 2"]
     shown = run_syncmap("conflicts", "job.yaml", cwd=root).stdout
-    assert f"    candidate Lead {first}: " in shown and '"LastName": "Ana 1"' in shown
+    assert f'    candidate Lead {first}: Phone "4155550100", Company "Acme", LastName "Ana 1"\n' in shown
+    assert "IsDeleted" not in shown and "IsDeleted" not in seen["candidate_values"][held["candidates"][0]]
 
     said = run_syncmap("resolve", "people", "p1", "--link", f"Lead {first}", cwd=root)
     assert said.returncode == 0 and said.stdout == f"the next run links contacts p1 to Lead {first}.\n"
