@@ -49,7 +49,7 @@ class JsonLines:
     def advance(self, phase: str, count: int = 1) -> None:
         state = self.phases.setdefault(phase, [0, None, self.clock(), self.clock()])
         state[0] += count
-        if self.clock() - state[3] >= self.every or (state[1] is not None and state[0] >= state[1]):
+        if self.clock() - state[3] >= self.every or state[0] == state[1]:
             state[3] = self.clock()
             self.line(phase)
 

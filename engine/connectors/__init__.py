@@ -239,6 +239,11 @@ class BaseConnector:
         that limits its calls (the plan's estimate); None when it does not count them."""
         return None
 
+    def count(self, object_type: str, since: str | None = None, where: str | None = None) -> int | None:
+        """How many records a read from ``since`` would deliver, where the system can tell without
+        spending anything on it (a local table): progress shows it as the read's total."""
+        return None
+
     def calls_left(self) -> tuple[int, int, int, int] | None:
         """For a system that limits its calls: (left for this run, used today, the daily limit,
         kept for others); apply stops before writing what would cross it."""

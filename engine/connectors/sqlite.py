@@ -99,7 +99,7 @@ class SqliteConnector(TombstoneWrites):
         else:
             sql = f"SELECT id, data FROM {_quote(object_type)} ORDER BY updated_at DESC LIMIT {SAMPLE_ROWS}"
             with self._errors(f"describing `{object_type}`"):
-                samples = [self._decode(object_type, i, data) for i, data in self.db.execute(sql)]
+                samples = [_decoded(self.path, object_type, i, data) for i, data in self.db.execute(sql)]
         fields = infer_fields(samples, self.id_field, self.modified_field)
         return ObjectInfo(object_type, fields, id_field=self.id_field, modified_field=self.modified_field)
 
@@ -116,6 +116,14 @@ class SqliteConnector(TombstoneWrites):
         start = canonical_time(since, "since") if since is not None else None
         until = self._latest(object_type)
         return self._pages(object_type, start, until) if until is not None else iter(())
+
+    def count(self, object_type: str, since: str | None = None, where: str | None = None) -> int | None:
+        if where is not None or not self._exists(object_type):
+            return None if where is not None else 0
+        start = canonical_time(since, "since") if since is not None else ""
+        with self._errors(f"reading `{object_type}`"):
+            sql = f"SELECT count(*) FROM {_quote(object_type)} WHERE updated_at >= ?"
+            return self.db.execute(sql, [start]).fetchone()[0]
 
     def get(self, object_type: str, ids: Sequence[str]) -> dict[str, Record]:
         self.calls["get"] += 1
@@ -226,23 +234,11 @@ class SqliteConnector(TombstoneWrites):
         record_id, data, stamp, deleted = row
         unreadable = None
         try:
-            values = self._decode(object_type, record_id, data)
+            values = _decoded(self.path, object_type, record_id, data)
         except ConnectorError as e:
             values, unreadable = {}, e.message
         values[self.id_field], values[self.modified_field] = record_id, stamp
         return Record(object_type, record_id, values, stamp, bool(deleted), unreadable)
-
-    def _decode(self, object_type: str, record_id: str, data: str) -> dict[str, Any]:
-        try:
-            values = json.loads(data)
-        except json.JSONDecodeError:
-            values = None
-        if not isinstance(values, dict):
-            raise ConnectorError(
-                f"sqlite `{self.path}`: `{object_type}` record `{record_id}` does not hold a JSON object",
-                hint="the `data` column must hold a JSON object; was the table written by another program?",
-            )
-        return values
 
     # --- writing: the shared semantics (see TombstoneWrites), each record in its own savepoint
 
@@ -344,3 +340,17 @@ class SqliteConnector(TombstoneWrites):
                 else "check that the file is a syncmap SQLite store and that it is writable"
             )
             raise ConnectorError(f"sqlite `{self.path}`: {action} failed: {e}", hint=hint) from e
+
+
+def _decoded(path: Path | str, object_type: str, record_id: str, data: str) -> dict[str, Any]:
+    """A row's `data` column, which must hold a JSON object."""
+    try:
+        values = json.loads(data)
+    except json.JSONDecodeError:
+        values = None
+    if not isinstance(values, dict):
+        raise ConnectorError(
+            f"sqlite `{path}`: `{object_type}` record `{record_id}` does not hold a JSON object",
+            hint="the `data` column must hold a JSON object; was the table written by another program?",
+        )
+    return values

@@ -60,6 +60,11 @@ class SideReader:
         # every change since the last run is read (so a record not read has not changed)
         self.from_watermark = self.since is not None and self.since == self.watermark
 
+    def total(self) -> int | None:
+        """About how many records the read brings (for progress), when its connector can tell."""
+        counts = [capabilities(self.connector).count(kind, self.since, self.spec.where) for kind in self.spec.types]
+        return None if None in counts else sum(counts)  # type: ignore[arg-type]
+
     def records(self) -> Iterator[Record]:
         """The side's records, oldest change first; the mark is set once they are all read."""
         spec, watermark, since, seen = self.spec, self.watermark, self.since, self.seen

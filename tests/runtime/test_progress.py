@@ -46,7 +46,7 @@ def test_apply_on_a_terminal_draws_a_bar_per_phase(tmp_path):
     assert "/" in screen and "\x1b[" in screen and to_crm > 0
 
 
-def test_apply_logs_progress_as_json_lines_each_phase_ending_at_its_total(tmp_path):
+def test_apply_logs_progress_as_json_lines_each_phase_known_from_its_start(tmp_path):
     mapping = make_project(tmp_path / "quickstart", 60)
     result = run_syncmap(
         "apply", str(mapping), "--log-format", "json", "--format", "json", cwd=mapping.parent
@@ -68,6 +68,11 @@ def test_apply_logs_progress_as_json_lines_each_phase_ending_at_its_total(tmp_pa
         == by_connection["crm"]["create"] + by_connection["crm"]["update"]
     )
     assert last["contacts: read platform"]["done"] == report["steps"][0]["read"]["source"]
+    first = {}
+    for line in lines:
+        first.setdefault(line["phase"], line)
+    read = first["contacts: read platform"]  # a local table is counted before it is read
+    assert (read["done"], read["total"]) == (0, report["steps"][0]["read"]["source"])
 
 
 def test_a_report_to_a_pipe_carries_no_progress(tmp_path):
