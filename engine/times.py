@@ -3,7 +3,6 @@ one spelling that also sorts as text, and a clock whose stamps never repeat."""
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -57,15 +56,12 @@ class Clock:
 
 
 def parse_datetime(value: str) -> datetime | None:
-    """Read ISO dates and datetimes, including Salesforce's `+0000` offsets."""
-    text = value.strip()
-    if re.fullmatch(r".*[+-]\d{4}", text):
-        text = f"{text[:-2]}:{text[-2:]}"
+    """Read ISO dates and datetimes (Python's reader takes `Z` and Salesforce's `+0000` offsets);
+    None when unreadable. A time without an offset is UTC."""
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_time(value.strip())
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def seconds_before(stamp: str, seconds: float) -> str:
