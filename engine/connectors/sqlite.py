@@ -26,8 +26,8 @@ import difflib
 import json
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +79,7 @@ class SqliteConnector(TombstoneWrites):
         self.clock = Clock()
         self._tables: set[str] = set()
         self.read_only = read_only
-        self.db = self._open()
+        self.db = _connect(self.path, read_only, self._errors)
 
     def __repr__(self) -> str:
         return f"SqliteConnector({{'path': {str(self.path)!r}}})"
@@ -267,28 +267,6 @@ class SqliteConnector(TombstoneWrites):
 
     # --- the file
 
-    def _open(self) -> sqlite3.Connection:
-        if self.read_only and self.path != ":memory:":
-            if not self.path.is_file():
-                raise SettingError(
-                    "path", f"the sqlite database {self.path} does not exist",
-                    hint=did_you_mean(self.path.name, [p.name for p in self.path.parent.glob("*.db")])
-                    or "check `path`; `syncmap apply` creates a new store, a dry run creates nothing",
-                )  # fmt: skip
-            with self._errors("opening the file"):
-                return sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_SECONDS)
-        if isinstance(self.path, Path):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._errors("opening the file"):
-            db = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
-            try:
-                db.execute("PRAGMA journal_mode = WAL")
-                db.execute("PRAGMA synchronous = NORMAL")
-            except sqlite3.Error:
-                db.close()
-                raise
-        return db
-
     def _exists(self, object_type: str) -> bool:
         """Whether the type has a table; another process may create one at any time."""
         if object_type not in self._tables:
@@ -299,14 +277,9 @@ class SqliteConnector(TombstoneWrites):
         return object_type in self._tables
 
     def _create_table(self, object_type: str) -> None:
-        if object_type.lower().startswith("sqlite_") or not object_type:
-            raise ConnectorError(
-                f"`{object_type}` cannot be a sqlite record type",
-                hint="names starting with `sqlite_` are reserved by SQLite; choose another record type name",
-            )
         if object_type in self._tables:
             return
-        table = _quote(object_type)
+        table = _quote(_table_name(object_type))
         self.db.execute(
             f"CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY, data TEXT NOT NULL, "
             "updated_at TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0)"
@@ -354,3 +327,38 @@ def _decoded(path: Path | str, object_type: str, record_id: str, data: str) -> d
             hint="the `data` column must hold a JSON object; was the table written by another program?",
         )
     return values
+
+
+def _table_name(object_type: str) -> str:
+    if object_type.lower().startswith("sqlite_") or not object_type:
+        raise ConnectorError(
+            f"`{object_type}` cannot be a sqlite record type",
+            hint="names starting with `sqlite_` are reserved by SQLite; choose another record type name",
+        )
+    return object_type
+
+
+def _connect(path: Path | str, read_only: bool, errors: Callable[[str], AbstractContextManager]) -> sqlite3.Connection:
+    """The store's connection: read-only for a dry run (a missing file is then an error, never
+    made), else in WAL mode, its folder made first."""
+    if read_only and path != ":memory:":
+        assert isinstance(path, Path)
+        if not path.is_file():
+            raise SettingError(
+                "path", f"the sqlite database {path} does not exist",
+                hint=did_you_mean(path.name, [p.name for p in path.parent.glob("*.db")])
+                or "check `path`; `syncmap apply` creates a new store, a dry run creates nothing",
+            )  # fmt: skip
+        with errors("opening the file"):
+            return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_SECONDS)
+    if isinstance(path, Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    with errors("opening the file"):
+        db = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.Error:
+            db.close()
+            raise
+    return db
