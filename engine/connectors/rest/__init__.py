@@ -47,6 +47,7 @@ from engine.connectors.rest.pages import pages
 from engine.connectors.rest.settings import BatchCall, ObjectSettings, RestSettings, Since, WriteCall
 from engine.diagnostics import did_you_mean
 from engine.errors import ConnectorError, SettingError, UnknownObjectError
+from engine.records import batched
 from engine.redact import shorten
 from engine.times import canonical_time, parse_time
 
@@ -122,7 +123,7 @@ class RestConnector(BaseConnector):
             params[spec.list.since.param] = since_value(since, spec.list.since)
         for page in self._pages(object_type, params):
             for values in page:
-                record = self._record(object_type, values)
+                record = _record(object_type, values, self._fields(object_type))
                 if since is None or record.modified is None or record.modified >= since:
                     yield record
 
@@ -132,7 +133,7 @@ class RestConnector(BaseConnector):
         wanted = list(dict.fromkeys(str(i) for i in ids))
         if spec.get is None:  # no endpoint for one record: list them and keep the ones asked for
             found = (r for page in self._pages(object_type, dict(spec.list.params)) for r in page)
-            records, asked = [self._record(object_type, values) for values in found], set(wanted)
+            records, asked = [_record(object_type, values, self._fields(object_type)) for values in found], set(wanted)
             return {r.id: r for r in records if r.id in asked and not r.deleted}
         with ThreadPoolExecutor(self.settings.concurrency) as pool:
             fetched = list(pool.map(lambda record_id: self._get_one(object_type, spec, record_id), wanted))
@@ -148,7 +149,7 @@ class RestConnector(BaseConnector):
                 f"GET {answer.response.request.url} answered {answer.status}: {excerpt(answer.response)}"
             )
         values = jmespath.search(spec.get.record, answer.body)
-        return self._record(object_type, values) if isinstance(values, dict) else None
+        return _record(object_type, values, self._fields(object_type)) if isinstance(values, dict) else None
 
     def find(self, object_type: str, field_name: str, values: Sequence[Any]) -> list[Record]:
         self.calls["find"] += 1
@@ -160,16 +161,13 @@ class RestConnector(BaseConnector):
         if param is None:  # the API cannot filter by it: list every record and index them
             batches = [dict(spec.list.params)]
         else:
-            size = spec.find.batch
-            batches = [
-                [*spec.list.params.items(), *((param, value) for value in wanted[i : i + size])]
-                for i in range(0, len(wanted), size)
-            ]
+            batches = [[*spec.list.params.items(), *((param, value) for value in batch)]
+                       for batch in batched(wanted, spec.find.batch)]  # fmt: skip
         found: dict[str, Record] = {}
         for query in batches:
             for page in self._pages(object_type, query):
                 for raw in page:
-                    record = self._record(object_type, raw)
+                    record = _record(object_type, raw, self._fields(object_type))
                     if not record.deleted and _equals_any(lookup(record.values, field_name), wanted):
                         found[record.id] = record
         return list(found.values())
@@ -178,22 +176,6 @@ class RestConnector(BaseConnector):
         spec = self._object(object_type)
         id_field = self._fields(object_type)[0]
         return pages(self.http, object_type, spec.list, params, id_field)
-
-    def _record(self, object_type: str, values: dict[str, Any]) -> Record:
-        id_field, modified_field, deleted_field = self._fields(object_type)
-        record_id = values.get(id_field)
-        if record_id in (None, ""):
-            raise ConnectorError(
-                f"a `{object_type}` record from the API has no `{id_field}`: {str(values)[:120]}",
-                hint="set the object's `id_field` (or the side's `id:`) to the field holding its id",
-            )
-        modified, unreadable = values.get(modified_field) if modified_field else None, None
-        try:
-            modified = _modified_time(modified, f"`{modified_field}`")
-        except ConnectorError as e:  # that record alone: the others still sync
-            modified, unreadable = None, e.message
-        deleted = bool(values.get(deleted_field)) if deleted_field else False
-        return Record(object_type, str(record_id), values, modified, deleted, unreadable)
 
     # -- writing --------------------------------------------------------------------------------
 
@@ -212,7 +194,7 @@ class RestConnector(BaseConnector):
             if call is None:
                 chunks += [(None, [write]) for write in of_op]
             else:
-                chunks += [(call, of_op[i : i + call.size]) for i in range(0, len(of_op), call.size)]
+                chunks += [(call, batch) for batch in batched(of_op, call.size)]
         with ThreadPoolExecutor(self.settings.concurrency) as pool:
             answered = pool.map(
                 lambda chunk: (
@@ -255,18 +237,9 @@ class RestConnector(BaseConnector):
                 f"{where} answered without one result per record at `{call.results}`", maybe_done=True
             )
         return [
-            self._batch_result(call, write, result, creating)
+            _batch_result(call, write, result, creating)
             for write, result in zip(writes, results, strict=True)
         ]
-
-    def _batch_result(self, call: BatchCall, write: Write, result: Any, creating: bool) -> WriteResult:
-        error = jmespath.search(call.error, result) if isinstance(result, dict) else None
-        if error:
-            return WriteResult(write.ref, False, error=f"the API refused it: {shorten(str(error), 300)}")
-        new_id = jmespath.search(call.id, result) if isinstance(result, dict) else None
-        if creating and new_id in (None, ""):
-            return WriteResult(write.ref, False, error=f"its result holds no id at `{call.id}`", unknown=True)
-        return WriteResult(write.ref, True, id=str(new_id) if creating else write.id)
 
     def _write_one(self, object_type: str, spec: ObjectSettings, write: Write) -> WriteResult:
         deleted_field = self._fields(object_type)[2]
@@ -379,3 +352,31 @@ def _equals_any(found: Any, wanted: list[Any]) -> bool:
         and not isinstance(found, dict | list)
         and (found in wanted or str(found) in map(str, wanted))
     )
+
+
+def _record(object_type: str, values: dict[str, Any], fields: tuple[str, str | None, str | None]) -> Record:
+    """A record of the API from its values and the type's (id, modified, soft-delete) fields."""
+    id_field, modified_field, deleted_field = fields
+    record_id = values.get(id_field)
+    if record_id in (None, ""):
+        raise ConnectorError(
+            f"a `{object_type}` record from the API has no `{id_field}`: {str(values)[:120]}",
+            hint="set the object's `id_field` (or the side's `id:`) to the field holding its id",
+        )
+    modified, unreadable = values.get(modified_field) if modified_field else None, None
+    try:
+        modified = _modified_time(modified, f"`{modified_field}`")
+    except ConnectorError as e:  # that record alone: the others still sync
+        modified, unreadable = None, e.message
+    deleted = bool(values.get(deleted_field)) if deleted_field else False
+    return Record(object_type, str(record_id), values, modified, deleted, unreadable)
+
+
+def _batch_result(call: BatchCall, write: Write, result: Any, creating: bool) -> WriteResult:
+    error = jmespath.search(call.error, result) if isinstance(result, dict) else None
+    if error:
+        return WriteResult(write.ref, False, error=f"the API refused it: {shorten(str(error), 300)}")
+    new_id = jmespath.search(call.id, result) if isinstance(result, dict) else None
+    if creating and new_id in (None, ""):
+        return WriteResult(write.ref, False, error=f"its result holds no id at `{call.id}`", unknown=True)
+    return WriteResult(write.ref, True, id=str(new_id) if creating else write.id)
