@@ -157,7 +157,7 @@ def create_ingest(api: SandboxApi, request: Request) -> Response:
         raise ApiError(400, "INVALIDJOB", f"Invalid operation: {operation}")
     external = body.get("externalIdFieldName")
     if operation == "upsert":
-        external = api.org.external_id_field(sobject, external or "").name
+        external = sobject.external_id_field(external or "").name
     job = api.bulk.add(api.org, "ingest", operation, sobject.name, body)
     job.external_id_field = external
     return json_response(job.info(api.org, request.api_version))

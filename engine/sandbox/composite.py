@@ -51,7 +51,7 @@ def update(api: SandboxApi, request: Request) -> Response:
 
 def upsert(api: SandboxApi, request: Request, sobject: str, field: str) -> Response:
     target = api.org.schema.require(sobject)
-    external = api.org.external_id_field(target, field)
+    external = target.external_id_field(field)
 
     def operation(values: dict[str, Any]) -> dict[str, Any]:
         key = values.get(external.name)

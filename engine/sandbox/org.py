@@ -146,7 +146,7 @@ class Org:
             if field.default is not None and record.get(field.name) is None:
                 record[field.name] = field.default
         if trusted and "Id" in values:
-            record["Id"] = self._seed_id(sobject, values["Id"])
+            record["Id"] = _seed_id(sobject, values["Id"])
         else:
             record["Id"] = ids.make_id(sobject.key_prefix, self.store.next_number(sobject.name))
         self._stamp(record, created=True, keep=trusted)
@@ -169,7 +169,7 @@ class Org:
     ) -> tuple[str, bool]:
         """Update the record whose external id equals value, or create it; returns (id, created).
         Several matches raise the 300 Salesforce answers with, listing their URLs."""
-        field = self.external_id_field(sobject, field_name)
+        field = sobject.external_id_field(field_name)
         with self.store.transaction():
             matches = self.find_by(sobject, field, value)
             if len(matches) > 1:
@@ -187,23 +187,6 @@ class Org:
             record["IsDeleted"] = True
             self._stamp(record, created=False)
             self.store.put(sobject.name, record)
-
-    def external_id_field(self, sobject: SObject, name: str) -> Field:
-        field = sobject.field(name)
-        if field is None:
-            raise ApiError(
-                404,
-                "NOT_FOUND",
-                f"Provided external ID field does not exist or is not accessible: {name}",
-            )
-        if not (field.external_id or field.id_lookup):
-            raise ApiError(
-                400,
-                "INVALID_FIELD",
-                f"Field name provided, {field.name} is not an External ID or indexed field "
-                f"for {sobject.name}",
-            )
-        return field
 
     # -- rules -------------------------------------------------------------------------------
 
@@ -255,12 +238,7 @@ class Org:
                     (field.name,),
                 )
             if self.lookup(target_id) is None:
-                raise ApiError(
-                    400,
-                    "INVALID_CROSS_REFERENCE_KEY",
-                    "invalid cross reference id",
-                    (field.name,),
-                )
+                raise ApiError(400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", (field.name,))
 
     def _check_unique(self, sobject: SObject, record: dict[str, Any]) -> None:
         for field in sobject.fields:
@@ -288,14 +266,6 @@ class Org:
             if not (keep and record.get(name) is not None):
                 record[name] = value
 
-    def _seed_id(self, sobject: SObject, value: Any) -> str:
-        record_id = ids.normalize(value) if isinstance(value, str) else None
-        if record_id is None or record_id[:3] != sobject.key_prefix:
-            raise ApiError(
-                400, "MALFORMED_ID", f"{sobject.name} id value of incorrect type: {value}", ("Id",)
-            )
-        return record_id
-
     def _ensure_lead_statuses(self) -> None:
         """The Lead Status picklist as LeadStatus records, as every org has them."""
         lead_status = self.schema.get("LeadStatus")
@@ -309,3 +279,12 @@ class Org:
                 "IsDefault": position == 1, "IsConverted": label == "Closed - Converted",
             }  # fmt: skip
             self.create(lead_status, values, trusted=True)
+
+
+def _seed_id(sobject: SObject, value: Any) -> str:
+    record_id = ids.normalize(value) if isinstance(value, str) else None
+    if record_id is None or record_id[:3] != sobject.key_prefix:
+        raise ApiError(
+            400, "MALFORMED_ID", f"{sobject.name} id value of incorrect type: {value}", ("Id",)
+        )
+    return record_id

@@ -197,7 +197,7 @@ def _record_id(text: str) -> str:
 
 
 def _one_by_external_id(api: SandboxApi, sobject: Any, field: str, value: str) -> dict[str, Any]:
-    matches = api.org.find_by(sobject, api.org.external_id_field(sobject, field), value)
+    matches = api.org.find_by(sobject, sobject.external_id_field(field), value)
     if not matches:
         raise not_found()
     if len(matches) > 1:

@@ -17,7 +17,7 @@ from typing import Any
 
 from engine.errors import UsageError
 from engine.sandbox import ids
-from engine.sandbox.errors import not_found
+from engine.sandbox.errors import ApiError, not_found
 
 STRING_TYPES = frozenset(
     {"string", "textarea", "picklist", "multipicklist", "phone", "email", "url", "combobox"}
@@ -143,6 +143,18 @@ class SObject:
     def field(self, name: str) -> Field | None:
         """The field called name, compared case-insensitively as Salesforce does."""
         return self._fields_by_name.get(name.lower())
+
+    def external_id_field(self, name: str) -> Field:
+        """The field an upsert keys on: an External ID or id-lookup field, or the org's error."""
+        field = self.field(name)
+        if field is None:
+            raise ApiError(404, "NOT_FOUND", f"Provided external ID field does not exist or is not accessible: {name}")
+        if not (field.external_id or field.id_lookup):
+            raise ApiError(
+                400, "INVALID_FIELD",
+                f"Field name provided, {field.name} is not an External ID or indexed field for {self.name}",
+            )  # fmt: skip
+        return field
 
     def relationship(self, name: str) -> Field | None:
         """The reference field whose relationship is called name (``Account`` -> AccountId)."""
