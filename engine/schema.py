@@ -235,17 +235,7 @@ def _missing_key(error: ValidationError) -> str:
 def _diagnose(error: ValidationError, schema: dict, source: SourceMap) -> Iterator[Diagnostic]:
     """Translate one jsonschema error (descending into the one fitting branch of an anyOf)."""
     if error.validator in ("anyOf", "oneOf") and error.context:
-        branch_errors = _fitting_branch(error)
-        if branch_errors:
-            for sub in branch_errors:
-                yield from _diagnose(sub, schema, source)
-            return
-        names = [_branch_type(branch, schema) for branch in error.validator_value]
-        got = JSON_TYPE_NAMES.get(type(error.instance), "a value")
-        expected = " or ".join(dict.fromkeys(n for n in names if n))
-        path = tuple(error.absolute_path)
-        hint = _yaml_boolean_hint(error.instance, path, source)
-        yield source.diagnostic("wrong-type", f"expected {expected}, got {got}", path, hint=hint)
+        yield from _diagnose_branches(error, schema, source)
         return
     path: DocPath = tuple(error.absolute_path)
     validator = error.validator
@@ -296,6 +286,21 @@ def _diagnose(error: ValidationError, schema: dict, source: SourceMap) -> Iterat
         yield source.diagnostic("empty-value", "must not be empty", path)
     else:
         yield source.diagnostic("invalid-value", error.message, path)
+
+
+def _diagnose_branches(error: ValidationError, schema: dict, source: SourceMap) -> Iterator[Diagnostic]:
+    """An anyOf's errors: the fitting branch's, or the types that would have fitted."""
+    branch_errors = _fitting_branch(error)
+    if branch_errors:
+        for sub in branch_errors:
+            yield from _diagnose(sub, schema, source)
+        return
+    names = [_branch_type(branch, schema) for branch in error.validator_value]
+    got = JSON_TYPE_NAMES.get(type(error.instance), "a value")
+    expected = " or ".join(dict.fromkeys(n for n in names if n))
+    path = tuple(error.absolute_path)
+    hint = _yaml_boolean_hint(error.instance, path, source)
+    yield source.diagnostic("wrong-type", f"expected {expected}, got {got}", path, hint=hint)
 
 
 def _fitting_branch(error: ValidationError) -> list[ValidationError]:
