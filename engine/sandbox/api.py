@@ -12,12 +12,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from engine.sandbox import bulk, composite, oauth, rest
-from engine.sandbox.bulk import BulkJobs
 from engine.sandbox.errors import ApiError, not_found
 from engine.sandbox.faults import Faults
 from engine.sandbox.org import Org
 from engine.sandbox.paging import QueryPages
-from engine.sandbox.stats import ApiStats
+from engine.sandbox.state import ApiState
 from engine.sandbox.wire import Request, Response, Router, error_response, json_response
 
 _VERSIONED = re.compile(r"/services/data/v(?P<version>\d+\.\d)(?:/(?P<rest>.*))?")
@@ -36,16 +35,12 @@ class SandboxApi:
         on_reset: Callable[[], None],
         daily_api_requests: int = rest.DAILY_API_REQUESTS,
     ):
-        self.org = org
-        self.daily_api_requests = daily_api_requests
+        self.state = ApiState(org, faults, QueryPages(page_size), daily_api_requests)
+        self.org, self.faults = org, faults
         self.session_id = session_id
         self.other_sessions: dict[str, str] = {}  # session id -> username of another user
         self.connected_apps: dict[str, oauth.ConnectedApp] = {}  # by client id
         self.passwords: dict[str, str] = {}  # username -> password (with its security token)
-        self.pages = QueryPages(page_size)
-        self.faults = faults
-        self.stats = ApiStats()
-        self.bulk = BulkJobs()
         self._on_reset = on_reset
         self._router = Router(rest.ROUTES + composite.ROUTES + bulk.ROUTES)
 
@@ -71,18 +66,19 @@ class SandboxApi:
         request = Request(method, rest_path, params, headers, body, match["version"])
         try:
             username = self._authenticate(headers)
-            if self.stats.total() >= self.daily_api_requests:
+            if self.state.stats.total() >= self.state.daily_api_requests:
                 raise ApiError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
             self.faults.check_request()
             if username is None:
-                response = route.handler(self, request, **arguments)
+                response = route.handler(self.state, request, **arguments)
             else:
                 with self.org.acting_as(username):
-                    response = route.handler(self, request, **arguments)
+                    response = route.handler(self.state, request, **arguments)
         except ApiError as error:
             response = error_response(error)
-        self.stats.count(route.kind, response.status)
-        usage = f"api-usage={min(self.stats.total(), self.daily_api_requests)}/{self.daily_api_requests}"
+        stats, limit = self.state.stats, self.state.daily_api_requests
+        stats.count(route.kind, response.status)
+        usage = f"api-usage={min(stats.total(), limit)}/{limit}"
         response.headers["Sforce-Limit-Info"] = usage
         return route.kind, response
 
@@ -101,7 +97,7 @@ class SandboxApi:
         """``GET /_sandbox/stats``, ``GET|POST /_sandbox/faults``, ``POST /_sandbox/reset``."""
         name = path.removeprefix("/_sandbox").strip("/")
         if (method, name) == ("GET", "stats"):
-            return json_response(self.stats.snapshot())
+            return json_response(self.state.stats.snapshot())
         if name == "faults" and method in ("GET", "POST"):
             return self._faults(method, body)
         if (method, name) == ("POST", "reset"):
@@ -112,9 +108,7 @@ class SandboxApi:
     def reset(self) -> None:
         """Records back to the seed; counters, cursors and jobs emptied."""
         self._on_reset()
-        self.stats.reset()
-        self.pages = QueryPages(self.pages.page_size)
-        self.bulk = BulkJobs()
+        self.state.reset()
 
     def _faults(self, method: str, body: Any) -> Response:
         if method == "POST":

@@ -13,141 +13,19 @@ from __future__ import annotations
 import base64
 import csv
 import io
-import itertools
 import threading
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from engine.sandbox import ids
-from engine.sandbox.errors import ApiError, invalid_type, not_found
+from engine.sandbox.errors import ApiError, invalid_type
+from engine.sandbox.jobs import DELIMITERS, INGEST_CHUNK, INGEST_OPERATIONS, Job
 from engine.sandbox.query import QueryRun, compile_query
-from engine.sandbox.values import format_datetime, from_csv, to_csv
+from engine.sandbox.values import from_csv
 from engine.sandbox.wire import CSV_TYPE, Request, Response, Route, json_response, no_content
 
 if TYPE_CHECKING:
-    from engine.sandbox.api import SandboxApi
-    from engine.sandbox.org import Org
+    from engine.sandbox.state import ApiState
 
-JOB_PREFIX = "750"
-INGEST_OPERATIONS = ("insert", "update", "upsert", "delete", "hardDelete")
-DELIMITERS = {
-    "COMMA": ",",
-    "TAB": "\t",
-    "PIPE": "|",
-    "SEMICOLON": ";",
-    "CARET": "^",
-    "BACKQUOTE": "`",
-}
-LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}
-INGEST_CHUNK = 2_000  # rows an ingest job writes per store transaction
-
-
-@dataclass
-class Job:
-    """One Bulk API 2.0 job; ``rows`` are its results (ingest) or its records (query)."""
-
-    id: str
-    kind: str
-    operation: str
-    object: str
-    created: str
-    column_delimiter: str = "COMMA"
-    line_ending: str = "LF"
-    external_id_field: str | None = None
-    state: str = "Open"
-    error_message: str | None = None
-    uploads: list[str] = field(default_factory=list)
-    columns: list[str] = field(default_factory=list)
-    successes: list[list[str]] = field(default_factory=list)
-    failures: list[list[str]] = field(default_factory=list)
-    unprocessed: list[list[str]] = field(default_factory=list)
-    rows: list[list[Any]] = field(default_factory=list)
-
-    def info(self, org: Org, api_version: str) -> dict[str, Any]:
-        info = {
-            "id": self.id,
-            "operation": self.operation,
-            "object": self.object,
-            "createdById": org.user_id,
-            "createdDate": self.created,
-            "systemModstamp": self.created,
-            "state": self.state,
-            "concurrencyMode": "Parallel",
-            "contentType": "CSV",
-            "apiVersion": float(api_version),
-            "jobType": "V2Ingest" if self.kind == "ingest" else "V2Query",
-            "lineEnding": self.line_ending,
-            "columnDelimiter": self.column_delimiter,
-            "numberRecordsProcessed": len(self.successes) + len(self.failures) + len(self.rows),
-            "retries": 0,
-            "totalProcessingTime": 0,
-        }
-        if self.kind == "ingest":
-            info["numberRecordsFailed"] = len(self.failures)
-            info["contentUrl"] = f"services/data/v{api_version}/jobs/ingest/{self.id}/batches"
-            info["externalIdFieldName"] = self.external_id_field
-        if self.error_message:
-            info["errorMessage"] = self.error_message
-        return info
-
-    def csv(self, header: list[str], rows: list[list[Any]]) -> bytes:
-        out = io.StringIO()
-        writer = csv.writer(
-            out,
-            delimiter=DELIMITERS[self.column_delimiter],
-            lineterminator=LINE_ENDINGS[self.line_ending],
-            quoting=csv.QUOTE_ALL,
-        )
-        writer.writerow(header)
-        writer.writerows([[to_csv(value) for value in row] for row in rows])
-        return out.getvalue().encode()
-
-
-class BulkJobs:
-    """Every job of this sandbox run, by id."""
-
-    def __init__(self) -> None:
-        self._jobs: dict[str, Job] = {}
-        self._numbers = itertools.count(1)
-        self._lock = threading.Lock()
-
-    def add(self, org: Org, kind: str, operation: str, sobject: str, options: dict) -> Job:
-        with self._lock:
-            job_id = ids.make_id(JOB_PREFIX, next(self._numbers))
-            job = Job(job_id, kind, operation, sobject, format_datetime(org.clock()))
-            self._jobs[job_id] = job
-        job.column_delimiter = _option(options, "columnDelimiter", DELIMITERS, "COMMA")
-        job.line_ending = _option(options, "lineEnding", LINE_ENDINGS, "LF")
-        return job
-
-    def get(self, job_id: str, kind: str) -> Job:
-        job = self._jobs.get(ids.normalize(job_id) or job_id)
-        if job is None or job.kind != kind:
-            raise not_found()
-        return job
-
-    def remove(self, job: Job) -> None:
-        with self._lock:
-            self._jobs.pop(job.id, None)
-
-    def of_kind(self, kind: str) -> list[Job]:
-        return [job for job in self._jobs.values() if job.kind == kind]
-
-    def query_jobs(self) -> int:
-        return len(self.of_kind("query"))
-
-
-def _option(options: dict, name: str, allowed: dict[str, str], default: str) -> str:
-    value = options.get(name) or default
-    if value not in allowed:
-        raise ApiError(400, "INVALIDJOB", f"Invalid {name}: {value}")
-    return value
-
-
-# -- ingest ----------------------------------------------------------------------------------
-
-
-def create_ingest(api: SandboxApi, request: Request) -> Response:
+def create_ingest(api: ApiState, request: Request) -> Response:
     body = request.json_object()
     sobject = api.org.schema.get(str(body.get("object", "")))
     if sobject is None:
@@ -163,7 +41,7 @@ def create_ingest(api: SandboxApi, request: Request) -> Response:
     return json_response(job.info(api.org, request.api_version))
 
 
-def upload(api: SandboxApi, request: Request, job_id: str) -> Response:
+def upload(api: ApiState, request: Request, job_id: str) -> Response:
     job = api.bulk.get(job_id, "ingest")
     if job.state != "Open":
         raise ApiError(409, "INVALIDJOBSTATE", f"Job {job.id} is not open for uploads")
@@ -171,7 +49,7 @@ def upload(api: SandboxApi, request: Request, job_id: str) -> Response:
     return Response(201)
 
 
-def set_ingest_state(api: SandboxApi, request: Request, job_id: str) -> Response:
+def set_ingest_state(api: ApiState, request: Request, job_id: str) -> Response:
     job = api.bulk.get(job_id, "ingest")
     state = request.json_object().get("state")
     if state == "UploadComplete" and job.state == "Open":
@@ -185,7 +63,7 @@ def set_ingest_state(api: SandboxApi, request: Request, job_id: str) -> Response
     raise ApiError(409, "INVALIDJOBSTATE", f"Cannot change the state of job {job.id} to {state}")
 
 
-def ingest_results(api: SandboxApi, request: Request, job_id: str, results: str) -> Response:
+def ingest_results(api: ApiState, request: Request, job_id: str, results: str) -> Response:
     job = api.bulk.get(job_id, "ingest")
     if results == "successfulResults":
         body = job.csv(["sf__Id", "sf__Created", *job.columns], job.successes)
@@ -196,7 +74,7 @@ def ingest_results(api: SandboxApi, request: Request, job_id: str, results: str)
     return Response(200, body, CSV_TYPE)
 
 
-def _process(api: SandboxApi, job: Job) -> None:
+def _process(api: ApiState, job: Job) -> None:
     """Write every uploaded row, a chunk per transaction (failing rows write nothing, commits
     stay few, and the store is free between chunks); the job fails as a whole only when its
     header is wrong, and stops where it is when aborted."""
@@ -236,7 +114,7 @@ def _process(api: SandboxApi, job: Job) -> None:
     job.state = "JobComplete"
 
 
-def _write_row(api: SandboxApi, job: Job, sobject: Any, row: dict[str, str], cells: list[str]) -> None:
+def _write_row(api: ApiState, job: Job, sobject: Any, row: dict[str, str], cells: list[str]) -> None:
     values = {name: from_csv(sobject.field(name), text) for name, text in row.items() if text != ""}
     record_id = values.get("Id")
     try:
@@ -261,7 +139,7 @@ def _write_row(api: SandboxApi, job: Job, sobject: Any, row: dict[str, str], cel
 # -- query -----------------------------------------------------------------------------------
 
 
-def create_query(api: SandboxApi, request: Request) -> Response:
+def create_query(api: ApiState, request: Request) -> Response:
     body = request.json_object()
     operation = body.get("operation", "query")
     if operation not in ("query", "queryAll"):
@@ -275,7 +153,7 @@ def create_query(api: SandboxApi, request: Request) -> Response:
     return json_response(answer)
 
 
-def query_results(api: SandboxApi, request: Request, job_id: str) -> Response:
+def query_results(api: ApiState, request: Request, job_id: str) -> Response:
     job = api.bulk.get(job_id, "query")
     start = _locator_position(request.params.get("locator"))
     size = request.params.get("maxRecords", "")
@@ -299,7 +177,7 @@ def _locator_position(locator: str | None) -> int:
         raise ApiError(400, "INVALID_LOCATOR", f"Invalid locator: {locator}") from None
 
 
-def set_query_state(api: SandboxApi, request: Request, job_id: str) -> Response:
+def set_query_state(api: ApiState, request: Request, job_id: str) -> Response:
     job = api.bulk.get(job_id, "query")
     if request.json_object().get("state") != "Aborted":
         raise ApiError(400, "INVALIDJOBSTATE", "A query job can only be aborted")
@@ -311,18 +189,18 @@ def set_query_state(api: SandboxApi, request: Request, job_id: str) -> Response:
 # -- both --------------------------------------------------------------------------------------
 
 
-def get_job(api: SandboxApi, request: Request, kind: str, job_id: str) -> Response:
+def get_job(api: ApiState, request: Request, kind: str, job_id: str) -> Response:
     if api.faults.settings.bulk_status_unavailable:
         raise ApiError(503, "SERVER_UNAVAILABLE", "Server temporarily unavailable")
     return json_response(api.bulk.get(job_id, kind).info(api.org, request.api_version))
 
 
-def list_jobs(api: SandboxApi, request: Request, kind: str) -> Response:
+def list_jobs(api: ApiState, request: Request, kind: str) -> Response:
     jobs = [job.info(api.org, request.api_version) for job in api.bulk.of_kind(kind)]
     return json_response({"done": True, "records": jobs, "nextRecordsUrl": None})
 
 
-def delete_job(api: SandboxApi, request: Request, kind: str, job_id: str) -> Response:
+def delete_job(api: ApiState, request: Request, kind: str, job_id: str) -> Response:
     api.bulk.remove(api.bulk.get(job_id, kind))
     return no_content()
 

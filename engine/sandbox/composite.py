@@ -16,7 +16,7 @@ from engine.sandbox.schema import SObject
 from engine.sandbox.wire import Request, Response, Route, json_response
 
 if TYPE_CHECKING:
-    from engine.sandbox.api import SandboxApi
+    from engine.sandbox.state import ApiState
 
 MAX_RECORDS = 200
 ROLLED_BACK = ApiError(
@@ -31,14 +31,14 @@ class _RollBack(Exception):
     """Raised inside the transaction of an allOrNone call to undo every write."""
 
 
-def create(api: SandboxApi, request: Request) -> Response:
+def create(api: ApiState, request: Request) -> Response:
     def operation(values: dict[str, Any]) -> dict[str, Any]:
         return {"id": api.org.create(_sobject(api, values), values)}
 
     return _collection(api, request, operation)
 
 
-def update(api: SandboxApi, request: Request) -> Response:
+def update(api: ApiState, request: Request) -> Response:
     def operation(values: dict[str, Any]) -> dict[str, Any]:
         record_id = values.get("Id")
         if not record_id:
@@ -49,7 +49,7 @@ def update(api: SandboxApi, request: Request) -> Response:
     return _collection(api, request, operation, id_of=lambda values: values.get("Id"))
 
 
-def upsert(api: SandboxApi, request: Request, sobject: str, field: str) -> Response:
+def upsert(api: ApiState, request: Request, sobject: str, field: str) -> Response:
     target = api.org.schema.require(sobject)
     external = target.external_id_field(field)
 
@@ -64,7 +64,7 @@ def upsert(api: SandboxApi, request: Request, sobject: str, field: str) -> Respo
     return _collection(api, request, operation)
 
 
-def delete(api: SandboxApi, request: Request) -> Response:
+def delete(api: ApiState, request: Request) -> Response:
     record_ids = [i for i in request.params.get("ids", "").split(",") if i]
 
     def operation(record_id: str) -> dict[str, Any]:
@@ -79,7 +79,7 @@ def delete(api: SandboxApi, request: Request) -> Response:
     return json_response(results)
 
 
-def retrieve(api: SandboxApi, request: Request, sobject: str) -> Response:
+def retrieve(api: ApiState, request: Request, sobject: str) -> Response:
     target = api.org.schema.require(sobject)
     names = [n for n in request.params.get("fields", "").split(",") if n]
     if not names:
@@ -93,7 +93,7 @@ def retrieve(api: SandboxApi, request: Request, sobject: str) -> Response:
 
 
 def _collection(
-    api: SandboxApi,
+    api: ApiState,
     request: Request,
     operation: Operation,
     id_of: Callable[[Any], str | None] = lambda _: None,
@@ -106,7 +106,7 @@ def _collection(
 
 
 def _run(
-    api: SandboxApi,
+    api: ApiState,
     items: list[Any],
     all_or_none: bool,
     operation: Operation,
@@ -132,7 +132,7 @@ def _run(
 
 
 def _attempt(
-    api: SandboxApi, item: Any, operation: Operation, id_of: Callable[[Any], str | None]
+    api: ApiState, item: Any, operation: Operation, id_of: Callable[[Any], str | None]
 ) -> dict[str, Any]:
     try:
         api.faults.check_record_lock(id_of(item))
@@ -150,7 +150,7 @@ def _rolled_back(result: dict[str, Any], given_id: str | None) -> dict[str, Any]
     return kept | {"success": False, "errors": [ROLLED_BACK.record_error()]}
 
 
-def _sobject(api: SandboxApi, values: Any) -> SObject:
+def _sobject(api: ApiState, values: Any) -> SObject:
     if not isinstance(values, dict):
         raise ApiError(400, "JSON_PARSER_ERROR", "each record must be a JSON object")
     name = (values.get("attributes") or {}).get("type")

@@ -207,7 +207,7 @@ class Sandbox:
 
     def stats(self) -> dict[str, Any]:
         """API calls so far: ``total``, ``by_kind`` and ``by_status``."""
-        return self._running().stats.snapshot()
+        return self._running().state.stats.snapshot()
 
     def set_faults(self, **changes: Any) -> FaultSettings:
         """Change fault injection (rates, delay_ms, seed); the RNG restarts from the seed."""

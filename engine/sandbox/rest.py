@@ -16,7 +16,7 @@ from engine.sandbox.values import format_datetime, parse_datetime
 from engine.sandbox.wire import Request, Response, Route, json_response, no_content
 
 if TYPE_CHECKING:
-    from engine.sandbox.api import SandboxApi
+    from engine.sandbox.state import ApiState
 
 API_VERSIONS = {
     "55.0": "Summer '22",
@@ -41,12 +41,12 @@ def versions() -> list[dict[str, str]]:
     ]
 
 
-def resources(api: SandboxApi, request: Request) -> Response:
+def resources(api: ApiState, request: Request) -> Response:
     names = ("sobjects", "query", "queryAll", "limits", "composite", "jobs")
     return json_response({name: f"{request.base}/{name}" for name in names})
 
 
-def limits(api: SandboxApi, request: Request) -> Response:
+def limits(api: ApiState, request: Request) -> Response:
     most = api.daily_api_requests
     used = min(api.stats.total() + 1, most)  # this call is one of them
     records = api.org.store.count()
@@ -59,7 +59,7 @@ def limits(api: SandboxApi, request: Request) -> Response:
     )
 
 
-def describe_global(api: SandboxApi, request: Request) -> Response:
+def describe_global(api: ApiState, request: Request) -> Response:
     return json_response(
         {
             "encoding": "UTF-8",
@@ -69,44 +69,44 @@ def describe_global(api: SandboxApi, request: Request) -> Response:
     )
 
 
-def sobject_info(api: SandboxApi, request: Request, sobject: str) -> Response:
+def sobject_info(api: ApiState, request: Request, sobject: str) -> Response:
     summary = api.org.schema.require(sobject).summary(request.base)
     return json_response({"objectDescribe": summary, "recentItems": []})
 
 
-def describe(api: SandboxApi, request: Request, sobject: str) -> Response:
+def describe(api: ApiState, request: Request, sobject: str) -> Response:
     return json_response(api.org.schema.require(sobject).describe(request.base))
 
 
-def create(api: SandboxApi, request: Request, sobject: str) -> Response:
+def create(api: ApiState, request: Request, sobject: str) -> Response:
     record_id = api.org.create(api.org.schema.require(sobject), request.json_object())
     return json_response({"id": record_id, "success": True, "errors": []}, 201)
 
 
-def get_record(api: SandboxApi, request: Request, sobject: str, record_id: str) -> Response:
+def get_record(api: ApiState, request: Request, sobject: str, record_id: str) -> Response:
     target = api.org.schema.require(sobject)
     record = api.org.read(target, _record_id(record_id))
     names = request.params.get("fields")
     return json_response(api.org.render(target, record, names.split(",") if names else None))
 
 
-def update_record(api: SandboxApi, request: Request, sobject: str, record_id: str) -> Response:
+def update_record(api: ApiState, request: Request, sobject: str, record_id: str) -> Response:
     target = api.org.schema.require(sobject)
     api.org.update(target, _record_id(record_id), request.json_object())
     return no_content()
 
 
-def delete_record(api: SandboxApi, request: Request, sobject: str, record_id: str) -> Response:
+def delete_record(api: ApiState, request: Request, sobject: str, record_id: str) -> Response:
     api.org.delete(api.org.schema.require(sobject), _record_id(record_id))
     return no_content()
 
 
-def get_by_external_id(api: SandboxApi, request: Request, sobject: str, field: str, value: str) -> Response:
+def get_by_external_id(api: ApiState, request: Request, sobject: str, field: str, value: str) -> Response:
     target = api.org.schema.require(sobject)
     return json_response(api.org.render(target, _one_by_external_id(api, target, field, value)))
 
 
-def upsert(api: SandboxApi, request: Request, sobject: str, field: str, value: str) -> Response:
+def upsert(api: ApiState, request: Request, sobject: str, field: str, value: str) -> Response:
     target = api.org.schema.require(sobject)
     record_id, created = api.org.upsert(target, field, value, request.json_object())
     if not created:
@@ -115,14 +115,14 @@ def upsert(api: SandboxApi, request: Request, sobject: str, field: str, value: s
 
 
 def delete_by_external_id(
-    api: SandboxApi, request: Request, sobject: str, field: str, value: str
+    api: ApiState, request: Request, sobject: str, field: str, value: str
 ) -> Response:
     target = api.org.schema.require(sobject)
     api.org.delete(target, _one_by_external_id(api, target, field, value)["Id"])
     return no_content()
 
 
-def updated(api: SandboxApi, request: Request, sobject: str) -> Response:
+def updated(api: ApiState, request: Request, sobject: str) -> Response:
     """Ids of records created or changed between ``start`` and ``end`` (Get Updated)."""
     target = api.org.schema.require(sobject)
     start, end = _window(request)
@@ -130,7 +130,7 @@ def updated(api: SandboxApi, request: Request, sobject: str) -> Response:
     return json_response({"ids": changed, "latestDateCovered": end})
 
 
-def deleted(api: SandboxApi, request: Request, sobject: str) -> Response:
+def deleted(api: ApiState, request: Request, sobject: str) -> Response:
     """Records deleted between ``start`` and ``end`` with their deletion dates (Get Deleted)."""
     target = api.org.schema.require(sobject)
     start, end = _window(request)
@@ -153,19 +153,19 @@ def _window(request: Request) -> tuple[str, str]:
     return format_datetime(bounds[0]), format_datetime(bounds[1])
 
 
-def query(api: SandboxApi, request: Request) -> Response:
+def query(api: ApiState, request: Request) -> Response:
     return _run_query(api, request, include_deleted=False, endpoint="query")
 
 
-def query_all(api: SandboxApi, request: Request) -> Response:
+def query_all(api: ApiState, request: Request) -> Response:
     return _run_query(api, request, include_deleted=True, endpoint="queryAll")
 
 
-def query_more(api: SandboxApi, request: Request, endpoint: str, locator: str) -> Response:
+def query_more(api: ApiState, request: Request, endpoint: str, locator: str) -> Response:
     return json_response(api.pages.next_page(locator, f"{request.base}/{endpoint}"))
 
 
-def _run_query(api: SandboxApi, request: Request, include_deleted: bool, endpoint: str) -> Response:
+def _run_query(api: ApiState, request: Request, include_deleted: bool, endpoint: str) -> Response:
     text = request.params.get("q")
     if not text:
         raise ApiError(400, "MALFORMED_QUERY", "A query string has to be specified")
@@ -176,7 +176,7 @@ def _run_query(api: SandboxApi, request: Request, include_deleted: bool, endpoin
     return json_response(page)
 
 
-def _batch_size(api: SandboxApi, request: Request) -> int:
+def _batch_size(api: ApiState, request: Request) -> int:
     """The page size: the sandbox's, or the ``Sforce-Query-Options: batchSize=N`` header's."""
     options = request.headers.get("Sforce-Query-Options", "")
     for option in options.split(","):
@@ -196,7 +196,7 @@ def _record_id(text: str) -> str:
     return text
 
 
-def _one_by_external_id(api: SandboxApi, sobject: Any, field: str, value: str) -> dict[str, Any]:
+def _one_by_external_id(api: ApiState, sobject: Any, field: str, value: str) -> dict[str, Any]:
     matches = api.org.find_by(sobject, sobject.external_id_field(field), value)
     if not matches:
         raise not_found()
