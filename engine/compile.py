@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import limits, model, plan
+from engine.compile_rules import StepRules
 from engine.diagnostics import Diagnostic, DocPath, Location, did_you_mean, sort_diagnostics
 from engine.errors import DocumentError
 from engine.expressions import (
@@ -22,7 +23,6 @@ from engine.expressions import (
     ExpressionError,
     compile_expression,
     compile_template,
-    field_path,
 )
 from engine.load import SourceMap, display_name, load
 from engine.resolve import resolve
@@ -54,16 +54,6 @@ def load_rule_set(path: Path) -> model.RuleSet:
     if problems:
         raise DocumentError(sort_diagnostics(problems))
     return model.build("rules", document.data, document.source)
-
-
-def _types_overlap(first: tuple[str, ...] | None, second: tuple[str, ...] | None) -> bool:
-    """Fields limited to different record types never write the same record."""
-    return first is None or second is None or bool(set(first) & set(second))
-
-
-def intersect(first: str, second: str) -> str:
-    flows = set(plan.FLOWS[first]) & set(plan.FLOWS[second])
-    return next(name for name, named in plan.FLOWS.items() if set(named) == flows)
 
 
 class _Compiler:
@@ -166,7 +156,8 @@ class _Compiler:
         directions = self.directions(spec.direction)
         target = self.side(spec.target, (*at, "target"), creates="to_target" in plan.FLOWS[directions.create])
         parent = self.parent(spec.parent, name, (*at, "parent"))
-        fields = self.fields(spec, directions, target, (*at, "fields"))
+        rules = StepRules(self)
+        fields = rules.fields(spec, directions, target, (*at, "fields"))
         depends = {rule.link for rule in fields if rule.link and rule.link != name}
         if parent and parent.object in self.document.objects and parent.object not in depends:
             self.error(
@@ -188,7 +179,7 @@ class _Compiler:
             filters=tuple(
                 f
                 for i, spec_filter in enumerate(spec.filters)
-                if (f := self.filter(spec_filter, (*at, "filters", i)))
+                if (f := rules.filter(spec_filter, (*at, "filters", i)))
             ),
             fields=fields,
             conflicts=plan.Conflicts(**spec.conflicts.model_dump()),
@@ -219,29 +210,8 @@ class _Compiler:
                 "unknown-connection", f"unknown connection `{spec.connection}`", (*at, "connection"), hint
             )
         types = (spec.object,) if isinstance(spec.object, str) else tuple(spec.object)
-        for key in ("priority", "create_as"):
-            chosen = getattr(spec, key)
-            if chosen is not None and chosen not in types:
-                self.error(
-                    "unknown-type",
-                    f"`{chosen}` is not one of this side's types",
-                    (*at, key),
-                    f"choose one of: {', '.join(types)}",
-                )
-        if len(types) > 1 and spec.priority is None:
-            self.error(
-                "missing-priority",
-                f"records of {' and '.join(types)} can share a key, but no type has priority",
-                (*at, "object"),
-                f"add `priority: {types[0]}`: that type wins and the others are ignored",
-            )
-        if len(types) > 1 and creates and spec.create_as is None:
-            self.error(
-                "missing-create-as",
-                "this side receives new records but does not say which type to create",
-                (*at, "object"),
-                f"add `create_as: {spec.priority or types[0]}`",
-            )
+        for code, message, key, hint in _type_problems(spec, types, creates):
+            self.error(code, message, (*at, key), hint)
         window = spec.modified_within
         return plan.Side(
             connection=spec.connection,
@@ -288,250 +258,18 @@ class _Compiler:
         targets = (spec.target,) if isinstance(spec.target, str) else tuple(spec.target)
         return plan.MatchKey(self.expression(spec.source, (*at, "source")), targets, spec.normalize)
 
-    def filter(self, spec: model.Filter, at: DocPath) -> plan.Filter | None:
-        if (spec.rule is None) == (spec.require is None):
-            self.error(
-                "filter-shape",
-                "a filter needs either `rule` or `require`",
-                at,
-                "e.g. `require: FirstName` with `reason: no first name`",
-            )
-            return None
-        if spec.rule is not None:
-            rule = self.rules.get(spec.rule)
-            if rule is None:
-                hint = did_you_mean(spec.rule, self.rules) or (
-                    f"known rules: {', '.join(sorted(self.rules))}"
-                    if self.rules
-                    else "list a rule set under `rule_sets`"
-                )
-                self.error("unknown-rule", f"unknown rule `{spec.rule}`", (*at, "rule"), hint)
-                return None
-            require = self.expression(rule.require, (*at, "rule"))
-            return (
-                plan.Filter(spec.side, require, spec.reason or rule.reason, spec.rule, spec.unlink)
-                if require
-                else None
-            )
-        if spec.reason is None:
-            self.error(
-                "missing-reason",
-                "a filter with `require` needs a `reason`",
-                at,
-                "it is shown for every skipped record",
-            )
-        require = self.expression(spec.require, (*at, "require"))
-        return plan.Filter(spec.side, require, spec.reason or "", None, spec.unlink) if require else None
-
     # -- fields --------------------------------------------------------------------------------
-
-    def fields(
-        self, spec: model.ObjectMapping, directions: plan.Directions, target: plan.Side, at: DocPath
-    ) -> tuple[plan.FieldRule, ...]:
-        rules = []
-        seen_targets: dict[str, str] = {}
-        written_back: dict[tuple[str, ...], list[plan.FieldRule]] = {}
-        for name, entry in spec.fields.items():
-            where = (*at, name)
-            mapping = model.FieldMapping(source=entry) if isinstance(entry, str) else entry
-            if name.lower() in seen_targets:
-                self.error(
-                    "field-twice",
-                    f"target field `{name}` is already mapped as `{seen_targets[name.lower()]}`",
-                    where,
-                    at_key=True,
-                )
-                continue
-            seen_targets[name.lower()] = name
-            rule = self.field(name, mapping, directions, target, where, isinstance(entry, str))
-            if rule is None:
-                continue
-            if rule.source is not None and rule.directions.allows("to_source"):
-                same_source = written_back.setdefault(field_path(rule.source.text), [])
-                clash = next(
-                    (other for other in same_source if _types_overlap(other.types, rule.types)), None
-                )
-                if clash:
-                    self.error(
-                        "field-twice",
-                        f"source field `{rule.source.text}` would be written back from both `{clash.target}` and `{name}`",
-                        (*where, "source") if not isinstance(entry, str) else where,
-                        "set `direction: to_target` on one of them, or limit them to different `types`",
-                    )
-                same_source.append(rule)
-            rules.append(rule)
-        return tuple(sorted(rules, key=lambda r: r.target))
-
-    def field(
-        self,
-        name: str,
-        spec: model.FieldMapping,
-        directions: plan.Directions,
-        target: plan.Side,
-        at: DocPath,
-        shorthand: bool,
-    ) -> plan.FieldRule | None:
-        given = [
-            key
-            for key in ("source", "value", "compute", "template")
-            if key in spec.model_fields_set and getattr(spec, key) is not None
-        ]
-        if len(given) != 1:
-            message = (
-                f"field `{name}` says where its value comes from twice: {' and '.join(f'`{g}`' for g in given)}"
-                if given
-                else f"field `{name}` does not say where its value comes from"
-            )
-            self.error(
-                "field-shape",
-                message,
-                at,
-                "give exactly one of `source`, `value`, `compute` or `template`",
-                at_key=True,
-            )
-            return None
-        producer = given[0]
-        source_at = at if shorthand else (*at, "source")
-        if producer == "source" and field_path(spec.source) is None:
-            self.error(
-                "not-a-path",
-                f"`{spec.source}` is not a field path",
-                source_at,
-                "use `compute:` for expressions; `source:` names a field such as `company.name`",
-            )
-            return None
-        field_dir = self.field_direction(name, spec, producer, directions, at)
-        if field_dir is None:
-            return None
-        create = intersect(directions.create, field_dir)
-        update = "none" if spec.create_only else intersect(directions.update, field_dir)
-        flows_back = "to_source" in plan.FLOWS[create] + plan.FLOWS[update]
-        for type_name in spec.types or ():
-            if type_name not in target.types:
-                self.error(
-                    "unknown-type",
-                    f"`{type_name}` is not a target type of this object",
-                    (*at, "types"),
-                    f"target types: {', '.join(target.types)}",
-                )
-        if spec.link is not None:
-            self.require_object(spec.link, (*at, "link"))
-        return plan.FieldRule(
-            target=name,
-            directions=plan.Directions(create, update),
-            source=self.expression(spec.source, source_at) if producer == "source" else None,
-            value=spec.value,
-            compute=self.expression(spec.compute, (*at, "compute")) if producer == "compute" else None,
-            template=self.expression(spec.template, (*at, "template"), "template")
-            if producer == "template"
-            else None,
-            transform=self.expression(spec.transform, (*at, "transform")) if spec.transform else None,
-            value_map=self.value_map(spec.value_map, (*at, "value_map"), flows_back),
-            default=spec.default,
-            create_only=spec.create_only,
-            optional=spec.optional,
-            types=tuple(spec.types) if spec.types else None,
-            conflict=spec.conflict,
-            link=spec.link,
-            lookup=plan.Lookup(spec.lookup.object, spec.lookup.by) if spec.lookup else None,
-            location=self.source.locate(at, at_key=True),
-        )
-
-    def field_direction(
-        self, name: str, spec: model.FieldMapping, producer: str, directions: plan.Directions, at: DocPath
-    ) -> str | None:
-        """The field's own direction: as written, or implied by what it is."""
-        computed = producer != "source"
-        related = "." in name
-        if spec.direction is None:
-            return "to_target" if computed else "to_source" if related else "both"
-        for flow in plan.FLOWS[spec.direction]:
-            if computed and flow == "to_source":
-                self.error(
-                    "direction-conflict",
-                    f"a `{producer}` field can only flow to the target",
-                    (*at, "direction"),
-                    "use `direction: to_target`, or map a `source` field to flow back",
-                )
-                return None
-            if related and flow == "to_target":
-                self.error(
-                    "direction-conflict",
-                    f"`{name}` is a field of a related record and can only be read",
-                    (*at, "direction"),
-                    "use `direction: to_source`",
-                )
-                return None
-            if not directions.allows(flow) and self.written_together(
-                (*at, "direction"), (*at[:-2], "direction")
-            ):
-                self.error(
-                    "direction-conflict",
-                    f"field direction `{spec.direction}` contradicts the object's direction "
-                    f"(create: {directions.create}, update: {directions.update})",
-                    (*at, "direction"),
-                    "remove the field's direction or widen the object's `direction`",
-                )
-                return None
-        return spec.direction
-
-    def written_together(self, field_at: DocPath, object_at: DocPath) -> bool:
-        """Whether a field's direction and its object's were written in one file: a contradiction
-        there is a mistake, while a document narrowing its template's direction simply stops the
-        template's one-way fields from flowing."""
-        field_location, object_location = self.source.locate(field_at), self.source.locate(object_at)
-        return bool(field_location and object_location and field_location.file == object_location.file)
-
-    def value_map(self, spec: str | dict | None, at: DocPath, flows_back: bool) -> tuple | None:
-        if spec is None:
-            return None
-        if isinstance(spec, str):
-            if spec not in self.value_maps:
-                hint = did_you_mean(spec, self.value_maps) or "declare it under `value_maps`"
-                self.error("unknown-value-map", f"unknown value map `{spec}`", at, hint)
-                return None
-            spec = self.value_maps[spec]
-        if flows_back:
-            seen: dict[Any, str] = {}
-            for key, value in spec.items():
-                if value in seen:
-                    self.error(
-                        "value-map-not-invertible",
-                        f"`{seen[value]}` and `{key}` both map to `{value}`, so values flowing back are ambiguous",
-                        at,
-                        "set `direction: to_target` on this field, or make the map one-to-one",
-                    )
-                    break
-                seen[value] = key
-        return tuple(sorted(spec.items()))
 
     # -- ordering ----------------------------------------------------------------------------
 
     def order(self, steps: dict[str, plan.Step]) -> tuple[plan.Step, ...]:
         """Dependencies first (accounts before the tasks that point to them); ties by name."""
-        remaining = {name: {d for d in step.depends_on if d in steps} for name, step in steps.items()}
-        ordered: list[plan.Step] = []
-        while remaining:
-            ready = sorted(name for name, deps in remaining.items() if not deps)
-            if not ready:
-                self.report_cycle(remaining)
-                return tuple(ordered) + tuple(steps[name] for name in sorted(remaining))
-            for name in ready:
-                ordered.append(steps[name])
-                del remaining[name]
-            for deps in remaining.values():
-                deps.difference_update(ready)
-        return tuple(ordered)
+        ordered, stuck = _dependencies_first(steps)
+        if stuck:
+            self.report_cycle(_cycle(stuck))
+        return ordered
 
-    def report_cycle(self, remaining: dict[str, set[str]]) -> None:
-        start = sorted(remaining)[0]
-        path = [start]
-        while True:
-            nxt = sorted(remaining[path[-1]])[0]
-            if nxt in path:
-                cycle = [*path[path.index(nxt) :], nxt]
-                break
-            path.append(nxt)
+    def report_cycle(self, cycle: list[str]) -> None:
         first = cycle[0]
         spec = self.document.objects[first]
         at: DocPath = ("objects", first, "parent")
@@ -548,3 +286,46 @@ class _Compiler:
             at,
             "one object must be synced first; remove one `parent` or `link` from the cycle",
         )
+
+
+def _dependencies_first(steps: dict[str, plan.Step]) -> tuple[tuple[plan.Step, ...], dict[str, set[str]]]:
+    """The steps in order, and what is left when the rest depend on each other (then by name)."""
+    remaining = {name: {d for d in step.depends_on if d in steps} for name, step in steps.items()}
+    ordered: list[plan.Step] = []
+    while remaining:
+        ready = sorted(name for name, deps in remaining.items() if not deps)
+        if not ready:
+            return tuple(ordered) + tuple(steps[name] for name in sorted(remaining)), remaining
+        for name in ready:
+            ordered.append(steps[name])
+            del remaining[name]
+        for deps in remaining.values():
+            deps.difference_update(ready)
+    return tuple(ordered), {}
+
+
+def _cycle(remaining: dict[str, set[str]]) -> list[str]:
+    """One cycle among steps that depend on each other, from the first by name."""
+    path = [sorted(remaining)[0]]
+    while (nxt := sorted(remaining[path[-1]])[0]) not in path:
+        path.append(nxt)
+    return [*path[path.index(nxt) :], nxt]
+
+
+def _type_problems(spec: model.Side, types: tuple[str, ...], creates: bool) -> Iterator[tuple[str, str, str, str]]:
+    """A side of several record types must say which wins a shared key and which to create:
+    (code, message, key at fault, hint)."""
+    for key in ("priority", "create_as"):
+        chosen = getattr(spec, key)
+        if chosen is not None and chosen not in types:
+            yield "unknown-type", f"`{chosen}` is not one of this side's types", key, f"choose one of: {', '.join(types)}"
+    if len(types) > 1 and spec.priority is None:
+        yield (
+            "missing-priority", f"records of {' and '.join(types)} can share a key, but no type has priority",
+            "object", f"add `priority: {types[0]}`: that type wins and the others are ignored",
+        )  # fmt: skip
+    if len(types) > 1 and creates and spec.create_as is None:
+        yield (
+            "missing-create-as", "this side receives new records but does not say which type to create",
+            "object", f"add `create_as: {spec.priority or types[0]}`",
+        )  # fmt: skip
