@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import StateError
+from engine.records import batched
 
 FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")  # what an sObject field is called, and all it may be
 LOOKUP_CHUNK = 500  # values per statement, well within SQLite's limit on parameters
@@ -129,8 +130,7 @@ class Store:
         live = "" if include_deleted else " AND deleted = 0"
         found: list[tuple[str, str]] = []
         with self._lock:
-            for start in range(0, len(wanted), LOOKUP_CHUNK):
-                chunk = wanted[start : start + LOOKUP_CHUNK]
+            for chunk in batched(wanted, LOOKUP_CHUNK):
                 marks = ", ".join("?" * len(chunk))
                 sql = f"SELECT id, body FROM records WHERE sobject = ?{live} AND {column} IN ({marks})"
                 found += self._db.execute(sql, (sobject, *chunk)).fetchall()

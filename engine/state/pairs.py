@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from engine.records import batched
 from engine.state.database import Database
 from engine.state.records import Link, now
 
@@ -94,8 +95,7 @@ class PairTables:
         found: dict[str, dict[str, Any]] = {}
         ids = list(source_ids)
         only_known = " AND target_known=1" if target_known else ""
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
+        for chunk in batched(ids, 500):
             marks = ",".join("?" * len(chunk))
             rows = self.db.execute(
                 f"SELECT source_id, synced FROM snapshots WHERE job=? AND step=?{only_known} "

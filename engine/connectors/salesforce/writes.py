@@ -87,8 +87,7 @@ class Writer:
         the rest are not attempted (they would only meet the same refusal)."""
         answers: list[Answer] = []
         stop: str | None = None
-        for start in range(0, len(payloads), self.batch_size):
-            chunk = payloads[start : start + self.batch_size]
+        for chunk in batched(payloads, self.batch_size):
             if stop is not None:
                 answers += [Answer(False, None, f"not sent: {stop}")] * len(chunk)
                 continue
