@@ -8,7 +8,11 @@ diagnostics, and never lets a ``yaml.YAMLError`` escape. Later stages look value
 
 from __future__ import annotations
 
+import copy
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,8 +146,39 @@ def display_name(path: Path) -> str:
         return str(path)
 
 
+# the documents one command has parsed, by (file, modification time, size); None outside a command
+_parsed: ContextVar[dict[tuple[Path, int, int], LoadedDocument] | None] = ContextVar("parsed", default=None)
+
+
+@contextmanager
+def one_load_per_document() -> Iterator[None]:
+    """Within it, each file is read and parsed once, however many documents extend it or rule
+    sets share it; every load gets its own copy (resolving merges into what it loads). Nested, it
+    starts afresh: `watch` reloads edited documents in a scope of their own."""
+    token = _parsed.set({})
+    try:
+        yield
+    finally:
+        _parsed.reset(token)
+
+
 def load(path: Path) -> LoadedDocument:
-    """Read and parse one YAML file; raise ``DocumentError`` with located diagnostics on failure."""
+    """Read and parse one YAML file (once per command, see ``one_load_per_document``); raise
+    ``DocumentError`` with located diagnostics on failure."""
+    parsed = _parsed.get()
+    try:
+        status = path.stat()
+    except OSError:
+        parsed = None  # reading it reports why
+    if parsed is None:
+        return _read(path)
+    key = (path.resolve(), status.st_mtime_ns, status.st_size)
+    if key not in parsed:
+        parsed[key] = _read(path)
+    return copy.deepcopy(parsed[key])
+
+
+def _read(path: Path) -> LoadedDocument:
     name = display_name(path)
     try:
         raw = path.read_bytes()

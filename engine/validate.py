@@ -14,7 +14,7 @@ from pathlib import Path
 from engine.compile import compile_plan, load_rule_set
 from engine.diagnostics import Diagnostic, sort_diagnostics
 from engine.errors import DocumentError, UsageError
-from engine.load import display_name
+from engine.load import display_name, one_load_per_document
 from engine.plan import Plan
 
 DOCUMENT_KEYS = ("syncmap:", "objects:", "rules:")
@@ -48,16 +48,18 @@ def find_documents(paths: Iterable[Path]) -> list[Path]:
 
 
 def validate(paths: Iterable[Path]) -> ValidationReport:
+    """Every document found, each file parsed once however many documents use it."""
     report = ValidationReport()
-    for path in find_documents(paths):
-        report.documents.append(display_name(path))
-        try:
-            if is_rule_set(path):
-                load_rule_set(path)
-            else:
-                report.plans.append(compile_plan(path))
-        except DocumentError as e:
-            report.diagnostics.extend(e.diagnostics)
+    with one_load_per_document():
+        for path in find_documents(paths):
+            report.documents.append(display_name(path))
+            try:
+                if is_rule_set(path):
+                    load_rule_set(path)
+                else:
+                    report.plans.append(compile_plan(path))
+            except DocumentError as e:
+                report.diagnostics.extend(e.diagnostics)
     report.diagnostics = sort_diagnostics(report.diagnostics)
     return report
 

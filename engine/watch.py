@@ -24,6 +24,7 @@ from engine.compile import compile_plan
 from engine.diagnostics import render_text
 from engine.errors import DocumentError, JobBusyError, StateError, SyncmapError
 from engine.job import Job
+from engine.load import one_load_per_document
 from engine.plan import Plan
 from engine.redact import redact
 from engine.schedule import seconds_until_next
@@ -95,10 +96,11 @@ class Watcher:
             self.log("reloaded", job=watched.plan.name, old=old.hash, new=watched.plan.hash)
 
     def reload(self, changed: set[Path]) -> None:
-        """Recompile the documents that use a changed file, and only those."""
-        for watched in self.watched:
-            if watched.files() & changed:
-                self.load(watched)
+        """Recompile the documents that use a changed file, and only those (each file read anew)."""
+        with one_load_per_document():
+            for watched in self.watched:
+                if watched.files() & changed:
+                    self.load(watched)
 
     # -- runs -----------------------------------------------------------------------------------
 
@@ -155,8 +157,9 @@ class Watcher:
 
     def serve(self, stop: threading.Event) -> None:
         """Load every document, then run and reload until ``stop`` is set."""
-        for watched in self.watched:
-            self.load(watched)
+        with one_load_per_document():
+            for watched in self.watched:
+                self.load(watched)
         self.drop_templates()
         folders = sorted({str(p if p.is_dir() else p.parent) for p in self.paths} | self.used_folders())
         listener = threading.Thread(target=self.listen, args=(folders, stop), daemon=True)

@@ -68,3 +68,30 @@ def test_control_characters_are_located():
     (diag,) = diagnostics_of(b"syncmap: 1\nname: a\x07b\n")
     assert diag.message == "the control character U+0007 is not allowed in YAML"
     assert (diag.location.line, diag.location.column) == (2, 8)
+
+
+def test_one_command_parses_each_document_once_and_a_nested_scope_reads_edits_anew(tmp_path, monkeypatch):
+    """Validating the repository's documents parses each of its 25 files once, although
+    templates and rule sets are used by many documents (47 loads without the scope)."""
+    import engine.load
+    from engine.validate import find_documents, validate
+    from tests.conftest import REPO
+
+    parsed: list[str] = []
+    read = engine.load.load_bytes
+    monkeypatch.setattr(engine.load, "load_bytes", lambda raw, name, path=None: parsed.append(name) or read(raw, name, path))
+    monkeypatch.chdir(REPO)
+    folders = [REPO / "mappings", REPO / "examples", REPO / "rules"]
+    report = validate(folders)
+    assert report.valid and len(report.documents) == len(find_documents(folders))
+    assert sorted(parsed) == sorted(set(parsed)) and len(parsed) == len(report.documents)
+
+    document = tmp_path / "rules.yaml"
+    document.write_text("rules: {}\n")
+    with engine.load.one_load_per_document():
+        first = engine.load.load(document)
+        first.data["rules"]["mine"] = {}  # a caller's changes stay its own
+        assert engine.load.load(document).data == {"rules": {}}
+        document.write_text("rules: {a: {require: x, reason: y}}\n")
+        with engine.load.one_load_per_document():
+            assert "a" in engine.load.load(document).data["rules"]

@@ -13,6 +13,7 @@ import click
 from engine.diagnostics import render_json, render_text
 from engine.errors import DocumentError, SyncmapError, exit_codes_help
 from engine.job import STATE_FILE, Selection
+from engine.load import one_load_per_document
 from engine.resolve import find_project_root
 
 FORMAT = click.option(
@@ -98,10 +99,15 @@ def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class SyncmapCommand(click.Command):
-    """A command whose help ends with the exit codes."""
+    """A command whose help ends with the exit codes, reading each document once."""
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, epilog=exit_codes_help(), **kwargs)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Each document file is read and parsed once per command (``watch`` reads edits anew)."""
+        with one_load_per_document():
+            return super().invoke(ctx)
 
 
 def command(name: str | None = None) -> Callable[[Callable[..., Any]], click.Command]:
