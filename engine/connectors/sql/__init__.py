@@ -24,13 +24,13 @@ table; ``object`` then names its result.
 from __future__ import annotations
 
 import re
-import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_incrementing
 
 from engine.connectors import (
     BaseConnector,
@@ -77,6 +77,11 @@ class SqlConnector(BaseConnector):
         self.declared: dict[str, Declared] = {}
         self.sources: dict[str, Source] = {}
         self.reader, self.writer = Reader(self.database), Writer(self.clock)
+        # a batch waiting too long on a row lock is tried again: nothing of it was committed
+        self.lock_retries = Retrying(
+            retry=retry_if_exception_type(LockTimeout), stop=stop_after_attempt(LOCK_RETRIES + 1),
+            wait=wait_incrementing(start=0.2, increment=0.2), reraise=True,
+        )  # fmt: skip
 
     def __repr__(self) -> str:
         return f"SqlConnector({{'url': {self.where!r}}})"
@@ -167,21 +172,20 @@ class SqlConnector(BaseConnector):
         if not writes:
             return []
         source = self._writable(object_type)
-        for attempt in range(LOCK_RETRIES + 1):
-            try:
-                with self.database.connection(f"writing `{object_type}`") as connection, connection.begin():
-                    if connection.dialect.name == "postgresql":
-                        connection.execute(sa.text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_SECONDS}s'"))
-                    self.clock.observe(latest_stamp(connection, source))
-                    return [self.writer.apply(connection, source, write) for write in writes]
-            except LockTimeout:
-                if attempt == LOCK_RETRIES:
-                    raise ConnectorError(
-                        f"{self.where}: `{object_type}` rows stayed locked by another transaction",
-                        hint=f"waited {LOCK_TIMEOUT_SECONDS} s {LOCK_RETRIES + 1} times; the next run tries again",
-                    ) from None
-                time.sleep(0.2 * (attempt + 1))
-        raise AssertionError("unreachable")
+        try:
+            return self.lock_retries(self._write_batch, object_type, source, writes)
+        except LockTimeout:
+            raise ConnectorError(
+                f"{self.where}: `{object_type}` rows stayed locked by another transaction",
+                hint=f"waited {LOCK_TIMEOUT_SECONDS} s {LOCK_RETRIES + 1} times; the next run tries again",
+            ) from None
+
+    def _write_batch(self, object_type: str, source: Source, writes: Sequence[Write]) -> list[WriteResult]:
+        with self.database.connection(f"writing `{object_type}`") as connection, connection.begin():
+            if connection.dialect.name == "postgresql":
+                connection.execute(sa.text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_SECONDS}s'"))
+            self.clock.observe(latest_stamp(connection, source))
+            return [self.writer.apply(connection, source, write) for write in writes]
 
     # --- what each record type is
 
