@@ -16,8 +16,9 @@ import os
 import secrets
 import socket
 import threading
-import time
 from datetime import UTC, datetime, timedelta
+
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from engine.errors import JobBusyError, StateError
 from engine.state import Lease, StateStore, now
@@ -44,19 +45,17 @@ class JobLease:
     def acquire(self, wait: float = 0.0) -> JobLease:
         """Take the lease, waiting up to ``wait`` seconds for a holder to finish; JobBusyError
         naming the holder when it does not."""
-        deadline = time.monotonic() + wait
-        while True:
-            holder = self._claim()
-            if holder is None:
-                break
-            if time.monotonic() >= deadline:
-                raise JobBusyError(
-                    f"{self.job} is busy: `syncmap {holder.command}` (pid {holder.pid} on {holder.host}) "
-                    f"has been running it since {holder.started}; nothing was done",
-                    hint="let it finish, or pass `--wait SECONDS` to wait for it (a holder that died "
-                    f"frees the job at once on its host, within {EXPIRES_SECONDS:.0f} s seen from another)",
-                )
-            time.sleep(POLL_SECONDS)
+        holder = Retrying(
+            retry=retry_if_result(lambda holder: holder is not None), stop=stop_after_delay(wait),
+            wait=wait_fixed(POLL_SECONDS), retry_error_callback=lambda state: state.outcome.result(),
+        )(self._claim)  # fmt: skip
+        if holder is not None:
+            raise JobBusyError(
+                f"{self.job} is busy: `syncmap {holder.command}` (pid {holder.pid} on {holder.host}) "
+                f"has been running it since {holder.started}; nothing was done",
+                hint="let it finish, or pass `--wait SECONDS` to wait for it (a holder that died "
+                f"frees the job at once on its host, within {EXPIRES_SECONDS:.0f} s seen from another)",
+            )
         self._beating = threading.Thread(target=self._beat, name=f"lease {self.job}", daemon=True)
         self._beating.start()
         return self
