@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 from simple_salesforce import Salesforce
 from simple_salesforce.util import exception_handler
+from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_delay
 
 from engine.connectors.salesforce.session import TIMEOUT, ApiFailure, OutcomeUnknown, Session
 from engine.errors import ConnectorError
@@ -97,23 +98,25 @@ class BulkJob:
         requests, and the end noticed soon after it comes."""
         shortest, longest = BULK_POLL_SECONDS
         started = time.monotonic()
-        delay = shortest
-        while True:
-            time.sleep(delay)
-            try:
-                state = self._json("GET", f"jobs/ingest/{self.id}")
-            except ConnectorError as e:
-                raise self._unknown(e) from e
-            if state.get("state") in ("JobComplete", "Failed", "Aborted"):
-                return state
-            elapsed = time.monotonic() - started
-            if elapsed > BULK_TIMEOUT_SECONDS:
-                raise self._unknown(
-                    ConnectorError(f"still {state.get('state')} after {BULK_TIMEOUT_SECONDS} s")
-                )
+
+        def next_look(retry: RetryCallState) -> float:
+            state, elapsed = retry.outcome.result(), time.monotonic() - started  # type: ignore[union-attr]
             done = int(state.get("numberRecordsProcessed") or 0)
-            left = elapsed * (rows - done) / done if done else delay * 2
-            delay = min(longest, max(shortest, left * 1.1))
+            left = elapsed * (rows - done) / done if done else (retry.upcoming_sleep or shortest) * 2
+            return min(longest, max(shortest, left * 1.1))
+
+        def timed_out(retry: RetryCallState) -> dict[str, Any]:
+            state = retry.outcome.result()  # type: ignore[union-attr]
+            raise self._unknown(ConnectorError(f"still {state.get('state')} after {BULK_TIMEOUT_SECONDS} s"))
+
+        time.sleep(shortest)  # a job just closed has not ended yet
+        try:
+            return Retrying(
+                retry=retry_if_result(lambda state: state.get("state") not in ("JobComplete", "Failed", "Aborted")),
+                wait=next_look, stop=stop_after_delay(BULK_TIMEOUT_SECONDS), retry_error_callback=timed_out,
+            )(self._json, "GET", f"jobs/ingest/{self.id}")  # fmt: skip
+        except ConnectorError as e:
+            raise self._unknown(e) from e
 
     def _unknown(self, error: ConnectorError) -> OutcomeUnknown:
         return OutcomeUnknown(
