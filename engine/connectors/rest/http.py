@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from engine.connectors.rest.settings import ApiKey, Basic, Bearer, ClientCredentials, RestSettings
 from engine.errors import ConnectorError
@@ -156,39 +157,46 @@ class Http:
         query = list(params.items()) if isinstance(params, Mapping) else list(params or [])
         query += list(self.params.items())
         shown = f"{method} {self._shown(url)}"
-        failure = ConnectorError(f"{shown}: not sent")
-        for attempt in range(self.settings.retries + 1):
-            self.limit.wait()
-            self.calls += 1
-            response = None
-            try:
-                response = self.client.request(method, url, params=query or None, json=body, headers=headers)
-            except httpx.ConnectError as e:  # never reached the API: safe to send again
-                failure = ConnectorError(
-                    f"{shown}: cannot reach the platform: {e}", hint="check `base_url` and that the API is up"
-                )
-            except httpx.HTTPError as e:
-                if not replayable:
-                    raise Unanswered(f"{shown}: no answer ({type(e).__name__}): {e}") from None
-                failure = ConnectorError(f"{shown}: no answer ({type(e).__name__}): {e}")
-            else:
-                if response.status_code in (401, 403):
-                    raise CredentialsRefused(
-                        f"the platform refused the credentials: {shown} answered {response.status_code}",
-                        hint="check the `auth` settings and the variable holding the secret",
-                    )
-                if response.status_code not in RETRIED_STATUS:
-                    return Answer(response.status_code, _json_or_none(response), response)
-                failure = ConnectorError(
-                    f"{shown} answered {response.status_code} {response.reason_phrase} "
-                    f"{attempt + 1} times: {excerpt(response)}",
-                    hint="the platform is busy or over its rate limit; lower `max_requests_per_second`",
-                )
-                if response.status_code != 429 and not replayable:
-                    raise Unanswered(failure.message, failure.hint) from None
-            if attempt < self.settings.retries:
-                time.sleep(self._wait(response, attempt))
-        raise failure
+        retrying = Retrying(
+            retry=retry_if_exception_type(_Again), stop=stop_after_attempt(self.settings.retries + 1),
+            wait=lambda retry: self._wait(retry.outcome.exception().response, retry.attempt_number - 1),  # type: ignore[union-attr]
+            reraise=True,
+        )  # fmt: skip
+        try:
+            return retrying(self._send, method, url, query, body, headers, replayable, shown)
+        except _Again as again:
+            raise again.failure(retrying.statistics["attempt_number"]) from None
+
+    def _send(
+        self, method: str, url: str, query: list, body: Any, headers: Mapping[str, str] | None,
+        replayable: bool, shown: str,
+    ) -> Answer:  # fmt: skip
+        """One attempt: the answer, or _Again with what failed when it may be sent again."""
+        self.limit.wait()
+        self.calls += 1
+        try:
+            response = self.client.request(method, url, params=query or None, json=body, headers=headers)
+        except httpx.ConnectError as e:  # never reached the API: safe to send again
+            raise _Again(f"{shown}: cannot reach the platform: {e}", "check `base_url` and that the API is up") from e
+        except httpx.HTTPError as e:
+            if not replayable:
+                raise Unanswered(f"{shown}: no answer ({type(e).__name__}): {e}") from None
+            raise _Again(f"{shown}: no answer ({type(e).__name__}): {e}") from e
+        if response.status_code in (401, 403):
+            raise CredentialsRefused(
+                f"the platform refused the credentials: {shown} answered {response.status_code}",
+                hint="check the `auth` settings and the variable holding the secret",
+            )
+        if response.status_code not in RETRIED_STATUS:
+            return Answer(response.status_code, _json_or_none(response), response)
+        again = _Again(
+            f"{shown} answered {response.status_code} {response.reason_phrase} {{times}} times: {excerpt(response)}",
+            "the platform is busy or over its rate limit; lower `max_requests_per_second`",
+            response,
+        )
+        if response.status_code != 429 and not replayable:
+            raise Unanswered(again.message.replace("{times}", "1"), again.hint) from None
+        raise again
 
     def _wait(self, response: httpx.Response | None, attempt: int) -> float:
         """`Retry-After` (seconds or an HTTP date) when the API gives it, else doubling waits."""
@@ -204,6 +212,18 @@ class Http:
 
     def _shown(self, url: str) -> str:
         return str(self.client.base_url.join(url)) if not url.startswith("http") else url
+
+
+class _Again(Exception):
+    """A request that failed in a way that allows sending it again: how to tell of it, and the
+    answer, whose `Retry-After` says when."""
+
+    def __init__(self, message: str, hint: str | None = None, response: httpx.Response | None = None):
+        super().__init__(message)
+        self.message, self.hint, self.response = message, hint, response
+
+    def failure(self, attempts: int) -> ConnectorError:
+        return ConnectorError(self.message.replace("{times}", str(attempts)), hint=self.hint)
 
 
 def _json_or_none(response: httpx.Response) -> Any:
