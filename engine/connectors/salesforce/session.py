@@ -25,6 +25,7 @@ import requests
 from simple_salesforce import Salesforce, SalesforceLogin
 from simple_salesforce.api import DEFAULT_API_VERSION
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 from urllib3.exceptions import NewConnectionError
 
 from engine.connectors.local import resolve_path
@@ -111,6 +112,14 @@ class GaveUp(ConnectorError):
     """Salesforce kept refusing a request for every retry."""
 
 
+class _Busy(Exception):
+    """A request the org refused while busy (or never reached), which may be sent again."""
+
+    def __init__(self, failure: Failure):
+        super().__init__(str(failure))
+        self.failure = failure
+
+
 @dataclass(frozen=True)
 class Failure:
     """One failed request, and what may be done about it."""
@@ -188,46 +197,58 @@ class Session:
     def call(self, kind: str, send: Callable[[Salesforce], T], replay_safe: bool = True) -> T:
         """One request, ``send(sf)``, counted as ``kind``. One the org refused while busy is sent
         again, unless it may have been applied and is not ``replay_safe`` (a create)."""
-        attempt, signed_in_again = 0, False
-        while True:
-            sf = self.client()
-            self.calls[kind] += 1
-            try:
-                answer = send(sf)
-                self.usage.note(sf)
-                return answer
-            except SalesforceError as e:
-                failure = Failure.of_answer(e)
-            except requests.RequestException as e:
-                failure = Failure.of_transport(e)
-            except ValueError as e:  # an answer that is not JSON
-                failure = Failure(None, "INVALID_ANSWER", shorten(str(e)), transient=False, unprocessed=False)
-            if failure.expired and self.auth != "session" and not signed_in_again:
-                self._sf, signed_in_again = None, True
-                continue
-            if not failure.transient:
-                raise self._failure_error(kind, failure)
-            if not (failure.unprocessed or replay_safe):
-                raise OutcomeUnknown(
-                    redact(
-                        f"outcome unknown: Salesforce answered {failure} while creating; not sent again "
-                        "so that no duplicate is made (if it was created, the next run finds it by its keys)"
-                    )
+        retrying = Retrying(
+            retry=retry_if_exception_type(_Busy), stop=stop_after_attempt(self.max_retries + 1),
+            wait=lambda retry: self._backoff(retry.attempt_number), before_sleep=lambda retry: log.info(redact(
+                f"{kind}: {retry.outcome.exception()}; retry {retry.attempt_number}/{self.max_retries} "  # type: ignore[union-attr]
+                f"in {retry.upcoming_sleep:.2f} s")),
+            reraise=True,
+        )  # fmt: skip
+        try:
+            return retrying(self._attempt, kind, send, replay_safe)
+        except _Busy as busy:
+            failure, attempts = busy.failure, retrying.statistics["attempt_number"]
+            unreached = failure.status is None and failure.unprocessed  # no connection was made
+            raise GaveUp(
+                redact(f"Salesforce {kind} still failing after {attempts} attempts: {failure}"),
+                hint=f"nothing answers at {self.instance_url or 'the login domain'}: check `instance_url` "
+                "and that the org (or `syncmap sandbox`) is up"
+                if unreached
+                else "the org is busy or over its API limits; try again later, or raise `max_retries`",
+            ) from None
+
+    def _attempt(self, kind: str, send: Callable[[Salesforce], T], replay_safe: bool, signed_in: bool = False) -> T:
+        """One try: the answer; a session expired signs in again once; _Busy when it may be sent again."""
+        sf = self.client()
+        self.calls[kind] += 1
+        try:
+            answer = send(sf)
+            self.usage.note(sf)
+            return answer
+        except SalesforceError as e:
+            failure = Failure.of_answer(e)
+        except requests.RequestException as e:
+            failure = Failure.of_transport(e)
+        except ValueError as e:  # an answer that is not JSON
+            failure = Failure(None, "INVALID_ANSWER", shorten(str(e)), transient=False, unprocessed=False)
+        if failure.expired and self.auth != "session" and not signed_in:
+            self._sf = None
+            return self._attempt(kind, send, replay_safe, signed_in=True)
+        if not failure.transient:
+            raise self._failure_error(kind, failure)
+        if not (failure.unprocessed or replay_safe):
+            raise OutcomeUnknown(
+                redact(
+                    f"outcome unknown: Salesforce answered {failure} while creating; not sent again "
+                    "so that no duplicate is made (if it was created, the next run finds it by its keys)"
                 )
-            attempt += 1
-            if attempt > self.max_retries:
-                unreached = failure.status is None and failure.unprocessed  # no connection was made
-                raise GaveUp(
-                    redact(f"Salesforce {kind} still failing after {attempt} attempts: {failure}"),
-                    hint=f"nothing answers at {self.instance_url or 'the login domain'}: check `instance_url` "
-                    "and that the org (or `syncmap sandbox`) is up"
-                    if unreached
-                    else "the org is busy or over its API limits; try again later, or raise `max_retries`",
-                )
-            delay = min(MAX_BACKOFF_SECONDS, self.retry_delay * 2 ** (attempt - 1))
-            delay = delay / 2 + self._random.uniform(0, delay / 2)
-            log.info(redact(f"{kind}: {failure}; retry {attempt}/{self.max_retries} in {delay:.2f} s"))
-            time.sleep(delay)
+            )
+        raise _Busy(failure)
+
+    def _backoff(self, failures: int) -> float:
+        """Doubling waits, each between half and all of its length (so clients spread out)."""
+        delay = min(MAX_BACKOFF_SECONDS, self.retry_delay * 2 ** (failures - 1))
+        return delay / 2 + self._random.uniform(0, delay / 2)
 
     def _failure_error(self, kind: str, failure: Failure) -> ApiFailure:
         hint = None
