@@ -7,7 +7,6 @@ agreed values of a pair, watermarks) travels in the same objects so nothing is d
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import itertools
 import json
@@ -16,10 +15,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, TextIO
 
-from engine.spool import Spool, spooled
+import msgspec
+
+from engine.spool import Spool
 
 Action = Literal["create", "update", "delete", "link", "skip", "conflict"]
 Side = Literal["source", "target"]
+SIDES = ("source", "target")
 WRITES = ("create", "update", "delete")  # the actions that change a system's records
 # why a record is skipped or held, for machines (the preview JSON, the run report, run history)
 ReasonCode = Literal[
@@ -41,18 +43,15 @@ ReasonCode = Literal[
 ]
 
 
-@spooled
-@dataclass(frozen=True, slots=True)
-class FieldChange:
+class FieldChange(msgspec.Struct, frozen=True, array_like=True):
     field: str
     old: Any
     new: Any
 
 
-@spooled
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One decision about one record."""
+class Change(msgspec.Struct, frozen=True, array_like=True):
+    """One decision about one record. Changes are msgspec Structs: a large run makes millions,
+    and spools them to disk as MessagePack (see `spool.py`)."""
 
     step: str
     action: Action
@@ -66,16 +65,14 @@ class Change:
     counted: bool = True  # records skipped for an unlinked parent are shown but not counted
     source_id: str | None = None  # the pair this change belongs to, for links and snapshots
     planned_id: str | None = None  # id given to a record created where the connector allows it
-    values: dict[str, Any] = field(default_factory=dict)  # full values to write (create/update)
+    values: dict[str, Any] = {}  # full values to write (create/update); each change has its own
     candidates: tuple[str, ...] = ()  # a conflict's: "<type> <id>" of the records it could pair with
 
 
-CHANGE_FIELDS = tuple(f.name for f in dataclasses.fields(Change))
+CHANGE_FIELDS = Change.__struct_fields__
 
 
-@spooled
-@dataclass(frozen=True, slots=True)
-class PairState:
+class PairState(msgspec.Struct, frozen=True, array_like=True):
     """What apply records for a linked pair once its writes succeed."""
 
     source_id: str
@@ -93,9 +90,9 @@ class StepChanges:
     decisions on disk, not in memory."""
 
     step: str
-    writes: Spool[Change] = field(default_factory=Spool)  # creates, updates, deletes and links
-    notes: Spool[Change] = field(default_factory=Spool)  # skips and conflicts
-    pairs: Spool[PairState] = field(default_factory=Spool)
+    writes: Spool[Change] = field(default_factory=lambda: Spool(Change))  # creates, updates, deletes, links
+    notes: Spool[Change] = field(default_factory=lambda: Spool(Change))  # skips and conflicts
+    pairs: Spool[PairState] = field(default_factory=lambda: Spool(PairState))
     unlinks: list[str] = field(default_factory=list)  # source ids whose link ends (deletions)
     # source ids of the pairs whose target record may hold more than they agreed on
     unsure_targets: set[str] = field(default_factory=set)
@@ -104,7 +101,7 @@ class StepChanges:
     read: dict[str, int] = field(default_factory=dict)  # records read per side
     # the match keys of every record read, per side: (type, id, modified, [(key index, value)])
     keys: dict[str, Spool[tuple[str, str, str | None, list[tuple[int, str]]]]] = field(
-        default_factory=lambda: {"source": Spool(), "target": Spool()}
+        default_factory=lambda: {side: Spool(tuple[str, str, str | None, list[tuple[int, str]]]) for side in SIDES}
     )
     warnings: list[str] = field(default_factory=list)  # what a person should look at, in the preview
     tally: Counter[str] = field(default_factory=Counter)  # counted changes by action

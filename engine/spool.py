@@ -1,21 +1,22 @@
 """Spool: an append-only sequence that keeps only its newest items in memory.
 
 A run over a million records makes a million decisions; holding them all as objects would take
-gigabytes. A Spool keeps up to ``chunk`` items in memory and pickles each full chunk to an
-anonymous temporary file (deleted when the Spool is), so memory stays flat however many items it
-holds. It can be iterated any number of times, in the order items were appended.
+gigabytes. A Spool keeps up to ``chunk`` items in memory and writes each full chunk to an
+anonymous temporary file (deleted when the Spool is) as MessagePack, typed by what the Spool holds
+(msgspec reads a chunk back five times as fast as pickle), so memory stays flat however many items
+it holds. It can be iterated any number of times, in the order items were appended. What it holds
+is JSON-like data, as record values are, and Structs of it.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import gc
-import operator
-import pickle
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import IO, Generic, TypeVar
+from typing import IO, Any, Generic, TypeVar
+
+import msgspec
 
 T = TypeVar("T")
 CHUNK = 2000
@@ -35,22 +36,10 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def spooled(cls: type[T]) -> type[T]:
-    """A dataclass pickled as its constructor's arguments: a frozen dataclass with slots is
-    otherwise pickled through its field list, item by item, which made up a third of a large dry
-    run's time. Put it above `@dataclass`."""
-    arguments = operator.attrgetter(*(field.name for field in dataclasses.fields(cls)))  # type: ignore[arg-type]
-
-    def __reduce__(self: T) -> tuple:
-        return cls, arguments(self)
-
-    cls.__reduce__ = __reduce__  # type: ignore[method-assign]
-    return cls
-
-
 class Spool(Generic[T]):
-    def __init__(self, items: Iterable[T] = (), chunk: int = CHUNK):
+    def __init__(self, kind: Any = Any, items: Iterable[T] = (), chunk: int = CHUNK):
         self.chunk = chunk
+        self._encoder, self._decoder = msgspec.msgpack.Encoder(), msgspec.msgpack.Decoder(list[kind])
         self._buffer: list[T] = []
         self._file: IO[bytes] | None = None
         self._offsets: list[int] = []  # where each spilled chunk starts in the file
@@ -70,7 +59,8 @@ class Spool(Generic[T]):
         if self._file is None:
             self._file = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the Spool)
         self._offsets.append(self._file.seek(0, 2))
-        pickle.dump(self._buffer, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+        data = self._encoder.encode(self._buffer)
+        self._file.write(len(data).to_bytes(8, "little") + data)
         self._spilled += len(self._buffer)
         self._buffer = []
 
@@ -79,8 +69,9 @@ class Spool(Generic[T]):
         while index < len(self._offsets):  # chunks spilled meanwhile are read too
             assert self._file is not None
             self._file.seek(self._offsets[index])
+            size = int.from_bytes(self._file.read(8), "little")
             with collector_paused():
-                chunk = pickle.load(self._file)
+                chunk = self._decoder.decode(self._file.read(size))
             index += 1
             yield from chunk
         yield from list(self._buffer)
