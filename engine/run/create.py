@@ -4,6 +4,7 @@ the caller choose one, and the link and agreed values apply saves once it exists
 
 from __future__ import annotations
 
+import itertools
 import secrets
 from typing import Any
 
@@ -27,6 +28,8 @@ class Creator:
     def __init__(self, step: Step, context: RunContext, values: Values):
         self.step, self.context, self.values = step, context, values
         self.region = context.plan.defaults.phone_region
+        # ids planned for new records: random when applied (they are written); a dry run's count up
+        self.dry_run_ids = None if context.applying else itertools.count(1)
 
     def decide(self, create: CreateFor) -> Decided | Skip:
         side, origin = create.side, create.origin
@@ -40,7 +43,7 @@ class Creator:
         info = self.context.describe(spec.connection, record_type)
         id_info = info.fields.get(spec.id_field or info.id_field)
         if id_info is not None and id_info.createable:
-            planned_id = secrets.token_hex(16)
+            planned_id = secrets.token_hex(16) if self.dry_run_ids is None else f"{next(self.dry_run_ids):032x}"
             values[spec.id_field or info.id_field] = planned_id
         origin_ref = f"{origin.type} {origin.id}"
         created = Change(

@@ -127,3 +127,14 @@ def test_a_missing_environment_variable_is_a_clear_error(tmp_path):
     assert result.stderr.startswith(
         "error: connection `p` needs the environment variable NO_SUCH_DATABASE_URL (setting `url`)"
     )
+
+
+def test_a_dry_run_says_the_same_thing_twice(tmp_path):
+    """The ids a plan gives the records it would create come from a counter, not chance: two
+    plans of the same data are identical, and can be compared line by line."""
+    mapping = make_project(tmp_path / "quickstart", 60)
+    first, second = (
+        run_syncmap("plan", str(mapping), "--format", "json", cwd=mapping.parent).stdout for _ in range(2)
+    )
+    planned = [c["planned_id"] for step in json.loads(first)["steps"] for c in step["changes"] if c.get("planned_id")]
+    assert planned and first == second

@@ -79,3 +79,4 @@ def test_a_report_to_a_pipe_carries_no_progress(tmp_path):
     mapping = make_project(tmp_path / "quickstart", 40)
     result = run_syncmap("apply", str(mapping), cwd=mapping.parent)
     assert result.returncode == 0 and result.stderr == "" and "\x1b[" not in result.stdout
+
