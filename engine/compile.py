@@ -24,9 +24,10 @@ from engine.expressions import (
     compile_expression,
     compile_template,
 )
-from engine.load import SourceMap, display_name, load
+from engine.load import display_name, load
 from engine.resolve import resolve
 from engine.schema import check
+from engine.source_map import SourceMap
 
 SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 

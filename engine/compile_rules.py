@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from engine import model, plan
 from engine.diagnostics import DocPath, did_you_mean
 from engine.expressions import CompiledExpression, field_path
-from engine.load import SourceMap
+from engine.source_map import SourceMap
 
 
 class Compiling(Protocol):

@@ -13,8 +13,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from engine.errors import DocumentError
-from engine.load import SourceMap
 from engine.schedule import cron_problem
+from engine.source_map import SourceMap
 
 NAME_PATTERN = r"^[a-z][a-z0-9_-]*$"
 DURATION_PATTERN = r"^[1-9][0-9]*[smhd]$"

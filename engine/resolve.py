@@ -18,8 +18,9 @@ from typing import Any
 from engine import shipped
 from engine.diagnostics import DocPath, did_you_mean
 from engine.errors import DocumentError
-from engine.load import LoadedDocument, SourceMap, display_name, load
+from engine.load import LoadedDocument, display_name, load
 from engine.schema import check_version
+from engine.source_map import SourceMap
 from engine.versions import migrate
 
 PROJECT_MARKERS = (".git", "syncmap.toml")

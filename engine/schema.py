@@ -21,7 +21,7 @@ from engine import model
 from engine.connectors import settings
 from engine.connectors.rest.settings import RestSettings
 from engine.diagnostics import Diagnostic, DocPath, did_you_mean
-from engine.load import SourceMap
+from engine.source_map import SourceMap
 from engine.testfile import TestFile
 from engine.versions import LATEST, SUPPORTED, migrate, renamed_keys
 

@@ -19,7 +19,8 @@ from typing import Any
 
 from engine.diagnostics import DocPath
 from engine.errors import UsageError
-from engine.load import SourceMap, load
+from engine.load import load
+from engine.source_map import SourceMap
 
 
 @dataclass(frozen=True)
