@@ -5,7 +5,10 @@ from __future__ import annotations
 import io
 import json
 
-from engine.changeset import Streamed, write_json
+from hypothesis import given
+from hypothesis import strategies as st
+
+from engine.changeset import Streamed, _json_line, write_json
 from engine.run import BATCH
 from engine.spool import Spool
 
@@ -70,3 +73,30 @@ def test_json_is_written_one_change_per_line_and_reads_back_whole():
     assert json.loads(out.getvalue()) == expected
     assert '\n    {"n": 1, "name": "Ana Mar\\u00eda"},\n' in out.getvalue(), "one change per line"
     assert json.loads(json.dumps(data)) == expected, "json.dumps copies a Streamed list whole"
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(JSON_VALUES)
+def test_a_change_line_holds_what_the_json_module_would_write(value):
+    """A plan's JSON lines are written by msgspec, not the json module: the same data, as ASCII,
+    and the same text but for how a float's exponent is spelled (`1e16`, not `1e+16`). (A value no
+    other system can hold, NaN or an infinity, makes its record unreadable: no change carries it.)"""
+    line = _json_line({"values": value})
+    assert line.isascii() and "\n" not in line
+    assert json.loads(line) == json.loads(json.dumps({"values": value}))
+    if not _exponent_in(value):
+        assert line == json.dumps({"values": value})
+
+
+def _exponent_in(value) -> bool:
+    if isinstance(value, float):
+        return "e" in repr(value)
+    if isinstance(value, dict):
+        return any(_exponent_in(item) for item in value.values())
+    return isinstance(value, list) and any(_exponent_in(item) for item in value)
