@@ -31,6 +31,8 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from engine.connectors import ObjectInfo, Record, Write, WriteResult, typed_settings
 from engine.connectors.local import (
     SAMPLE_ROWS,
@@ -318,9 +320,12 @@ class SqliteConnector(TombstoneWrites):
 def _decoded(path: Path | str, object_type: str, record_id: str, data: str) -> dict[str, Any]:
     """A row's `data` column, which must hold a JSON object."""
     try:
-        values = json.loads(data)
-    except json.JSONDecodeError:
-        values = None
+        values = msgspec.json.decode(data)  # three times as fast as the json module
+    except msgspec.DecodeError:
+        try:  # what only the json module reads: NaN, an integer past 64 bits
+            values = json.loads(data)
+        except json.JSONDecodeError:
+            values = None
     if not isinstance(values, dict):
         raise ConnectorError(
             f"sqlite `{path}`: `{object_type}` record `{record_id}` does not hold a JSON object",

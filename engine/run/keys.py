@@ -64,13 +64,12 @@ class KeyIndex:
     def candidates(self, side: str, index: int, value: str) -> list[KeyRow]:
         """The records of ``side`` holding a key value: stored rows of the records this run did
         not read, then this run's."""
+        overlay = self.overlay.get((side, index, value), [])
+        if not self.stored[side]:  # a first run: most values are held by no record at all
+            return list(dict.fromkeys(overlay)) if overlay else []
         stored = [
             row
-            for row in (
-                self.context.state.find_keys(self.context.job, self.step.name, side, index, value)
-                if self.stored[side]
-                else ()
-            )
+            for row in self.context.state.find_keys(self.context.job, self.step.name, side, index, value)
             if row[1] not in self.read[side]
         ]
-        return list(dict.fromkeys(stored + self.overlay.get((side, index, value), [])))
+        return list(dict.fromkeys(stored + overlay))
