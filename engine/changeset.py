@@ -70,9 +70,6 @@ class Change(msgspec.Struct, frozen=True, array_like=True):
     candidates: tuple[str, ...] = ()  # a conflict's: "<type> <id>" of the records it could pair with
 
 
-CHANGE_FIELDS = Change.__struct_fields__
-
-
 class PairState(msgspec.Struct, frozen=True, array_like=True):
     """What apply records for a linked pair once its writes succeed."""
 
@@ -277,8 +274,11 @@ def _escaped(found: re.Match) -> str:
 
 
 def _change_dict(change: Change) -> dict[str, Any]:
-    """A change as JSON-ready data, empty entries left out (built by hand: ``dataclasses.asdict``
-    deep-copies every value, the slowest part of writing a large plan)."""
-    data = {name: getattr(change, name) for name in CHANGE_FIELDS}
+    """A change as JSON-ready data, empty entries (None, no fields, no values) left out."""
+    data = msgspec.structs.asdict(change)
     data["fields"] = [{"field": f.field, "old": f.old, "new": f.new} for f in change.fields]
-    return {key: value for key, value in data.items() if value not in (None, (), [], {})}
+    return {
+        key: value
+        for key, value in data.items()
+        if value is not None and (value or not isinstance(value, tuple | list | dict))
+    }
