@@ -10,6 +10,8 @@ from typing import Protocol, TextIO
 
 
 class Meter(Protocol):
+    shows_totals: bool  # whether a total is worth asking a system for (a count costs a query)
+
     def start(self, phase: str, total: int | None = None) -> None:
         """A phase begins; ``total`` when it is known how many records it has."""
 
@@ -22,6 +24,8 @@ class Meter(Protocol):
 
 class Quiet:
     """The meter of a run nobody watches."""
+
+    shows_totals = False
 
     def start(self, phase: str, total: int | None = None) -> None:
         pass
@@ -36,6 +40,8 @@ class Quiet:
 class JsonLines:
     """A JSON line per phase at its start, then at most every ``every`` seconds, and at its end:
     `{"event": "progress", "phase": ..., "done": n, "total": m, "rate": r, "eta_seconds": s}`."""
+
+    shows_totals = True
 
     def __init__(self, out: TextIO, every: float = 2.0, clock=time.monotonic):
         self.out, self.every, self.clock = out, every, clock

@@ -22,6 +22,8 @@ class RateColumn(ProgressColumn):
 
 
 class TerminalMeter:
+    shows_totals = True
+
     def __init__(self) -> None:
         self.bars = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn(), TimeRemainingColumn(),

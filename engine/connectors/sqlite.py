@@ -120,8 +120,10 @@ class SqliteConnector(TombstoneWrites):
         return self._pages(object_type, start, until) if until is not None else iter(())
 
     def count(self, object_type: str, since: str | None = None, where: str | None = None) -> int | None:
-        if where is not None or not self._exists(object_type):
-            return None if where is not None else 0
+        if where is not None:
+            return None  # the read refuses it
+        if not self._exists(object_type):
+            return 0
         start = canonical_time(since, "since") if since is not None else ""
         with self._errors(f"reading `{object_type}`"):
             sql = f"SELECT count(*) FROM {_quote(object_type)} WHERE updated_at >= ?"

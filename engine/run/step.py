@@ -68,7 +68,7 @@ class StepDriver:
         reader = SideReader(self.step, side, self.context, self.links.by_source, self.refreshed[side])
         self.from_watermark[side] = reader.from_watermark
         phase, meter = f"{self.step.name}: read {self.out.connections[side]}", self.context.meter
-        meter.start(phase, reader.total())
+        meter.start(phase, reader.total() if meter.shows_totals else None)
         for record in reader.records():
             meter.advance(phase)
             self.refreshed[side].add(record.id)
