@@ -65,7 +65,7 @@ def _record_outcomes(
             state.dead_letter(job, step.name, _other(side), origin, error, change.action, change.record_type)
     report.written += len(written)
     state.clear_dead_letters(job, step.name, _other(side), written)
-    state.save_links(job, step.name, links)
+    state.save_links(job, step.name, links, new_targets=side == "target")
 
 
 def apply_step(
@@ -288,7 +288,8 @@ def _record_pairs(
             target_id = pair.target_id or created.for_source.get(pair.source_id)
             if target_id is None:
                 continue
-        links.append(Link(pair.source_type, source_id, pair.target_type, target_id, pair.made_by))
+        if not pair.made_by.startswith("created:"):  # a created record's link is saved with its outcome
+            links.append(Link(pair.source_type, source_id, pair.target_type, target_id, pair.made_by))
         agreed.append((source_id, pair.synced, pair.target_known))
     state.save_links(job, step.name, links)
     state.save_snapshots(job, step.name, agreed)
@@ -310,7 +311,7 @@ def _remember_created_keys(step: Step, context: RunContext, created: Created) ->
         ]
         rows[side].append((record_type, record_id, written, keys))
     for side, found in rows.items():
-        context.state.save_keys(context.job, step.name, side, found)
+        context.state.save_keys(context.job, step.name, side, found, new_records=True)
 
 
 def _origin_id(change: Change) -> str:

@@ -30,17 +30,19 @@ class PairTables:
     def save_link(self, job: str, step: str, link: Link) -> None:
         self.save_links(job, step, [link])
 
-    def save_links(self, job: str, step: str, links: Sequence[Link]) -> None:
+    def save_links(self, job: str, step: str, links: Sequence[Link], new_targets: bool = False) -> None:
         """Save links, in order; a target record linked anew leaves its old source, unless the
-        link shares it (`duplicates: link_all`: several source records of one person, one target)."""
+        link shares it (`duplicates: link_all`: several source records of one person, one target).
+        ``new_targets``: the target records were just created, so no link names them yet."""
         latest = {link.target_id: position for position, link in enumerate(links) if not link.shared}
         kept = [
             link for position, link in enumerate(links) if link.shared or latest[link.target_id] == position
         ]
-        self.db.executemany(
-            "DELETE FROM links WHERE job=? AND step=? AND target_id=? AND made_by NOT LIKE 'shared:%'",
-            ((job, step, target_id) for target_id in latest),
-        )
+        if not new_targets:
+            self.db.executemany(
+                "DELETE FROM links WHERE job=? AND step=? AND target_id=? AND made_by NOT LIKE 'shared:%'",
+                ((job, step, target_id) for target_id in latest),
+            )
         stamp = now()
         self.db.executemany(
             "INSERT OR REPLACE INTO links VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -155,14 +157,16 @@ class PairTables:
         step: str,
         side: str,
         records: Iterable[tuple[str, str, str | None, Iterable[tuple[int, str]]]],
+        new_records: bool = False,
     ) -> None:
         """The match keys of records of ``side`` as (record type, record id, modified, keys),
-        replacing what was known of them."""
+        replacing what was known of them (``new_records``: nothing was, they were just created)."""
         records = list(records)
-        self.db.executemany(
-            "DELETE FROM match_keys WHERE job=? AND step=? AND side=? AND record_id=?",
-            ((job, step, side, record_id) for _, record_id, _, _ in records),
-        )
+        if not new_records:
+            self.db.executemany(
+                "DELETE FROM match_keys WHERE job=? AND step=? AND side=? AND record_id=?",
+                ((job, step, side, record_id) for _, record_id, _, _ in records),
+            )
         self.db.executemany(
             "INSERT INTO match_keys VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
