@@ -11,7 +11,7 @@ dead-letter list and is read again on the next run.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,34 +39,40 @@ class StepReport:
 
 
 def _record_outcomes(
-    context: RunContext, step: Step, side: str, outcomes: list[tuple[int, Change, WriteResult]],
+    context: RunContext, step: Step, side: str, outcomes: Iterable[tuple[int, Change, WriteResult]],
     report: StepReport, created: Created,
 ) -> None:  # fmt: skip
-    """A batch's outcomes, new ids and links, in a few statements: a write whose outcome is
-    unknown stays pending in the journal (the next run looks for its record); a failed one is
-    a dead letter of the record it came from, read again next run."""
+    """A batch's outcomes, new ids, links and the match keys of the records it created, in a few
+    statements: a write whose outcome is unknown stays pending in the journal (the next run looks
+    for its record); a failed one is a dead letter of the record it came from, read again next
+    run. A record syncmap created is not read back (nobody changed it since), yet a record
+    arriving later with its key must find it, not make a duplicate: its keys come from the
+    values written."""
     state, job = context.state, context.job
-    state.journal_settle((ref, "done" if r.ok else "failed", r.id) for ref, _, r in outcomes if not r.unknown)
-    written, links = [], []
-    for _, change, result in outcomes:
-        if result.ok:
-            written.append(_origin_id(change))
-            if change.action == "create":
-                created.add(change, result.id)
-                links.append(created_link(side, change.record_type, change.origin or "", change.source_id,
-                                          result.id, f"created:{side}"))  # fmt: skip
-        else:
-            error = shorten(result.error or "failed", 1000)
-            report.failed.append((change, error))
-            report.failed_pairs.add(
-                change.source_id or change.record_id or result.id or change.planned_id or ""
-            )
-            origin = _origin_id(change)
-            state.dead_letter(job, step.name, _other(side), origin, error, change.action, change.record_type)
-    report.written += len(written)
-    state.clear_dead_letters(job, step.name, _other(side), written)
-    state.save_links(job, step.name, links, new_targets=side == "target")
-
+    region, stamp = context.plan.defaults.phone_region, now()
+    for chunk in batched(outcomes, 10_000):  # a Bulk job's outcomes are saved a chunk at a time
+        state.journal_settle((ref, "done" if r.ok else "failed", r.id) for ref, _, r in chunk if not r.unknown)
+        written, links, keys = [], [], []
+        for _, change, result in chunk:
+            if result.ok:
+                written.append(_origin_id(change))
+                if change.action == "create":
+                    created.add(change, result.id)
+                    links.append(created_link(side, change.record_type, change.origin or "", change.source_id,
+                                              result.id, f"created:{side}"))  # fmt: skip
+                    keys.append((change.record_type, result.id, stamp, _keys_of(step, side, change.values, region)))
+            else:
+                error = shorten(result.error or "failed", 1000)
+                report.failed.append((change, error))
+                report.failed_pairs.add(
+                    change.source_id or change.record_id or result.id or change.planned_id or ""
+                )
+                origin = _origin_id(change)
+                state.dead_letter(job, step.name, _other(side), origin, error, change.action, change.record_type)
+        report.written += len(written)
+        state.clear_dead_letters(job, step.name, _other(side), written)
+        state.save_links(job, step.name, links, new_targets=side == "target")
+        state.save_keys(job, step.name, side, keys, new_records=True)
 
 def apply_step(
     changes: StepChanges,
@@ -79,34 +85,10 @@ def apply_step(
     """Write one step's changes, then record links, agreed values, watermarks and when each
     side was written to. Each side's connector gets as many writes at once as it takes
     (``write_batch_size``: a Bulk job's worth for Salesforce) unless ``batch_size`` says fewer."""
-    report, created = StepReport(step.name), Created()
+    sending = Sending(step, context, run_id, StepReport(step.name))
+    report, created, windows = sending.report, sending.created, sending.windows
     _within_budget(changes, step, context)
-    windows: dict[tuple[str, bool], tuple[str, str]] = {}  # (side, creates) -> (first sent, last answered)
-    started: set[str] = set()  # the write phases the meter shows
-    for side, connector, record_type, batch in _write_batches(changes.writes, step, context, batch_size):
-        with context.state.transaction():
-            _still_ours(context)
-            refs = context.state.journal_intents(context.job, step.name, run_id, [_intent(c) for c in batch])
-        writes = [
-            Write(str(ref), change.action, change.record_type, change.record_id, change.values)
-            for ref, change in zip(refs, batch, strict=True)
-        ]
-        results = _write_timed(windows, side, connector, record_type, writes)
-        # recorded even if the lease was lost meanwhile: these writes happened, and whoever runs
-        # the job next must know of them
-        with context.state.transaction():
-            _record_outcomes(
-                context, step, side, list(zip(refs, batch, results, strict=True)), report, created
-            )
-        if progress:
-            progress(len(batch))
-        phase = f"{step.name}: write {changes.connections.get(side, side)}"
-        if phase not in started:
-            started.add(phase)
-            context.meter.start(
-                phase, sum(n for (written, _), n in changes.written.items() if written == side)
-            )
-        context.meter.advance(phase, len(batch))
+    sending.send_all(changes, batch_size, progress)
     _give_new_ids_to_keys(changes, step, context, created, report, windows)
     with context.state.transaction():
         _still_ours(context)
@@ -129,6 +111,53 @@ def apply_step(
 
 
 @dataclass
+class Sending:
+    """A step's writes as they are sent, a batch at a time: each journaled, written, and its
+    outcome recorded. (A batch is a Bulk job's worth: it is let go once its outcomes are saved.)"""
+
+    step: Step
+    context: RunContext
+    run_id: int
+    report: StepReport
+    created: Created = field(default_factory=lambda: Created())
+    windows: dict[tuple[str, bool], tuple[str, str]] = field(default_factory=dict)  # see `_write_timed`
+
+    def send_all(
+        self, changes: StepChanges, batch_size: int | None, progress: Callable[[int], None] | None
+    ) -> None:
+        started: set[str] = set()  # the write phases the meter shows
+        for side, connector, record_type, batch in _write_batches(
+            changes.writes, self.step, self.context, batch_size
+        ):
+            self.send(side, connector, record_type, batch)
+            if progress:
+                progress(len(batch))
+            phase = f"{self.step.name}: write {changes.connections.get(side, side)}"
+            if phase not in started:
+                started.add(phase)
+                self.context.meter.start(
+                    phase, sum(n for (written, _), n in changes.written.items() if written == side)
+                )
+            self.context.meter.advance(phase, len(batch))
+
+    def send(self, side: str, connector: Connector, record_type: str, batch: list[Change]) -> None:
+        context = self.context
+        with context.state.transaction():
+            _still_ours(context)
+            refs = context.state.journal_intents(context.job, self.step.name, self.run_id, [_intent(c) for c in batch])
+        writes = [
+            Write(str(ref), change.action, change.record_type, change.record_id, change.values)
+            for ref, change in zip(refs, batch, strict=True)
+        ]
+        results = _write_timed(self.windows, side, connector, record_type, writes)
+        # recorded even if the lease was lost meanwhile: these writes happened, and whoever runs
+        # the job next must know of them
+        with context.state.transaction():
+            outcomes = zip(refs, batch, results, strict=True)
+            _record_outcomes(context, self.step, side, outcomes, self.report, self.created)
+
+
+@dataclass
 class Created:
     """The ids of the records a step created, found by what its pairs know before the write: a
     target record by its source's id, a source record by its origin (the target record it was
@@ -136,12 +165,7 @@ class Created:
 
     for_source: dict[str, str] = field(default_factory=dict)  # source id -> new target id
     for_target: dict[str, str] = field(default_factory=dict)  # "<type> <id>" of a target -> new source id
-    records: list[tuple[str, str, str, Mapping[str, Any]]] = field(
-        default_factory=list
-    )  # side, type, id, values
-
     def add(self, change: Change, new_id: str) -> None:
-        self.records.append((change.side, change.record_type, new_id, change.values))
         if change.side == "target":
             self.for_source[change.source_id or new_id] = new_id
         else:
@@ -274,44 +298,33 @@ def _record_pairs(
     for source_id in changes.unlinks:
         if source_id:
             state.drop_link(job, step.name, source_id)
-    links, agreed = [], []
-    for pair in changes.pairs:
-        if pair.source_id in failed:
-            continue
-        if pair.made_by == "created:source":
-            source_id = created.source_id(pair)
-            if source_id is None:
+    for pairs in batched(changes.pairs, 10_000):  # read from the spool a chunk at a time
+        links, agreed = [], []
+        for pair in pairs:
+            if pair.source_id in failed:
                 continue
-            target_id = pair.target_id
-        else:
-            source_id = pair.source_id
-            target_id = pair.target_id or created.for_source.get(pair.source_id)
-            if target_id is None:
-                continue
-        if not pair.made_by.startswith("created:"):  # a created record's link is saved with its outcome
-            links.append(Link(pair.source_type, source_id, pair.target_type, target_id, pair.made_by))
-        agreed.append((source_id, pair.synced, pair.target_known))
-    state.save_links(job, step.name, links)
-    state.save_snapshots(job, step.name, agreed)
+            if pair.made_by == "created:source":
+                source_id = created.source_id(pair)
+                if source_id is None:
+                    continue
+                target_id = pair.target_id
+            else:
+                source_id = pair.source_id
+                target_id = pair.target_id or created.for_source.get(pair.source_id)
+                if target_id is None:
+                    continue
+            if not pair.made_by.startswith("created:"):  # a created record's link is saved with its outcome
+                links.append(Link(pair.source_type, source_id, pair.target_type, target_id, pair.made_by))
+            agreed.append((source_id, pair.synced, pair.target_known))
+        state.save_links(job, step.name, links)
+        state.save_snapshots(job, step.name, agreed)
     state.forget_targets(job, step.name, changes.unsure_targets | failed)
     for side in ("source", "target"):  # the keys of the records read, for matching in later runs
         state.save_keys(job, step.name, side, changes.keys[side])
-    _remember_created_keys(step, context, created)
 
 
-def _remember_created_keys(step: Step, context: RunContext, created: Created) -> None:
-    """The match keys of the records this run created, from the values it wrote: a record
-    syncmap created is not read back (nobody changed it since), yet a record arriving later
-    with its key must find it, not make a duplicate."""
-    region, written = context.plan.defaults.phone_region, now()
-    rows: dict[str, list[tuple[str, str, str, list[tuple[int, str]]]]] = {"source": [], "target": []}
-    for side, record_type, record_id, values in created.records:
-        keys = [
-            (i, key) for i, _, key in match_key_values(step.match, side, values, region) if key is not None
-        ]
-        rows[side].append((record_type, record_id, written, keys))
-    for side, found in rows.items():
-        context.state.save_keys(context.job, step.name, side, found, new_records=True)
+def _keys_of(step: Step, side: str, values: Mapping[str, Any], region: str | None) -> list[tuple[int, str]]:
+    return [(i, key) for i, _, key in match_key_values(step.match, side, values, region) if key is not None]
 
 
 def _origin_id(change: Change) -> str:

@@ -69,6 +69,13 @@ class Change(msgspec.Struct, frozen=True, array_like=True):
     values: dict[str, Any] = {}  # full values to write (create/update); each change has its own
     candidates: tuple[str, ...] = ()  # a conflict's: "<type> <id>" of the records it could pair with
 
+    def field_changes(self) -> tuple[FieldChange, ...]:
+        """What it changes, field by field. A create's are its values (but the id it gives the
+        new record), kept once: a large first run holds and spools a million of them."""
+        if self.action == "create" and not self.fields:
+            return tuple(FieldChange(k, None, v) for k, v in self.values.items() if v != self.planned_id)
+        return self.fields
+
 
 class PairState(msgspec.Struct, frozen=True, array_like=True):
     """What apply records for a linked pair once its writes succeed."""
@@ -276,7 +283,7 @@ def _escaped(found: re.Match) -> str:
 def _change_dict(change: Change) -> dict[str, Any]:
     """A change as JSON-ready data, empty entries (None, no fields, no values) left out."""
     data = msgspec.structs.asdict(change)
-    data["fields"] = [{"field": f.field, "old": f.old, "new": f.new} for f in change.fields]
+    data["fields"] = [{"field": f.field, "old": f.old, "new": f.new} for f in change.field_changes()]
     return {
         key: value
         for key, value in data.items()

@@ -188,7 +188,7 @@ def _matches(expected: ExpectedChange, change: Change) -> bool:
         return False
     if expected.reason and expected.reason not in (change.reason or ""):
         return False
-    written = {f.field: f.new for f in change.fields}
+    written = {f.field: f.new for f in change.field_changes()}
     return all(written.get(name, _ABSENT) == value for name, value in (expected.values or {}).items())
 
 
@@ -198,8 +198,8 @@ def _expected_text(expected: ExpectedChange) -> str:
 
 def _actual_text(change: Change) -> str:
     text = f"{change.action} {change.side} {change.record_type} {change.record_id or '(new)'}"
-    if change.fields:
-        text += " " + _inline({f.field: f.new for f in change.fields})
+    if fields := change.field_changes():
+        text += " " + _inline({f.field: f.new for f in fields})
     if change.reason:
         text += f" ({change.reason})"
     return text

@@ -105,9 +105,9 @@ def _change_lines(change: Change, show) -> list[str]:
         head += f"  from {show(change.origin)}"
     if change.reason:
         head += f"  [{show(change.reason)}]"
-    lines = [head]
-    width = max((len(f.field) for f in change.fields), default=0)
-    for f in change.fields:
+    lines, fields = [head], change.field_changes()
+    width = max((len(f.field) for f in fields), default=0)
+    for f in fields:
         value = (
             _value(show(f.new))
             if change.action == "create"

@@ -48,7 +48,6 @@ class Creator:
         origin_ref = f"{origin.type} {origin.id}"
         created = Change(
             self.step.name, "create", side, record_type, None, origin=origin_ref,
-            fields=tuple(FieldChange(k, None, v) for k, v in values.items() if v != planned_id),
             source_id=origin.id if side == "target" else planned_id, planned_id=planned_id, values=values,
         )  # fmt: skip
         placeholder = planned_id or PLACEHOLDER.format(type=record_type, origin=origin_ref)

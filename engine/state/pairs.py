@@ -161,17 +161,17 @@ class PairTables:
     ) -> None:
         """The match keys of records of ``side`` as (record type, record id, modified, keys),
         replacing what was known of them (``new_records``: nothing was, they were just created)."""
-        records = list(records)
-        if not new_records:
+        for chunk in batched(records, 10_000):  # a step's keys are read from its spool, a chunk at a time
+            if not new_records:
+                self.db.executemany(
+                    "DELETE FROM match_keys WHERE job=? AND step=? AND side=? AND record_id=?",
+                    ((job, step, side, record_id) for _, record_id, _, _ in chunk),
+                )
             self.db.executemany(
-                "DELETE FROM match_keys WHERE job=? AND step=? AND side=? AND record_id=?",
-                ((job, step, side, record_id) for _, record_id, _, _ in records),
+                "INSERT INTO match_keys VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    (job, step, side, record_type, record_id, index, value, modified)
+                    for record_type, record_id, modified, keys in chunk
+                    for index, value in keys
+                ),
             )
-        self.db.executemany(
-            "INSERT INTO match_keys VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                (job, step, side, record_type, record_id, index, value, modified)
-                for record_type, record_id, modified, keys in records
-                for index, value in keys
-            ),
-        )

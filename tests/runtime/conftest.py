@@ -42,11 +42,11 @@ objects:
 def describe(change: Change) -> str:
     """A change as one readable line: `update target Contact c1: Email None -> 'a@b.c'`."""
     record = change.record_id or "(new)"
-    text = f"{change.action} {change.side} {change.record_type} {record}"
-    if change.fields and change.action == "update":
-        text += ": " + ", ".join(f"{f.field} {f.old!r} -> {f.new!r}" for f in change.fields)
-    elif change.fields:
-        text += ": " + ", ".join(f"{f.field}={f.new!r}" for f in change.fields)
+    text, fields = f"{change.action} {change.side} {change.record_type} {record}", change.field_changes()
+    if fields and change.action == "update":
+        text += ": " + ", ".join(f"{f.field} {f.old!r} -> {f.new!r}" for f in fields)
+    elif fields:
+        text += ": " + ", ".join(f"{f.field}={f.new!r}" for f in fields)
     if change.reason and change.action in ("skip", "conflict"):
         text += f" ({change.reason})"
     return text

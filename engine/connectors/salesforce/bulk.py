@@ -137,7 +137,8 @@ class BulkJob:
         unmatched: list[tuple[str, dict[str, str]]] = []
         kinds = ("successfulResults", "failedResults", *(("unprocessedrecords",) if some_unprocessed else ()))
         for kind in kinds:
-            results = csv.reader(io.StringIO(self._send("GET", f"jobs/ingest/{self.id}/{kind}")))
+            answer = io.BytesIO(self._send("GET", f"jobs/ingest/{self.id}/{kind}"))
+            results = csv.reader(io.TextIOWrapper(answer, encoding="utf-8", newline=""))  # decoded as read
             columns = {name: position for position, name in enumerate(next(results, []))}
             cells = [columns.get(name) for name in self.header]
             for result in results:
@@ -172,10 +173,10 @@ class BulkJob:
             "bulk", lambda sf: sf.restful(path, method=method, json=json, timeout=TIMEOUT) or {}
         )
 
-    def _send(self, method: str, path: str, text: str | None = None, replay_safe: bool = True) -> str:
+    def _send(self, method: str, path: str, text: str | None = None, replay_safe: bool = True) -> bytes:
         """A CSV request or answer, which simple-salesforce's JSON helpers do not handle."""
 
-        def send(sf: Salesforce) -> str:
+        def send(sf: Salesforce) -> bytes:
             headers = {**sf.headers, "Content-Type": "text/csv", "Accept": "text/csv"}
             data = text.encode("utf-8") if text is not None else None
             answer = sf.session.request(
@@ -185,7 +186,7 @@ class BulkJob:
                 sf.api_usage = Salesforce.parse_api_usage(limit_info)
             if answer.status_code >= 300:
                 exception_handler(answer, path)
-            return answer.content.decode("utf-8")
+            return answer.content
 
         return self.session.call("bulk", send, replay_safe=replay_safe)
 
