@@ -286,20 +286,12 @@ class Job:
             return self._apply(batch_size, progress, expected_fingerprint, lease, allow_over_limits, meter)
 
     def _apply(
-        self,
-        batch_size: int | None,
-        progress: Callable[[int], None] | None,
-        expected_fingerprint: str | None,
-        lease: JobLease,
-        allow_over_limits: bool = False,
-        meter: Meter | None = None,
-    ) -> RunReport:
+        self, batch_size: int | None, progress: Callable[[int], None] | None, expected_fingerprint: str | None,
+        lease: JobLease, allow_over_limits: bool = False, meter: Meter | None = None,
+    ) -> RunReport:  # fmt: skip
+        """Decide and write step by step; a saved plan (``expected_fingerprint``) is decided
+        whole first, from one read of each side, and written only if that read matches it."""
         self.check_systems()
-        if expected_fingerprint is not None and fingerprint(self.plan_changes()) != expected_fingerprint:
-            raise SyncmapError(
-                "the records changed since this plan was saved; it was not applied",
-                hint="run `syncmap plan --out` again and review the new plan",
-            )
         context = self.context(lease=lease)
         context.meter = meter or context.meter
         steps = {step.name: step for step in self.plan.steps}
@@ -313,14 +305,20 @@ class Job:
                 hint=f"`syncmap resume {self.name}` lets it run again"
                 + (" (from a new initial sync)" if stopped == "deleted" else ""),
             )
+        planned = run(self.plan, self.steps, context) if expected_fingerprint else None
+        if planned is not None and fingerprint(planned) != expected_fingerprint:
+            raise SyncmapError(
+                "the records changed since this plan was saved; it was not applied",
+                hint="run `syncmap plan --out` again and review the new plan",
+            )
         first = not any(past["status"] == "done" for past in self.state.runs(self.name))
         run_id = report.run_id = self.state.start_run(self.name, self.plan.hash)
         self.state.set_job_status(self.name, "initial sync" if first else "running", keep_stopped=True)
         if self.plan.files:
             self.state.note_mapping(self.name, str(Path(self.plan.files[-1]).resolve()))
         try:
-            for step in self.steps:
-                changes = run_step(step, context)
+            for index, step in enumerate(self.steps):
+                changes = planned.steps[index] if planned else run_step(step, context)
                 report.changeset.steps.append(changes)
                 if not allow_over_limits:
                     limits.check(changes, step, context.links(step.name))

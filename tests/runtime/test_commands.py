@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_syncmap
+from engine.sandbox import Sandbox
+from tests.conftest import SALESFORCE_FROM_ENV, run_syncmap, sandbox_env
+from tests.runtime.conftest import leads_project
 from tests.runtime.test_crash import make_project
 
 
@@ -86,6 +88,28 @@ def test_a_saved_plan_is_applied_as_previewed_or_refused_when_data_moved(quickst
     applied = run_syncmap("apply", str(fresh))
     assert applied.returncode == 0, applied.stderr
     assert applied.stdout.startswith("Applied quickstart:")
+
+
+def test_a_saved_plan_is_applied_reading_each_record_once(tmp_path):
+    """Applying a saved plan decides it again from one read of each side, checks that read
+    against the plan, and writes what it decided: it queries the org as often as an apply of
+    the mapping itself, not once more for the check."""
+
+    def queries_of_apply(folder: Path, saved: bool) -> int:
+        root = leads_project(folder, "saved", 30, SALESFORCE_FROM_ENV)
+        with Sandbox() as org:
+            environ = sandbox_env(org.instance_url, org.session_id, org.ca_file)
+            org.client().restful("sobjects/Lead", method="POST", json={"LastName": "Old", "Company": "A", "Email": "p1@x.org"})
+            planned = run_syncmap("plan", "job.yaml", "--out", "plan.json", cwd=root, env=environ)
+            assert planned.returncode == 0, planned.stderr
+            before = org.stats()["by_kind"].get("query", 0)
+            applied = run_syncmap("apply", "plan.json" if saved else "job.yaml", "--format", "json", cwd=root, env=environ)
+            assert applied.returncode == 0, applied.stderr
+            assert json.loads(applied.stdout)["counts"] == json.loads((root / "plan.json").read_text())["counts"]
+            assert org.client().query("SELECT COUNT() FROM Lead")["totalSize"] == 30
+            return org.stats()["by_kind"].get("query", 0) - before
+
+    assert queries_of_apply(tmp_path / "saved", saved=True) == queries_of_apply(tmp_path / "plain", saved=False)
 
 
 def test_a_saved_plan_is_refused_when_the_mapping_changed(quickstart):
