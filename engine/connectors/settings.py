@@ -122,6 +122,11 @@ class SalesforceSettings(Settings):
     bulk_threshold: int = Field(
         2000, ge=0, description="More writes than this of one kind go through Bulk API 2.0."
     )
+    bulk_read_threshold: int = Field(
+        10_000, ge=0,
+        description="A read of more records than this goes through a Bulk API 2.0 query job (a few calls) "
+        "instead of pages of 2,000 (a call each).",
+    )  # fmt: skip
     batch_size: int = Field(200, ge=1, le=200, description="Records per sObject Collections call.")
     bulk_job_size: int = Field(
         100_000, ge=1, description="Most records in one Bulk API 2.0 job: apply hands over this many at once."

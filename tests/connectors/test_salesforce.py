@@ -386,6 +386,48 @@ def test_reading_2500_records_takes_one_query_and_one_query_more(sb, connect):
     assert reader.calls == {"describe": 1, "query": 1, "query_more": 1}
 
 
+def test_a_large_read_is_one_bulk_query_job_and_reads_as_rest_pages_do(tmp_path):
+    """More records than `bulk_read_threshold` are read by a Bulk API query job: a handful of
+    calls, not one per page. Every record reads the same as through REST pages: empty values
+    null, booleans, dates, datetimes and numbers typed, text with commas, quotes, line breaks
+    and accents whole, parent fields nested, deleted records as tombstones."""
+    with Sandbox(page_size=50) as org:
+        client = org.client()
+        account = client.Account.create({"Name": "Acme, \"Inc\""})["id"]
+        contacts = [
+            {"attributes": {"type": "Contact"}, "LastName": f"L{i}", "FirstName": "Zoë" if i % 3 else None,
+             "Description": 'a "quoted", two-line\ntext' if i % 5 == 0 else None,
+             "Birthdate": "1990-01-02" if i % 2 else None, "HasOptedOutOfEmail": i % 4 == 0,
+             "AccountId": account if i % 2 else None}
+            for i in range(120)
+        ]  # fmt: skip
+        for start in range(0, len(contacts), 100):
+            client.restful("composite/sobjects", method="POST", json={"records": contacts[start : start + 100]})
+        gone = client.query("SELECT Id FROM Contact LIMIT 1")["records"][0]["Id"]
+        client.Contact.delete(gone)
+        client.restful("composite/sobjects", method="POST", json={"records": [
+            {"attributes": {"type": "Task"}, "Subject": f"Call {i}", "CallDurationInSeconds": i or None}
+            for i in range(60)
+        ]})  # fmt: skip
+
+        def read(sobject: str, threshold: int) -> tuple[dict, dict]:
+            connector = SalesforceConnector(settings(org, bulk_read_threshold=threshold), tmp_path)
+            with connector:
+                connector.expect_fields({"Contact": ["Account.Name"]})
+                return {record.id: record for record in connector.read(sobject)}, dict(connector.calls)
+
+        for sobject, count in (("Contact", 120), ("Task", 60)):
+            by_pages, paged = read(sobject, 100_000)
+            by_job, job_calls = read(sobject, 10)
+            assert len(by_job) == count and by_job == by_pages
+            assert paged["query_more"] == count // 50  # a call per page of 50
+            assert job_calls == {"describe": 1, "query": 1, "bulk_query": 2, "bulk_results": 1}
+            if sobject == "Contact":
+                assert by_job[gone].deleted
+                assert {r.values["Description"] for r in by_job.values()} == {None, 'a "quoted", two-line\ntext'}
+                assert {str(r.values["Account"]) for r in by_job.values()} == {"None", "{'Name': 'Acme, \"Inc\"'}"}
+
+
 # --- get and find ------------------------------------------------------------------------------------
 
 

@@ -39,6 +39,7 @@ from engine.connectors.local import unique
 from engine.connectors.salesforce import local_org
 from engine.connectors.salesforce.reads import (
     MAX_QUERY_LENGTH,
+    BulkRead,
     Window,
     as_record,
     in_queries,
@@ -98,6 +99,7 @@ class SalesforceConnector(BaseConnector):
         self.calls = self.session.calls
         self.writer = Writer(self.session, typed)
         self.write_batch_size = typed.bulk_job_size  # apply hands over a Bulk job's worth at once
+        self.bulk_read_threshold = typed.bulk_read_threshold
         self.overlap = timedelta(seconds=typed.overlap_seconds)
         self.reread_seconds = typed.overlap_seconds  # a read delivers this much before `since` again
         self.extra_fields: dict[str, list[str]] = {}  # object -> parent paths the plan maps
@@ -300,7 +302,9 @@ class SalesforceConnector(BaseConnector):
         if previous is not None and start is not None and previous.newest and start >= previous.newest:
             window = previous
         try:
-            for row in rows(self.session, text, include_deleted=True, what=f"reading `{info.name}`"):
+            types = {entry["name"]: entry.get("type", "string") for entry in self._describe(info.name)["fields"]}
+            bulk = BulkRead(self.bulk_read_threshold, types)
+            for row in rows(self.session, text, include_deleted=True, what=f"reading `{info.name}`", bulk=bulk):
                 record = as_record(info, row)
                 if not window.is_repeat(record.id, record.modified):
                     yield record

@@ -4,12 +4,13 @@ from delivering a record twice (the overlap's window) or delivering syncmap's ow
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote_plus
 
 from engine.connectors import ObjectInfo, Record, soql
+from engine.connectors.salesforce.bulk_query import query_rows
 from engine.connectors.salesforce.session import TIMEOUT, ApiFailure, Session
 from engine.errors import ConnectorError
 from engine.times import format_time, parse_time
@@ -17,12 +18,20 @@ from engine.times import format_time, parse_time
 MAX_QUERY_LENGTH = 16_000  # URL-encoded SOQL per query; REST URIs must stay under 16,384 bytes
 
 
-def rows(session: Session, text: str, include_deleted: bool, what: str) -> Iterator[dict[str, Any]]:
-    """The rows of one query, a page at a time (queryMore follows nextRecordsUrl)."""
+def rows(
+    session: Session, text: str, include_deleted: bool, what: str, bulk: BulkRead | None = None
+) -> Iterator[dict[str, Any]]:
+    """The rows of one query, a page at a time (queryMore follows nextRecordsUrl); with ``bulk``,
+    a query whose first page says it has more rows than its threshold is read by a Bulk API
+    query job instead, in a few calls (that page is let go)."""
     try:
         page = session.call(
             "query", lambda sf: sf.query(text, include_deleted=include_deleted, timeout=TIMEOUT)
         )
+        if bulk and not page.get("done", True) and page.get("totalSize", 0) > bulk.threshold:
+            unsorted = text.rpartition(" ORDER BY ")[0] or text  # a query job cannot sort
+            yield from query_rows(session, unsorted, include_deleted, bulk.types)
+            return
         while True:
             yield from page.get("records", [])
             if page.get("done", True) or not page.get("nextRecordsUrl"):
@@ -39,6 +48,11 @@ def rows(session: Session, text: str, include_deleted: bool, what: str) -> Itera
         if e.code == "INVALID_QUERY_LOCATOR":
             hint = "the query's cursor expired before all its pages were read; read again"
         raise ConnectorError(f"Salesforce rejected the query {what}: {e.code}: {e.detail}", hint) from e
+
+
+class BulkRead(NamedTuple):
+    threshold: int  # more rows than this are read by a Bulk API query job
+    types: Mapping[str, str]  # the object's field types, as its describe names them
 
 
 def not_own_writes(
