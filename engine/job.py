@@ -34,9 +34,7 @@ from engine.progress import Meter
 from engine.reconcile import reconcile
 from engine.resolve import find_project_root
 from engine.run import RunContext, run, run_step
-from engine.state import StateStore
-
-STATE_FILE = Path(".syncmap") / "state.db"
+from engine.state import StateStore, project_state
 
 
 @dataclass(frozen=True)
@@ -114,9 +112,9 @@ class Jobs:
     """The jobs a project's state store knows (found from ``folder``, or the store named):
     what `syncmap status`, `runs`, `pause` and `resume` show and change."""
 
-    def __init__(self, state_path: Path | None = None, folder: Path | None = None, read_only: bool = True):
+    def __init__(self, state_path: Path | str | None = None, folder: Path | None = None, read_only: bool = True):
         root = find_project_root((folder or Path.cwd()) / "syncmap.yaml")
-        self.path = state_path or root / STATE_FILE
+        self.path = state_path or project_state(root)
         self.state = StateStore(self.path, read_only=read_only)
 
     def __enter__(self) -> Jobs:
@@ -191,7 +189,7 @@ class Job:
     def open(
         cls,
         mapping: Path,
-        state_path: Path | None = None,
+        state_path: Path | str | None = None,
         registry: Registry | None = None,
         environ: Mapping[str, str] | None = None,
         read_only: bool = False,
@@ -201,7 +199,7 @@ class Job:
         """Compile a mapping (unless its ``plan`` is given) and open its connectors and state
         (``read_only`` for dry runs)."""
         plan = plan or compile_plan(mapping)
-        state = StateStore(state_path or find_project_root(mapping) / STATE_FILE, read_only=read_only)
+        state = StateStore(state_path or project_state(find_project_root(mapping)), read_only=read_only)
         connectors = open_connectors(
             plan, registry or Registry(), mapping.resolve().parent, environ or os.environ, read_only
         )

@@ -53,7 +53,7 @@ class Watcher:
         self,
         paths: Iterable[Path],
         interval: str | None,
-        state_path: Path | None,
+        state_path: Path | str | None,
         emit: Callable[[dict[str, Any]], None],
     ):
         self.paths = list(paths)

@@ -12,9 +12,11 @@ import click
 
 from engine.diagnostics import render_json, render_text
 from engine.errors import DocumentError, SyncmapError, exit_codes_help
-from engine.job import STATE_FILE, Selection
+from engine.job import Selection
 from engine.load import one_load_per_document
 from engine.resolve import find_project_root
+from engine.state import project_state
+from engine.state.postgres import is_database_url
 
 FORMAT = click.option(
     "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
@@ -54,9 +56,21 @@ WAIT = click.option(
     help="When another run holds the job, wait this long for it before giving up (exit 5).",
 )  # fmt: skip
 
+class StateLocation(click.ParamType):
+    """A state store: a file, or a PostgreSQL database's URL (kept as written)."""
+
+    name = "FILE|URL"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path | str:
+        if is_database_url(value):
+            return str(value)
+        return click.Path(dir_okay=False, path_type=Path).convert(value, param, ctx)
+
+
 STATE = click.option(
-    "--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
-    help="State store file (default: .syncmap/state.db in the project).",
+    "--state", "state_path", type=StateLocation(),
+    help="State store: a file (default: .syncmap/state.db in the project, or `state` in its "
+    "syncmap.toml), or a PostgreSQL database, `postgresql://user@host/db` (the password from PGPASSWORD).",
 )  # fmt: skip
 
 
@@ -71,7 +85,7 @@ def project_option(command: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, project: Path | None = None, **kwargs: Any) -> Any:
         if project is not None and kwargs.get("state_path") is None:
             inside = project if project.is_file() else project / "syncmap.yaml"
-            kwargs["state_path"] = find_project_root(inside) / STATE_FILE
+            kwargs["state_path"] = project_state(find_project_root(inside))
         return command(*args, **kwargs)
 
     return wrapper

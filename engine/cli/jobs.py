@@ -27,7 +27,7 @@ from engine.job import Job, Jobs
 def status(state_path, output_format) -> None:
     """Every job of the project: its status (initial sync, running, active, paused, errors) and last run."""
     with Jobs(state_path) as project:
-        jobs, store = project.statuses(), project.path
+        jobs, store = project.statuses(), project.state.where
     if output_format == "json":
         click.echo(json.dumps(jobs, indent=2))
         return
@@ -244,7 +244,7 @@ def resume(job: str, state_path) -> None:
     _set_status(job, state_path, "active")
 
 
-def _set_status(job: str, state_path: Path | None, status: str) -> None:
+def _set_status(job: str, state_path: Path | str | None, status: str) -> None:
     with Jobs(state_path, read_only=False) as project:
         project.set_status(job, status)
     click.echo(f"{job} is {status}.")

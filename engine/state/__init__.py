@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import secrets
 import sqlite3
+import tomllib
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from engine.state.decisions import DecisionTables
 from engine.state.jobs import JobTables
 from engine.state.journal import JournalTables
 from engine.state.pairs import PairTables
+from engine.state.postgres import PostgresDatabase, is_database_url, shown
 from engine.state.reads import ReadTables
 from engine.state.records import Decision, JournalEntry, Lease, Link, now
 from engine.state.schema import KEPT_WRITE_WINDOWS, MIGRATIONS, migrate
@@ -28,13 +30,33 @@ from engine.state.schema import KEPT_WRITE_WINDOWS, MIGRATIONS, migrate
 __all__ = [
     "KEPT_WRITE_WINDOWS",
     "MIGRATIONS",
+    "STATE_FILE",
     "Decision",
     "JournalEntry",
     "Lease",
     "Link",
     "StateStore",
     "now",
+    "project_state",
 ]
+
+
+STATE_FILE = Path(".syncmap") / "state.db"
+
+
+def project_state(root: Path) -> Path | str:
+    """Where a project's state lives: `state` in its syncmap.toml (a file, relative to the
+    project, or a PostgreSQL database's URL), else `.syncmap/state.db`."""
+    config = root / "syncmap.toml"
+    try:
+        state = tomllib.loads(config.read_text()).get("state") if config.is_file() else None
+    except tomllib.TOMLDecodeError as e:
+        raise StateError(f"{config} cannot be read: {e}", hint="it is TOML: `state = \"postgresql://host/db\"`") from e
+    if state is None:
+        return root / STATE_FILE
+    if not isinstance(state, str) or not state:
+        raise StateError(f"{config}: `state` must be a file path or a postgresql:// URL", hint="e.g. `state = \"postgresql://host/db\"`")
+    return state if is_database_url(state) else root / state
 
 
 class StateStore(PairTables, ReadTables, JournalTables, JobTables, DecisionTables):
@@ -44,12 +66,17 @@ class StateStore(PairTables, ReadTables, JournalTables, JobTables, DecisionTable
     exists is a store syncmap wrote: one that is empty, damaged or of no known schema is refused
     with its path, never migrated over or synced anew (that would create every record again)."""
 
-    def __init__(self, path: Path, read_only: bool = False, checked: bool = True):
-        """Open (creating and migrating) the store; ``read_only`` never touches the file, and
-        stands in an empty store when it does not exist yet, so a dry run leaves no trace.
-        ``checked=False`` skips the integrity check (a second connection of a process that made it)."""
+    def __init__(self, path: Path | str, read_only: bool = False, checked: bool = True):
+        """Open (creating and migrating) the store: a file, or a PostgreSQL database named by its
+        URL. ``read_only`` never touches it, and stands in an empty store when it does not exist
+        yet, so a dry run leaves no trace. ``checked=False`` skips the integrity check (a second
+        connection of a process that made it)."""
         self.path = path
-        self.db: Database | None = None
+        self.db: Database | PostgresDatabase | None = None
+        if is_database_url(path):
+            self._open_postgres(str(path), read_only)
+            return
+        path = Path(path)
         try:
             if not path.exists():
                 if read_only:
@@ -80,6 +107,22 @@ class StateStore(PairTables, ReadTables, JournalTables, JobTables, DecisionTable
             if isinstance(e, sqlite3.DatabaseError):
                 raise Database.failure(path, e) from e
             raise
+
+    def _open_postgres(self, url: str, read_only: bool) -> None:
+        self.db = PostgresDatabase(url, read_only)
+        version = self.db.schema_version()
+        if version > len(MIGRATIONS):
+            self.db.close()
+            raise StateError(
+                f"the state store {self.db.path} was written by a newer syncmap (schema {version})",
+                hint="upgrade syncmap, or point --state at another database",
+            )
+        if not read_only:
+            self._migrate()
+        elif version < len(MIGRATIONS):  # nothing there yet (or older): an empty store stands in
+            self.db.close()
+            self.db = Database(sqlite3.connect(":memory:", isolation_level=None), shown(url))
+            self._migrate()
 
     def _connect(self, read_only: bool) -> sqlite3.Connection:
         if read_only:
@@ -117,11 +160,16 @@ class StateStore(PairTables, ReadTables, JournalTables, JobTables, DecisionTable
         self.db = Database(copy, self.path)
         self._migrate()
 
+    @property
+    def where(self) -> str:
+        """The store as messages name it (a database's URL without its password)."""
+        return str(self.db.path)
+
     def transaction(self) -> AbstractContextManager[None]:
         return self.db.transaction()
 
     def close(self) -> None:
-        self.db.connection.close()
+        self.db.close()
 
 
 def _check_file(path: Path) -> None:

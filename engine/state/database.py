@@ -28,7 +28,6 @@ class Result:
 
     def __init__(self, cursor: sqlite3.Cursor):
         self.rows = cursor.fetchall()
-        self.lastrowid = cursor.lastrowid
         self.rowcount = cursor.rowcount
 
     def __iter__(self) -> Iterator[tuple]:
@@ -42,11 +41,23 @@ class Result:
 
 
 class Database:
-    """The store's connection, turning SQLite's errors into a StateError naming the file."""
+    """The store's connection, turning SQLite's errors into a StateError naming the file. Its SQL
+    is what SQLite and PostgreSQL both run (`?` marks a parameter); ``postgres.py`` holds the rest."""
 
-    def __init__(self, connection: sqlite3.Connection, path: Path):
+    dialect = "sqlite"
+
+    def __init__(self, connection: sqlite3.Connection, path: Path | str):
         self.connection = connection
         self.path = path
+
+    def schema_version(self) -> int:
+        return self.execute("PRAGMA user_version").fetchone()[0]
+
+    def set_schema_version(self, number: int) -> None:
+        self.execute(f"PRAGMA user_version = {int(number)}")
+
+    def close(self) -> None:
+        self.connection.close()
 
     def execute(self, sql: str, args: Iterable[Any] = ()) -> Result:
         try:

@@ -12,7 +12,8 @@ class DecisionTables:
 
     def decide(self, job: str, decision: Decision) -> None:
         self.db.execute(
-            "INSERT OR REPLACE INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+            "INSERT INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT (job, step, side, record_id) "
+            "DO UPDATE SET kind=excluded.kind, candidate=excluded.candidate, made_at=excluded.made_at, applied_run=NULL",
             (job, decision.step, decision.side, decision.record_id, decision.kind, decision.candidate, now()),
         )
 
@@ -21,7 +22,7 @@ class DecisionTables:
         and every `ignore`."""
         rows = self.db.execute(
             "SELECT step, side, record_id, kind, candidate, made_at, applied_run FROM decisions "
-            "WHERE job=? AND (? IS NULL OR step=?) AND (? = 0 OR applied_run IS NULL OR kind = 'ignore') "
+            "WHERE job=? AND (CAST(? AS TEXT) IS NULL OR step=?) AND (? = 0 OR applied_run IS NULL OR kind = 'ignore') "
             "ORDER BY made_at",
             (job, step, step, int(pending)),
         )

@@ -25,7 +25,9 @@ class JobTables:
 
     def take_lease(self, lease: Lease) -> None:
         self.db.execute(
-            "INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO leases VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job) DO UPDATE SET owner=excluded.owner, "
+            "command=excluded.command, host=excluded.host, pid=excluded.pid, started=excluded.started, "
+            "heartbeat=excluded.heartbeat",
             (lease.job, lease.owner, lease.command, lease.host, lease.pid, lease.started, lease.heartbeat),
         )
 
@@ -40,11 +42,11 @@ class JobTables:
     # -- runs and jobs -------------------------------------------------------------------------------
 
     def start_run(self, job: str, plan_hash: str) -> int:
-        cursor = self.db.execute(
-            "INSERT INTO runs (job, plan_hash, started_at, status) VALUES (?, ?, ?, 'running')",
+        row = self.db.execute(
+            "INSERT INTO runs (job, plan_hash, started_at, status) VALUES (?, ?, ?, 'running') RETURNING id",
             (job, plan_hash, now()),
-        )
-        return cursor.lastrowid
+        ).fetchone()
+        return row[0]
 
     def finish_run(self, run_id: int, status: str, counts: dict[str, Any], error: str | None = None) -> None:
         self.db.execute(

@@ -62,9 +62,9 @@ class JournalTables:
         )
         ending = " " + record_id  # an origin is `<type> <id>`: compared exactly, case and all
         rows = self.db.execute(
-            f"SELECT {', '.join(keys)} FROM journal WHERE job=? AND (record_id=? OR substr(origin_id, -?) = ?) "
-            "ORDER BY id",
-            (job, record_id, len(ending), ending),
+            f"SELECT {', '.join(keys)} FROM journal WHERE job=? AND (record_id=? OR "
+            "(length(origin_id) >= ? AND substr(origin_id, length(origin_id) - ? + 1) = ?)) ORDER BY id",
+            (job, record_id, len(ending), len(ending), ending),
         )
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
@@ -94,7 +94,7 @@ class JournalTables:
         stamp = now()
         self.db.execute(
             "INSERT INTO dead_letters VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?) "
-            "ON CONFLICT (job, step, side, record_id) DO UPDATE SET error=excluded.error, attempts=attempts+1, "
+            "ON CONFLICT (job, step, side, record_id) DO UPDATE SET error=excluded.error, attempts=dead_letters.attempts+1, "
             "last_seen=excluded.last_seen, op=excluded.op, record_type=excluded.record_type",
             (job, step, side, record_id, redact(error), stamp, stamp, op, record_type),
         )
@@ -125,7 +125,7 @@ class JournalTables:
             "last_seen",
         )
         query = (
-            f"SELECT {', '.join(keys)} FROM dead_letters WHERE (? IS NULL OR job=?) AND (? IS NULL OR step=?)"
+            f"SELECT {', '.join(keys)} FROM dead_letters WHERE (CAST(? AS TEXT) IS NULL OR job=?) AND (CAST(? AS TEXT) IS NULL OR step=?)"
         )
         rows = self.db.execute(query + " ORDER BY first_seen, job, step, record_id", (job, job, step, step))
         return [dict(zip(keys, row, strict=True)) for row in rows]
@@ -149,7 +149,9 @@ class JournalTables:
         self.db.execute("DELETE FROM holds WHERE job=? AND step=?", (job, step))
         stamp = now()
         self.db.executemany(
-            "INSERT OR REPLACE INTO holds VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO holds VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job, step, side, record_id) DO UPDATE SET "
+            "record_type=excluded.record_type, code=excluded.code, reason=excluded.reason, since=excluded.since, "
+            "candidates=excluded.candidates",
             [
                 (
                     job,
@@ -169,6 +171,6 @@ class JournalTables:
     def holds(self, job: str | None = None, step: str | None = None) -> list[dict[str, Any]]:
         """The held records of a job (of every job without one), oldest first."""
         keys = ("job", "step", "side", "record_type", "record_id", "code", "reason", "since", "candidates")
-        query = f"SELECT {', '.join(keys)} FROM holds WHERE (? IS NULL OR job=?) AND (? IS NULL OR step=?)"
+        query = f"SELECT {', '.join(keys)} FROM holds WHERE (CAST(? AS TEXT) IS NULL OR job=?) AND (CAST(? AS TEXT) IS NULL OR step=?)"
         rows = self.db.execute(query + " ORDER BY since, job, step, record_id", (job, job, step, step))
         return [{**dict(zip(keys, row, strict=True)), "candidates": json.loads(row[-1])} for row in rows]

@@ -45,7 +45,9 @@ class PairTables:
             )
         stamp = now()
         self.db.executemany(
-            "INSERT OR REPLACE INTO links VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO links VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job, step, source_id) DO UPDATE SET "
+            "source_type=excluded.source_type, target_type=excluded.target_type, target_id=excluded.target_id, "
+            "made_by=excluded.made_by, created_at=excluded.created_at",
             (
                 (
                     job,
@@ -117,7 +119,8 @@ class PairTables:
         they are the target record's values as of the agreement (it was read or written then), so
         a later run may stand them in for it."""
         self.db.executemany(
-            "INSERT OR REPLACE INTO snapshots (job, step, source_id, synced, target_known) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO snapshots (job, step, source_id, synced, target_known) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (job, step, source_id) DO UPDATE SET synced=excluded.synced, target_known=excluded.target_known",
             (
                 (job, step, source_id, json.dumps(synced, sort_keys=True, default=str), int(known))
                 for source_id, synced, known in agreed

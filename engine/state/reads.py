@@ -31,7 +31,8 @@ class ReadTables:
 
     def save_watermark(self, job: str, step: str, side: str, value: str, seen: dict[str, str]) -> None:
         self.db.execute(
-            "INSERT OR REPLACE INTO watermarks (job, step, side, value, seen) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO watermarks (job, step, side, value, seen) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (job, step, side) DO UPDATE SET value=excluded.value, seen=excluded.seen",
             (job, step, side, value, json.dumps(seen, sort_keys=True)),
         )
 

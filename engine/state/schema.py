@@ -108,8 +108,16 @@ def migrate(db: Database) -> None:
     """Bring the schema up to date, in the transaction that reads its version: two processes
     opening one old store migrate it once."""
     with db.transaction():
-        version = db.execute("PRAGMA user_version").fetchone()[0]
+        version = db.schema_version()
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             for statement in filter(str.strip, script.split(";")):
-                db.execute(statement)
-            db.execute(f"PRAGMA user_version = {number}")
+                db.execute(_in_dialect(statement, db.dialect))
+            db.set_schema_version(number)
+
+
+def _in_dialect(statement: str, dialect: str) -> str:
+    """A migration's statement as the store's database runs it: PostgreSQL numbers a run's
+    rows from a sequence where SQLite numbers them by rowid."""
+    if dialect == "postgresql":
+        return statement.replace("id INTEGER PRIMARY KEY", "id BIGSERIAL PRIMARY KEY")
+    return statement

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import textwrap
+import uuid
 from pathlib import Path
 
+import psycopg
 import pytest
 import yaml
 
@@ -113,3 +115,19 @@ def leads_project(folder: Path, name: str, people: int, salesforce: dict) -> Pat
             "contacts", [{"id": f"p{i}", "name": f"P{i}", "email": f"p{i}@x.org"} for i in range(people)]
         )
     return root
+
+
+def fresh_state_database(server: str) -> str:
+    """A PostgreSQL state store's URL: a schema of its own in the test session's database."""
+    schema = f"state_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server, autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA {schema}")
+    return f"{server}?options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_backend(request) -> str | None:
+    """The state store a test runs on: the project's SQLite file (None), or a PostgreSQL database's URL."""
+    if request.param == "sqlite":
+        return None
+    return fresh_state_database(request.getfixturevalue("postgres_server"))

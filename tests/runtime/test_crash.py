@@ -53,11 +53,14 @@ def lead_count(folder: Path) -> int:
         return 0
 
 
-def test_sigkill_in_the_middle_of_an_apply_converges(tmp_path):
+def test_sigkill_in_the_middle_of_an_apply_converges(tmp_path, state_backend):
+    """On either state store: the project's file, or the PostgreSQL database its syncmap.toml names."""
     reference = make_project(tmp_path / "reference", 3000)
     assert run_syncmap("apply", str(reference)).returncode == 0
 
     killed = make_project(tmp_path / "killed", 3000)
+    if state_backend:
+        (killed.parent / "syncmap.toml").write_text(f'state = "{state_backend}"\n')
     before = lead_count(killed.parent)
     process = subprocess.Popen(
         [sys.executable, "-m", "engine", "apply", str(killed), "--batch-size", "10"],

@@ -9,11 +9,13 @@ from datetime import UTC, datetime, timedelta
 from itertools import count
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from engine.connectors.memory import MemoryConnector, drop_stores
 from engine.job import Job, Selection
+from tests.runtime.conftest import fresh_state_database
 
 TWO_WAY = """\
 syncmap: 2
@@ -56,6 +58,7 @@ def contents(connector: MemoryConnector, record_type: str) -> list[tuple]:
     )
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 @settings(
     max_examples=25,
     derandomize=True,
@@ -71,12 +74,17 @@ def contents(connector: MemoryConnector, record_type: str) -> list[tuple]:
         [],
     ]
 )
-def test_incremental_runs_end_where_full_runs_end(tmp_path: Path, runs):
+def test_incremental_runs_end_where_full_runs_end(tmp_path: Path, request, backend, runs):
+    """On either state store: a SQLite file, or a PostgreSQL database of its own per copy."""
+    server = request.getfixturevalue("postgres_server") if backend == "postgresql" else None
     drop_stores()
     folder = tmp_path / f"case{next(clock)}"
     folder.mkdir()
     (folder / "syncmap.toml").write_text("")
     stores = {}
+    states = {
+        copy: fresh_state_database(server) if server else folder / f"{copy}.db" for copy in ("incremental", "full")
+    }
     for copy in ("incremental", "full"):
         (folder / f"{copy}.yaml").write_text(textwrap.dedent(TWO_WAY.format(copy=copy)))
         platform, crm = (
@@ -93,7 +101,7 @@ def test_incremental_runs_end_where_full_runs_end(tmp_path: Path, runs):
 
     def apply(copy: str) -> None:
         selection = Selection(full=copy == "full")
-        with Job.open(folder / f"{copy}.yaml", folder / f"{copy}.db", selection=selection) as job:
+        with Job.open(folder / f"{copy}.yaml", states[copy], selection=selection) as job:
             job.apply()
 
     for edits in [[], *runs]:

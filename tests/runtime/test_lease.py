@@ -18,8 +18,8 @@ from engine.state import Lease, StateStore
 
 
 @pytest.fixture
-def state(tmp_path):
-    store = StateStore(tmp_path / "state.db")
+def state(tmp_path, state_backend):
+    store = StateStore(state_backend or tmp_path / "state.db")
     yield store
     store.close()
 
