@@ -1,4 +1,4 @@
-"""Commands that run jobs: plan, apply, watch."""
+"""Commands that run jobs: plan, apply, watch, and enqueue and worker for runs on a queue."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ from engine.cli.common import FORMAT, STATE, WAIT, command, reports_errors, sele
 from engine.errors import UsageError
 from engine.job import Job, Selection, load_saved_plan, saved_plan
 from engine.progress import JsonLines, Meter, Quiet
+from engine.resolve import find_project_root
 from engine.schedule import interval_seconds
+from engine.state import project_state
 from engine.watch import Watcher, text_line
 from engine.webhook import SECRET_VARIABLE as WEBHOOK_SECRET
 from engine.webhook import WebhookListener
@@ -185,4 +187,34 @@ def _webhooks(listen: str, watcher: Watcher) -> WebhookListener:
     return listener
 
 
-COMMANDS = (plan_command, apply_command, watch)
+@command()
+@click.argument("mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@STATE
+@reports_errors
+def enqueue(mapping: Path, state_path) -> None:
+    """Ask for a run of a mapping's job now, on the queue a `syncmap worker` takes runs from
+    (the PostgreSQL state store's). A job has at most one run waiting: asking again adds none."""
+    from engine.queue import enqueue as queue_run
+    from engine.queue import queue_location
+
+    state = state_path or project_state(find_project_root(mapping))
+    click.echo(queue_run(queue_location(state), mapping))
+
+
+@command()
+@STATE
+@click.option("--concurrency", type=click.IntRange(1), default=1, show_default=True, help="Runs at once.")
+@click.option("--once", is_flag=True, help="Stop when the queue is empty, instead of waiting for more.")
+@reports_errors
+def worker(state_path, concurrency: int, once: bool) -> None:
+    """Take runs off the queue of the PostgreSQL state store and run them: any number of workers
+    may run, on any machine holding the mappings; no job ever has two runs at once. A run whose
+    mapping compiles to another plan here than the one asked for is refused. SIGINT or SIGTERM
+    lets the runs under way finish, then exits."""
+    from engine.queue import queue_location, work
+
+    state = state_path or project_state(find_project_root(Path.cwd() / "syncmap.yaml"))
+    work(queue_location(state), concurrency, once, lambda line: click.echo(line, err=line.startswith("error")))
+
+
+COMMANDS = (plan_command, apply_command, watch, enqueue, worker)

@@ -1,0 +1,110 @@
+"""Runs as tasks on a queue in the PostgreSQL state store (procrastinate), for jobs run by any
+number of workers on any number of machines.
+
+`syncmap enqueue MAPPING` asks for a run of a job now; `syncmap worker` takes runs off the queue.
+A job has at most one run waiting (a queueing lock) and at most one running (a lock, and the
+job's lease besides). A task names its mapping and the plan hash it was asked for: a worker that
+compiles the mapping to another plan (the document changed since, or differs on its machine)
+refuses the task rather than run something nobody asked for; whoever enqueues after a reload
+asks again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import procrastinate
+import psycopg
+from procrastinate.exceptions import AlreadyEnqueued
+
+from engine.compile import compile_plan
+from engine.errors import StateError, SyncmapError, UsageError
+from engine.job import Job
+from engine.state.postgres import is_database_url, shown
+
+QUEUE = "runs"
+TASK = "syncmap.run"
+RUN_WAIT_SECONDS = 60.0  # a run started by hand (`syncmap apply`) is waited for this long
+
+
+class RefusedTask(SyncmapError):
+    """A task whose plan this worker cannot reproduce."""
+
+
+def queue_location(state: Path | str) -> str:
+    if not is_database_url(state):
+        raise UsageError(
+            f"runs are queued in a PostgreSQL state store, and this project's is {state}",
+            hint="give `--state postgresql://...`, or `state = \"postgresql://...\"` in syncmap.toml",
+        )
+    return str(state)
+
+
+@contextmanager
+def opened(url: str, report: Callable[[str], None] = print) -> Iterator[procrastinate.App]:
+    """The queue of a state store, its tables made on first use, with the run task registered."""
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url))
+
+    @app.task(name=TASK, queue=QUEUE, pass_context=False)
+    def run(mapping: str, plan_hash: str) -> None:
+        try:
+            report(run_job(Path(mapping), plan_hash, url))
+        except SyncmapError as e:  # said here, once; the queue keeps the task as failed
+            report(f"error: {e.message}" + (f"\n  hint: {e.hint}" if e.hint else ""))
+            raise
+
+    try:
+        with app.open():
+            _make_tables(url, app)
+            yield app
+    except psycopg.Error as e:
+        raise StateError(f"the queue in {shown(url)} failed: {e}", hint="check the server is up") from None
+
+
+def enqueue(url: str, mapping: Path) -> str:
+    """Ask for a run of a mapping's job now; what happened, as a sentence."""
+    plan = compile_plan(mapping)
+    with opened(url) as app:
+        task = app.tasks[TASK].configure(lock=plan.name, queueing_lock=plan.name)
+        try:
+            task.defer(mapping=str(mapping.resolve()), plan_hash=plan.hash)
+        except AlreadyEnqueued:
+            return f"{plan.name}: a run is already waiting; it will run this plan ({plan.hash[:19]})"
+    return f"{plan.name}: a run is queued ({plan.hash[:19]})"
+
+
+def work(url: str, concurrency: int, once: bool, report: Callable[[str], None]) -> None:
+    """Take runs off the queue until stopped (SIGINT, SIGTERM: the runs under way finish first);
+    with ``once``, until the queue is empty."""
+    logging.getLogger("procrastinate").setLevel(logging.CRITICAL)  # a failed run is reported once, above
+    with opened(url, report) as app:
+        app.run_worker(queues=[QUEUE], concurrency=concurrency, wait=not once, delete_jobs="successful")
+
+
+def run_job(mapping: Path, plan_hash: str, state: str) -> str:
+    """One queued run: the job applied if its mapping still compiles to the plan asked for."""
+    with Job.open(mapping, state) as job:
+        if job.plan.hash != plan_hash:
+            raise RefusedTask(
+                f"{job.name}: {mapping} compiles to plan {job.plan.hash[:19]} here, and the run was asked "
+                f"for {plan_hash[:19]}; refused",
+                hint="enqueue it again once every worker has the same document",
+            )
+        report = job.apply(command="worker", wait=RUN_WAIT_SECONDS)
+    counts = ", ".join(f"{n} {action}" for action, n in report.applied().items() if n)
+    return f"{job.name}: ran ({counts or 'nothing to do'})"
+
+
+def _make_tables(url: str, app: procrastinate.App) -> None:
+    """The queue's tables, made once however many processes start at once."""
+    with psycopg.connect(url, autocommit=True) as connection, connection.transaction():
+        connection.execute("SELECT pg_advisory_xact_lock(hashtext('syncmap queue'), hashtext(current_schema()))")
+        found = connection.execute(
+            "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema() "
+            "AND tablename = 'procrastinate_jobs'"
+        ).fetchone()
+        if not found or not found[0]:
+            connection.execute(app.schema_manager.get_schema())

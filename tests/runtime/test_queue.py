@@ -1,0 +1,58 @@
+"""Runs on the queue of a PostgreSQL state store: `syncmap enqueue` asks for a run, `syncmap
+worker` runs it. A job never has more than one run waiting, a run asked for one plan is refused
+by a worker that compiles another, and a project whose store is a file is told why it cannot
+queue."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import run_syncmap
+from tests.runtime.conftest import fresh_state_database
+from tests.runtime.test_crash import make_project
+
+
+def queued_project(tmp_path, postgres_server):
+    mapping = make_project(tmp_path / "project", 40)
+    (mapping.parent / "syncmap.toml").write_text(f'state = "{fresh_state_database(postgres_server)}"\n')
+    return mapping
+
+
+def test_a_queued_run_is_run_once_by_a_worker_however_often_it_was_asked_for(tmp_path, postgres_server):
+    mapping = queued_project(tmp_path, postgres_server)
+    folder = mapping.parent
+    first = run_syncmap("enqueue", str(mapping), cwd=folder)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("quickstart: a run is queued")
+    again = run_syncmap("enqueue", str(mapping), cwd=folder)
+    assert again.stdout.startswith("quickstart: a run is already waiting"), again.stdout + again.stderr
+
+    worked = run_syncmap("worker", "--once", cwd=folder, timeout=120)
+    assert worked.returncode == 0, worked.stderr
+    assert worked.stdout.count("quickstart: ran (") == 1, worked.stdout
+    runs = json.loads(run_syncmap("runs", "quickstart", "--format", "json", cwd=folder).stdout)
+    assert [run["status"] for run in runs] == ["done"]
+    assert run_syncmap("plan", str(mapping), "--detailed-exitcode", cwd=folder).returncode == 0
+    idle = run_syncmap("worker", "--once", cwd=folder, timeout=60)
+    assert idle.returncode == 0 and "ran" not in idle.stdout, "the queue is empty"
+
+
+def test_a_worker_refuses_a_run_asked_for_another_plan(tmp_path, postgres_server):
+    mapping = queued_project(tmp_path, postgres_server)
+    folder = mapping.parent
+    assert run_syncmap("enqueue", str(mapping), cwd=folder).returncode == 0
+    mapping.write_text(mapping.read_text().replace("create_as: Lead", "create_as: Contact"))
+    worked = run_syncmap("worker", "--once", cwd=folder, timeout=120)
+    assert worked.returncode == 0, worked.stderr
+    assert "error: quickstart: " in worked.stderr and "; refused" in worked.stderr
+    assert "Traceback" not in worked.stderr + worked.stdout
+    history = run_syncmap("runs", "quickstart", cwd=folder)
+    assert history.stderr.startswith("error: no runs of `quickstart`"), "nothing was run"
+
+
+def test_a_project_whose_state_is_a_file_is_told_how_to_queue(tmp_path):
+    mapping = make_project(tmp_path / "project", 5)
+    refused = run_syncmap("enqueue", str(mapping), cwd=mapping.parent)
+    assert refused.returncode == 64
+    assert refused.stderr.startswith("error: runs are queued in a PostgreSQL state store")
+    assert "--state postgresql://" in refused.stderr
