@@ -23,6 +23,7 @@ from procrastinate.exceptions import AlreadyEnqueued
 from engine.compile import compile_plan
 from engine.errors import StateError, SyncmapError, UsageError
 from engine.job import Job
+from engine.plan import Plan
 from engine.state.postgres import is_database_url, shown
 
 QUEUE = "runs"
@@ -64,9 +65,10 @@ def opened(url: str, report: Callable[[str], None] = print) -> Iterator[procrast
         raise StateError(f"the queue in {shown(url)} failed: {e}", hint="check the server is up") from None
 
 
-def enqueue(url: str, mapping: Path) -> str:
-    """Ask for a run of a mapping's job now; what happened, as a sentence."""
-    plan = compile_plan(mapping)
+def enqueue(url: str, mapping: Path, plan: Plan | None = None) -> str:
+    """Ask for a run of a mapping's job now, under its ``plan`` (compiled when not given); what
+    happened, as a sentence."""
+    plan = plan or compile_plan(mapping)
     with opened(url) as app:
         task = app.tasks[TASK].configure(lock=plan.name, queueing_lock=plan.name)
         try:

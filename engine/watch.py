@@ -1,4 +1,6 @@
 """`syncmap watch`: every mapping found, each run on its own schedule, reloaded when its files change.
+With a PostgreSQL state store it is the scheduler of `syncmap worker`s: a run due is put on the
+queue instead (see `queue.py`), and a reload asks at once for a run of the new plan.
 
 A job's Plan is compiled once and swapped only between runs, so a run (and every batch in it) is
 decided and written by one plan. A change that does not compile leaves the old plan running and
@@ -27,7 +29,10 @@ from engine.job import Job
 from engine.load import one_load_per_document
 from engine.plan import Plan
 from engine.redact import redact
+from engine.resolve import find_project_root
 from engine.schedule import seconds_until_next
+from engine.state import project_state
+from engine.state.postgres import is_database_url
 from engine.validate import find_documents, is_rule_set
 
 DEBOUNCE_MS = 50  # saves closer together than this are one change
@@ -94,6 +99,8 @@ class Watcher:
             self.log("loaded", job=watched.plan.name, plan=watched.plan.hash, mapping=str(watched.path))
         elif old.hash != watched.plan.hash:
             self.log("reloaded", job=watched.plan.name, old=old.hash, new=watched.plan.hash)
+            if is_database_url(self.store_of(watched.path)):
+                watched.next_run = 0.0  # a run of the new plan is asked for at once
 
     def reload(self, changed: set[Path]) -> None:
         """Recompile the documents that use a changed file, and only those (each file read anew)."""
@@ -119,7 +126,20 @@ class Watcher:
             watched.next_run = now + every if every is not None else float("inf")
             self.run(watched.path, plan)
 
+    def store_of(self, mapping: Path) -> Path | str:
+        return self.state_path or project_state(find_project_root(mapping))
+
+    def enqueue(self, mapping: Path, plan: Plan) -> None:
+        """As the scheduler of workers: the run due goes on the queue (one waits per job at most)."""
+        from engine.queue import enqueue
+
+        said = enqueue(str(self.store_of(mapping)), mapping, plan)  # a store that fails stops the watch
+        self.log("enqueued", job=plan.name, plan=plan.hash, said=said)
+
     def run(self, mapping: Path, plan: Plan) -> None:
+        if is_database_url(self.store_of(mapping)):
+            self.enqueue(mapping, plan)
+            return
         started = time.monotonic()
         try:
             job = Job.open(mapping, self.state_path, plan=plan)

@@ -10,6 +10,7 @@ import json
 from tests.conftest import run_syncmap
 from tests.runtime.conftest import fresh_state_database
 from tests.runtime.test_crash import make_project
+from tests.runtime.test_watch import Watching
 
 
 def queued_project(tmp_path, postgres_server):
@@ -56,3 +57,24 @@ def test_a_project_whose_state_is_a_file_is_told_how_to_queue(tmp_path):
     assert refused.returncode == 64
     assert refused.stderr.startswith("error: runs are queued in a PostgreSQL state store")
     assert "--state postgresql://" in refused.stderr
+
+
+def test_watch_on_a_database_store_schedules_runs_for_the_workers(tmp_path, postgres_server):
+    """`syncmap watch` with a PostgreSQL store runs nothing itself: a run due goes on the queue,
+    and a reload asks at once for a run of the new plan, which a worker then runs."""
+    mapping = queued_project(tmp_path, postgres_server)
+    folder = mapping.parent
+    watching = Watching(folder, "--interval", "1h")
+    try:
+        first = watching.next("enqueued", timeout=60)
+        assert first["said"].startswith("quickstart: a run is queued")
+        assert run_syncmap("worker", "--once", cwd=folder, timeout=120).returncode == 0
+        mapping.write_text(mapping.read_text().replace("LeadSource: {value: SMS", "LeadSource: {value: Text"))
+        reloaded = watching.next("reloaded", timeout=30)
+        assert watching.next("enqueued", timeout=30)["plan"] == reloaded["new"] != first["plan"]
+        assert run_syncmap("worker", "--once", cwd=folder, timeout=120).returncode == 0
+        assert "started" not in {event["event"] for event in list(watching.events.queue)}, "watch ran nothing"
+    finally:
+        assert watching.stop() == 0
+    runs = json.loads(run_syncmap("runs", "quickstart", "--format", "json", cwd=folder).stdout)
+    assert [run["plan_hash"] for run in runs] == [first["plan"], reloaded["new"]]
