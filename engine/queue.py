@@ -11,6 +11,7 @@ asks again.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,6 +30,8 @@ from engine.state.postgres import is_database_url, shown
 QUEUE = "runs"
 TASK = "syncmap.run"
 RUN_WAIT_SECONDS = 60.0  # a run started by hand (`syncmap apply`) is waited for this long
+HEARTBEAT_SECONDS = 2.0  # how often a worker says it is alive
+STALLED_SECONDS = 10.0  # a worker silent this long is gone: its run goes back on the queue
 
 
 class RefusedTask(SyncmapError):
@@ -45,8 +48,19 @@ def queue_location(state: Path | str) -> str:
 
 
 @contextmanager
-def opened(url: str, report: Callable[[str], None] = print) -> Iterator[procrastinate.App]:
-    """The queue of a state store, its tables made on first use, with the run task registered."""
+def opened(url: str) -> Iterator[procrastinate.App]:
+    """The queue of a state store, open, its tables made on first use."""
+    app = _app(url, print)
+    try:
+        with app.open():
+            _make_tables(url, app)
+            yield app
+    except psycopg.Error as e:
+        raise StateError(f"the queue in {shown(url)} failed: {e}", hint="check the server is up") from None
+
+
+def _app(url: str, report: Callable[[str], None]) -> procrastinate.App:
+    """The queue's app, with the run task registered."""
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url))
 
     @app.task(name=TASK, queue=QUEUE, pass_context=False)
@@ -57,12 +71,7 @@ def opened(url: str, report: Callable[[str], None] = print) -> Iterator[procrast
             report(f"error: {e.message}" + (f"\n  hint: {e.hint}" if e.hint else ""))
             raise
 
-    try:
-        with app.open():
-            _make_tables(url, app)
-            yield app
-    except psycopg.Error as e:
-        raise StateError(f"the queue in {shown(url)} failed: {e}", hint="check the server is up") from None
+    return app
 
 
 def enqueue(url: str, mapping: Path, plan: Plan | None = None) -> str:
@@ -80,10 +89,42 @@ def enqueue(url: str, mapping: Path, plan: Plan | None = None) -> str:
 
 def work(url: str, concurrency: int, once: bool, report: Callable[[str], None]) -> None:
     """Take runs off the queue until stopped (SIGINT, SIGTERM: the runs under way finish first);
-    with ``once``, until the queue is empty."""
+    with ``once``, until the queue is empty. Meanwhile, the run of a worker that stopped beating
+    (killed, cut off) for ``STALLED_SECONDS`` is put back on the queue: the journal lets the
+    next worker finish it with nothing lost or doubled."""
     logging.getLogger("procrastinate").setLevel(logging.CRITICAL)  # a failed run is reported once, above
-    with opened(url, report) as app:
-        app.run_worker(queues=[QUEUE], concurrency=concurrency, wait=not once, delete_jobs="successful")
+    app = _app(url, report)
+    with psycopg.connect(url, autocommit=True):  # reachable, and its error a StateError
+        pass
+    _make_tables(url, app)
+
+    async def serve() -> None:
+        async with app.open_async():
+            await _retry_stalled(app)
+            retrying = asyncio.create_task(_keep_retrying_stalled(app))
+            try:
+                await app.run_worker_async(
+                    queues=[QUEUE], concurrency=concurrency, wait=not once, delete_jobs="successful",
+                    update_heartbeat_interval=HEARTBEAT_SECONDS, stalled_worker_timeout=STALLED_SECONDS,
+                )  # fmt: skip
+            finally:
+                retrying.cancel()
+
+    try:
+        asyncio.run(serve())
+    except psycopg.Error as e:
+        raise StateError(f"the queue in {shown(url)} failed: {e}", hint="check the server is up") from None
+
+
+async def _retry_stalled(app: procrastinate.App) -> None:
+    for stalled in await app.job_manager.get_stalled_jobs(queue=QUEUE, seconds_since_heartbeat=STALLED_SECONDS):
+        await app.job_manager.retry_job(stalled)
+
+
+async def _keep_retrying_stalled(app: procrastinate.App) -> None:
+    while True:
+        await asyncio.sleep(HEARTBEAT_SECONDS)
+        await _retry_stalled(app)
 
 
 def run_job(mapping: Path, plan_hash: str, state: str) -> str:
