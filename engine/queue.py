@@ -127,6 +127,33 @@ async def _keep_retrying_stalled(app: procrastinate.App) -> None:
         await _retry_stalled(app)
 
 
+def workers(url: str) -> dict[str, list[dict]]:
+    """The live workers (a heartbeat within ``STALLED_SECONDS``) with the jobs they run, and the
+    runs waiting; both empty before the queue's first use."""
+    with psycopg.connect(url, autocommit=True) as connection:
+        made = connection.execute(
+            "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema() "
+            "AND tablename = 'procrastinate_jobs'"
+        ).fetchone()
+        if not made or not made[0]:
+            return {"workers": [], "waiting": []}
+        live = connection.execute(
+            "SELECT w.id, round(extract(epoch FROM now() - w.last_heartbeat)::numeric, 1)::float, "
+            "coalesce(array_agg(j.lock ORDER BY j.lock) FILTER (WHERE j.id IS NOT NULL), '{}') "
+            "FROM procrastinate_workers w LEFT JOIN procrastinate_jobs j ON j.worker_id = w.id AND j.status = 'doing' "
+            "WHERE w.last_heartbeat > now() - make_interval(secs => %s) GROUP BY w.id ORDER BY w.id",
+            (STALLED_SECONDS,),
+        ).fetchall()
+        waiting = connection.execute(
+            "SELECT lock, args->>'plan_hash' FROM procrastinate_jobs WHERE status = 'todo' AND queue_name = %s ORDER BY id",
+            (QUEUE,),
+        ).fetchall()
+    return {
+        "workers": [{"worker": n, "heartbeat_seconds_ago": ago, "running": list(jobs)} for n, ago, jobs in live],
+        "waiting": [{"job": job, "plan": plan} for job, plan in waiting],
+    }
+
+
 def run_job(mapping: Path, plan_hash: str, state: str) -> str:
     """One queued run: the job applied if its mapping still compiles to the plan asked for."""
     with Job.open(mapping, state) as job:

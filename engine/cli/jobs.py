@@ -38,9 +38,17 @@ def status(state_path, output_format) -> None:
         counts = _counts_text(run.get("counts") or {})
         line = f"{job['job']:<32} {job['status']:<13} last run {run.get('finished_at') or '-'}"
         held = f"\n    {job['held']} held for a person: `syncmap plan` shows why" if job["held"] else ""
+        holder = job["running"]
+        running = (
+            f"\n    running now: `syncmap {holder['command']}` (pid {holder['pid']} on {holder['host']}) "
+            f"since {holder['since']}"
+            if holder
+            else ""
+        )
         click.echo(
             line
             + (f"  ({counts})" if counts else "")
+            + running
             + (f"\n    {job['last_error']}" if job["last_error"] else "")
             + held
             + (f"\n    mapping: {job['mapping']}" if job["mapping"] else "")

@@ -217,4 +217,28 @@ def worker(state_path, concurrency: int, once: bool) -> None:
     work(queue_location(state), concurrency, once, lambda line: click.echo(line, err=line.startswith("error")))
 
 
-COMMANDS = (plan_command, apply_command, watch, enqueue, worker)
+@command()
+@STATE
+@FORMAT
+@reports_errors
+def workers(state_path, output_format) -> None:
+    """The live workers of the queue in the PostgreSQL state store, the jobs each is running,
+    and the runs waiting."""
+    from engine.queue import queue_location
+    from engine.queue import workers as live_workers
+
+    state = state_path or project_state(find_project_root(Path.cwd() / "syncmap.yaml"))
+    found = live_workers(queue_location(state))
+    if output_format == "json":
+        click.echo(json.dumps(found, indent=2))
+        return
+    for each in found["workers"]:
+        running = ", ".join(each["running"]) or "nothing"
+        click.echo(f"worker {each['worker']:<5} heartbeat {each['heartbeat_seconds_ago']:.1f} s ago  running {running}")
+    for waiting in found["waiting"]:
+        click.echo(f"waiting        {waiting['job']} (plan {waiting['plan'][:19]})")
+    if not found["workers"] and not found["waiting"]:
+        click.echo("No worker is alive and no run is waiting: `syncmap worker` takes runs off the queue.")
+
+
+COMMANDS = (plan_command, apply_command, watch, enqueue, worker, workers)

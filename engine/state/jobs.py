@@ -88,10 +88,12 @@ class JobTables:
         rows = self.db.execute("SELECT job, status, last_error, updated_at, mapping FROM jobs ORDER BY job")
         found = []
         for job, status, error, updated, mapping in rows.fetchall():
-            runs = self.runs(job)
+            runs, holder = self.runs(job), self.lease(job)
             found.append(
                 {"job": job, "status": status, "last_error": error, "updated_at": updated, "mapping": mapping,
-                 "last_run": runs[-1] if runs else None, "held": len(self.holds(job))}
+                 "last_run": runs[-1] if runs else None, "held": len(self.holds(job)),
+                 "running": {"command": holder.command, "host": holder.host, "pid": holder.pid,
+                             "since": holder.started} if holder else None}
             )  # fmt: skip
         return found
 

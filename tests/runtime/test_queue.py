@@ -14,6 +14,7 @@ import time
 import pytest
 
 from engine.queue import STALLED_SECONDS
+from engine.state import Lease, StateStore, now
 from tests.conftest import run_syncmap
 from tests.runtime.conftest import fresh_state_database
 from tests.runtime.test_crash import crm_rows, lead_count, make_project, platform_rows
@@ -119,3 +120,43 @@ def test_a_run_of_a_worker_killed_mid_run_is_finished_by_another_with_nothing_lo
     assert crm_rows(folder) == crm_rows(reference.parent), "nothing lost, nothing created twice"
     assert platform_rows(folder) == platform_rows(reference.parent)
     assert run_syncmap("plan", str(mapping), "--detailed-exitcode", cwd=folder).returncode == 0
+
+
+def test_workers_lists_the_live_workers_and_the_runs_waiting(tmp_path, postgres_server):
+    mapping = queued_project(tmp_path, postgres_server)
+    folder = mapping.parent
+    assert "No worker is alive" in run_syncmap("workers", cwd=folder).stdout
+    assert run_syncmap("enqueue", str(mapping), cwd=folder).returncode == 0
+    listed = json.loads(run_syncmap("workers", "--format", "json", cwd=folder).stdout)
+    assert listed["workers"] == [] and [w["job"] for w in listed["waiting"]] == ["quickstart"]
+
+    running = subprocess.Popen(
+        [sys.executable, "-m", "engine", "worker"], cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            listed = json.loads(run_syncmap("workers", "--format", "json", cwd=folder).stdout)
+            if listed["workers"] and not listed["waiting"]:
+                break
+            time.sleep(0.2)
+        assert len(listed["workers"]) == 1 and listed["workers"][0]["heartbeat_seconds_ago"] < STALLED_SECONDS
+    finally:
+        running.send_signal(signal.SIGTERM)
+        out, _ = running.communicate(timeout=60)
+    assert running.returncode == 0 and "quickstart: ran (" in out
+    status = run_syncmap("status", cwd=folder)
+    assert "quickstart" in status.stdout and "running now" not in status.stdout, "the lease was given back"
+
+
+def test_status_names_the_process_running_a_job(tmp_path):
+    """A job under way says who runs it, from the lease (on any store)."""
+    mapping = make_project(tmp_path / "project", 5)
+    folder = mapping.parent
+    assert run_syncmap("apply", str(mapping), cwd=folder).returncode == 0
+    store = StateStore(folder / ".syncmap" / "state.db")
+    with store.transaction():
+        store.take_lease(Lease("quickstart", "w1", "worker", "app-2", 4242, "2026-12-04T17:00:00+00:00", now()))
+    store.close()
+    shown = run_syncmap("status", cwd=folder).stdout
+    assert "running now: `syncmap worker` (pid 4242 on app-2) since 2026-12-04T17:00:00+00:00" in shown
