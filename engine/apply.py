@@ -87,7 +87,7 @@ def apply_step(
     (``write_batch_size``: a Bulk job's worth for Salesforce) unless ``batch_size`` says fewer."""
     sending = Sending(step, context, run_id, StepReport(step.name))
     report, created, windows = sending.report, sending.created, sending.windows
-    _within_budget(changes, step, context)
+    _within_budget(changes, step, context, run_id)
     sending.send_all(changes, batch_size, progress)
     _give_new_ids_to_keys(changes, step, context, created, report, windows)
     with context.state.transaction():
@@ -186,24 +186,31 @@ def write_counts(changes: StepChanges, step: Step) -> dict[str, Counter[tuple[st
     return counts
 
 
-def _within_budget(changes: StepChanges, step: Step, context: RunContext) -> None:
+def _within_budget(changes: StepChanges, step: Step, context: RunContext, run_id: int) -> None:
     """Stop before a step's first write when its writes would spend calls an org keeps for
-    others (a connector that knows its org's daily usage says how many are left)."""
+    others (a connector that knows its org's daily usage says how many are left), counting the
+    calls the runs of other jobs writing to that org reserved and have not spent yet; then
+    reserve this step's, until its run ends (every worker's runs share one store)."""
     counts = write_counts(changes, step)
     for connection, counted in counts.items():
-        connector = context.connector(connection)
-        left = capabilities(connector).calls_left()
+        connector = capabilities(context.connector(connection))
+        left = connector.calls_left()
         if left is None:
             continue
-        needed, (calls_left, used, limit, reserve) = capabilities(connector).write_calls(counted), left
-        if needed > calls_left:
-            raise ApiBudgetError(
-                f"`{connection}`: the writes of {step.name} need about {needed} API calls, and the org has "
-                f"{max(calls_left, 0)} left before the {reserve} it keeps for others ({used} of {limit} used "
-                "today); nothing was written",
-                hint="the next run after the org's daily count resets goes on; `api_reserve` on the "
-                "connection sets what is kept for others",
-            )
+        needed, (calls_left, used, limit, reserve) = connector.write_calls(counted), left
+        org = connector.budget_name() or connection
+        with context.state.transaction():  # one run reserves at a time
+            others = context.state.reserved_calls(org, context.job, run_id)
+            if needed > calls_left - others:
+                held = f", {others} of them reserved by runs under way" if others else ""
+                raise ApiBudgetError(
+                    f"`{connection}`: the writes of {step.name} need about {needed} API calls, and the org has "
+                    f"{max(calls_left, 0)} left before the {reserve} it keeps for others ({used} of {limit} used "
+                    f"today{held}); nothing was written",
+                    hint="the next run after the org's daily count resets (or the runs under way end) goes on; "
+                    "`api_reserve` on the connection sets what is kept for others",
+                )
+            context.state.reserve_calls(org, context.job, run_id, needed)
 
 
 def _still_ours(context: RunContext) -> None:

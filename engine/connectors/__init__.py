@@ -250,6 +250,11 @@ class BaseConnector:
         kept for others); apply stops before writing what would cross it."""
         return None
 
+    def budget_name(self) -> str | None:
+        """What the calls of ``calls_left`` are counted by (an org's address): the runs of every
+        job writing to it, in every process, share them."""
+        return None
+
 
 _PROTOCOL_ONLY = BaseConnector()
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from engine.redact import redact
 from engine.state.database import Database
 from engine.state.records import Lease, now
+
+RESERVATION_SECONDS = 3600  # an API call reservation no run gave back lapses after this
 
 
 class JobTables:
@@ -48,11 +51,30 @@ class JobTables:
         ).fetchone()
         return row[0]
 
+    def reserved_calls(self, org: str, job: str, run_id: int) -> int:
+        """The calls other runs writing to an org reserved and have not given back (a run that
+        died without giving them back holds them for ``RESERVATION_SECONDS``)."""
+        expired = (datetime.now(UTC) - timedelta(seconds=RESERVATION_SECONDS)).isoformat(timespec="microseconds")
+        row = self.db.execute(
+            "SELECT COALESCE(SUM(calls), 0) FROM api_reservations WHERE org=? AND NOT (job=? AND run_id=?) "
+            "AND reserved_at > ?",
+            (org, job, run_id, expired),
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def reserve_calls(self, org: str, job: str, run_id: int, calls: int) -> None:
+        self.db.execute(
+            "INSERT INTO api_reservations VALUES (?, ?, ?, ?, ?) ON CONFLICT (org, job, run_id) "
+            "DO UPDATE SET calls=api_reservations.calls + excluded.calls",
+            (org, job, run_id, calls, now()),
+        )
+
     def finish_run(self, run_id: int, status: str, counts: dict[str, Any], error: str | None = None) -> None:
         self.db.execute(
             "UPDATE runs SET finished_at=?, status=?, counts=?, error=? WHERE id=?",
             (now(), status, json.dumps(counts), redact(error) if error else None, run_id),
         )
+        self.db.execute("DELETE FROM api_reservations WHERE run_id=?", (run_id,))  # the org's count has them now
 
     def runs(self, job: str) -> list[dict[str, Any]]:
         rows = self.db.execute(

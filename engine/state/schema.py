@@ -100,6 +100,13 @@ MIGRATIONS = [
     """
     ALTER TABLE holds ADD COLUMN candidates TEXT NOT NULL DEFAULT '[]';
     """,
+    """
+    CREATE TABLE api_reservations (
+        org TEXT NOT NULL, job TEXT NOT NULL, run_id INTEGER NOT NULL, calls INTEGER NOT NULL,
+        reserved_at TEXT NOT NULL,
+        PRIMARY KEY (org, job, run_id)
+    );
+    """,
 ]
 KEPT_WRITE_WINDOWS = 10  # per step and side; an older window's records are read back, harmlessly
 

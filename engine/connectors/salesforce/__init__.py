@@ -196,6 +196,9 @@ class SalesforceConnector(BaseConnector):
     def calls_left(self) -> tuple[int, int, int, int] | None:
         return self.session.usage.calls_left()
 
+    def budget_name(self) -> str | None:
+        return self.session.instance_url
+
     def expect_fields(self, paths_by_type: Mapping[str, Sequence[str]]) -> None:
         """Also read the parent-record fields the plan maps: Salesforce returns them only when
         a query names them."""
