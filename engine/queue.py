@@ -164,7 +164,7 @@ def run_job(mapping: Path, plan_hash: str, state: str) -> str:
                 hint="enqueue it again once every worker has the same document",
             )
         report = job.apply(command="worker", wait=RUN_WAIT_SECONDS)
-    counts = ", ".join(f"{n} {action}" for action, n in report.applied().items() if n)
+    counts = ", ".join(f"{n} {action}" for action, n in report.applied().items() if isinstance(n, int) and n)
     return f"{job.name}: ran ({counts or 'nothing to do'})"
 
 

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 
+import psycopg
 import pytest
 
 from engine.queue import STALLED_SECONDS
@@ -160,3 +161,34 @@ def test_status_names_the_process_running_a_job(tmp_path):
     store.close()
     shown = run_syncmap("status", cwd=folder).stdout
     assert "running now: `syncmap worker` (pid 4242 on app-2) since 2026-12-04T17:00:00+00:00" in shown
+
+
+def test_a_worker_whose_connections_the_server_dropped_reconnects_and_goes_on(tmp_path, postgres_server):
+    """Every connection of the store's database cut by the server (as a restart does): the
+    waiting worker connects again, and runs what is asked of it next."""
+    mapping = queued_project(tmp_path, postgres_server)
+    folder = mapping.parent
+    waiting = subprocess.Popen(
+        [sys.executable, "-m", "engine", "worker"], cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not json.loads(run_syncmap("workers", "--format", "json", cwd=folder).stdout)["workers"]:
+            assert time.monotonic() < deadline and waiting.poll() is None, "the worker did not start"
+            time.sleep(0.2)
+        with psycopg.connect(postgres_server, autocommit=True) as connection:
+            cut = connection.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchone()[0]
+        assert cut >= 1
+        assert run_syncmap("enqueue", str(mapping), cwd=folder).returncode == 0
+        deadline = time.monotonic() + 60
+        while run_syncmap("plan", str(mapping), "--detailed-exitcode", cwd=folder).returncode != 0:
+            assert time.monotonic() < deadline and waiting.poll() is None, "the run did not happen"
+            time.sleep(0.5)
+    finally:
+        waiting.send_signal(signal.SIGTERM)
+        out, err = waiting.communicate(timeout=60)
+    assert waiting.returncode == 0, err
+    assert "quickstart: ran (" in out and "Traceback" not in err
