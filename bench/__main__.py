@@ -17,6 +17,7 @@ from bench import (
     sandbox_keys,
     sql_scale,
     transform,
+    workers,
 )
 from bench.results import save, table
 
@@ -38,6 +39,7 @@ if __name__ == "__main__":
         *activities.main(250 if smoke else 1_000),
         *compile_time.main(),
         *reload.main(),
+        *workers.main(*((4, 50) if smoke else (30, 1_000))),
     ]
     print()
     print(table(results))
