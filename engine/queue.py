@@ -25,7 +25,7 @@ from engine.compile import compile_plan
 from engine.errors import StateError, SyncmapError, UsageError
 from engine.job import Job
 from engine.plan import Plan
-from engine.state.postgres import is_database_url, shown
+from engine.state.location import is_database_url, shown
 
 QUEUE = "runs"
 TASK = "syncmap.run"

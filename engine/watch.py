@@ -32,7 +32,7 @@ from engine.redact import redact
 from engine.resolve import find_project_root
 from engine.schedule import seconds_until_next
 from engine.state import project_state
-from engine.state.postgres import is_database_url
+from engine.state.location import is_database_url
 from engine.validate import find_documents, is_rule_set
 
 DEBOUNCE_MS = 50  # saves closer together than this are one change

@@ -16,7 +16,7 @@ from engine.job import Selection
 from engine.load import one_load_per_document
 from engine.resolve import find_project_root
 from engine.state import project_state
-from engine.state.postgres import is_database_url
+from engine.state.location import is_database_url
 
 FORMAT = click.option(
     "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,

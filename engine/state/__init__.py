@@ -15,17 +15,21 @@ import sqlite3
 import tomllib
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.errors import StateError
 from engine.state.database import CorruptStateError, Database
 from engine.state.decisions import DecisionTables
 from engine.state.jobs import JobTables
 from engine.state.journal import JournalTables
+from engine.state.location import is_database_url, shown
 from engine.state.pairs import PairTables
-from engine.state.postgres import PostgresDatabase, is_database_url, shown
 from engine.state.reads import ReadTables
 from engine.state.records import Decision, JournalEntry, Lease, Link, now
 from engine.state.schema import KEPT_WRITE_WINDOWS, MIGRATIONS, migrate
+
+if TYPE_CHECKING:
+    from engine.state.postgres import PostgresDatabase
 
 __all__ = [
     "KEPT_WRITE_WINDOWS",
@@ -109,6 +113,8 @@ class StateStore(PairTables, ReadTables, JournalTables, JobTables, DecisionTable
             raise
 
     def _open_postgres(self, url: str, read_only: bool) -> None:
+        from engine.state.postgres import PostgresDatabase  # its driver, loaded when a database is named
+
         self.db = PostgresDatabase(url, read_only)
         version = self.db.schema_version()
         if version > len(MIGRATIONS):

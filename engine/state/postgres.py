@@ -10,27 +10,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict
 
 from engine.errors import StateError
+from engine.state.location import shown
 
-SCHEMES = ("postgresql://", "postgres://")
 WRITE_LOCK = 0x73796E63  # with the schema's name, the advisory lock a write transaction holds ("sync")
-
-
-def is_database_url(location: object) -> bool:
-    return isinstance(location, str) and location.startswith(SCHEMES)
-
-
-def shown(url: str) -> str:
-    """The URL as messages show it: without its password."""
-    try:
-        parts = conninfo_to_dict(url)
-    except psycopg.ProgrammingError:
-        return "postgresql://(a URL that cannot be read)"
-    user = f"{parts['user']}@" if parts.get("user") else ""
-    port = f":{parts['port']}" if parts.get("port") else ""
-    return f"postgresql://{user}{parts.get('host', '')}{port}/{parts.get('dbname', '')}"
 
 
 class Result:

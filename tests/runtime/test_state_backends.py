@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from engine.state import MIGRATIONS, Decision, Lease, Link, StateStore, now
-from engine.state.postgres import shown
+from engine.state.location import shown
 from tests.conftest import run_syncmap
 from tests.runtime.conftest import fresh_state_database
 
