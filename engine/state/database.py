@@ -24,10 +24,11 @@ class CorruptStateError(StateError):
 
 
 class Result:
-    """A query's rows, fetched while errors can still be told apart from the caller's."""
+    """A statement's rows (SQLite's or PostgreSQL's), fetched while errors can still be told apart
+    from the caller's, and how many rows it changed."""
 
-    def __init__(self, cursor: sqlite3.Cursor):
-        self.rows = cursor.fetchall()
+    def __init__(self, cursor: Any):
+        self.rows = cursor.fetchall() if cursor.description is not None else []
         self.rowcount = cursor.rowcount
 
     def __iter__(self) -> Iterator[tuple]:

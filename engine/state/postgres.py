@@ -12,26 +12,10 @@ from typing import Any
 import psycopg
 
 from engine.errors import StateError
+from engine.state.database import Result
 from engine.state.location import shown
 
 WRITE_LOCK = 0x73796E63  # with the schema's name, the advisory lock a write transaction holds ("sync")
-
-
-class Result:
-    """A statement's rows, fetched at once, and how many rows it changed."""
-
-    def __init__(self, cursor: psycopg.Cursor):
-        self.rows = cursor.fetchall() if cursor.description else []
-        self.rowcount = cursor.rowcount
-
-    def __iter__(self) -> Iterator[tuple]:
-        return iter(self.rows)
-
-    def fetchone(self) -> tuple | None:
-        return self.rows[0] if self.rows else None
-
-    def fetchall(self) -> list[tuple]:
-        return self.rows
 
 
 class PostgresDatabase:
