@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from engine.plan import Plan
 from engine.redact import redact
 from engine.resolve import find_project_root
 from engine.schedule import seconds_until_next
-from engine.state import project_state
+from engine.state import StateStore, project_state
 from engine.state.location import is_database_url
 from engine.validate import find_documents, is_rule_set
 
@@ -125,6 +125,17 @@ class Watcher:
                 continue  # a job without a schedule runs only when a webhook asks
             watched.next_run = now + every if every is not None else float("inf")
             self.run(watched.path, plan)
+            if every is not None:
+                self.note_next_run(watched.path, plan.name, datetime.now(UTC) + timedelta(seconds=every))
+
+    def note_next_run(self, mapping: Path, job: str, when: datetime) -> None:
+        """Tell the store when the job runs next, for `syncmap status` to show."""
+        store = StateStore(self.store_of(mapping))
+        try:
+            with store.transaction():
+                store.note_next_run(job, str(mapping.resolve()), when.isoformat(timespec="seconds"))
+        finally:
+            store.close()
 
     def store_of(self, mapping: Path) -> Path | str:
         return self.state_path or project_state(find_project_root(mapping))

@@ -37,6 +37,7 @@ def status(state_path, output_format) -> None:
         run = job["last_run"] or {}
         counts = _counts_text(run.get("counts") or {})
         line = f"{job['job']:<32} {job['status']:<13} last run {run.get('finished_at') or '-'}"
+        line += f"  next run {job['next_run']}" if job["next_run"] else ""
         held = f"\n    {job['held']} held for a person: `syncmap plan` shows why" if job["held"] else ""
         holder = job["running"]
         running = (

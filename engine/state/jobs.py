@@ -96,6 +96,15 @@ class JobTables:
             (job, status, redact(error) if error else None, now()),
         )
 
+    def note_next_run(self, job: str, mapping: str, when: str) -> None:
+        """When a scheduler (`syncmap watch`) runs a job next; a job it has not run yet is listed
+        as scheduled."""
+        self.db.execute(
+            "INSERT INTO jobs (job, status, updated_at, mapping, next_run) VALUES (?, 'scheduled', ?, ?, ?) "
+            "ON CONFLICT (job) DO UPDATE SET next_run = excluded.next_run",
+            (job, now(), mapping, when),
+        )
+
     def note_mapping(self, job: str, mapping: str) -> None:
         """The document a job was last run from, for `syncmap status` to name."""
         self.db.execute("UPDATE jobs SET mapping=? WHERE job=?", (mapping, job))
@@ -107,13 +116,13 @@ class JobTables:
     def jobs(self) -> list[dict[str, Any]]:
         """Every job this store knows, with its status, its latest run and how many of its
         records are held for a person."""
-        rows = self.db.execute("SELECT job, status, last_error, updated_at, mapping FROM jobs ORDER BY job")
+        rows = self.db.execute("SELECT job, status, last_error, updated_at, mapping, next_run FROM jobs ORDER BY job")
         found = []
-        for job, status, error, updated, mapping in rows.fetchall():
+        for job, status, error, updated, mapping, next_run in rows.fetchall():
             runs, holder = self.runs(job), self.lease(job)
             found.append(
                 {"job": job, "status": status, "last_error": error, "updated_at": updated, "mapping": mapping,
-                 "last_run": runs[-1] if runs else None, "held": len(self.holds(job)),
+                 "last_run": runs[-1] if runs else None, "next_run": next_run, "held": len(self.holds(job)),
                  "running": {"command": holder.command, "host": holder.host, "pid": holder.pid,
                              "since": holder.started} if holder else None}
             )  # fmt: skip

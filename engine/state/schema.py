@@ -107,6 +107,9 @@ MIGRATIONS = [
         PRIMARY KEY (org, job, run_id)
     );
     """,
+    """
+    ALTER TABLE jobs ADD COLUMN next_run TEXT;
+    """,
 ]
 KEPT_WRITE_WINDOWS = 10  # per step and side; an older window's records are read back, harmlessly
 

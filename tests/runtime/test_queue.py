@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -78,6 +79,9 @@ def test_watch_on_a_database_store_schedules_runs_for_the_workers(tmp_path, post
         first = watching.next("enqueued", timeout=60)
         assert first["said"].startswith("quickstart: a run is queued")
         assert run_syncmap("worker", "--once", cwd=folder, timeout=120).returncode == 0
+        (job,) = json.loads(run_syncmap("status", "--format", "json", cwd=folder).stdout)
+        due = datetime.fromisoformat(job["next_run"]) - datetime.now(UTC)
+        assert job["status"] == "active" and timedelta(minutes=58) < due <= timedelta(hours=1), job
         mapping.write_text(mapping.read_text().replace("LeadSource: {value: SMS", "LeadSource: {value: Text"))
         reloaded = watching.next("reloaded", timeout=30)
         assert watching.next("enqueued", timeout=30)["plan"] == reloaded["new"] != first["plan"]
