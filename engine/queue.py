@@ -12,6 +12,7 @@ asks again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,7 +20,8 @@ from pathlib import Path
 
 import procrastinate
 import psycopg
-from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.exceptions import AlreadyEnqueued, ConnectorException, UniqueViolation
+from procrastinate.jobs import Status
 
 from engine.compile import compile_plan
 from engine.errors import StateError, SyncmapError, UsageError
@@ -117,14 +119,20 @@ def work(url: str, concurrency: int, once: bool, report: Callable[[str], None]) 
 
 
 async def _retry_stalled(app: procrastinate.App) -> None:
+    """A stalled run goes back on the queue; when another run of its job waits already, that one
+    does the work (the journal covers what the stalled one wrote) and the stalled one is ended."""
     for stalled in await app.job_manager.get_stalled_jobs(queue=QUEUE, seconds_since_heartbeat=STALLED_SECONDS):
-        await app.job_manager.retry_job(stalled)
+        try:
+            await app.job_manager.retry_job(stalled)
+        except (UniqueViolation, psycopg.errors.UniqueViolation):
+            await app.job_manager.finish_job(stalled, status=Status.FAILED, delete_job=False)
 
 
 async def _keep_retrying_stalled(app: procrastinate.App) -> None:
     while True:
         await asyncio.sleep(HEARTBEAT_SECONDS)
-        await _retry_stalled(app)
+        with contextlib.suppress(psycopg.Error, ConnectorException):  # the server away: look again next beat
+            await _retry_stalled(app)
 
 
 def workers(url: str) -> dict[str, list[dict]]:
