@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import compileall
 import os
 import subprocess
 import sys
@@ -16,6 +17,13 @@ from tests.rest.servers import JsonServer
 
 REPO = Path(__file__).resolve().parent.parent
 POSTGRES = os.environ.get("SYNCMAP_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Most tests run `syncmap` as a process of its own: the package's bytecode is compiled once,
+    as an installed package has it, not again in each process (PYTHONDONTWRITEBYTECODE, set on
+    some machines, would have every one compile the whole engine)."""
+    compileall.compile_dir(REPO / "engine", quiet=1)
 
 
 def write_project(root: Path, files: dict[str, str | bytes]) -> Path:

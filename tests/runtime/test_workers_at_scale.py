@@ -1,5 +1,5 @@
 """Many customers, one scheduler, three workers killed at random: `syncmap watch` queues the
-runs of 8 customer jobs sharing a PostgreSQL state store, three `syncmap worker` processes run
+runs of 6 customer jobs sharing a PostgreSQL state store, three `syncmap worker` processes run
 them, and every few seconds one of the workers is killed with SIGKILL and started again. Every job
 ends as one uninterrupted run leaves it, nothing lost or created twice, and no job ever had two
 runs at once (read from the run records)."""
@@ -22,7 +22,7 @@ from tests.conftest import run_syncmap
 from tests.runtime.conftest import fresh_state_database
 from tests.runtime.test_crash import crm_rows, make_project, platform_rows
 
-JOBS, RECORDS, WORKERS = 8, 300, 3
+JOBS, RECORDS, WORKERS = 6, 200, 3
 
 
 def start_worker(folder, state):
@@ -46,7 +46,7 @@ def test_three_workers_killed_at_random_run_every_job_once_at_a_time_to_the_end(
     workers = [start_worker(folder, state) for _ in range(WORKERS)]
     chance = random.Random(7)
     try:
-        for _ in range(5):  # the bad seconds: a worker killed every 2 s, and started again
+        for _ in range(4):  # the bad seconds: a worker killed every 2 s, and started again
             time.sleep(2)
             victim = chance.randrange(WORKERS)
             workers[victim].send_signal(signal.SIGKILL)
