@@ -39,7 +39,7 @@ if __name__ == "__main__":
         *activities.main(250 if smoke else 1_000),
         *compile_time.main(),
         *reload.main(),
-        *workers.main(*((2, 20) if smoke else (30, 1_000))),
+        *workers.main(*((1, 10) if smoke else (30, 1_000))),
     ]
     print()
     print(table(results))

@@ -89,7 +89,7 @@ def overhead(records: int) -> tuple[float, float]:
 
 
 def main(jobs: int = 30, records: int = 1_000) -> list[Result]:
-    name = f"{jobs} jobs of {records:,} contacts on the queue"
+    name = f"{jobs} job{'s' if jobs != 1 else ''} of {records:,} contacts on the queue"
     results = []
     for workers in (1, 2, 3):
         rate = runs_per_minute(jobs, records, workers)

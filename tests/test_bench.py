@@ -32,7 +32,7 @@ def test_the_benchmarks_print_their_numbers_and_save_them_with_the_machine(tmp_p
     assert re.search(
         r"sql connector read, 300 rows from SQLite table +throughput +[\d,]+ records/s", result.stdout
     )
-    assert re.search(r"2 jobs of 20 contacts on the queue +runs per minute, 3 workers +[\d.,]+ runs/min", result.stdout)
+    assert re.search(r"1 job of 10 contacts on the queue +runs per minute, 3 workers +[\d.,]+ runs/min", result.stdout)
     saved = json.loads(out.read_text())
     assert re.search(
         r"rest connector read, 2,000 records from json-server, pages of 1,000 +requests +2 calls +floor 2",

@@ -13,13 +13,12 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import psycopg
-import pytest
 
 from engine.queue import STALLED_SECONDS
 from engine.state import Lease, StateStore, now
 from tests.conftest import run_syncmap
 from tests.runtime.conftest import fresh_state_database
-from tests.runtime.test_crash import crm_rows, lead_count, make_project, platform_rows
+from tests.runtime.test_crash import make_project
 from tests.runtime.test_watch import Watching
 
 
@@ -91,40 +90,6 @@ def test_watch_on_a_database_store_schedules_runs_for_the_workers(tmp_path, post
         assert watching.stop() == 0
     runs = json.loads(run_syncmap("runs", "quickstart", "--format", "json", cwd=folder).stdout)
     assert [run["plan_hash"] for run in runs] == [first["plan"], reloaded["new"]]
-
-
-@pytest.mark.slow
-def test_a_run_of_a_worker_killed_mid_run_is_finished_by_another_with_nothing_lost_or_doubled(
-    tmp_path, postgres_server
-):
-    """SIGKILL a worker in the middle of its run: once its heartbeat is `STALLED_SECONDS` old,
-    another worker puts the run back on the queue and runs it; the journal finds what the killed
-    run wrote, and the records end as one uninterrupted run leaves them."""
-    reference = make_project(tmp_path / "reference", 3000)
-    assert run_syncmap("apply", str(reference)).returncode == 0
-    mapping = make_project(tmp_path / "killed", 3000)
-    folder = mapping.parent
-    (folder / "syncmap.toml").write_text(f'state = "{fresh_state_database(postgres_server)}"\n')
-    assert run_syncmap("enqueue", str(mapping), cwd=folder).returncode == 0
-    before = lead_count(folder)
-    killed = subprocess.Popen(
-        [sys.executable, "-m", "engine", "worker"], cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 60
-    while lead_count(folder) < before + 150 and killed.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    killed.send_signal(signal.SIGKILL)
-    killed.wait()
-    written = lead_count(folder)
-    assert before < written and crm_rows(folder) != crm_rows(reference.parent), "killed in the middle"
-
-    time.sleep(STALLED_SECONDS + 1)
-    finished = run_syncmap("worker", "--once", cwd=folder, timeout=120)
-    assert finished.returncode == 0, finished.stderr
-    assert "quickstart: ran (" in finished.stdout, finished.stdout + finished.stderr
-    assert crm_rows(folder) == crm_rows(reference.parent), "nothing lost, nothing created twice"
-    assert platform_rows(folder) == platform_rows(reference.parent)
-    assert run_syncmap("plan", str(mapping), "--detailed-exitcode", cwd=folder).returncode == 0
 
 
 def test_workers_lists_the_live_workers_and_the_runs_waiting(tmp_path, postgres_server):
