@@ -13,6 +13,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -41,11 +43,17 @@ def customers(folder: Path, jobs: int, records: int, state: str) -> list[Path]:
     return mappings
 
 
-def store(server: str) -> str:
+@contextmanager
+def store(server: str) -> Iterator[str]:
+    """A state store of its own: a schema in the server's database, dropped afterwards."""
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(server, autocommit=True) as connection:
         connection.execute(f"CREATE SCHEMA {schema}")
-    return f"{server}?options=-csearch_path%3D{schema}"
+    try:
+        yield f"{server}?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(server, autocommit=True) as connection:
+            connection.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def syncmap(*arguments: str, cwd: Path) -> None:
@@ -53,8 +61,8 @@ def syncmap(*arguments: str, cwd: Path) -> None:
 
 
 def runs_per_minute(jobs: int, records: int, workers: int) -> float:
-    with tempfile.TemporaryDirectory() as folder:
-        mappings = customers(Path(folder), jobs, records, store(POSTGRES))
+    with tempfile.TemporaryDirectory() as folder, store(POSTGRES) as state:
+        mappings = customers(Path(folder), jobs, records, state)
         for mapping in mappings:
             syncmap("enqueue", str(mapping), cwd=mapping.parent)
         started = time.perf_counter()
@@ -76,9 +84,9 @@ def runs_per_minute(jobs: int, records: int, workers: int) -> float:
 
 def overhead(records: int) -> tuple[float, float]:
     """Seconds for one job's run: by a worker (enqueued, then `worker --once`), and by `apply`."""
-    with tempfile.TemporaryDirectory() as folder:
-        (queued,) = customers(Path(folder) / "queued", 1, records, store(POSTGRES))
-        (direct,) = customers(Path(folder) / "direct", 1, records, store(POSTGRES))
+    with tempfile.TemporaryDirectory() as folder, store(POSTGRES) as queue_state, store(POSTGRES) as direct_state:
+        (queued,) = customers(Path(folder) / "queued", 1, records, queue_state)
+        (direct,) = customers(Path(folder) / "direct", 1, records, direct_state)
         started = time.perf_counter()
         syncmap("enqueue", str(queued), cwd=queued.parent)
         syncmap("worker", "--once", cwd=queued.parent)
