@@ -24,7 +24,9 @@ class KeyIndex:
         self.stored = {
             side: context.state.has_keys(context.job, step.name, side) for side in ("source", "target")
         }
-        self.overlay: dict[tuple[str, int, str], list[KeyRow]] = defaultdict(list)
+        # (side, key index) -> value -> the row of the one record read holding it, or the rows of
+        # several: most values are one record's, and a million rows are kept for the whole step
+        self._overlay: dict[tuple[str, int], dict[str, KeyRow | list[KeyRow]]] = defaultdict(dict)
         self._keys: dict[tuple[str, str], list[tuple[int, str]]] = {}  # (side, id) -> keys
         self._invalid: dict[tuple[str, str], str] = {}  # (side, id) -> a key present but invalid
 
@@ -32,8 +34,18 @@ class KeyIndex:
         """Index a record read in this run; its keys (none for a deletion)."""
         keys = [] if record.deleted else self.of(side, record)
         for index, value in keys:
-            self.overlay[(side, index, value)].append((record.type, record.id, record.modified))
+            held, row = self._overlay[(side, index)], (record.type, record.id, record.modified)
+            found = held.setdefault(value, row)
+            if isinstance(found, list):
+                found.append(row)
+            elif found is not row:
+                held[value] = [found, row]
         return keys
+
+    def read_with(self, side: str, index: int, value: str) -> list[KeyRow]:
+        """The rows of the records this run read holding a key value."""
+        found = self._overlay[(side, index)].get(value) if (side, index) in self._overlay else None
+        return [] if found is None else found if isinstance(found, list) else [found]
 
     def of(self, side: str, record: Record) -> list[tuple[int, str]]:
         """A record's normalized match keys, as (key index, value)."""
@@ -64,7 +76,7 @@ class KeyIndex:
     def candidates(self, side: str, index: int, value: str) -> list[KeyRow]:
         """The records of ``side`` holding a key value: stored rows of the records this run did
         not read, then this run's."""
-        overlay = self.overlay.get((side, index, value), [])
+        overlay = self.read_with(side, index, value)
         if not self.stored[side]:  # a first run: most values are held by no record at all
             return list(dict.fromkeys(overlay)) if overlay else []
         stored = [

@@ -39,7 +39,7 @@ class Matcher:
         for index, value in keys:
             group = self.ledger.sharing.get((side, index, value))
             if group is None and (
-                self.keys.stored[side] or len(self.keys.overlay.get((side, index, value), ())) > 1
+                self.keys.stored[side] or len(self.keys.read_with(side, index, value)) > 1
             ):
                 paired = [
                     f"{row[0]} {row[1]}"
