@@ -34,7 +34,7 @@ from engine.progress import Meter
 from engine.reconcile import reconcile
 from engine.resolve import find_project_root
 from engine.run import RunContext, run, run_step
-from engine.state import StateStore, project_state
+from engine.state import StateStore, project_journal_days, project_state
 
 
 @dataclass(frozen=True)
@@ -199,7 +199,8 @@ class Job:
         """Compile a mapping (unless its ``plan`` is given) and open its connectors and state
         (``read_only`` for dry runs)."""
         plan = plan or compile_plan(mapping)
-        state = StateStore(state_path or project_state(find_project_root(mapping)), read_only=read_only)
+        root = find_project_root(mapping)
+        state = StateStore(state_path or project_state(root), read_only, journal_days=project_journal_days(root))
         connectors = open_connectors(
             plan, registry or Registry(), mapping.resolve().parent, environ or os.environ, read_only
         )

@@ -41,21 +41,40 @@ __all__ = [
     "Link",
     "StateStore",
     "now",
+    "project_journal_days",
     "project_state",
 ]
 
 
 STATE_FILE = Path(".syncmap") / "state.db"
+JOURNAL_DAYS = 90  # settled writes kept for `explain`; a store at 15-minute runs adds ~100,000 a day
+
+
+def _project_settings(root: Path) -> dict:
+    config = root / "syncmap.toml"
+    try:
+        return tomllib.loads(config.read_text()) if config.is_file() else {}
+    except tomllib.TOMLDecodeError as e:
+        raise StateError(f"{config} cannot be read: {e}", hint="it is TOML: `state = \"postgresql://host/db\"`") from e
+
+
+def project_journal_days(root: Path) -> int:
+    """How many days a project keeps the journal's settled writes: `journal_days` in its
+    syncmap.toml, else 90. (Writes whose outcome is not known yet are kept until it is.)"""
+    days = _project_settings(root).get("journal_days", JOURNAL_DAYS)
+    if not isinstance(days, int) or isinstance(days, bool) or days < 1:
+        raise StateError(
+            f"{root / 'syncmap.toml'}: `journal_days` must be a whole number of days, at least 1 (got {days!r})",
+            hint=f"e.g. `journal_days = {JOURNAL_DAYS}`; `syncmap explain` shows the writes of that many days",
+        )
+    return days
 
 
 def project_state(root: Path) -> Path | str:
     """Where a project's state lives: `state` in its syncmap.toml (a file, relative to the
     project, or a PostgreSQL database's URL), else `.syncmap/state.db`."""
     config = root / "syncmap.toml"
-    try:
-        state = tomllib.loads(config.read_text()).get("state") if config.is_file() else None
-    except tomllib.TOMLDecodeError as e:
-        raise StateError(f"{config} cannot be read: {e}", hint="it is TOML: `state = \"postgresql://host/db\"`") from e
+    state = _project_settings(root).get("state")
     if state is None:
         return root / STATE_FILE
     if not isinstance(state, str) or not state:
@@ -70,12 +89,15 @@ class StateStore(PairTables, ReadTables, JournalTables, JobTables, DecisionTable
     exists is a store syncmap wrote: one that is empty, damaged or of no known schema is refused
     with its path, never migrated over or synced anew (that would create every record again)."""
 
-    def __init__(self, path: Path | str, read_only: bool = False, checked: bool = True):
+    def __init__(
+        self, path: Path | str, read_only: bool = False, checked: bool = True, journal_days: int = JOURNAL_DAYS
+    ):
         """Open (creating and migrating) the store: a file, or a PostgreSQL database named by its
         URL. ``read_only`` never touches it, and stands in an empty store when it does not exist
         yet, so a dry run leaves no trace. ``checked=False`` skips the integrity check (a second
-        connection of a process that made it)."""
-        self.path = path
+        connection of a process that made it). A run's end prunes its job's journal to
+        ``journal_days``."""
+        self.path, self.journal_days = path, journal_days
         self.db: Database | PostgresDatabase | None = None
         if is_database_url(path):
             self._open_postgres(str(path), read_only)

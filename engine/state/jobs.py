@@ -17,6 +17,7 @@ class JobTables:
     """Leases, runs and job statuses (forgetting a job uses the store's transaction and holds)."""
 
     db: Database
+    journal_days: int
 
     # -- leases ------------------------------------------------------------------------------------
 
@@ -75,6 +76,14 @@ class JobTables:
             (now(), status, json.dumps(counts), redact(error) if error else None, run_id),
         )
         self.db.execute("DELETE FROM api_reservations WHERE run_id=?", (run_id,))  # the org's count has them now
+        # the job's settled writes older than `journal_days` go; one still pending (sent, its
+        # outcome not known) stays however old: it is how a killed run is finished
+        kept_from = (datetime.now(UTC) - timedelta(days=self.journal_days)).isoformat(timespec="microseconds")
+        self.db.execute(
+            "DELETE FROM journal WHERE job=(SELECT job FROM runs WHERE id=?) AND created_at < ? "
+            "AND state IN ('done', 'failed')",
+            (run_id, kept_from),
+        )
 
     def runs(self, job: str) -> list[dict[str, Any]]:
         rows = self.db.execute(

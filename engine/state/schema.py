@@ -110,6 +110,9 @@ MIGRATIONS = [
     """
     ALTER TABLE jobs ADD COLUMN next_run TEXT;
     """,
+    """
+    CREATE INDEX journal_by_age ON journal (job, created_at);
+    """,
 ]
 KEPT_WRITE_WINDOWS = 10  # per step and side; an older window's records are read back, harmlessly
 
