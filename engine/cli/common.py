@@ -56,6 +56,7 @@ WAIT = click.option(
     help="When another run holds the job, wait this long for it before giving up (exit 5).",
 )  # fmt: skip
 
+
 class StateLocation(click.ParamType):
     """A state store: a file, or a PostgreSQL database's URL (kept as written)."""
 
@@ -74,6 +75,12 @@ STATE = click.option(
 )  # fmt: skip
 
 
+def store_of(given: Path | str | None, inside: Path | None = None) -> Path | str:
+    """The state store a command uses: the one `--state` gives, else that of the project around
+    ``inside`` (a mapping document; by default, the working folder)."""
+    return given or project_state(find_project_root(inside or Path.cwd() / "syncmap.yaml"))
+
+
 def project_option(command: Callable[..., Any]) -> Callable[..., Any]:
     """`--project`: the jobs of the project around a folder or a mapping document, from anywhere."""
 
@@ -85,7 +92,7 @@ def project_option(command: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, project: Path | None = None, **kwargs: Any) -> Any:
         if project is not None and kwargs.get("state_path") is None:
             inside = project if project.is_file() else project / "syncmap.yaml"
-            kwargs["state_path"] = project_state(find_project_root(inside))
+            kwargs["state_path"] = store_of(None, inside)
         return command(*args, **kwargs)
 
     return wrapper

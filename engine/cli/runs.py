@@ -16,13 +16,11 @@ import click
 
 from engine import preview
 from engine.changeset import write_json
-from engine.cli.common import FORMAT, STATE, WAIT, command, reports_errors, selection_options
+from engine.cli.common import FORMAT, STATE, WAIT, command, reports_errors, selection_options, store_of
 from engine.errors import UsageError
 from engine.job import Job, Selection, load_saved_plan, saved_plan
 from engine.progress import JsonLines, Meter, Quiet
-from engine.resolve import find_project_root
 from engine.schedule import interval_seconds
-from engine.state import project_state
 from engine.watch import Watcher, text_line
 from engine.webhook import SECRET_VARIABLE as WEBHOOK_SECRET
 from engine.webhook import WebhookListener
@@ -197,8 +195,7 @@ def enqueue(mapping: Path, state_path) -> None:
     from engine.queue import enqueue as queue_run
     from engine.queue import queue_location
 
-    state = state_path or project_state(find_project_root(mapping))
-    click.echo(queue_run(queue_location(state), mapping))
+    click.echo(queue_run(queue_location(store_of(state_path, mapping)), mapping))
 
 
 @command()
@@ -213,8 +210,12 @@ def worker(state_path, concurrency: int, once: bool) -> None:
     lets the runs under way finish, then exits."""
     from engine.queue import queue_location, work
 
-    state = state_path or project_state(find_project_root(Path.cwd() / "syncmap.yaml"))
-    work(queue_location(state), concurrency, once, lambda line: click.echo(line, err=line.startswith("error")))
+    work(
+        queue_location(store_of(state_path)),
+        concurrency,
+        once,
+        lambda line: click.echo(line, err=line.startswith("error")),
+    )
 
 
 @command()
@@ -227,14 +228,15 @@ def workers(state_path, output_format) -> None:
     from engine.queue import queue_location
     from engine.queue import workers as live_workers
 
-    state = state_path or project_state(find_project_root(Path.cwd() / "syncmap.yaml"))
-    found = live_workers(queue_location(state))
+    found = live_workers(queue_location(store_of(state_path)))
     if output_format == "json":
         click.echo(json.dumps(found, indent=2))
         return
     for each in found["workers"]:
         running = ", ".join(each["running"]) or "nothing"
-        click.echo(f"worker {each['worker']:<5} heartbeat {each['heartbeat_seconds_ago']:.1f} s ago  running {running}")
+        click.echo(
+            f"worker {each['worker']:<5} heartbeat {each['heartbeat_seconds_ago']:.1f} s ago  running {running}"
+        )
     for waiting in found["waiting"]:
         click.echo(f"waiting        {waiting['job']} (plan {waiting['plan'][:19]})")
     if not found["workers"] and not found["waiting"]:
