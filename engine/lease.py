@@ -5,7 +5,9 @@ pid, when it started) and renews it every few seconds from a background thread. 
 the same job waits for it or refuses, naming the holder. A holder that dies frees the lease
 without anyone cleaning up: on the same host as soon as its process is gone, elsewhere once its
 heartbeat is older than ``EXPIRES_SECONDS`` (on the same host the process alone decides, so a
-suspended or busy holder keeps its job). Every write transaction of a run checks that the
+suspended or busy holder keeps its job). A long-lived process (a worker) whose run could not give
+its lease back (the store was out of reach) frees it itself: a lease naming this process that no
+run of it holds is left over. Every write transaction of a run checks that the
 lease is still its own (``check``), so a run that stalled past its expiry stops before writing.
 """
 
@@ -28,6 +30,7 @@ HEARTBEAT_SECONDS = 5.0
 # wait for the store's write lock, so a busy store never passes for a dead holder
 EXPIRES_SECONDS = 120.0
 POLL_SECONDS = 0.2  # how often a waiting run asks again
+_held: set[str] = set()  # the owners of the leases this process's runs hold now
 
 
 class JobLease:
@@ -56,6 +59,7 @@ class JobLease:
                 hint="let it finish, or pass `--wait SECONDS` to wait for it (a holder that died "
                 f"frees the job at once on its host, within {EXPIRES_SECONDS:.0f} s seen from another)",
             )
+        _held.add(self.owner)
         self._beating = threading.Thread(target=self._beat, name=f"lease {self.job}", daemon=True)
         self._beating.start()
         return self
@@ -105,6 +109,7 @@ class JobLease:
         """Give the lease up. Should the store refuse (locked), it is freed anyway once this
         process is gone; the run's own outcome is not hidden by that."""
         self._stop.set()
+        _held.discard(self.owner)
         if self._beating is not None:
             self._beating.join()
         with contextlib.suppress(StateError), self.state.transaction():
@@ -118,11 +123,13 @@ class JobLease:
 
 
 def _alive(holder: Lease) -> bool:
-    """Whether a lease's holder may still be running: on this host, whether its process exists;
-    on another, whether its heartbeat is recent."""
+    """Whether a lease's holder may still be running: in this process, whether a run holds it; on
+    this host, whether its process exists; on another, whether its heartbeat is recent."""
     if holder.host != socket.gethostname():
         expiry = datetime.now(UTC) - timedelta(seconds=EXPIRES_SECONDS)
         return holder.heartbeat >= expiry.isoformat(timespec="microseconds")
+    if holder.pid == os.getpid():
+        return holder.owner in _held
     try:
         os.kill(holder.pid, 0)
     except ProcessLookupError:

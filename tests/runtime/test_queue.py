@@ -13,9 +13,11 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import psycopg
+import requests
 
 from engine.queue import STALLED_SECONDS
 from engine.state import Lease, StateStore, now
+from engine.webhook import signature
 from tests.conftest import run_syncmap
 from tests.runtime.conftest import fresh_state_database
 from tests.runtime.test_crash import make_project
@@ -90,6 +92,31 @@ def test_watch_on_a_database_store_schedules_runs_for_the_workers(tmp_path, post
         assert watching.stop() == 0
     runs = json.loads(run_syncmap("runs", "quickstart", "--format", "json", cwd=folder).stdout)
     assert [run["plan_hash"] for run in runs] == [first["plan"], reloaded["new"]]
+
+
+def test_a_signed_webhook_to_the_scheduler_queues_a_run_for_the_workers(tmp_path, postgres_server, monkeypatch):
+    mapping = queued_project(tmp_path, postgres_server)
+    folder = mapping.parent
+    monkeypatch.setenv("SYNCMAP_WEBHOOK_SECRET", "s3cret")
+    watching = Watching(folder, "--interval", "1h", "--listen", "127.0.0.1:0")
+    try:
+        address = watching.next("listening")["address"]
+        watching.next("enqueued", timeout=60)  # the first run, at start; the next would be in an hour
+        assert run_syncmap("worker", "--once", cwd=folder, timeout=120).returncode == 0
+        session = requests.Session()
+        session.trust_env = False  # loopback: no proxy from the environment
+        body = b'{"job": "quickstart"}'
+        asked = session.post(f"http://{address}/", data=body, timeout=10,
+                             headers={"X-Syncmap-Signature": signature("s3cret", body)})  # fmt: skip
+        assert asked.status_code == 202
+        assert watching.next("enqueued", timeout=30)["said"].startswith("quickstart: a run is queued")
+        worked = run_syncmap("worker", "--once", cwd=folder, timeout=120)
+        assert worked.stdout.count("quickstart: ran (") == 1, worked.stdout + worked.stderr
+        assert "started" not in {event["event"] for event in list(watching.events.queue)}, "watch ran nothing"
+    finally:
+        assert watching.stop() == 0
+    runs = json.loads(run_syncmap("runs", "quickstart", "--format", "json", cwd=folder).stdout)
+    assert [run["status"] for run in runs] == ["done", "done"]
 
 
 def test_workers_lists_the_live_workers_and_the_runs_waiting(tmp_path, postgres_server):
