@@ -40,10 +40,25 @@ def dead_pid() -> int:
 
 
 def test_a_live_holder_on_this_host_keeps_its_job_however_old_its_heartbeat(state):
-    hold(state, socket.gethostname(), os.getpid(), ago(10 * EXPIRES_SECONDS))  # suspended, or busy
-    with pytest.raises(JobBusyError) as refused:
-        JobLease(state, "job", "apply").acquire()
-    assert f"(pid {os.getpid()} on {socket.gethostname()})" in refused.value.message
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        hold(state, socket.gethostname(), holder.pid, ago(10 * EXPIRES_SECONDS))  # suspended, or busy
+        with pytest.raises(JobBusyError) as refused:
+            JobLease(state, "job", "apply").acquire()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert f"(pid {holder.pid} on {socket.gethostname()})" in refused.value.message
+
+
+def test_a_lease_this_process_left_behind_is_taken_by_its_next_run(state):
+    """A worker's run that could not give its lease back (the store out of reach) leaves it
+    naming the worker, which lives on: no run of the worker holds it, so its next run takes it."""
+    hold(state, socket.gethostname(), os.getpid(), ago(0))
+    with JobLease(state, "job", "apply").acquire() as lease:
+        assert state.lease("job").owner == lease.owner
+        with pytest.raises(JobBusyError):  # while a run of this process holds it, it is held
+            JobLease(state, "job", "apply").acquire()
 
 
 def test_a_dead_holder_on_this_host_frees_its_job_at_once(state):
