@@ -29,6 +29,7 @@ def test_the_benchmarks_print_their_numbers_and_save_them_with_the_machine(tmp_p
         r"syncmap plan, 3,000 records vs SQLite CRM, from a PostgreSQL table +peak RSS +[\d.]+ MB",
         result.stdout,
     )
+    assert re.search(r"a PostgreSQL table against syncmap's own store +time ratio +[\d.]+ x +<= 1.2", result.stdout)
     assert re.search(
         r"sql connector read, 300 rows from SQLite table +throughput +[\d,]+ records/s", result.stdout
     )

@@ -1,8 +1,8 @@
 """Many customers on one machine: N customer jobs made from the shipped SyncApps template, each
 syncing its marketing list both ways with its slice of one of two Salesforce orgs (local
-`syncmap sandbox` orgs, each with a daily API limit), run by one scheduler (`syncmap watch`) and
-three workers (`syncmap worker`) sharing a PostgreSQL state store, while a random worker is killed
-with SIGKILL every two seconds and started again.
+`syncmap sandbox` orgs, each with a daily API limit), run by one scheduler (`syncmap watch`; more
+with `--schedulers`) and three workers (`syncmap worker`) sharing a PostgreSQL state store, while
+a random worker is killed with SIGKILL every two seconds and started again.
 
     python examples/scale/run.py                       # 30 customers of 40 people each
     python examples/scale/run.py --customers 12 --people 20 --state postgresql://...
@@ -125,7 +125,10 @@ def state_store(server: str):
 
 def syncmap(folder: Path, *args: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "engine", *args], cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [sys.executable, "-m", "engine", *args],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 
@@ -146,7 +149,9 @@ def checks(mappings: list[Path], state: str, orgs: list[Any], daily_calls: int) 
     for mapping in mappings:
         name = mapping.parent.name
         with Job.open(mapping, state, read_only=True) as job:
-            listed = Counter(r.values["email"].lower() for r in job.connectors["syncapps"].read("subscribers"))
+            listed = Counter(
+                r.values["email"].lower() for r in job.connectors["syncapps"].read("subscribers")
+            )
             in_org = Counter(r.values["Email"].lower() for r in job.connectors["salesforce"].read(
                 "Contact", where=f"MailingCity = '{name}'"))  # fmt: skip
         if listed != in_org or max(listed.values(), default=1) != 1:
@@ -166,10 +171,15 @@ def checks(mappings: list[Path], state: str, orgs: list[Any], daily_calls: int) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--customers", type=int, default=30)
     parser.add_argument("--people", type=int, default=40, help="people per customer")
     parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument(
+        "--schedulers", type=int, default=1, help="`syncmap watch` processes, each scheduling every job"
+    )
     parser.add_argument("--kills", type=int, default=10, help="workers killed, one every two seconds")
     parser.add_argument("--daily-calls", type=int, default=20_000, help="each org's daily API limit")
     parser.add_argument("--state", default=os.environ.get("SYNCMAP_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"),
@@ -187,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     found["converged"], found["seconds"] = converged, round(time.monotonic() - started, 1)
     budgets_held = all(o["calls"] <= o["budget"] for o in found["orgs"])
     print(json.dumps(found))
-    print(f"{options.customers} customers x {options.people} people, {options.workers} workers, "
+    print(f"{options.customers} customers x {options.people} people, {options.schedulers} scheduler(s), "
+          f"{options.workers} workers, "
           f"{options.kills} killed: {found['runs']} runs in {found['seconds']} s; "
           f"{'every job converged' if converged else 'NOT converged'}; "
           f"lost or doubled: {found['lost or doubled'] or 'none'}; "
@@ -200,7 +211,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(folder: Path, mappings: list[Path], state: str, options: argparse.Namespace) -> bool:
     """The scheduler and the workers, the kills, then waiting for every job to converge."""
-    scheduler = syncmap(folder, "watch", ".", "--interval", "3s", "--state", state)
+    schedulers = [
+        syncmap(folder, "watch", ".", "--interval", "3s", "--state", state) for _ in range(options.schedulers)
+    ]
     workers = [syncmap(folder, "worker", "--state", state) for _ in range(options.workers)]
     chance = random.Random(7)
     try:
@@ -217,9 +230,9 @@ def run(folder: Path, mappings: list[Path], state: str, options: argparse.Namesp
             time.sleep(2)
         return True
     finally:
-        for process in [scheduler, *workers]:
+        for process in [*schedulers, *workers]:
             process.send_signal(signal.SIGTERM)
-        for process in [scheduler, *workers]:
+        for process in [*schedulers, *workers]:
             process.wait(timeout=60)
 
 

@@ -1,6 +1,7 @@
 """Many customers, one scheduler, three workers killed at random, two Salesforce orgs: the
 example `examples/scale/run.py` at a size that keeps CI short. Customer jobs made from the shipped
-SyncApps template share a PostgreSQL state store; `syncmap watch` queues their runs, three
+SyncApps template share a PostgreSQL state store; two `syncmap watch` schedulers queue their
+runs (a job still has at most one run waiting), three
 `syncmap worker` processes run them, and every two seconds one of the workers is killed with
 SIGKILL and started again. Every job converges with each person once on both sides, no job ever
 had two runs at once (read from the run records), and each org's calls stay within its budget."""
@@ -22,7 +23,7 @@ EXAMPLE = REPO / "examples" / "scale" / "run.py"
 def test_customer_jobs_on_two_orgs_converge_with_workers_killed_at_random(postgres_server):
     daily_calls = 2_000
     ran = subprocess.run(
-        [sys.executable, str(EXAMPLE), "--customers", "12", "--people", "12", "--kills", "4",
+        [sys.executable, str(EXAMPLE), "--customers", "12", "--people", "12", "--kills", "4", "--schedulers", "2",
          "--daily-calls", str(daily_calls), "--state", postgres_server],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
