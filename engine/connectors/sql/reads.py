@@ -5,7 +5,7 @@ the others still read."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC
 from typing import Any
 
@@ -15,6 +15,7 @@ from engine.connectors import Record
 from engine.connectors.sql.catalogue import Source
 from engine.connectors.sql.database import Database, first_line
 from engine.connectors.sql.values import (
+    AS_READ,
     Unconvertible,
     Unreadable,
     aware,
@@ -106,8 +107,7 @@ class Reader:
                 after = ends
                 continue
             width = len(rows[0]) - len(keys) if rows else 0
-            for row in rows:
-                yield self._record(source, dict(zip(source.columns.keys(), row[:width], strict=True)))
+            yield from self._page(source, [row[:width] for row in rows])
             if len(rows) < READ_PAGE:
                 return
             after = tuple(rows[-1][width:])
@@ -127,7 +127,7 @@ class Reader:
         query = sa.select(source.selectable).where(source.columns[source.id_field].in_(ids))
         try:
             return self._fetch(
-                source, query, lambda result: [self._record(source, row) for row in result.mappings()]
+                source, query, lambda result: [self._record(source, dict(row)) for row in result.mappings()]
             )
         except Unconvertible:
             if len(ids) == 1:
@@ -169,7 +169,7 @@ class Reader:
             try:
                 records.extend(
                     self._fetch(
-                        source, query, lambda result: [self._record(source, row) for row in result.mappings()]
+                        source, query, lambda result: [self._record(source, dict(row)) for row in result.mappings()]
                     )
                 )
             except Unconvertible:
@@ -186,15 +186,28 @@ class Reader:
                 return shape(connection.execute(query))
             except UNCONVERTIBLE as e:
                 raise Unconvertible(first_line(e)) from e
-    def _record(self, source: Source, row: Mapping[str, Any]) -> Record:
-        """A row as a record; a value no other system could hold (a NaN, an infinity) makes it
+
+    def _page(self, source: Source, rows: list[Sequence[Any]]) -> Iterator[Record]:
+        """A page's rows as records, a column at a time: only the columns holding values the
+        engine does not take as read (times, decimals, bytes) are converted, value by value."""
+        if not rows:
+            return
+        names = list(source.columns.keys())
+        columns = zip(names, zip(*rows, strict=True), strict=True)
+        converted = [name for name, column in columns if not AS_READ.issuperset(map(type, column))]
+        for row in rows:
+            yield self._record(source, dict(zip(names, row, strict=True)), converted)
+
+    def _record(self, source: Source, values: dict[str, Any], converted: Sequence[str] | None = None) -> Record:
+        """A row's values as a record, converted in place (``converted``: the columns that may
+        need it, else all); a value no other system could hold (a NaN, an infinity) makes it
         unreadable, named with its column."""
-        values: dict[str, Any] = {}
         problems: list[str] = []
-        for name, value in row.items():
+        for name in list(values) if converted is None else converted:
             try:
-                values[name] = from_database(value)
+                values[name] = from_database(values[name])
             except Unreadable as e:
+                del values[name]
                 problems.append(f"`{name}` holds {e}")
         modified = values.get(source.modified_field) if source.modified_field else None
         deleted = bool(source.deleted_field and values.get(source.deleted_field) not in (None, False, 0))

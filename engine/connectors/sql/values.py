@@ -24,9 +24,14 @@ class Unconvertible(Exception):
     """A value in a result that the driver or SQLAlchemy could not convert."""
 
 
+AS_READ = frozenset({str, int, bool, type(None)})  # most values: the engine sees them as read
+
+
 def from_database(value: Any) -> Any:
     """A column value as the engine sees values: times as syncmap's ISO text, exact numbers as
     int or float, JSON text of a JSON column as what it holds."""
+    if type(value) in AS_READ:
+        return value
     if isinstance(value, datetime):
         return format_time(aware(value))
     if isinstance(value, date):
