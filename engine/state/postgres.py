@@ -16,6 +16,7 @@ from engine.state.database import Result
 from engine.state.location import shown
 
 WRITE_LOCK = 0x73796E63  # with the schema's name, the advisory lock a write transaction holds ("sync")
+STREAM_CHUNK = 1000 if psycopg.pq.version() >= 170000 else 1  # rows a message (libpq 17 sends chunks)
 
 
 class PostgresDatabase:
@@ -44,7 +45,13 @@ class PostgresDatabase:
             raise self.failure(e) from None
 
     def stream(self, sql: str, args: Iterable[Any] = ()) -> Iterator[tuple]:
-        yield from self.execute(sql, args)
+        """A query's rows as the server sends them (a step's million links are not held twice);
+        the connection serves nothing else until they are all read."""
+        try:
+            with self.connection.cursor() as cursor:
+                yield from cursor.stream(self._text(sql), tuple(args), size=STREAM_CHUNK)
+        except psycopg.Error as e:
+            raise self.failure(e) from None
 
     def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
         rows = [tuple(row) for row in rows]
