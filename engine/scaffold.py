@@ -39,7 +39,11 @@ def scaffold(folder: Path, template: str, name: str) -> list[Path]:
         )
     files = {
         f"{name}.yaml": _document(template, name),
-        "syncmap.toml": "# the root of a syncmap project: its state lives in .syncmap/ beside this file\n",
+        "syncmap.toml": (
+            "# the root of a syncmap project: its state lives in .syncmap/ beside this file\n"
+            '# state = "postgresql://syncmap@db.internal/sync"   # a shared store, for workers (README)\n'
+            "# journal_days = 90                                  # how long `syncmap explain` sees writes\n"
+        ),
         ".gitignore": IGNORED,
         ".pre-commit-config.yaml": PRE_COMMIT,
         ".vscode/settings.json": json.dumps(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import tomllib
 
 import pytest
 
@@ -29,6 +30,8 @@ def test_init_scaffolds_a_repository_that_checks_clean(tmp_path):
     assert not any(name in ignored for name in ("platform.db", "state.db")), ignored
     hooks = (folder / ".pre-commit-config.yaml").read_text()
     assert "entry: syncmap validate ." in hooks and "entry: syncmap test . --if-any" in hooks
+    config = (folder / "syncmap.toml").read_text()  # its settings named, none of them set yet
+    assert tomllib.loads(config) == {} and "# state = " in config and "# journal_days = 90" in config
 
 
 @pytest.mark.skipif(not SERVER.exists(), reason="yaml-language-server is installed by `npm ci`")
