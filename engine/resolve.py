@@ -21,6 +21,7 @@ from engine.errors import DocumentError
 from engine.load import LoadedDocument, display_name, load
 from engine.schema import check_version
 from engine.source_map import SourceMap
+from engine.state import project_state
 from engine.versions import migrate
 
 PROJECT_MARKERS = (".git", "syncmap.toml")
@@ -43,6 +44,12 @@ def find_project_root(path: Path) -> Path:
         if any((folder / marker).exists() for marker in PROJECT_MARKERS):
             return folder
     return start
+
+
+def store_of(given: Path | str | None, inside: Path | None = None) -> Path | str:
+    """The state store a command or a watch uses: the one `--state` gives, else that of the
+    project around ``inside`` (a mapping document; by default, the working folder)."""
+    return given or project_state(find_project_root(inside or Path.cwd() / "syncmap.yaml"))
 
 
 def resolve(path: Path, project_root: Path | None = None) -> ResolvedDocument:

@@ -29,9 +29,9 @@ from engine.job import Job
 from engine.load import one_load_per_document
 from engine.plan import Plan
 from engine.redact import redact
-from engine.resolve import find_project_root
+from engine.resolve import store_of
 from engine.schedule import seconds_until_next
-from engine.state import StateStore, project_state
+from engine.state import StateStore
 from engine.state.location import is_database_url
 from engine.validate import find_documents, is_rule_set
 
@@ -99,7 +99,7 @@ class Watcher:
             self.log("loaded", job=watched.plan.name, plan=watched.plan.hash, mapping=str(watched.path))
         elif old.hash != watched.plan.hash:
             self.log("reloaded", job=watched.plan.name, old=old.hash, new=watched.plan.hash)
-            if is_database_url(self.store_of(watched.path)):
+            if is_database_url(store_of(self.state_path, watched.path)):
                 watched.next_run = 0.0  # a run of the new plan is asked for at once
 
     def reload(self, changed: set[Path]) -> None:
@@ -130,25 +130,22 @@ class Watcher:
 
     def note_next_run(self, mapping: Path, job: str, when: datetime) -> None:
         """Tell the store when the job runs next, for `syncmap status` to show."""
-        store = StateStore(self.store_of(mapping))
+        store = StateStore(store_of(self.state_path, mapping), checked=False)  # the run checked it
         try:
             with store.transaction():
                 store.note_next_run(job, str(mapping.resolve()), when.isoformat(timespec="seconds"))
         finally:
             store.close()
 
-    def store_of(self, mapping: Path) -> Path | str:
-        return self.state_path or project_state(find_project_root(mapping))
-
     def enqueue(self, mapping: Path, plan: Plan) -> None:
         """As the scheduler of workers: the run due goes on the queue (one waits per job at most)."""
         from engine.queue import enqueue
 
-        said = enqueue(str(self.store_of(mapping)), mapping, plan)  # a store that fails stops the watch
+        said = enqueue(str(store_of(self.state_path, mapping)), mapping, plan)  # a store that fails stops the watch
         self.log("enqueued", job=plan.name, plan=plan.hash, said=said)
 
     def run(self, mapping: Path, plan: Plan) -> None:
-        if is_database_url(self.store_of(mapping)):
+        if is_database_url(store_of(self.state_path, mapping)):
             self.enqueue(mapping, plan)
             return
         started = time.monotonic()

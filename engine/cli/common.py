@@ -14,8 +14,7 @@ from engine.diagnostics import render_json, render_text
 from engine.errors import DocumentError, SyncmapError, exit_codes_help
 from engine.job import Selection
 from engine.load import one_load_per_document
-from engine.resolve import find_project_root
-from engine.state import project_state
+from engine.resolve import store_of
 from engine.state.location import is_database_url
 
 FORMAT = click.option(
@@ -73,12 +72,6 @@ STATE = click.option(
     help="State store: a file (default: .syncmap/state.db in the project, or `state` in its "
     "syncmap.toml), or a PostgreSQL database, `postgresql://user@host/db` (the password from PGPASSWORD).",
 )  # fmt: skip
-
-
-def store_of(given: Path | str | None, inside: Path | None = None) -> Path | str:
-    """The state store a command uses: the one `--state` gives, else that of the project around
-    ``inside`` (a mapping document; by default, the working folder)."""
-    return given or project_state(find_project_root(inside or Path.cwd() / "syncmap.yaml"))
 
 
 def project_option(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -16,10 +16,11 @@ import click
 
 from engine import preview
 from engine.changeset import write_json
-from engine.cli.common import FORMAT, STATE, WAIT, command, reports_errors, selection_options, store_of
+from engine.cli.common import FORMAT, STATE, WAIT, command, reports_errors, selection_options
 from engine.errors import UsageError
 from engine.job import Job, Selection, load_saved_plan, saved_plan
 from engine.progress import JsonLines, Meter, Quiet
+from engine.resolve import store_of
 from engine.schedule import interval_seconds
 from engine.watch import Watcher, text_line
 from engine.webhook import SECRET_VARIABLE as WEBHOOK_SECRET
