@@ -310,7 +310,7 @@ class Job:
                 "the records changed since this plan was saved; it was not applied",
                 hint="run `syncmap plan --out` again and review the new plan",
             )
-        first = not any(past["status"] == "done" for past in self.state.runs(self.name))
+        first = not self.state.ever_done(self.name)
         run_id = report.run_id = self.state.start_run(self.name, self.plan.hash)
         self.state.set_job_status(self.name, "initial sync" if first else "running", keep_stopped=True)
         if self.plan.files:

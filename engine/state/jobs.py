@@ -85,13 +85,20 @@ class JobTables:
             (run_id, kept_from),
         )
 
-    def runs(self, job: str) -> list[dict[str, Any]]:
+    def runs(self, job: str, newest: int | None = None) -> list[dict[str, Any]]:
+        """A job's runs, oldest first (``newest``: only that many of the latest)."""
         rows = self.db.execute(
-            "SELECT id, plan_hash, started_at, finished_at, status, counts, error FROM runs WHERE job=? ORDER BY id",
-            (job,),
-        )
+            "SELECT id, plan_hash, started_at, finished_at, status, counts, error FROM runs WHERE job=? "
+            "ORDER BY id DESC" + (" LIMIT ?" if newest is not None else ""),
+            (job,) if newest is None else (job, newest),
+        ).fetchall()
         keys = ("id", "plan_hash", "started_at", "finished_at", "status", "counts", "error")
-        return [dict(zip(keys, (*row[:5], json.loads(row[5] or "{}"), row[6]), strict=True)) for row in rows]
+        return [dict(zip(keys, (*row[:5], json.loads(row[5] or "{}"), row[6]), strict=True)) for row in rows[::-1]]
+
+    def ever_done(self, job: str) -> bool:
+        """Whether a run of the job ever ended well (before it did, a run is the initial sync)."""
+        found = self.db.execute("SELECT 1 FROM runs WHERE job=? AND status='done' LIMIT 1", (job,))
+        return found.fetchone() is not None
 
     def set_job_status(
         self, job: str, status: str, error: str | None = None, keep_stopped: bool = False
@@ -128,7 +135,7 @@ class JobTables:
         rows = self.db.execute("SELECT job, status, last_error, updated_at, mapping, next_run FROM jobs ORDER BY job")
         found = []
         for job, status, error, updated, mapping, next_run in rows.fetchall():
-            runs, holder = self.runs(job), self.lease(job)
+            runs, holder = self.runs(job, newest=1), self.lease(job)
             found.append(
                 {"job": job, "status": status, "last_error": error, "updated_at": updated, "mapping": mapping,
                  "last_run": runs[-1] if runs else None, "next_run": next_run, "held": len(self.holds(job)),

@@ -113,6 +113,9 @@ MIGRATIONS = [
     """
     CREATE INDEX journal_by_age ON journal (job, created_at);
     """,
+    """
+    CREATE INDEX runs_by_job ON runs (job, id);
+    """,
 ]
 KEPT_WRITE_WINDOWS = 10  # per step and side; an older window's records are read back, harmlessly
 

@@ -67,7 +67,10 @@ def test_every_table_reads_back_what_was_written(location):
 
     again = StateStore(location)  # opened again: nothing migrated twice, everything still there
     assert set(again.links("job", "s")) == {"p2", "p3"}
+    assert not again.ever_done("other job") and again.ever_done("job")
     assert again.start_run("job", "hash") == run + 1
+    assert [r["id"] for r in again.runs("job")] == [run, run + 1]
+    assert [r["id"] for r in again.runs("job", newest=1)] == [run + 1]
     again.close()
 
 
