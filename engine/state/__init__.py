@@ -62,9 +62,10 @@ def project_journal_days(root: Path) -> int:
     """How many days a project keeps the journal's settled writes: `journal_days` in its
     syncmap.toml, else 90. (Writes whose outcome is not known yet are kept until it is.)"""
     days = _project_settings(root).get("journal_days", JOURNAL_DAYS)
-    if not isinstance(days, int) or isinstance(days, bool) or days < 1:
+    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 36_500:
         raise StateError(
-            f"{root / 'syncmap.toml'}: `journal_days` must be a whole number of days, at least 1 (got {days!r})",
+            f"{root / 'syncmap.toml'}: `journal_days` must be a whole number of days from 1 to 36,500 "
+            f"(got {days!r})",
             hint=f"e.g. `journal_days = {JOURNAL_DAYS}`; `syncmap explain` shows the writes of that many days",
         )
     return days

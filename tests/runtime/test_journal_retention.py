@@ -51,10 +51,11 @@ def test_syncmap_toml_sets_the_retention_and_a_wrong_one_is_an_error(tmp_path):
     shutil.copytree(QUICKSTART, tmp_path / "project", ignore=shutil.ignore_patterns(".syncmap", "*.db"))
     project = tmp_path / "project"
     subprocess.run([sys.executable, "generate.py", "--records", "20", "--dir", "."], cwd=project, check=True)
-    (project / "syncmap.toml").write_text("journal_days = 0\n")
-    failed = run_syncmap("apply", "contacts.yaml", cwd=project)
-    assert failed.returncode != 0 and "Traceback" not in failed.stderr
-    assert "`journal_days` must be a whole number of days, at least 1 (got 0)" in failed.stderr
+    for wrong in ("0", "99999999999", '"90"'):  # too few, more than a date can reach, text
+        (project / "syncmap.toml").write_text(f"journal_days = {wrong}\n")
+        failed = run_syncmap("apply", "contacts.yaml", cwd=project)
+        assert failed.returncode == 4 and "Traceback" not in failed.stderr, failed.stderr
+        assert "`journal_days` must be a whole number of days from 1 to 36,500 (got " in failed.stderr
 
     (project / "syncmap.toml").write_text("journal_days = 1\n")
     assert run_syncmap("apply", "contacts.yaml", cwd=project).returncode == 0
