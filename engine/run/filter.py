@@ -32,7 +32,9 @@ class Filters:
 
     def __init__(self, step: Step, context: RunContext, keys: KeyIndex):
         self.step, self.context, self.keys = step, context, keys
-        self.checked: dict[str, set[str]] = {"source": set(), "target": set()}  # filters evaluated
+        # the ids whose filters were evaluated: passing ones are forgotten with their batch, as a
+        # source record is rarely asked again (a failing one is known by ``failing`` for the run)
+        self.checked: dict[str, set[str]] = {"source": set(), "target": set()}
         self.failing: set[str] = set()  # ids failing a filter: skipped, never paired this run
         self.in_doubt = context.held.get(step.name, {})
 
@@ -40,7 +42,7 @@ class Filters:
         """How a record fails a filter of its side, the first time it is asked (afterwards,
         ``failing`` tells). A linked record (``source_id``) failing a filter with `unlink`
         loses its link."""
-        if record.id in self.checked[side]:
+        if record.id in self.checked[side] or record.id in self.failing:
             return None
         self.checked[side].add(record.id)
         for rule in self.step.filters:
@@ -58,6 +60,10 @@ class Filters:
             self.failing.add(record.id)
             return Filtered(Skip.of(side, record, code, reason), unlink)
         return None
+
+    def forget(self, side: Side) -> None:
+        """A batch of the side is decided: a record of it asked again is checked again."""
+        self.checked[side].clear()
 
     def invalid_key(self, side: Side, record: Record) -> Skip | None:
         """A record holding match keys none of which is valid is skipped, not created again

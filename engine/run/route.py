@@ -62,6 +62,8 @@ class RecordRouter:
                 yield from self.route(side, record)
         for record in batch if side == "source" else ():
             self.keys.forget(side, record.id)
+        if side == "source":
+            self.filters.forget(side)
         self.partners.known["source"] = {}
         self.partners.agreed_values = {}
 
