@@ -47,7 +47,7 @@ class SideReader:
         self.spec = step.source if side == "source" else step.target
         self.connector = context.connector(self.spec.connection)
         self.links = links
-        self.read = read  # the ids the step took from this read so far: retries skip them
+        self.read = read  # the ids the step took from this read so far (see ``noted``)
         self.mark = ReadMark()
         state, job = context.state, context.job
         self.watermark = None if context.full else state.watermark(job, step.name, side)
@@ -59,6 +59,10 @@ class SideReader:
                 self.since = floor.isoformat(timespec="microseconds")
         # every change since the last run is read (so a record not read has not changed)
         self.from_watermark = self.since is not None and self.since == self.watermark
+        # the dead letters and held records of the side: read again on every run until settled
+        again = [letter["record_id"] for letter in state.dead_letters(job, step.name) if letter["side"] == side]
+        again += [held["record_id"] for held in state.holds(job, step.name) if held["side"] == side]
+        self.again = dict.fromkeys(again)  # in their order, each once
 
     def total(self) -> int | None:
         """About how many records the read brings (for progress), when its connector can tell."""
@@ -112,6 +116,12 @@ class SideReader:
             self.mark.watermark = newest
             self.mark.seen = kept | {r.id: content(r) for r in recent if r.modified >= reread_from}
 
+    def noted(self, record_id: str, every: bool) -> bool:
+        """Whether the step keeps the id of a record read: every one (`every`), or only those the
+        read asks about at its end (the linked ones, the dead letters and held ones); a first run
+        over a million records keeps none."""
+        return every or record_id in self.again or (self.side == "source" and record_id in self.links)
+
     def _located(self, records: Iterator[Record]) -> Iterator[Record]:
         """A read whose request a setting makes wrong (a list path the API does not have) is
         an error at that setting in the document."""
@@ -122,12 +132,7 @@ class SideReader:
         """The dead letters and held records of the side not read already (asked once the changes
         are all read): each is decided again on every run until it is written or resolved, so a
         held conflict stays in every plan."""
-        state, job, step = self.context.state, self.context.job, self.step.name
-        again = [
-            letter["record_id"] for letter in state.dead_letters(job, step) if letter["side"] == self.side
-        ]
-        again += [held["record_id"] for held in state.holds(job, step) if held["side"] == self.side]
-        missing = [record_id for record_id in dict.fromkeys(again) if record_id not in self.read]
+        missing = [record_id for record_id in self.again if record_id not in self.read]
         for record_type in self.spec.types if missing else ():
             yield from self.connector.get(record_type, missing).values()
 

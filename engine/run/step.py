@@ -54,7 +54,7 @@ class StepDriver:
         )
         self.links = context.links(step.name)
         self.ledger = Ledger()
-        self.refreshed: dict[str, set[str]] = {"source": set(), "target": set()}
+        self.refreshed: dict[str, set[str]] = {"source": set(), "target": set()}  # ids read, see `read`
         self.keys = KeyIndex(step, context, self.refreshed)
         self.router: Router = ROUTERS[context.router](step, context, self.keys, self.ledger, self.links)
         values = Values(step, context)
@@ -69,9 +69,13 @@ class StepDriver:
         self.from_watermark[side] = reader.from_watermark
         phase, meter = f"{self.step.name}: read {self.out.connections[side]}", self.context.meter
         meter.start(phase, reader.total() if meter.shows_totals else None)
+        # the target side is held whole anyway; the source side's ids are kept where stored keys
+        # of records read again must be told from the rows this run read
+        every = side == "target" or self.keys.stored[side]
         for record in reader.records():
             meter.advance(phase)
-            self.refreshed[side].add(record.id)
+            if reader.noted(record.id, every):
+                self.refreshed[side].add(record.id)
             self.out.saw(side, record.id, record.modified)
             yield record
         meter.finish(phase)
