@@ -11,6 +11,7 @@ from engine.plan import Step
 from engine.run.context import RunContext
 
 KeyRow = tuple[str, str, str | None]  # record type, id, modified
+PARTNERED = "*"  # leads the packed row of a record that gets a partner created in this run
 
 
 class KeyIndex:
@@ -24,17 +25,18 @@ class KeyIndex:
         self.stored = {
             side: context.state.has_keys(context.job, step.name, side) for side in ("source", "target")
         }
-        # (side, key index) -> value -> the row of the one record read holding it, or the rows of
-        # several: most values are one record's, and a million rows are kept for the whole step
-        self._overlay: dict[tuple[str, int], dict[str, KeyRow | list[KeyRow]]] = defaultdict(dict)
+        # (side, key index) -> value -> the packed row of the one record read holding it, or the
+        # rows of several: most values are one record's, and a million rows are kept for the step
+        self._overlay: dict[tuple[str, int], dict[str, str | list[str]]] = defaultdict(dict)
         self._keys: dict[tuple[str, str], list[tuple[int, str]]] = {}  # (side, id) -> keys
         self._invalid: dict[tuple[str, str], str] = {}  # (side, id) -> a key present but invalid
 
     def add(self, side: str, record: Record) -> list[tuple[int, str]]:
         """Index a record read in this run; its keys (none for a deletion)."""
         keys = [] if record.deleted else self.of(side, record)
+        row = _packed(record)
         for index, value in keys:
-            held, row = self._overlay[(side, index)], (record.type, record.id, record.modified)
+            held = self._overlay[(side, index)]
             found = held.setdefault(value, row)
             if isinstance(found, list):
                 found.append(row)
@@ -44,6 +46,28 @@ class KeyIndex:
 
     def read_with(self, side: str, index: int, value: str) -> list[KeyRow]:
         """The rows of the records this run read holding a key value."""
+        return [_row(packed) for packed in self._held(side, index, value)]
+
+    def holders(self, side: str, index: int, value: str) -> int:
+        """How many records this run read hold a key value."""
+        return len(self._held(side, index, value))
+
+    def partner_created(self, side: str, record: Record) -> None:
+        """Note that a record this run read gets a partner created (see Matcher.shares_key)."""
+        row = _packed(record)
+        for index, value in self.of(side, record):
+            held = self._overlay[(side, index)]
+            found = held.get(value)
+            if found == row:
+                held[value] = PARTNERED + row
+            elif isinstance(found, list):
+                held[value] = [PARTNERED + packed if packed == row else packed for packed in found]
+
+    def partnered(self, side: str, index: int, value: str) -> set[str]:
+        """The ids of the records holding a key value that get a partner created in this run."""
+        return {_row(packed)[1] for packed in self._held(side, index, value) if packed[0] == PARTNERED}
+
+    def _held(self, side: str, index: int, value: str) -> list[str]:
         found = self._overlay[(side, index)].get(value) if (side, index) in self._overlay else None
         return [] if found is None else found if isinstance(found, list) else [found]
 
@@ -85,3 +109,18 @@ class KeyIndex:
             if row[1] not in self.read[side]
         ]
         return list(dict.fromkeys(stored + overlay))
+
+
+def _packed(record: Record) -> str:
+    """A record's row as one string: a million rows kept as tuples of three strings would take
+    twice the memory. The lengths of its type and id lead; `+` marks a modification time."""
+    modified = "" if record.modified is None else "+" + record.modified
+    return f"{len(record.type)}:{len(record.id)}:{record.type}{record.id}{modified}"
+
+
+def _row(packed: str) -> KeyRow:
+    type_length, _, rest = packed.lstrip(PARTNERED).partition(":")
+    id_length, _, rest = rest.partition(":")
+    id_end = int(type_length) + int(id_length)
+    modified = rest[id_end:]
+    return rest[: int(type_length)], rest[int(type_length) : id_end], modified[1:] if modified else None

@@ -17,7 +17,6 @@ class Ledger:
     held: set[str] = field(default_factory=set)  # ids held for a person: not matched again this run
     handled_targets: set[str] = field(default_factory=set)  # decided from the source side already
     agreed_targets: set[str] = field(default_factory=set)  # target ids paired to the end in this run
-    partnered: dict[str, set[str]] = field(default_factory=_by_side)  # got a partner created
     decided: list[tuple[str, str]] = field(default_factory=list)  # (side, id) a person's decision routed
     waiting: dict[str, str] = field(
         default_factory=dict

@@ -38,13 +38,12 @@ class Matcher:
         keys = self.keys.of(side, record)
         for index, value in keys:
             group = self.ledger.sharing.get((side, index, value))
-            if group is None and (
-                self.keys.stored[side] or len(self.keys.read_with(side, index, value)) > 1
-            ):
+            if group is None and (self.keys.stored[side] or self.keys.holders(side, index, value) > 1):
+                partnered = self.keys.partnered(side, index, value)
                 paired = [
                     f"{row[0]} {row[1]}"
                     for row in self.keys.candidates(side, index, value)
-                    if row[1] != record.id and (row[1] in links or row[1] in self.ledger.partnered[side])
+                    if row[1] != record.id and (row[1] in links or row[1] in partnered)
                 ]
                 group = self.ledger.sharing[(side, index, value)] = paired or None
             if group:

@@ -177,7 +177,7 @@ class StepDriver:
             self.leave(Left(decided))
             return
         other = "source" if route.side == "target" else "target"
-        self.ledger.partnered[other].add(route.origin.id)  # see Matcher.shares_key
+        self.keys.partner_created(other, route.origin)  # see Matcher.shares_key
         if route.side == "source":
             self.ledger.handled_targets.add(route.origin.id)
         self.take(decided)
