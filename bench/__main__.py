@@ -30,6 +30,7 @@ if __name__ == "__main__":
     results = [
         *transform.main(5_000 if smoke else 50_000),
         *plan_floor.main(3_000 if smoke else 1_000_000),
+        *plan_floor.main(*((1_000, 3_000) if smoke else (100_000, 1_000_000))),
         *plan_scale.main(*((3_000, 1_000) if smoke else (1_000_000, 100_000))),
         *sql_scale.main(3_000 if smoke else 1_000_000),
         *rest_reads.main(2_000 if smoke else 100_000),

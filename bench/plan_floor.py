@@ -6,7 +6,8 @@ would change. Each runs as its own process, measured for wall time and peak RSS.
 timed as a person runs it (its preview: every decision made and kept, a summary shown); the same
 plan written whole as JSON, a line per decision the floor never writes, is timed beside it, and
 its counts must equal the floor's, or the numbers mean nothing. Targets at 1,000,000 x 100,000:
-at most 1.0x the floor's time, under 400 MB."""
+at most 1.0x the floor's time, under 400 MB; at 100,000 x 1,000,000 (the Leads held whole), under
+600 MB."""
 
 from __future__ import annotations
 
@@ -95,13 +96,15 @@ def floor(folder: Path) -> Counter:
     return counts
 
 
-def main(records: int = 1_000_000) -> list[Result]:
+def main(records: int = 1_000_000, leads: int | None = None) -> list[Result]:
+    """The dry run of `records` contacts against `leads` Leads (a tenth as many unless given)."""
+    leads = records // 10 if leads is None else leads
     with tempfile.TemporaryDirectory() as folder:
         project = Path(folder)
         (project / "syncmap.toml").write_text("")
         with SqliteConnector({"path": "platform.db"}, project) as store:
             store.seed("contacts", contacts(records))
-        seed_crm(project, records // 10)
+        seed_crm(project, leads)
         (project / "plan.yaml").write_text(MAPPING.format(platform=SQLITE_PLATFORM, source="", crm=SQLITE_CRM))
         syncmap_seconds, syncmap_mb, _ = measure([sys.executable, "-m", "engine", "plan", "plan.yaml"], project)
         json_seconds, json_mb, plan = measure(
@@ -112,16 +115,20 @@ def main(records: int = 1_000_000) -> list[Result]:
     if json.loads(counted) != expected:
         raise RuntimeError(f"the floor counts {counted}, syncmap {expected}: they must agree")
     ratio = syncmap_seconds / floor_seconds
-    print(f"plan {records:,} x {records // 10:,}: syncmap {syncmap_seconds:.1f} s, {syncmap_mb:,.0f} MB "
+    more_leads = leads > records
+    time_target = "" if more_leads else "<= 1.0"
+    memory_target = "< 600 MB at 100,000 x 1,000,000" if more_leads else "< 400 MB at 1,000,000 x 100,000"
+    print(f"plan {records:,} x {leads:,}: syncmap {syncmap_seconds:.1f} s, {syncmap_mb:,.0f} MB "
           f"(written whole as JSON: {json_seconds:.1f} s, {json_mb:,.0f} MB); hand-written floor "
-          f"{floor_seconds:.1f} s, {floor_mb:,.0f} MB; ratio {ratio:.2f} (target <= 1.0, < 400 MB at 1,000,000)")  # fmt: skip
-    name = f"syncmap plan vs hand-written floor, {records:,} x {records // 10:,}"
+          f"{floor_seconds:.1f} s, {floor_mb:,.0f} MB; ratio {ratio:.2f} "
+          f"(target {time_target + ', ' if time_target else ''}{memory_target})")  # fmt: skip
+    name = f"syncmap plan vs hand-written floor, {records:,} x {leads:,}"
     return [
         Result(name, "syncmap wall time", syncmap_seconds, "s"),
         Result(name, "floor wall time", floor_seconds, "s"),
         Result(name, "syncmap wall time, every change written as JSON", json_seconds, "s"),
-        Result(name, "time ratio", ratio, "x", "<= 1.0"),
-        Result(name, "syncmap peak RSS", syncmap_mb, "MB", "< 400 at 1,000,000"),
+        Result(name, "time ratio", ratio, "x", time_target),
+        Result(name, "syncmap peak RSS", syncmap_mb, "MB", memory_target),
         Result(name, "floor peak RSS", floor_mb, "MB"),
     ]
 

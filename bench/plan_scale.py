@@ -49,6 +49,7 @@ SANDBOX_CRM = (
     '{instance_url: "${SF_INSTANCE_URL}", session_id: "${SF_SESSION_ID}", ca_file: "${SF_CA_FILE}"}}'
 )
 FORMATS = ("+1{a}{e}{n}", "({a}) {e}-{n}", "{a}.{e}.{n}", "{a} {e} {n}")
+MATCHING = 2_000_000  # Leads share the numbers of `phone(i)` below this; the others lie beyond
 
 
 def phone(i: int) -> str:
@@ -71,9 +72,10 @@ def contacts(count: int) -> Iterator[dict]:
 
 
 def leads(count: int) -> Iterator[dict]:
-    """Every other Lead shares the phone of platform contact 20*k; the rest match no one."""
+    """Every other Lead shares the phone of platform contact 20*k (while there is one); the rest
+    match no one, and no two share a number."""
     for k in range(count):
-        number = phone(20 * k) if k % 2 == 0 else phone(10_000_000 + k)
+        number = phone(20 * k) if k % 2 == 0 and 20 * k < MATCHING else phone(10_000_000 + k)
         yield {
             "FirstName": f"Ana{k}",
             "LastName": f"Crm{k}",
