@@ -80,18 +80,28 @@ def _valid(number: phonenumbers.PhoneNumber, main_region: str) -> bool:
 
 
 class PhonesAhead:
-    def __init__(self, fields: list[Callable[[Any], Any]], region: str):
-        self.fields = fields  # where a record keeps the numbers to parse (its phone match keys)
+    """The helper of one step run: it parses the numbers of each pass's next batch (the target
+    side's read, the source side's, the target records left), and stops with the step."""
+
+    def __init__(self, region: str):
         self.region = region
         self.pool: ProcessPoolExecutor | None = None
-        self.sent: set[str] = set()  # numbers given to the helper lately: not sent again
 
-    def batches(self, batches: Iterable[list[Record]]) -> Iterator[list[Record]]:
-        """The same batches, each once its numbers are parsed; the next one's are parsed meanwhile."""
+    def __enter__(self) -> PhonesAhead:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+    def batches(self, batches: Iterable[list[Record]], fields: list[Callable[[Any], Any]]) -> Iterator[list[Record]]:
+        """The same batches, each once the numbers in its `fields` (where a record keeps the
+        numbers to parse) are parsed; the next one's are parsed meanwhile."""
+        sent: set[str] = set()  # numbers given to the helper lately: not sent again
         pending: tuple[list[Record], Future | None, list[str]] | None = None
         try:
             for index, batch in enumerate(batches):
-                submitted = self.submit(batch) if index > 0 else (None, [])
+                submitted = self.submit(batch, fields, sent) if index > 0 else (None, [])
                 if pending is not None:
                     yield self.collected(*pending)
                 pending = (batch, *submitted)
@@ -99,23 +109,23 @@ class PhonesAhead:
                 yield self.collected(*pending)
         finally:
             _ahead.clear()  # numbers parsed for records that never asked
-            if self.pool is not None:
-                self.pool.shutdown(cancel_futures=True)
 
-    def submit(self, batch: list[Record]) -> tuple[Future | None, list[str]]:
-        if not self.fields or (os.cpu_count() or 1) < 2:
+    def submit(
+        self, batch: list[Record], fields: list[Callable[[Any], Any]], sent: set[str]
+    ) -> tuple[Future | None, list[str]]:
+        if not fields or (os.cpu_count() or 1) < 2:
             return None, []
         texts = list(
             dict.fromkeys(
                 text
                 for record in batch
-                for field in self.fields
-                if (value := field(record.values)) not in (None, "") and (text := str(value)) not in self.sent
+                for field in fields
+                if (value := field(record.values)) not in (None, "") and (text := str(value)) not in sent
             )
         )
-        if len(self.sent) > SENT_REMEMBERED:
-            self.sent.clear()  # a run over a million numbers keeps no set of them all
-        self.sent.update(texts)
+        if len(sent) > SENT_REMEMBERED:
+            sent.clear()  # a run over a million numbers keeps no set of them all
+        sent.update(texts)
         if not texts:
             return None, []
         try:

@@ -8,14 +8,16 @@ step's output.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import functools
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 from engine.changeset import Change, ChangeSet, StepChanges
 from engine.connectors import Record
 from engine.errors import ConnectorError
 from engine.phones import PhonesAhead
 from engine.plan import Plan, Step
-from engine.records import batched
+from engine.records import batched, get_path
 from engine.run.context import RunContext
 from engine.run.create import Creator
 from engine.run.delete import decide_delete
@@ -95,20 +97,29 @@ class StepDriver:
     def decide(self) -> StepChanges:
         """The target side is read whole first (its keys are what source records match), then
         the source side streams through in batches, then the target records no source record
-        reached. Only one batch of source records is in memory at a time."""
+        reached. Only one batch of source records is in memory at a time. In each pass, a
+        helper process parses the phone numbers of the next batch's match keys."""
         self.check_declared_fields()
-        targets = {record.id: record for record in self.indexed("target", self.read("target"))}
-        self.router.targets_read(targets, self.from_watermark.get("target", False))
-        phone_keys = [key.source for key in self.step.match if key.normalize == "phone"]
-        region = self.context.plan.defaults.phone_region
-        for batch in PhonesAhead(phone_keys, region).batches(batched(self.read("source"), BATCH)):
-            self.act(self.router.routes("source", list(self.indexed("source", batch))))
-        unhandled = (record for record in targets.values() if record.id not in self.ledger.handled_targets)
-        for batch in batched(unhandled, BATCH):
-            self.act(self.router.routes("target", batch))
+        with PhonesAhead(self.context.plan.defaults.phone_region) as phones:
+            targets: dict[str, Record] = {}
+            for batch in phones.batches(batched(self.read("target"), BATCH), self.phone_fields("target")):
+                targets.update((record.id, record) for record in self.indexed("target", batch))
+            self.router.targets_read(targets, self.from_watermark.get("target", False))
+            for batch in phones.batches(batched(self.read("source"), BATCH), self.phone_fields("source")):
+                self.act(self.router.routes("source", list(self.indexed("source", batch))))
+            unhandled = (record for record in targets.values() if record.id not in self.ledger.handled_targets)
+            for batch in phones.batches(batched(unhandled, BATCH), self.phone_fields("target")):
+                self.act(self.router.routes("target", batch))
         self.act(self.router.finish())
         self.finish(len(targets))
         return self.out
+
+    def phone_fields(self, side: str) -> list[Callable[[Mapping[str, Any]], Any]]:
+        """Where the records of a side keep the numbers of its phone match keys."""
+        keys = [key for key in self.step.match if key.normalize == "phone"]
+        if side == "source":
+            return [key.source for key in keys]
+        return [functools.partial(_field, name) for key in keys for name in key.target_fields]
 
     def finish(self, targets_read: int) -> None:
         """What the next run needs to know: the records to read again, and where reading starts."""
@@ -210,3 +221,7 @@ class StepDriver:
         """The one writer of changes, skips and holds to the step's output."""
         for change in changes:
             self.out.add(change)
+
+
+def _field(name: str, values: Mapping[str, Any]) -> Any:
+    return get_path(values, name)

@@ -61,6 +61,25 @@ def test_matching_and_conflicts_are_the_same_across_batches(stores, open_job):
     assert changeset.counts()["create"] == count - 2
 
 
+def test_target_records_of_many_batches_match_by_numbers_parsed_ahead(stores, open_job):
+    """The target side's read and the pass over the target records left parse the numbers of
+    their next batch in the helper process too: what they find is what parsing in place finds."""
+    platform, crm = stores
+    count = 2 * BATCH + 100  # three batches of target records, each pass
+    crm.seed(
+        "Lead",
+        [{"id": f"L{i}", "FirstName": f"L{i}", ("MobilePhone" if i % 2 else "Phone"): f"(415) {300 + i // 10000}-{i % 10000:04d}"}
+         for i in range(count)] + [{"id": "bad", "FirstName": "Bad", "MobilePhone": "(415) 100-0000"}],
+    )  # fmt: skip
+    last = count - 1
+    platform.seed("contacts", [{"id": "p", "first_name": "P", "phone": f"+1415300{last:04d}"}])
+    changes = list(open_job().plan_changes().steps[0].changes)
+    assert [(c.record_id, c.origin) for c in changes if c.action == "link"] == [(f"L{last}", "contacts p")]
+    created = {c.origin for c in changes if c.action == "create" and c.side == "source"}
+    assert created == {f"Lead L{i}" for i in range(count - 1)}, "every other Lead makes one contact"
+    assert [(c.record_id, c.code) for c in changes if c.action == "skip"] == [("bad", "filtered")]
+
+
 def test_json_is_written_one_change_per_line_and_reads_back_whole():
     def changes():
         return ({"n": n, "name": "Ana María"} for n in range(3))
