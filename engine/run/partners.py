@@ -5,7 +5,7 @@ agreed on when those are known to be all the partner holds."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from engine.connectors import Record
@@ -25,7 +25,8 @@ class Partners:
             "source": context.connector(step.source.connection),
             "target": context.connector(step.target.connection),
         }
-        self.known: dict[str, dict[str, Record | None]] = {"source": {}, "target": {}}
+        # the records read (the target side's held whole, see ``targets_read``) and fetched
+        self.known: dict[str, MutableMapping[str, Record | None]] = {"source": {}, "target": {}}
         self.agreed_values: dict[str, dict[str, Any] | None] = {}  # source id -> agreed values, per batch
 
     def wanted(self, side: str, records: list[Record], links: Mapping[str, Link]) -> dict[str, set[str]]:

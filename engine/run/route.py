@@ -5,6 +5,7 @@ It decides no values and writes nothing to the step's output: the step acts on i
 
 from __future__ import annotations
 
+from collections import ChainMap
 from collections.abc import Iterator, Mapping
 
 from engine.connectors import Record
@@ -40,7 +41,7 @@ class RecordRouter:
 
     def targets_read(self, targets: Mapping[str, Record], every_change_read: bool) -> None:
         self.targets = targets
-        self.partners.known["target"].update(targets)
+        self.partners.known["target"] = ChainMap(self.partners.known["target"], targets)  # type: ignore[arg-type]
         self.stand_ins = self.partners.may_stand_in(every_change_read)
 
     def routes(self, side: str, batch: list[Record]) -> Iterator[Route]:

@@ -24,6 +24,7 @@ from engine.run.delete import decide_delete
 from engine.run.keys import KeyIndex
 from engine.run.ledger import Ledger
 from engine.run.outcomes import CreateFor, Decided, DeleteFor, Left, PairUp, Route, as_change
+from engine.run.packed import PackedRecords
 from engine.run.pair import Pairing
 from engine.run.read import SideReader
 from engine.run.router import ROUTERS, Router
@@ -101,13 +102,15 @@ class StepDriver:
         helper process parses the phone numbers of the next batch's match keys."""
         self.check_declared_fields()
         with PhonesAhead(self.context.plan.defaults.phone_region) as phones:
-            targets: dict[str, Record] = {}
+            targets = PackedRecords()
             for batch in phones.batches(batched(self.read("target"), BATCH), self.phone_fields("target")):
-                targets.update((record.id, record) for record in self.indexed("target", batch))
+                for record in self.indexed("target", batch):
+                    targets.add(record)
             self.router.targets_read(targets, self.from_watermark.get("target", False))
             for batch in phones.batches(batched(self.read("source"), BATCH), self.phone_fields("source")):
                 self.act(self.router.routes("source", list(self.indexed("source", batch))))
-            unhandled = (record for record in targets.values() if record.id not in self.ledger.handled_targets)
+            handled = self.ledger.handled_targets
+            unhandled = (targets[target_id] for target_id in targets if target_id not in handled)
             for batch in phones.batches(batched(unhandled, BATCH), self.phone_fields("target")):
                 self.act(self.router.routes("target", batch))
         self.act(self.router.finish())
