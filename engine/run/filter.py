@@ -33,7 +33,7 @@ class Filters:
     def __init__(self, step: Step, context: RunContext, keys: KeyIndex):
         self.step, self.context, self.keys = step, context, keys
         # the ids whose filters were evaluated: passing ones are forgotten with their batch, as a
-        # source record is rarely asked again (a failing one is known by ``failing`` for the run)
+        # record is rarely asked again (a failing one is known by ``failing`` for the run)
         self.checked: dict[str, set[str]] = {"source": set(), "target": set()}
         self.failing: set[str] = set()  # ids failing a filter: skipped, never paired this run
         self.in_doubt = context.held.get(step.name, {})
@@ -61,9 +61,10 @@ class Filters:
             return Filtered(Skip.of(side, record, code, reason), unlink)
         return None
 
-    def forget(self, side: Side) -> None:
-        """A batch of the side is decided: a record of it asked again is checked again."""
-        self.checked[side].clear()
+    def forget(self) -> None:
+        """A batch is decided: a record asked about again is checked again."""
+        for checked in self.checked.values():
+            checked.clear()
 
     def invalid_key(self, side: Side, record: Record) -> Skip | None:
         """A record holding match keys none of which is valid is skipped, not created again

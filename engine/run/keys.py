@@ -94,7 +94,8 @@ class KeyIndex:
         return self._invalid.get((side, record_id))
 
     def forget(self, side: str, record_id: str) -> None:
-        """A record's batch is decided: its keys need not be kept (the overlay keeps its rows)."""
+        """A record is indexed, or its batch decided: its keys need not be kept (the overlay
+        keeps its rows); asked again, they are worked out again."""
         self._keys.pop((side, record_id), None)
 
     def candidates(self, side: str, index: int, value: str) -> list[KeyRow]:

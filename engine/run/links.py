@@ -28,6 +28,12 @@ class StepLinks:
         primary = self.by_target.get(target_id)
         return ([primary] if primary else []) + self.sharers.get(target_id, [])
 
+    def linked(self, side: str, record_id: str) -> bool:
+        """Whether a record of a side has a link."""
+        if side == "source":
+            return record_id in self.by_source
+        return record_id in self.by_target or record_id in self.sharers
+
     def target_ids(self) -> dict[str, str]:
         """Source id -> target id, the links planned in this run included."""
         if self._target_ids is None:

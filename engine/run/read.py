@@ -14,7 +14,7 @@ import hashlib
 import itertools
 import json
 from collections import Counter, defaultdict, deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -22,7 +22,8 @@ from engine.connectors import Record, capabilities
 from engine.plan import Step
 from engine.records import batched
 from engine.run.context import RunContext
-from engine.state import Link, now
+from engine.run.links import StepLinks
+from engine.state import now
 from engine.times import parse_datetime, seconds_before
 
 LOOKUP_CHUNK = 2000  # linked ids looked up in one call
@@ -42,7 +43,7 @@ class ReadMark:
 class SideReader:
     """One side's read in one run of a step (see the module docstring)."""
 
-    def __init__(self, step: Step, side: str, context: RunContext, links: Mapping[str, Link], read: set[str]):
+    def __init__(self, step: Step, side: str, context: RunContext, links: StepLinks, read: set[str]):
         self.step, self.side, self.context = step, side, context
         self.spec = step.source if side == "source" else step.target
         self.connector = context.connector(self.spec.connection)
@@ -120,7 +121,7 @@ class SideReader:
         """Whether the step keeps the id of a record read: every one (`every`), or only those the
         read asks about at its end (the linked ones, the dead letters and held ones); a first run
         over a million records keeps none."""
-        return every or record_id in self.again or (self.side == "source" and record_id in self.links)
+        return every or record_id in self.again or self.links.linked(self.side, record_id)
 
     def _located(self, records: Iterator[Record]) -> Iterator[Record]:
         """A read whose request a setting makes wrong (a list path the API does not have) is
@@ -143,7 +144,7 @@ class SideReader:
         if not self.spec.find_hard_deletes:
             return
         wanted: dict[str, dict[str, None]] = defaultdict(dict)
-        for link in self.links.values():
+        for link in self.links.by_source.values():
             record_type, record_id = (
                 (link.source_type, link.source_id)
                 if self.side == "source"

@@ -61,10 +61,9 @@ class RecordRouter:
         for record in batch:
             if side == "source" or record.id not in self.ledger.handled_targets:
                 yield from self.route(side, record)
-        for record in batch if side == "source" else ():
+        for record in batch:
             self.keys.forget(side, record.id)
-        if side == "source":
-            self.filters.forget(side)
+        self.filters.forget()
         self.partners.known["source"] = {}
         self.partners.agreed_values = {}
 

@@ -68,13 +68,12 @@ class StepDriver:
 
     def read(self, side: str) -> Iterator[Record]:
         """The side's records (see ``read.py``), each noted for the fingerprint as it passes."""
-        reader = SideReader(self.step, side, self.context, self.links.by_source, self.refreshed[side])
+        reader = SideReader(self.step, side, self.context, self.links, self.refreshed[side])
         self.from_watermark[side] = reader.from_watermark
         phase, meter = f"{self.step.name}: read {self.out.connections[side]}", self.context.meter
         meter.start(phase, reader.total() if meter.shows_totals else None)
-        # the target side is held whole anyway; the source side's ids are kept where stored keys
-        # of records read again must be told from the rows this run read
-        every = side == "target" or self.keys.stored[side]
+        # every id is kept where stored keys of records read again must be told from this run's rows
+        every = self.keys.stored[side]
         for record in reader.records():
             meter.advance(phase)
             if reader.noted(record.id, every):
@@ -106,6 +105,7 @@ class StepDriver:
             for batch in phones.batches(batched(self.read("target"), BATCH), self.phone_fields("target")):
                 for record in self.indexed("target", batch):
                     targets.add(record)
+                    self.keys.forget("target", record.id)  # worked out again if its pass asks
             self.router.targets_read(targets, self.from_watermark.get("target", False))
             for batch in phones.batches(batched(self.read("source"), BATCH), self.phone_fields("source")):
                 self.act(self.router.routes("source", list(self.indexed("source", batch))))
