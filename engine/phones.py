@@ -29,7 +29,9 @@ if TYPE_CHECKING:
     from engine.connectors import Record
 
 SENT_REMEMBERED = 20_000  # numbers the helper parsed lately, not sent to it again
-PHONE_CACHE_SIZE = 200_000  # numbers remembered; the least recently used go first
+# numbers remembered, the least recently used going first: the helper parses every pass's numbers
+# ahead, so the cache serves those asked again soon (a key and its field, a shared company line)
+PHONE_CACHE_SIZE = 50_000
 _ahead: dict[tuple[str, str], str | None] = {}  # parsed by the helper, not asked for yet
 # a North American number as people write it: +1 or 1 first or not, the area code in parentheses or not
 _NANP_FORM = re.compile(
