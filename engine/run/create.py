@@ -13,7 +13,7 @@ from engine.connectors import Record
 from engine.errors import RecordError
 from engine.expressions import field_path
 from engine.normalize import normalize_key
-from engine.plan import FLOWS, Step
+from engine.plan import FLOWS, FieldRule, Step
 from engine.records import get_path, set_path
 from engine.run.context import RunContext
 from engine.run.outcomes import CreateFor, Decided, Skip
@@ -30,6 +30,7 @@ class Creator:
         self.region = context.plan.defaults.phone_region
         # ids planned for new records: random when applied (they are written); a dry run's count up
         self.dry_run_ids = None if context.applying else itertools.count(1)
+        self._rules: dict[tuple[str, str], list[FieldRule]] = {}  # see ``rules``
 
     def decide(self, create: CreateFor) -> Decided | Skip:
         side, origin = create.side, create.origin
@@ -92,24 +93,32 @@ class Creator:
         """The values a new record on `side` gets from `origin`, and the values the pair agrees on."""
         values: dict[str, Any] = {}
         synced: dict[str, Any] = {}
-        for rule in self.step.fields:
-            flow = "to_" + side
-            if flow not in FLOWS[rule.directions.create]:
-                continue
-            if side == "target":
-                if not self.values.applies(rule, record_type):
-                    continue
+        if side == "target":
+            for rule in self.rules(side, record_type):
                 value = self.values.forward(rule, origin)
                 if value is not None:
                     values[rule.target] = synced[rule.target] = value
-            elif rule.source is not None and self.values.applies(rule, origin.type):
+            return values, synced
+        for rule in self.rules(side, origin.type):
+            if rule.source is not None:
                 value = self.values.backward(rule, origin)
                 synced[rule.target] = get_path(origin.values, rule.target)
                 if value is not None:
                     set_path(values, {}, self.values.written_back[id(rule)], value)
-        if side == "source":
-            self.carry_keys(origin, values)
+        self.carry_keys(origin, values)
         return values, synced
+
+    def rules(self, side: str, target_type: str) -> list[FieldRule]:
+        """The field rules a create on `side` follows, for a record of this target type."""
+        key = (side, target_type)
+        if key not in self._rules:
+            flow = "to_" + side
+            self._rules[key] = [
+                rule
+                for rule in self.step.fields
+                if flow in FLOWS[rule.directions.create] and self.values.applies(rule, target_type)
+            ]
+        return self._rules[key]
 
     def carry_keys(self, origin: Record, values: dict[str, Any]) -> None:
         """A source record created from a target record carries the key that matched them, even

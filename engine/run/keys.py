@@ -28,7 +28,7 @@ class KeyIndex:
         # (side, key index) -> value -> the packed row of the one record read holding it, or the
         # rows of several: most values are one record's, and a million rows are kept for the step
         self._overlay: dict[tuple[str, int], dict[str, str | list[str]]] = defaultdict(dict)
-        self._keys: dict[tuple[str, str], list[tuple[int, str]]] = {}  # (side, id) -> keys
+        self._keys: dict[str, dict[str, list[tuple[int, str]]]] = {"source": {}, "target": {}}  # side -> id -> keys
         self._invalid: dict[tuple[str, str], str] = {}  # (side, id) -> a key present but invalid
 
     def add(self, side: str, record: Record) -> list[tuple[int, str]]:
@@ -73,7 +73,7 @@ class KeyIndex:
 
     def of(self, side: str, record: Record) -> list[tuple[int, str]]:
         """A record's normalized match keys, as (key index, value)."""
-        cached = self._keys.get((side, record.id))
+        cached = self._keys[side].get(record.id)
         if cached is not None:
             return cached
         found = []
@@ -83,11 +83,11 @@ class KeyIndex:
             elif value not in (None, ""):
                 how = self.step.match[index].normalize
                 self._invalid.setdefault((side, record.id), f"`{value}`, no valid {how}")
-        self._keys[(side, record.id)] = found
+        self._keys[side][record.id] = found
         return found
 
     def has_keys(self, side: str, record_id: str) -> bool:
-        return bool(self._keys.get((side, record_id)))
+        return bool(self._keys[side].get(record_id))
 
     def invalid(self, side: str, record_id: str) -> str | None:
         """The first key a record holds that normalizes to nothing (`"12"`, no valid phone)."""
@@ -96,7 +96,7 @@ class KeyIndex:
     def forget(self, side: str, record_id: str) -> None:
         """A record is indexed, or its batch decided: its keys need not be kept (the overlay
         keeps its rows); asked again, they are worked out again."""
-        self._keys.pop((side, record_id), None)
+        self._keys[side].pop(record_id, None)
 
     def candidates(self, side: str, index: int, value: str) -> list[KeyRow]:
         """The records of ``side`` holding a key value: stored rows of the records this run did
