@@ -322,6 +322,16 @@ def _function_call(name: str, children: list[Callable], funcs: DomainFunctions) 
         for parameter in signature
     ]
     last = len(allowed) - 1  # a variadic function's last parameter takes the remaining arguments
+    if len(children) == 1:  # most calls take one argument: `phone_e164(@)`, `trim(name)`
+        (child,), types = children, allowed[0]
+
+        def call_one(record: Any) -> Any:
+            arg = child(record)
+            if types and type(arg).__name__ not in types:
+                return checked(name, [arg])
+            return function(funcs, arg)
+
+        return call_one
 
     def call(record: Any) -> Any:
         args = [child(record) for child in children]

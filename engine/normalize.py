@@ -36,6 +36,6 @@ def match_key_values(
     """(key index, value as the record holds it, comparable form or None) of every match key
     in a record of ``side``: the source side's key is an expression, the target's some fields."""
     for index, key in enumerate(match):
-        raw = [key.source(values)] if side == "source" else [get_path(values, f) for f in key.target_fields]
+        raw = [key.source.evaluate(values)] if side == "source" else [get_path(values, f) for f in key.target_fields]
         for value in raw:
             yield index, value, normalize_key(value, key.normalize, region)

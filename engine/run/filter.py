@@ -49,7 +49,7 @@ class Filters:
             if rule.side != side:
                 continue
             try:
-                if _truthy(rule.require(record.values)):
+                if _truthy(rule.require.evaluate(record.values)):
                     continue
                 code, reason = "filtered", rule.reason
             except RecordError as e:

@@ -36,15 +36,15 @@ class Values:
         """The target value a field takes from the source record."""
         values = source.values
         if rule.source is not None:
-            value = rule.source(values)
+            value = rule.source.evaluate(values)
         elif rule.compute is not None:
-            value = rule.compute(values)
+            value = rule.compute.evaluate(values)
         elif rule.template is not None:
-            value = rule.template(values)
+            value = rule.template.evaluate(values)
         else:
             value = rule.value
         if rule.transform is not None and value is not None:
-            value = rule.transform(value)
+            value = rule.transform.evaluate(value)
         if rule.mapped is not None and value is not None:
             value = rule.mapped.get(str(value))
         if value in (None, "") and rule.default is not None:
@@ -68,7 +68,7 @@ class Values:
         if rule.unmapped is not None and value is not None:
             value = rule.unmapped.get(str(value))
         if rule.transform is not None and value is not None:
-            value = rule.transform(value)
+            value = rule.transform.evaluate(value)
         return value
 
     @staticmethod
