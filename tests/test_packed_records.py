@@ -36,3 +36,11 @@ def test_what_msgpack_cannot_hold_is_kept_as_it_is():
         held.add(record)
     assert [held[record.id] for record in records] == records
     assert held.get("missing") is None
+
+
+def test_records_added_between_reads_read_back_each_as_it_was():
+    held = PackedRecords()
+    for n in range(300):
+        held.add(Record("Lead", f"L{n}", {"n": n, "name": "x" * n}, f"2026-12-0{n % 9 + 1}"))
+        assert held[f"L{n // 2}"].values == {"n": n // 2, "name": "x" * (n // 2)}
+    assert [held[f"L{n}"].modified for n in range(3)] == ["2026-12-01", "2026-12-02", "2026-12-03"]
