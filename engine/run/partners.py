@@ -33,6 +33,9 @@ class Partners:
         """The ids, by record type, of the other side's records that these may pair with: their
         linked partners, and the records sharing one of their match keys."""
         other = "target" if side == "source" else "source"
+        # the target records this run read are held whole: with no stored keys, those are all
+        # that a key can find
+        by_keys = other == "source" or self.keys.stored["target"]
         wanted: dict[str, set[str]] = defaultdict(set)
         for record in records:
             link = links.get(record.id)
@@ -42,7 +45,7 @@ class Partners:
                 else:
                     wanted[link.source_type].add(link.source_id)
                 continue
-            for index, value in self.keys.of(side, record):
+            for index, value in self.keys.of(side, record) if by_keys else ():
                 for record_type, record_id, _ in self.keys.candidates(other, index, value):
                     wanted[record_type].add(record_id)
         return wanted
