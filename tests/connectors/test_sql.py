@@ -296,7 +296,7 @@ def test_sqlite_times_with_a_zone_or_a_T_read_in_time_order(tmp_path):
 
 def test_a_sqlite_read_in_one_spelling_pages_through_the_tables_index(tmp_path):
     connector = sqlite_people(
-        tmp_path, [f"2026-11-01 09:{i // 60 % 60:02d}:{i % 60:02d}" for i in range(3 * READ_PAGE)]
+        tmp_path, [f"2026-11-01 {9 + i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}" for i in range(3 * READ_PAGE)]
     )
     plans: list[str] = []
 

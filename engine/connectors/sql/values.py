@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -45,6 +46,14 @@ def from_database(value: Any) -> Any:
     if value is not None and not isinstance(value, str | int | float | bool | dict | list):
         return str(value)  # uuid, interval, ...
     return value
+
+
+TIMES = frozenset({datetime, type(None)})  # a column of times, converted a column at a time
+
+
+def format_times(column: Sequence[datetime | None]) -> list[str | None]:
+    """A column of times as syncmap's ISO text (``from_database`` of each, without its checks)."""
+    return [None if moment is None else format_time(aware(moment)) for moment in column]
 
 
 def aware(moment: datetime) -> datetime:
