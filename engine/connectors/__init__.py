@@ -144,11 +144,22 @@ class WriteResult:
     unknown: bool = False
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})  # values JSON holds whatever they are
+
+
 def not_json(values: Mapping[str, Any]) -> str | None:
     """Why a record's values cannot be sent as JSON (a NaN, a lone surrogate), or None: a
-    connector speaking JSON fails that record alone, before any request."""
+    connector speaking JSON fails that record alone, before any request. Most records hold only
+    text, whole numbers and flags under text keys: their text alone is checked, without writing
+    the JSON out."""
     try:
-        json.dumps(values, allow_nan=False, ensure_ascii=False).encode("utf-8")
+        if all(type(key) is str and type(value) in _PLAIN for key, value in values.items()):
+            for key, value in values.items():
+                key.encode("utf-8")
+                if type(value) is str:
+                    value.encode("utf-8")
+        else:
+            json.dumps(values, allow_nan=False, ensure_ascii=False).encode("utf-8")
     except (ValueError, TypeError) as e:
         return f"its values cannot be sent as JSON: {e}"
     return None
