@@ -12,15 +12,13 @@ at most 1.0x the floor's time, under 400 MB; at 100,000 x 1,000,000 (the Leads h
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 
+from bench import process
 from bench.plan_scale import MAPPING, SQLITE_CRM, SQLITE_PLATFORM, contacts, seed_crm
 from bench.results import Result
 from engine.connectors.sqlite import SqliteConnector
@@ -106,11 +104,11 @@ def main(records: int = 1_000_000, leads: int | None = None) -> list[Result]:
             store.seed("contacts", contacts(records))
         seed_crm(project, leads)
         (project / "plan.yaml").write_text(MAPPING.format(platform=SQLITE_PLATFORM, source="", crm=SQLITE_CRM))
-        syncmap_seconds, syncmap_mb, _ = measure([sys.executable, "-m", "engine", "plan", "plan.yaml"], project)
+        syncmap_seconds, syncmap_mb, _ = measure(process.module("engine", "plan", "plan.yaml"), project)
         json_seconds, json_mb, plan = measure(
-            [sys.executable, "-m", "engine", "plan", "plan.yaml", "--format", "json"], project
+            process.module("engine", "plan", "plan.yaml", "--format", "json"), project
         )
-        floor_seconds, floor_mb, counted = measure([sys.executable, "-m", "bench.plan_floor", folder], project)
+        floor_seconds, floor_mb, counted = measure(process.module("bench.plan_floor", folder), project)
     expected = {name: count for name, count in json.loads(plan)["counts"].items() if count}
     if json.loads(counted) != expected:
         raise RuntimeError(f"the floor counts {counted}, syncmap {expected}: they must agree")
@@ -135,18 +133,10 @@ def main(records: int = 1_000_000, leads: int | None = None) -> list[Result]:
 
 def measure(command: list[str], folder: Path) -> tuple[float, float, str]:
     """Wall seconds, peak RSS in MB and standard output of a command run in its own process."""
-    out, err = folder / "measured.out", folder / "measured.err"
-    with out.open("w") as stdout, err.open("w") as stderr:
-        started = time.perf_counter()
-        process = subprocess.Popen(
-            command, cwd=folder, stdout=stdout, stderr=stderr,
-            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
-        )  # fmt: skip
-        _, status, usage = os.wait4(process.pid, 0)  # the child's own peak RSS
-        seconds = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) not in (0, 2):  # 2: the plan has changes
-        raise RuntimeError(f"{' '.join(command)} failed:\n{err.read_text()}")
-    return seconds, usage.ru_maxrss / 1024, out.read_text()
+    measured = process.measure(command, folder)
+    if measured.code not in (0, 2):  # 2: the plan has changes
+        raise RuntimeError(f"{' '.join(command)} failed:\n{measured.err}")
+    return measured.seconds, measured.peak_mb, measured.out
 
 
 if __name__ == "__main__":

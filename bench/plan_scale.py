@@ -6,14 +6,11 @@ plan written as JSON (every change, to /dev/null) must stay under 1 GB too."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from bench import process
 from bench.results import Result
 from engine.connectors.sqlite import SqliteConnector
 from engine.phones import phone_e164
@@ -133,25 +130,19 @@ def measure(
     memory_target: str = "",
     json: bool = False,
 ) -> list[Result]:
-    out, err = (Path(os.devnull) if json else project / "plan.out"), project / "plan.err"
-    with out.open("w") as stdout, err.open("w") as stderr:
-        started = time.perf_counter()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "engine", "plan", mapping, *(["--format", "json"] if json else [])],
-            cwd=project, env={**os.environ, **environ}, stdout=stdout, stderr=stderr,
-        )  # fmt: skip
-        _, status, usage = os.wait4(process.pid, 0)  # the child's own peak RSS
-        seconds = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) not in (0, 2):  # 2: the plan has changes
-        raise RuntimeError(f"syncmap plan failed:\n{err.read_text()}")
-    summary = "" if json else next(line for line in out.read_text().splitlines() if line.startswith("Plan:"))
+    arguments = ["plan", mapping, "--format", "json"] if json else ["plan", mapping]
+    measured = process.measure(process.module("engine", *arguments), project, environ, keep_output=not json)
+    if measured.code not in (0, 2):  # 2: the plan has changes
+        raise RuntimeError(f"syncmap plan failed:\n{measured.err}")
+    seconds = measured.seconds
+    summary = "" if json else next(line for line in measured.out.splitlines() if line.startswith("Plan:"))
     print(f"plan {records:,} platform records against the {against}{' as JSON' if json else ''}: "
-          f"{seconds:.1f} s, {usage.ru_maxrss / 1024:,.0f} MB peak. {summary}".rstrip())  # fmt: skip
+          f"{seconds:.1f} s, {measured.peak_mb:,.0f} MB peak. {summary}".rstrip())  # fmt: skip
     name = f"syncmap plan{' --format json' if json else ''}, {records:,} records vs {against}"
     return [
         Result(name, "wall time", seconds, "s", time_target),
         Result(name, "throughput", records / seconds, "records/s"),
-        Result(name, "peak RSS", usage.ru_maxrss / 1024, "MB", memory_target),
+        Result(name, "peak RSS", measured.peak_mb, "MB", memory_target),
     ]
 
 

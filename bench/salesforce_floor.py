@@ -20,6 +20,7 @@ import requests
 import yaml
 from simple_salesforce import Salesforce
 
+from bench import process
 from bench.results import Result
 from engine.connectors import Write
 from engine.connectors.sqlite import SqliteConnector
@@ -95,21 +96,6 @@ def people(count: int) -> list[dict[str, str]]:
     ]
 
 
-# `syncmap` run so that it reports its own peak RSS as it exits: the kernel's figure for a child
-# (ru_maxrss) starts at its parent's, since a forked child shares the parent's pages until it execs
-PEAK_REPORTING = """\
-import atexit, sys
-def peak():
-    for line in open("/proc/self/status"):
-        if line.startswith("VmHWM:"):
-            sys.stderr.write(f"peak-rss-kb {line.split()[1]}\\n")
-atexit.register(peak)
-from engine.cli import main
-sys.argv[0] = "syncmap"
-main()
-"""
-
-
 def estimate(project: Path, environ: dict[str, str]) -> int:
     """The API calls `syncmap plan` says an apply would make on the org."""
     planned = subprocess.run(
@@ -124,22 +110,10 @@ def apply(project: Path, environ: dict[str, str], org: Org) -> dict[str, Any]:
     the org counted, seconds, peak RSS (MB), CPU seconds."""
     estimated = estimate(project, environ)
     before = org.stats()["by_kind"]
-    started = time.perf_counter()
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        process = subprocess.Popen(
-            [sys.executable, "-c", PEAK_REPORTING, "apply", "job.yaml", "--format", "json"],
-            cwd=project, env=environ, stdout=out, stderr=err, text=True,
-        )  # fmt: skip
-        _, status, usage = os.wait4(process.pid, 0)  # the child's own CPU
-        process.returncode = os.waitstatus_to_exitcode(status)
-        wall = time.perf_counter() - started
-        out.seek(0), err.seek(0)
-        if process.returncode != 0:
-            raise SystemExit(f"syncmap apply failed ({process.returncode}): {err.read()[-2000:]}")
-        report = json.loads(out.read())
-        peak_kb = next(
-            int(line.split()[1]) for line in err.read().splitlines() if line.startswith("peak-rss-kb")
-        )
+    measured = process.measure(process.module("engine", "apply", "job.yaml", "--format", "json"), project, environ)
+    if measured.code != 0:
+        raise SystemExit(f"syncmap apply failed ({measured.code}): {measured.err[-2000:]}")
+    report = json.loads(measured.out)
     kinds = {
         kind: n - before.get(kind, 0) for kind, n in org.stats()["by_kind"].items() if n > before.get(kind, 0)
     }
@@ -147,10 +121,10 @@ def apply(project: Path, environ: dict[str, str], org: Org) -> dict[str, Any]:
         "requests": sum(kinds.values()),
         "estimated": estimated,
         "kinds": kinds,
-        "seconds": wall,
+        "seconds": measured.seconds,
         "written": report["counts"]["create"] + report["counts"]["update"],
-        "rss_mb": peak_kb / 1024,
-        "cpu": usage.ru_utime + usage.ru_stime,
+        "rss_mb": measured.peak_mb,
+        "cpu": measured.cpu,
     }
 
 

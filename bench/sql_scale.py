@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +19,7 @@ from pathlib import Path
 
 import psycopg
 
+from bench import process
 from bench.plan_scale import MAPPING, SQLITE_CRM, SQLITE_PLATFORM, contacts, measure, seed_crm
 from bench.results import Result
 from engine.connectors.sqlite import SqliteConnector
@@ -85,18 +84,10 @@ def sqlite_table(path: Path, count: int) -> str:
 
 def measure_read(url: str, count: int, against: str) -> list[Result]:
     """The connector's read of the first ``count`` rows alone, in a child process."""
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-c", READ, url, str(count)], stdout=subprocess.PIPE, text=True
-    )
-    read = process.stdout.read() if process.stdout else ""
-    _, status, usage = os.wait4(process.pid, 0)  # the child's own peak RSS
-    seconds = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0 or read.strip() != str(count):
-        raise RuntimeError(
-            f"the read of {count:,} rows from {against} failed (read: {read.strip() or 'none'})"
-        )
-    peak = usage.ru_maxrss / 1024
+    measured = process.measure(process.script(READ, url, str(count)))
+    read, seconds, peak = measured.out.strip(), measured.seconds, measured.peak_mb
+    if measured.code != 0 or read != str(count):
+        raise RuntimeError(f"the read of {count:,} rows from {against} failed (read: {read or 'none'})")
     print(f"sql connector read of {count:,} rows from {against}: {seconds:.1f} s, {peak:,.0f} MB peak")
     name = f"sql connector read, {count:,} rows from {against}"
     return [Result(name, "throughput", count / seconds, "records/s"), Result(name, "peak RSS", peak, "MB")]
