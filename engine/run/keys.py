@@ -3,8 +3,6 @@ overlaid with the records this run read, each record's keys worked out once whil
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 from engine.connectors import Record
 from engine.normalize import match_key_values
 from engine.plan import Step
@@ -25,9 +23,11 @@ class KeyIndex:
         self.stored = {
             side: context.state.has_keys(context.job, step.name, side) for side in ("source", "target")
         }
-        # (side, key index) -> value -> the packed row of the one record read holding it, or the
+        # side -> key index -> value -> the packed row of the one record read holding it, or the
         # rows of several: most values are one record's, and a million rows are kept for the step
-        self._overlay: dict[tuple[str, int], dict[str, str | list[str]]] = defaultdict(dict)
+        self._overlay: dict[str, list[dict[str, str | list[str]]]] = {
+            side: [{} for _ in step.match] for side in ("source", "target")
+        }
         self._keys: dict[str, dict[str, list[tuple[int, str]]]] = {"source": {}, "target": {}}  # side -> id -> keys
         self._invalid: dict[tuple[str, str], str] = {}  # (side, id) -> a key present but invalid
 
@@ -36,7 +36,7 @@ class KeyIndex:
         keys = [] if record.deleted else self.of(side, record)
         row = _packed(record)
         for index, value in keys:
-            held = self._overlay[(side, index)]
+            held = self._overlay[side][index]
             found = held.setdefault(value, row)
             if isinstance(found, list):
                 found.append(row)
@@ -56,7 +56,7 @@ class KeyIndex:
         """Note that a record this run read gets a partner created (see Matcher.shares_key)."""
         row = None
         for index, value in self.of(side, record):
-            held = self._overlay[(side, index)]
+            held = self._overlay[side][index]
             found = held.get(value)
             if isinstance(found, str):  # its key is this record's alone
                 held[value] = found if found[0] == PARTNERED else PARTNERED + found
@@ -69,7 +69,7 @@ class KeyIndex:
         return {_row(packed)[1] for packed in self._held(side, index, value) if packed[0] == PARTNERED}
 
     def _held(self, side: str, index: int, value: str) -> list[str]:
-        found = self._overlay[(side, index)].get(value) if (side, index) in self._overlay else None
+        found = self._overlay[side][index].get(value)
         return [] if found is None else found if isinstance(found, list) else [found]
 
     def of(self, side: str, record: Record) -> list[tuple[int, str]]:
@@ -94,10 +94,10 @@ class KeyIndex:
         """The first key a record holds that normalizes to nothing (`"12"`, no valid phone)."""
         return self._invalid.get((side, record_id))
 
-    def forget(self, side: str, record_id: str) -> None:
-        """A record is indexed, or its batch decided: its keys need not be kept (the overlay
-        keeps its rows); asked again, they are worked out again."""
-        self._keys[side].pop(record_id, None)
+    def forget(self, side: str) -> None:
+        """A batch is indexed or decided: the keys of the side's records need not be kept (the
+        overlay keeps their rows); asked again, they are worked out again."""
+        self._keys[side].clear()
 
     def candidates(self, side: str, index: int, value: str) -> list[KeyRow]:
         """The records of ``side`` holding a key value: stored rows of the records this run did

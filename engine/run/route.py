@@ -61,8 +61,7 @@ class RecordRouter:
         for record in batch:
             if side == "source" or record.id not in self.ledger.handled_targets:
                 yield from self.route(side, record)
-        for record in batch:
-            self.keys.forget(side, record.id)
+        self.keys.forget(side)
         self.filters.forget()
         self.partners.known["source"] = {}
         self.partners.agreed_values = {}

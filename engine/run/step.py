@@ -105,7 +105,7 @@ class StepDriver:
             for batch in phones.batches(batched(self.read("target"), BATCH), self.phone_fields("target")):
                 for record in self.indexed("target", batch):
                     targets.add(record)
-                    self.keys.forget("target", record.id)  # worked out again if its pass asks
+                self.keys.forget("target")  # worked out again if its pass asks
             self.router.targets_read(targets, self.from_watermark.get("target", False))
             for batch in phones.batches(batched(self.read("source"), BATCH), self.phone_fields("source")):
                 self.act(self.router.routes("source", list(self.indexed("source", batch))))
