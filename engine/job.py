@@ -241,11 +241,14 @@ class Job:
         if problems:
             raise DocumentError(problems)
 
-    def plan_changes(self) -> ChangeSet:
-        """The dry run: decide everything, write nothing (not even to the state store)."""
+    def plan_changes(self, fingerprinted: bool = True) -> ChangeSet:
+        """The dry run: decide everything, write nothing (not even to the state store). Without
+        `fingerprinted`, the records read are not digested: the plan is only shown, not saved."""
         before = self.api_calls()  # the describes of the check are made by an apply too
         self.check_systems()
-        changeset = run(self.plan, self.steps, self.context(applying=False))
+        context = self.context(applying=False)
+        context.fingerprinted = fingerprinted
+        changeset = run(self.plan, self.steps, context)
         changeset.api_estimate = self.estimate_calls(changeset, before)
         return changeset
 

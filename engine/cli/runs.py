@@ -46,7 +46,7 @@ def plan_command(
     Reads both sides and decides everything, but writes nothing anywhere, not even the state store.
     """
     with Job.open(mapping, state_path, read_only=True, selection=selection) as job:
-        changeset = job.plan_changes()
+        changeset = job.plan_changes(fingerprinted=out is not None)
         if out:
             with out.open("w") as file:
                 write_json(saved_plan(changeset, mapping, selection), file)

@@ -28,6 +28,7 @@ class RunContext:
     full: bool = False  # read every record, not only the changes since the last run
     flow: str | None = None  # a one-way run (push or pull): it keeps no watermark
     applying: bool = True  # False for a dry run: the pairs and keys apply would save are not kept
+    fingerprinted: bool = True  # the records read are digested, for a saved plan's check; a preview skips it
     meter: Meter = field(default_factory=Quiet)  # how far the run has got, for a person watching
     router: str = "records"  # the router that turns the records read into routes (see router.py)
     lease: JobLease | None = None  # the job's lease, held while applying

@@ -78,7 +78,8 @@ class StepDriver:
             meter.advance(phase)
             if reader.noted(record.id, every):
                 self.refreshed[side].add(record.id)
-            self.out.saw(side, record.id, record.modified)
+            if self.context.fingerprinted:
+                self.out.saw(side, record.id, record.modified)
             yield record
         meter.finish(phase)
         self.out.read[side] = reader.mark.count
