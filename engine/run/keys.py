@@ -54,14 +54,13 @@ class KeyIndex:
 
     def partner_created(self, side: str, record: Record) -> None:
         """Note that a record this run read gets a partner created (see Matcher.shares_key)."""
-        row = None
+        row = _packed(record)
         for index, value in self.of(side, record):
             held = self._overlay[side][index]
             found = held.get(value)
-            if isinstance(found, str):  # its key is this record's alone
-                held[value] = found if found[0] == PARTNERED else PARTNERED + found
+            if found == row:  # its key is this record's alone
+                held[value] = PARTNERED + row
             elif isinstance(found, list):
-                row = row or _packed(record)
                 held[value] = [PARTNERED + packed if packed == row else packed for packed in found]
 
     def partnered(self, side: str, index: int, value: str) -> set[str]:
