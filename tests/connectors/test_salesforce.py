@@ -380,7 +380,8 @@ def test_reading_2500_records_takes_one_query_and_one_query_more(sb, connect):
     results = connector.write("Contact", creates(2500))
     assert all(r.ok for r in results)
     assert connector.calls.keys() == {"describe", "bulk"} and connector.calls["describe"] == 1
-    assert polls(connector.calls["bulk"], jobs=1) >= 1  # above bulk_threshold (2000): one job
+    # above bulk_threshold (2000): one job, and only its successes read (none failed)
+    assert polls(connector.calls["bulk"], jobs=1, result_files=1) >= 1
     reader = connect()
     assert sum(1 for _ in reader.read("Contact")) == 2500
     assert reader.calls == {"describe": 1, "query": 1, "query_more": 1}
@@ -581,10 +582,11 @@ def test_values_are_sent_as_their_fields_types_and_deleting_twice_is_fine(sb, co
     assert [r.ok for r in connector.write("Contact", twice[1:])] == [True]  # already in the recycle bin
 
 
-def polls(bulk_calls: int, jobs: int) -> int:
-    """The status checks among a number of Bulk calls: each job is created, uploaded, closed
-    and read twice (successes, failures), and polled while the org processes it."""
-    return bulk_calls - 5 * jobs
+def polls(bulk_calls: int, jobs: int, result_files: int) -> int:
+    """The status checks among a number of Bulk calls: each job is created, uploaded, closed,
+    polled while the org processes it, and its result files read (only those its counts say
+    hold rows: successes, failures)."""
+    return bulk_calls - 3 * jobs - result_files
 
 
 def test_bulk_api_above_the_threshold_maps_results_back_in_order(sb, connect):
@@ -599,7 +601,7 @@ def test_bulk_api_above_the_threshold_maps_results_back_in_order(sb, connect):
     )
     assert sum(r.ok for r in results) == 149 and len({r.id for r in results if r.ok}) == 149
     assert connector.calls.keys() == {"describe", "bulk"} and connector.calls["describe"] == 1
-    assert polls(connector.calls["bulk"], jobs=1) >= 1
+    assert polls(connector.calls["bulk"], jobs=1, result_files=2) >= 1
     stored = {
         r["Id"]: r["LastName"] for r in sb.client().query_all("SELECT Id, LastName FROM Contact")["records"]
     }
@@ -622,7 +624,16 @@ def test_bulk_api_above_the_threshold_maps_results_back_in_order(sb, connect):
         "Contact", [Write(f"d{i}", "delete", "Contact", id=r.id) for i, r in enumerate(ok)]
     )
     assert all(r.ok for r in deleted) and count(sb) == 0
-    assert connector.calls["describe"] == 1 and polls(connector.calls["bulk"], jobs=3) >= 3
+    assert connector.calls["describe"] == 1 and polls(connector.calls["bulk"], jobs=3, result_files=5) >= 3
+
+
+def test_a_bulk_job_whose_every_row_failed_reads_its_failures_alone(sb, connect):
+    connector = connect(bulk_threshold=10)
+    writes = [Write(f"w{i}", "create", "Contact", values={"FirstName": f"F{i}"}) for i in range(20)]
+    results = connector.write("Contact", writes)
+    assert [r.ref for r in results] == [w.ref for w in writes] and not any(r.ok for r in results)
+    assert {r.error for r in results} == {"REQUIRED_FIELD_MISSING: Required fields are missing: [LastName]"}
+    assert polls(connector.calls["bulk"], jobs=1, result_files=1) >= 1 and count(sb) == 0
 
 
 def test_rows_a_failed_bulk_job_never_reached_go_through_collections(sb, connect):

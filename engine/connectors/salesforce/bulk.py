@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 BULK_POLL_SECONDS = (0.2, 10.0)  # shortest and longest wait before a Bulk job status check
 BULK_TIMEOUT_SECONDS = 3600
+BULK_AIM = 0.85  # of the time the job's pace says is left: looking a little early costs one request
 
 
 class Answer(NamedTuple):
@@ -88,22 +89,27 @@ class BulkJob:
         if state["state"] != "JobComplete":
             log.warning("Bulk API job %s ended %s: %s", self.id, state["state"], state.get("errorMessage"))
         try:
-            return self._results(rows, int(state.get("numberRecordsProcessed") or 0) < len(rows))
+            return self._results(rows, state)
         except ConnectorError as e:
             raise self._unknown(e) from e
 
     def _wait(self, rows: int) -> dict[str, Any]:
-        """The job's state once it ended. Each wait is as long as the job's progress so far says
-        the rest will take (within BULK_POLL_SECONDS, doubling while it shows none): few status
-        requests, and the end noticed soon after it comes."""
+        """The job's state once it ended. Each wait is most of what the job's latest pace says the
+        rest will take (within BULK_POLL_SECONDS, doubling while it shows no progress): a look
+        aimed just short of the end finds the pace exact, so the next one lands soon after it,
+        and a job of any size is followed in a handful of status requests."""
         shortest, longest = BULK_POLL_SECONDS
-        started = time.monotonic()
+        last = (time.monotonic(), 0)  # when the job was last seen, and its rows done then
 
         def next_look(retry: RetryCallState) -> float:
-            state, elapsed = retry.outcome.result(), time.monotonic() - started  # type: ignore[union-attr]
+            nonlocal last
+            state, seen = retry.outcome.result(), time.monotonic()  # type: ignore[union-attr]
             done = int(state.get("numberRecordsProcessed") or 0)
-            left = elapsed * (rows - done) / done if done else (retry.upcoming_sleep or shortest) * 2
-            return min(longest, max(shortest, left * 1.1))
+            (before, done_before), last = last, (seen, done)
+            if done <= done_before:
+                return min(longest, max(shortest, (retry.upcoming_sleep or shortest) * 2))
+            left = (rows - done) * (seen - before) / (done - done_before)
+            return min(longest, max(shortest, left * BULK_AIM))
 
         def timed_out(retry: RetryCallState) -> dict[str, Any]:
             state = retry.outcome.result()  # type: ignore[union-attr]
@@ -124,18 +130,25 @@ class BulkJob:
             f"({error.message}); its creates are looked for before any is sent again"
         )
 
-    def _results(self, rows: list[tuple[str, ...]], some_unprocessed: bool) -> list[Answer | None]:
+    def _results(self, rows: list[tuple[str, ...]], state: dict[str, Any]) -> list[Answer | None]:
         """Result rows matched back to the writes: by all their cells (identical rows are
-        interchangeable), then, for updates and deletes, by record id. When the job processed
-        fewer rows than it was given, its unprocessed records name those it never reached (None);
-        a row found in no result is a ConnectorError, since it may have been written."""
+        interchangeable), then, for updates and deletes, by record id. Only the result files the
+        job's counts say hold rows are read. When the job processed fewer rows than it was given,
+        its unprocessed records name those it never reached (None); a row found in no result is
+        a ConnectorError, since it may have been written."""
         waiting: dict[tuple[str, ...], list[int]] = {}  # a row's cells -> the writes holding them
         for index, row in enumerate(rows):
             waiting.setdefault(row, []).append(index)
         answers: list[Answer | None] = [None] * len(rows)
         found: set[int] = set()
         unmatched: list[tuple[str, dict[str, str]]] = []
-        kinds = ("successfulResults", "failedResults", *(("unprocessedrecords",) if some_unprocessed else ()))
+        processed = int(state.get("numberRecordsProcessed") or 0)
+        failed = int(state.get("numberRecordsFailed", processed) or 0)  # unsaid: maybe all of them
+        kinds = (
+            *(("successfulResults",) if failed < processed else ()),
+            *(("failedResults",) if failed else ()),
+            *(("unprocessedrecords",) if processed < len(rows) else ()),
+        )
         for kind in kinds:
             answer = io.BytesIO(self._send("GET", f"jobs/ingest/{self.id}/{kind}"))
             results = csv.reader(io.TextIOWrapper(answer, encoding="utf-8", newline=""))  # decoded as read
