@@ -9,7 +9,7 @@ from typing import Any
 
 from engine.redact import redact
 from engine.state.database import Database
-from engine.state.records import JournalEntry, now
+from engine.state.records import JournalEntry, now, stored_json
 
 
 class JournalTables:
@@ -40,7 +40,7 @@ class JournalTables:
             "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 (first + n, job, step, run_id, op, side, record_type, origin, record_id,
-                 json.dumps(payload, default=str), stamp)
+                 stored_json(payload), stamp)
                 for n, (op, side, record_type, origin, record_id, payload) in enumerate(writes)
             ),
         )  # fmt: skip

@@ -9,7 +9,7 @@ from typing import Any
 
 from engine.records import batched
 from engine.state.database import Database
-from engine.state.records import Link, now
+from engine.state.records import Link, now, stored_json
 
 
 class PairTables:
@@ -122,7 +122,7 @@ class PairTables:
             "INSERT INTO snapshots (job, step, source_id, synced, target_known) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (job, step, source_id) DO UPDATE SET synced=excluded.synced, target_known=excluded.target_known",
             (
-                (job, step, source_id, json.dumps(synced, sort_keys=True, default=str), int(known))
+                (job, step, source_id, stored_json(synced, sort_keys=True), int(known))
                 for source_id, synced, known in agreed
             ),
         )
