@@ -10,10 +10,11 @@ dead-letter list and is read again on the next run.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from engine.changeset import Change, PairState, StepChanges
 from engine.connectors import Connector, Write, WriteResult, capabilities
@@ -28,6 +29,7 @@ from engine.spool import Spool
 from engine.state import Link, now
 
 WRITE_ORDER = {"create": 0, "update": 1, "delete": 2}
+T = TypeVar("T")
 
 
 @dataclass
@@ -39,28 +41,27 @@ class StepReport:
 
 
 def _record_outcomes(
-    context: RunContext, step: Step, side: str, outcomes: Iterable[tuple[int, Change, WriteResult]],
-    report: StepReport, created: Created,
+    context: RunContext, step: Step, side: str,
+    outcomes: Iterable[tuple[int, Change, WriteResult, list[tuple[int, str]]]], report: StepReport, created: Created,
 ) -> None:  # fmt: skip
     """A batch's outcomes, new ids, links and the match keys of the records it created, in a few
     statements: a write whose outcome is unknown stays pending in the journal (the next run looks
     for its record); a failed one is a dead letter of the record it came from, read again next
     run. A record syncmap created is not read back (nobody changed it since), yet a record
     arriving later with its key must find it, not make a duplicate: its keys come from the
-    values written."""
-    state, job = context.state, context.job
-    region, stamp = context.plan.defaults.phone_region, now()
+    values written (worked out while the write was in flight)."""
+    state, job, stamp = context.state, context.job, now()
     for chunk in batched(outcomes, 10_000):  # a Bulk job's outcomes are saved a chunk at a time
-        state.journal_settle((ref, "done" if r.ok else "failed", r.id) for ref, _, r in chunk if not r.unknown)
+        state.journal_settle((ref, "done" if r.ok else "failed", r.id) for ref, _, r, _ in chunk if not r.unknown)
         written, links, keys = [], [], []
-        for _, change, result in chunk:
+        for _, change, result, new_keys in chunk:
             if result.ok:
                 written.append(_origin_id(change))
                 if change.action == "create":
                     created.add(change, result.id)
                     links.append(created_link(side, change.record_type, change.origin or "", change.source_id,
                                               result.id, f"created:{side}"))  # fmt: skip
-                    keys.append((change.record_type, result.id, stamp, _keys_of(step, side, change.values, region)))
+                    keys.append((change.record_type, result.id, stamp, new_keys))
             else:
                 error = shorten(result.error or "failed", 1000)
                 report.failed.append((change, error))
@@ -88,7 +89,9 @@ def apply_step(
     sending = Sending(step, context, run_id, StepReport(step.name))
     report, created, windows = sending.report, sending.created, sending.windows
     _within_budget(changes, step, context, run_id)
+    sending.chores.append(lambda: _save_read_keys(changes, step, context))
     sending.send_all(changes, batch_size, progress)
+    sending.do_chores()
     _give_new_ids_to_keys(changes, step, context, created, report, windows)
     with context.state.transaction():
         _still_ours(context)
@@ -121,6 +124,7 @@ class Sending:
     report: StepReport
     created: Created = field(default_factory=lambda: Created())
     windows: dict[tuple[str, bool], tuple[str, str]] = field(default_factory=dict)  # see `_write_timed`
+    chores: list[Callable[[], None]] = field(default_factory=list)  # done while a write is in flight
 
     def send_all(
         self, changes: StepChanges, batch_size: int | None, progress: Callable[[int], None] | None
@@ -149,12 +153,23 @@ class Sending:
             Write(str(ref), change.action, change.record_type, change.record_id, change.values)
             for ref, change in zip(refs, batch, strict=True)
         ]
-        results = _write_timed(self.windows, side, connector, record_type, writes)
+        answers = in_background(
+            lambda: _write_timed(self.windows, side, connector, record_type, writes),
+            capabilities(connector).writes_in_a_thread,
+        )
+        self.do_chores()
+        region = context.plan.defaults.phone_region
+        new_keys = [_keys_of(self.step, side, c.values, region) if c.action == "create" else [] for c in batch]
+        results = answers()
         # recorded even if the lease was lost meanwhile: these writes happened, and whoever runs
         # the job next must know of them
         with context.state.transaction():
-            outcomes = zip(refs, batch, results, strict=True)
+            outcomes = zip(refs, batch, results, new_keys, strict=True)
             _record_outcomes(context, self.step, side, outcomes, self.report, self.created)
+
+    def do_chores(self) -> None:
+        while self.chores:
+            self.chores.pop(0)()
 
 
 @dataclass
@@ -326,8 +341,16 @@ def _record_pairs(
         state.save_links(job, step.name, links)
         state.save_snapshots(job, step.name, agreed)
     state.forget_targets(job, step.name, changes.unsure_targets | failed)
-    for side in ("source", "target"):  # the keys of the records read, for matching in later runs
-        state.save_keys(job, step.name, side, changes.keys[side])
+
+
+def _save_read_keys(changes: StepChanges, step: Step, context: RunContext) -> None:
+    """The match keys of the records read, for matching in later runs. They need no write's
+    answer, and a run stopped after saving them reads the same records again and saves them
+    over: so they are saved while the first write is in flight."""
+    with context.state.transaction():
+        _still_ours(context)
+        for side in ("source", "target"):
+            context.state.save_keys(context.job, step.name, side, changes.keys[side])
 
 
 def _keys_of(step: Step, side: str, values: Mapping[str, Any], region: str | None) -> list[tuple[int, str]]:
@@ -357,6 +380,34 @@ def created_link(
     if side == "target":
         return Link(origin_type, source_id or origin_id, record_type, new_id, made_by)
     return Link(record_type, new_id, origin_type, origin_id, made_by)
+
+
+def in_background(work: Callable[[], T], threaded: bool) -> Callable[[], T]:
+    """Start ``work`` in a thread of its own (unless not ``threaded``: then it is done now); the
+    call returned waits for its result (or raises its error). The thread is a daemon: a process
+    stopped meanwhile does not wait for an org's job to end (the journal knows what was sent)."""
+    if not threaded:
+        result = work()
+        return lambda: result
+    done: list[tuple[bool, Any]] = []
+
+    def run() -> None:
+        try:
+            done.append((True, work()))
+        except BaseException as e:
+            done.append((False, e))
+
+    thread = threading.Thread(target=run, name="syncmap write", daemon=True)
+    thread.start()
+
+    def answer() -> T:
+        thread.join()
+        ok, value = done[0]
+        if not ok:
+            raise value
+        return value
+
+    return answer
 
 
 def _write_timed(

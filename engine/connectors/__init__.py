@@ -218,6 +218,8 @@ class BaseConnector:
       decided again.
     - ``write_batch_size``: how many writes one ``write`` call takes at most; apply hands over
       that many (a Salesforce connector takes a Bulk job's worth).
+    - ``writes_in_a_thread``: ``write`` may run in a thread of its own while apply does work
+      that waits on no answer (a Bulk job's minutes of waiting are not spent idle).
     """
 
     opens_read_only: ClassVar[bool] = False
@@ -226,6 +228,7 @@ class BaseConnector:
     takes_declarations: ClassVar[bool] = False
     reread_seconds: float = 0.0
     write_batch_size: int = 200
+    writes_in_a_thread: ClassVar[bool] = False
 
     def __enter__(self) -> Self:
         return self

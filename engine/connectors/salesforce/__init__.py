@@ -84,6 +84,7 @@ class SalesforceConnector(BaseConnector):
 
     default_id_field = "Id"
     default_modified_field = "SystemModstamp"
+    writes_in_a_thread = True  # each write is its own HTTP requests; nothing is shared with apply
 
     def __init__(self, settings: Mapping[str, Any], base_dir: Path | None = None):
         typed = typed_settings("salesforce", SalesforceSettings, settings)
