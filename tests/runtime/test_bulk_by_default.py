@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from engine.connectors.salesforce.usage import BULK_JOB_CALLS, write_calls
+from engine.connectors.salesforce.usage import BULK_JOB_CALLS, bulk_job_calls, write_calls
 from engine.sandbox import Sandbox
 from tests.conftest import SALESFORCE_FROM_ENV, run_syncmap, sandbox_env
 from tests.runtime.conftest import leads_project
@@ -54,11 +54,11 @@ def test_a_smaller_batch_size_on_the_command_line_still_wins(tmp_path):
 
 def test_the_estimate_counts_a_job_per_hand_over():
     # 250,000 creates handed over 100,000 at a time: two full jobs and one for the rest
-    assert write_calls({("Lead", "create"): 250_000}, 2_000, 200, 100_000) == 3 * (
-        BULK_JOB_CALLS + 1
-    )  # long jobs: a second status check
+    # long jobs: a status check more for the first rows done, one more for the pace
+    assert bulk_job_calls(100_000) == BULK_JOB_CALLS + 2 and bulk_job_calls(2_500) == BULK_JOB_CALLS
+    assert write_calls({("Lead", "create"): 250_000}, 2_000, 200, 100_000) == 3 * bulk_job_calls(100_000)
     # what is left after the full jobs may be small enough for Collections
-    assert write_calls({("Lead", "create"): 100_400}, 2_000, 200, 100_000) == BULK_JOB_CALLS + 1 + 2
+    assert write_calls({("Lead", "create"): 100_400}, 2_000, 200, 100_000) == bulk_job_calls(100_000) + 2
     assert write_calls({("Lead", "create"): 1_999, ("Lead", "update"): 0}, 2_000, 200, 100_000) == 10
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import operator
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from simple_salesforce import Salesforce
@@ -27,7 +28,8 @@ log = logging.getLogger(__name__)
 
 BULK_POLL_SECONDS = (0.2, 10.0)  # shortest and longest wait before a Bulk job status check
 BULK_TIMEOUT_SECONDS = 3600
-BULK_AIM = 0.85  # of the time the job's pace says is left: looking a little early costs one request
+BULK_PACE_SECONDS = 0.5  # between the first look finding rows done and the next: the job's pace
+BULK_PAST_END_SECONDS = 0.1  # a look is timed for this long after the end the pace foresees
 
 
 class Answer(NamedTuple):
@@ -94,22 +96,25 @@ class BulkJob:
             raise self._unknown(e) from e
 
     def _wait(self, rows: int) -> dict[str, Any]:
-        """The job's state once it ended. Each wait is most of what the job's latest pace says the
-        rest will take (within BULK_POLL_SECONDS, doubling while it shows no progress): a look
-        aimed just short of the end finds the pace exact, so the next one lands soon after it,
-        and a job of any size is followed in a handful of status requests."""
+        """The job's state once it ended. The pace is measured from the first look that finds
+        rows done (the job's start, which can take a while, would make it look slow), and each
+        later look is timed for just after the end that pace foresees, within BULK_POLL_SECONDS;
+        while a look finds nothing new, the wait doubles. A job of any size is followed in a
+        handful of status requests, and its end noticed soon after it comes."""
         shortest, longest = BULK_POLL_SECONDS
-        last = (time.monotonic(), 0)  # when the job was last seen, and its rows done then
+        first: tuple[float, int] | None = None  # when rows were first seen done, and how many
 
         def next_look(retry: RetryCallState) -> float:
-            nonlocal last
+            nonlocal first
             state, seen = retry.outcome.result(), time.monotonic()  # type: ignore[union-attr]
             done = int(state.get("numberRecordsProcessed") or 0)
-            (before, done_before), last = last, (seen, done)
-            if done <= done_before:
+            if done and first is None:
+                first = (seen, done)
+                return BULK_PACE_SECONDS
+            if first is None or done <= first[1]:
                 return min(longest, max(shortest, (retry.upcoming_sleep or shortest) * 2))
-            left = (rows - done) * (seen - before) / (done - done_before)
-            return min(longest, max(shortest, left * BULK_AIM))
+            left = (rows - done) * (seen - first[0]) / (done - first[1])
+            return min(longest, max(shortest, left + BULK_PAST_END_SECONDS))
 
         def timed_out(retry: RetryCallState) -> dict[str, Any]:
             state = retry.outcome.result()  # type: ignore[union-attr]
@@ -153,12 +158,12 @@ class BulkJob:
             answer = io.BytesIO(self._send("GET", f"jobs/ingest/{self.id}/{kind}"))
             results = csv.reader(io.TextIOWrapper(answer, encoding="utf-8", newline=""))  # decoded as read
             columns = {name: position for position, name in enumerate(next(results, []))}
-            cells = [columns.get(name) for name in self.header]
+            cells, id_at, error_at = _row_cells(columns, self.header), columns.get("sf__Id"), columns.get("sf__Error")
             for result in results:
-                queue = waiting.get(tuple(result[p] if p is not None else "" for p in cells))
+                queue = waiting.get(cells(result))
                 if queue:
                     found.add(index := queue.pop())
-                    answers[index] = _bulk_answer(kind, dict(zip(columns, result, strict=False)))
+                    answers[index] = _bulk_answer(kind, _cell(result, id_at), _cell(result, error_at))
                 else:
                     unmatched.append((kind, dict(zip(columns, result, strict=False))))
         if unmatched and "Id" in self.header:
@@ -168,7 +173,7 @@ class BulkJob:
                 index = by_id.pop((result.get("Id") or result.get("sf__Id") or "")[:15], None)
                 if index is not None:
                     found.add(index)
-                    answers[index] = _bulk_answer(kind, result)
+                    answers[index] = _bulk_answer(kind, result.get("sf__Id", ""), result.get("sf__Error", ""))
         if len(found) < len(rows):
             raise ConnectorError(
                 f"the results of Bulk API job {self.id} leave out {len(rows) - len(found)} of its rows"
@@ -221,12 +226,25 @@ def _csv_text(header: list[str], rows: list[tuple[str, ...]]) -> str:
     return out.getvalue()
 
 
-def _bulk_answer(kind: str, result: Mapping[str, str]) -> Answer | None:
+def _row_cells(columns: Mapping[str, int], header: list[str]) -> Callable[[list[str]], tuple[str, ...]]:
+    """What picks a result row's cells of the uploaded columns, in the upload's order (a column
+    the results leave out reads empty)."""
+    positions = [columns.get(name) for name in header]
+    if len(positions) > 1 and None not in positions:
+        return operator.itemgetter(*positions)  # type: ignore[return-value]
+    return lambda row: tuple(row[p] if p is not None else "" for p in positions)
+
+
+def _cell(row: list[str], position: int | None) -> str:
+    return row[position] if position is not None and position < len(row) else ""
+
+
+def _bulk_answer(kind: str, record_id: str, error: str) -> Answer | None:
     if kind == "unprocessedrecords":
         return None
     if kind == "successfulResults":
-        return Answer(True, result.get("sf__Id") or None)
-    return Answer(False, result.get("sf__Id") or None, _bulk_error(result.get("sf__Error") or ""))
+        return Answer(True, record_id or None)
+    return Answer(False, record_id or None, _bulk_error(error))
 
 
 _BULK_ERROR = re.compile(r"(?P<code>[A-Z_]+):(?P<message>.*?)(?::(?P<fields>[\w,]*))?\s*--\s*$", re.S)

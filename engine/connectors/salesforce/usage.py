@@ -10,7 +10,9 @@ from collections.abc import Mapping
 from simple_salesforce import Salesforce
 
 BULK_JOB_CALLS = 5  # create, upload, close, a status check, its results (failures are read only if some failed)
-LONG_JOB_ROWS = 5_000  # a job of more rows is still running at its first status check: one more
+# a job of more rows than each is still running at one more status check: the first, then the
+# one that measures its pace (see `bulk.BulkJob._wait`)
+LONG_JOB_ROWS = (5_000, 20_000)
 
 
 class OrgUsage:
@@ -45,7 +47,12 @@ def write_calls(
         full, rest = divmod(count, job_size)
         for size in [job_size] * full + [rest]:
             if size > bulk_threshold:
-                calls += BULK_JOB_CALLS + (size > LONG_JOB_ROWS)
+                calls += bulk_job_calls(size)
             else:
                 calls += math.ceil(size / batch_size)
     return calls
+
+
+def bulk_job_calls(rows: int) -> int:
+    """The calls of one Bulk job of this many rows."""
+    return BULK_JOB_CALLS + sum(rows > long for long in LONG_JOB_ROWS)
