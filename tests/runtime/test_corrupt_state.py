@@ -151,7 +151,7 @@ def test_processes_creating_one_store_at_once_end_with_one(tmp_path):
 
 def schema_2_store(path: Path) -> None:
     """A store as an older syncmap left it (schema 3 added leases and shared links, 4 held records,
-    5 which write windows only created records, 6 what a failed write was, 7 each job's document, 8 a person's decisions, 9 writes found by record, 10 a hold's candidates, 11 the API calls runs reserved, 12 when a job runs next, 13 the journal by age, 14 the runs by job)."""
+    5 which write windows only created records, 6 what a failed write was, 7 each job's document, 8 a person's decisions, 9 writes found by record (an index 15 dropped), 10 a hold's candidates, 11 the API calls runs reserved, 12 when a job runs next, 13 the journal by age, 14 the runs by job)."""
     StateStore(path).close()
     with closing(sqlite3.connect(path)) as db:
         db.execute("DROP INDEX runs_by_job")
@@ -159,7 +159,6 @@ def schema_2_store(path: Path) -> None:
         db.execute("DROP TABLE api_reservations")
         db.execute("ALTER TABLE jobs DROP COLUMN next_run")
         db.execute("ALTER TABLE holds DROP COLUMN candidates")
-        db.execute("DROP INDEX journal_by_record")
         db.execute("DROP TABLE decisions")
         db.execute("ALTER TABLE jobs DROP COLUMN mapping")
         db.execute("ALTER TABLE dead_letters DROP COLUMN op")
