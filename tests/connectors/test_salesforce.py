@@ -627,6 +627,18 @@ def test_bulk_api_above_the_threshold_maps_results_back_in_order(sb, connect):
     assert connector.calls["describe"] == 1 and polls(connector.calls["bulk"], jobs=3, result_files=5) >= 3
 
 
+@pytest.mark.parametrize("bulk_threshold", [2_000, 10])
+def test_a_value_no_request_can_carry_fails_its_record_alone(sb, connect, bulk_threshold):
+    connector = connect(bulk_threshold=bulk_threshold)  # Collections (JSON), then a Bulk job (CSV)
+    writes = creates(20)
+    writes[3] = Write("bad", "create", "Contact", values={"LastName": "Ana\udc80"})
+    results = connector.write("Contact", writes)
+    assert results[3] == WriteResultLike(
+        "bad", error="`Contact.LastName`: character 4 is a lone surrogate, which no request can carry"
+    )
+    assert sum(r.ok for r in results) == 19 and count(sb) == 19
+
+
 def test_a_bulk_job_whose_every_row_failed_reads_its_failures_alone(sb, connect):
     connector = connect(bulk_threshold=10)
     writes = [Write(f"w{i}", "create", "Contact", values={"FirstName": f"F{i}"}) for i in range(20)]

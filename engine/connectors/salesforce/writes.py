@@ -13,7 +13,7 @@ from typing import Any
 
 from simple_salesforce import Salesforce
 
-from engine.connectors import FieldInfo, ObjectInfo, Write, WriteResult, not_json, soql
+from engine.connectors import FieldInfo, ObjectInfo, Write, WriteResult, soql
 from engine.connectors.salesforce.bulk import Answer, bulk_write
 from engine.connectors.salesforce.session import TIMEOUT, ApiFailure, GaveUp, OutcomeUnknown, Session
 from engine.connectors.salesforce.usage import write_calls
@@ -39,8 +39,9 @@ class Writer:
         names, which a write never sends."""
         results: list[WriteResult | None] = [None] * len(writes)
         groups: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        writable: dict[tuple[str, str], str | None] = {}  # (field, op) -> why not, worked out once
         for index, write in enumerate(writes):
-            payload = _payload(info, relationships, write)
+            payload = _payload(info, relationships, write, writable)
             if isinstance(payload, str):
                 results[index] = WriteResult(write.ref, ok=False, id=write.id, error=payload)
             elif write.op == "update" and len(payload) == 1:  # only the Id: nothing to change
@@ -119,8 +120,11 @@ class Writer:
         return [_collection_result(op, result) for result in answer]
 
 
-def _payload(info: ObjectInfo, relationships: set[str], write: Write) -> dict[str, Any] | str:
-    """The JSON record to send for a write, or why this write cannot be sent."""
+def _payload(
+    info: ObjectInfo, relationships: set[str], write: Write, writable: dict[tuple[str, str], str | None]
+) -> dict[str, Any] | str:
+    """The record to send for a write (as JSON or a CSV row), or why this write cannot be sent;
+    ``writable`` remembers why each field cannot be written by an operation, or None."""
     if write.op not in ("create", "update", "delete"):
         return f"unknown write operation `{write.op}`"
     if write.op != "create" and not soql.is_record_id(str(write.id or "")):
@@ -135,14 +139,15 @@ def _payload(info: ObjectInfo, relationships: set[str], write: Write) -> dict[st
             if write.op == "update" and str(value)[:15] != str(write.id)[:15]:
                 return f"`{info.name}` {write.id}: the Id field cannot change (to `{value}`)"
             continue
-        problem = _writable(info, name, write.op)
-        if problem:
+        if (name, write.op) not in writable:
+            writable[name, write.op] = _writable(info, name, write.op)
+        if problem := writable[name, write.op]:
             return problem
         try:
             payload[name] = _typed(info.fields[name], value)
         except (TypeError, ValueError) as e:
             return f"`{info.name}.{name}`: {e}"
-    return not_json(payload) or payload
+    return payload
 
 
 def _writable(info: ObjectInfo, name: str, op: str) -> str | None:
@@ -177,7 +182,14 @@ def _typed(field: FieldInfo, value: Any) -> Any:
 
 
 def _json_value(value: Any) -> Any:
-    if value is None or isinstance(value, str | bool | int):
+    """A value JSON and UTF-8 hold (a lone surrogate fails its record, not its whole request)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise ValueError(f"character {e.start + 1} is a lone surrogate, which no request can carry") from None
+        return value
+    if value is None or isinstance(value, bool | int):
         return value
     if isinstance(value, float | Decimal):
         if not math.isfinite(value):
