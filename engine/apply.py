@@ -56,7 +56,7 @@ def _record_outcomes(
         written, links, keys = [], [], []
         for _, change, result, new_keys in chunk:
             if result.ok:
-                written.append(_origin_id(change))
+                written.append(change)
                 if change.action == "create":
                     created.add(change, result.id)
                     links.append(created_link(side, change.record_type, change.origin or "", change.source_id,
@@ -71,7 +71,7 @@ def _record_outcomes(
                 origin = _origin_id(change)
                 state.dead_letter(job, step.name, _other(side), origin, error, change.action, change.record_type)
         report.written += len(written)
-        state.clear_dead_letters(job, step.name, _other(side), written)
+        state.clear_dead_letters(job, step.name, _other(side), (_origin_id(change) for change in written))
         state.save_links(job, step.name, links, new_targets=side == "target")
         state.save_keys(job, step.name, side, keys, new_records=True)
 
