@@ -141,9 +141,10 @@ class BulkJob:
         job's counts say hold rows are read. When the job processed fewer rows than it was given,
         its unprocessed records name those it never reached (None); a row found in no result is
         a ConnectorError, since it may have been written."""
-        waiting: dict[tuple[str, ...], list[int]] = {}  # a row's cells -> the writes holding them
+        waiting: dict[tuple[str, ...], int | list[int]] = {}  # a row's cells -> the write(s) holding them
         for index, row in enumerate(rows):
-            waiting.setdefault(row, []).append(index)
+            if (held := waiting.setdefault(row, index)) != index:
+                waiting[row] = [*held, index] if isinstance(held, list) else [held, index]
         answers: list[Answer | None] = [None] * len(rows)
         found: set[int] = set()
         unmatched: list[tuple[str, dict[str, str]]] = []
@@ -160,9 +161,9 @@ class BulkJob:
             columns = {name: position for position, name in enumerate(next(results, []))}
             cells, id_at, error_at = _row_cells(columns, self.header), columns.get("sf__Id"), columns.get("sf__Error")
             for result in results:
-                queue = waiting.get(cells(result))
-                if queue:
-                    found.add(index := queue.pop())
+                index = _take(waiting, cells(result))
+                if index is not None:
+                    found.add(index)
                     answers[index] = _bulk_answer(kind, _cell(result, id_at), _cell(result, error_at))
                 else:
                     unmatched.append((kind, dict(zip(columns, result, strict=False))))
@@ -233,6 +234,15 @@ def _row_cells(columns: Mapping[str, int], header: list[str]) -> Callable[[list[
     if len(positions) > 1 and None not in positions:
         return operator.itemgetter(*positions)  # type: ignore[return-value]
     return lambda row: tuple(row[p] if p is not None else "" for p in positions)
+
+
+def _take(waiting: dict[tuple[str, ...], int | list[int]], cells: tuple[str, ...]) -> int | None:
+    """The write a result row answers, no longer waiting; None when no write holds its cells."""
+    held = waiting.get(cells)
+    if isinstance(held, list):
+        return held.pop() if held else None
+    waiting.pop(cells, None)
+    return held
 
 
 def _cell(row: list[str], position: int | None) -> str:
