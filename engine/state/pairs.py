@@ -34,11 +34,12 @@ class PairTables:
         """Save links, in order; a target record linked anew leaves its old source, unless the
         link shares it (`duplicates: link_all`: several source records of one person, one target).
         ``new_targets``: the target records were just created, so no link names them yet."""
-        latest = {link.target_id: position for position, link in enumerate(links) if not link.shared}
-        kept = [
-            link for position, link in enumerate(links) if link.shared or latest[link.target_id] == position
-        ]
+        kept: Sequence[Link] = links  # a target record just created is in one link
         if not new_targets:
+            latest = {link.target_id: position for position, link in enumerate(links) if not link.shared}
+            kept = [
+                link for position, link in enumerate(links) if link.shared or latest[link.target_id] == position
+            ]
             self.db.executemany(
                 "DELETE FROM links WHERE job=? AND step=? AND target_id=? AND made_by NOT LIKE 'shared:%'",
                 ((job, step, target_id) for target_id in latest),
@@ -48,19 +49,7 @@ class PairTables:
             "INSERT INTO links VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job, step, source_id) DO UPDATE SET "
             "source_type=excluded.source_type, target_type=excluded.target_type, target_id=excluded.target_id, "
             "made_by=excluded.made_by, created_at=excluded.created_at",
-            (
-                (
-                    job,
-                    step,
-                    link.source_type,
-                    link.source_id,
-                    link.target_type,
-                    link.target_id,
-                    link.made_by,
-                    stamp,
-                )
-                for link in kept
-            ),
+            ((job, step, *link, stamp) for link in kept),
         )
 
     def links_of_record(self, job: str, step: str, record_id: str) -> list[Link]:

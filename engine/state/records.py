@@ -6,7 +6,7 @@ import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -42,8 +42,10 @@ def _plain(data: dict[str, Any]) -> bool:
     return True
 
 
-@dataclass(frozen=True)
-class Link:
+class Link(NamedTuple):
+    """A pair of records, one on each side, and how it was made. (A named tuple: a step's links
+    are read whole, a million at a time.)"""
+
     source_type: str
     source_id: str
     target_type: str
