@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -106,14 +107,15 @@ def estimate(project: Path, environ: dict[str, str]) -> int:
 
 
 def apply(project: Path, environ: dict[str, str], org: Org) -> dict[str, Any]:
-    """One `syncmap apply` in its own process, after the plan's estimate of its calls: requests
-    the org counted, seconds, peak RSS (MB), CPU seconds."""
+    """One `syncmap apply` in its own process, as a scheduled job runs it (its closing lines say
+    what it wrote; `--format json` would also write out every change), after the plan's estimate
+    of its calls: requests the org counted, seconds, peak RSS (MB), CPU seconds."""
     estimated = estimate(project, environ)
     before = org.stats()["by_kind"]
-    measured = process.measure(process.module("engine", "apply", "job.yaml", "--format", "json"), project, environ)
-    if measured.code != 0:
-        raise SystemExit(f"syncmap apply failed ({measured.code}): {measured.err[-2000:]}")
-    report = json.loads(measured.out)
+    measured = process.measure(process.module("engine", "apply", "job.yaml"), project, environ)
+    applied = re.search(r"Applied \S+: (\d+) created, (\d+) updated", measured.out)
+    if measured.code != 0 or applied is None:
+        raise SystemExit(f"syncmap apply failed ({measured.code}): {measured.out[-500:]} {measured.err[-2000:]}")
     kinds = {
         kind: n - before.get(kind, 0) for kind, n in org.stats()["by_kind"].items() if n > before.get(kind, 0)
     }
@@ -122,7 +124,7 @@ def apply(project: Path, environ: dict[str, str], org: Org) -> dict[str, Any]:
         "estimated": estimated,
         "kinds": kinds,
         "seconds": measured.seconds,
-        "written": report["counts"]["create"] + report["counts"]["update"],
+        "written": int(applied[1]) + int(applied[2]),
         "rss_mb": measured.peak_mb,
         "cpu": measured.cpu,
     }
