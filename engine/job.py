@@ -221,7 +221,7 @@ class Job:
     def name(self) -> str:
         return self.plan.name
 
-    def context(self, applying: bool = True, lease: JobLease | None = None) -> RunContext:
+    def context(self, applying: bool = True, lease: JobLease | None = None, fingerprinted: bool = True) -> RunContext:
         return RunContext(
             self.plan,
             self.connectors,
@@ -232,6 +232,7 @@ class Job:
             applying=applying,
             router=self.router,
             lease=lease,
+            fingerprinted=fingerprinted,
         )
 
     def check_systems(self) -> None:
@@ -246,8 +247,7 @@ class Job:
         `fingerprinted`, the records read are not digested: the plan is only shown, not saved."""
         before = self.api_calls()  # the describes of the check are made by an apply too
         self.check_systems()
-        context = self.context(applying=False)
-        context.fingerprinted = fingerprinted
+        context = self.context(applying=False, fingerprinted=fingerprinted)
         changeset = run(self.plan, self.steps, context)
         changeset.api_estimate = self.estimate_calls(changeset, before)
         return changeset
@@ -294,7 +294,7 @@ class Job:
         """Decide and write step by step; a saved plan (``expected_fingerprint``) is decided
         whole first, from one read of each side, and written only if that read matches it."""
         self.check_systems()
-        context = self.context(lease=lease)
+        context = self.context(lease=lease, fingerprinted=expected_fingerprint is not None)
         context.meter = meter or context.meter
         steps = {step.name: step for step in self.plan.steps}
         settled = reconcile(context, steps)
