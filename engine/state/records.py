@@ -34,10 +34,12 @@ def stored_json(data: dict[str, Any], sort_keys: bool = False) -> str:
 
 def _plain(data: dict[str, Any]) -> bool:
     for key, value in data.items():
+        if type(key) is not str:
+            return False
         kind = type(value)
-        if type(key) is not str or not (
-            kind in _PLAIN or (kind is float and math.isfinite(value)) or (kind is dict and _plain(value))
-        ):
+        if kind in _PLAIN:
+            continue
+        if not ((kind is float and math.isfinite(value)) or (kind is dict and _plain(value))):
             return False
     return True
 
