@@ -25,7 +25,6 @@ from engine.plan import Step
 from engine.records import batched
 from engine.redact import shorten
 from engine.run import RunContext
-from engine.spool import Spool
 from engine.state import Link, now
 
 WRITE_ORDER = {"create": 0, "update": 1, "delete": 2}
@@ -130,9 +129,7 @@ class Sending:
         self, changes: StepChanges, batch_size: int | None, progress: Callable[[int], None] | None
     ) -> None:
         started: set[str] = set()  # the write phases the meter shows
-        for side, connector, record_type, batch in _write_batches(
-            changes.writes, self.step, self.context, batch_size
-        ):
+        for side, connector, record_type, batch in _write_batches(changes, self.step, self.context, batch_size):
             self.send(side, connector, record_type, batch)
             if progress:
                 progress(len(batch))
@@ -287,22 +284,23 @@ def _give_new_ids_to_keys(
 
 
 def _write_batches(
-    changes: Spool[Change], step: Step, context: RunContext, batch_size: int | None
+    changes: StepChanges, step: Step, context: RunContext, batch_size: int | None
 ) -> Iterator[tuple[str, Connector, str, list[Change]]]:
     """(side, its connector, record type, batch) of the writes: creates, then updates, then
     deletes, the target side first; a batch holds one action on one record type, as many as the
-    side's connector takes. One pass over the spool per group, so only a batch is in memory."""
+    side's connector takes. One pass over the spool per group (the groups are those the writes
+    were counted by), so only a batch is in memory."""
     connectors = {
         "source": context.connector(step.source.connection),
         "target": context.connector(step.target.connection),
     }
     sizes = {side: batch_size or capabilities(c).write_batch_size for side, c in connectors.items()}
     groups = sorted(
-        {(c.side, c.record_type, c.action) for c in changes if c.action in WRITE_ORDER},
+        (group for group, count in changes.writes_by_type.items() if count and group[2] in WRITE_ORDER),
         key=lambda group: (WRITE_ORDER[group[2]], group[0] != "target", group[1]),
     )
     for group in groups:
-        members = (c for c in changes if (c.side, c.record_type, c.action) == group)
+        members = (c for c in changes.writes if (c.side, c.record_type, c.action) == group)
         for batch in batched(members, sizes[group[0]]):
             yield group[0], connectors[group[0]], group[1], batch
 

@@ -110,7 +110,8 @@ class StepChanges:
     )
     warnings: list[str] = field(default_factory=list)  # what a person should look at, in the preview
     tally: Counter[str] = field(default_factory=Counter)  # counted changes by action
-    # (side, record type, action) of the writes: what limits and API call estimates count
+    # (side, record type, action) of the writes (every write is counted): what limits, API call
+    # estimates and apply's write groups come from
     writes_by_type: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     connections: dict[str, str] = field(default_factory=dict)  # side -> the connection it is read from
     decided: list[tuple[str, str]] = field(default_factory=list)  # (side, id) a person's decision applied to
