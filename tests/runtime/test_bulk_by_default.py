@@ -12,7 +12,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from engine.connectors import Write
 from engine.connectors.salesforce.usage import BULK_JOB_CALLS, bulk_job_calls, write_calls
+from engine.connectors.sqlite import SqliteConnector
 from engine.sandbox import Sandbox
 from tests.conftest import SALESFORCE_FROM_ENV, run_syncmap, sandbox_env
 from tests.runtime.conftest import leads_project
@@ -139,4 +141,31 @@ def test_two_applies_at_once_while_a_bulk_job_runs_write_each_record_once(tmp_pa
         assert second.returncode == 0, second.stderr
         assert json.loads(second.stdout)["counts"]["create"] == 0
         emails = Counter(r["Email"] for r in sf.query_all("SELECT Email FROM Lead")["records"])
+        assert len(emails) == PEOPLE and set(emails.values()) == {1}
+
+
+def test_rows_a_bulk_job_refused_fail_alone_and_are_sent_again_once_fixed(tmp_path):
+    """The org refuses some rows of a Bulk job: they fail alone (dead letters, read again), the
+    rest are created and linked with their keys, and once fixed the next run creates just them."""
+    root = _project(tmp_path)
+    unnamed = [f"p{i}" for i in range(0, PEOPLE, 100)]
+    with SqliteConnector({"path": "platform.db"}, root) as store:
+        store.write("contacts", [Write(f"u{i}", "update", "contacts", i, {"name": ""}) for i in unnamed])
+    with Sandbox() as org:
+        environ = sandbox_env(org.instance_url, org.session_id, org.ca_file)
+        first = run_syncmap("apply", "job.yaml", "--format", "json", cwd=root, env=environ, timeout=120)
+        assert first.returncode == 1, first.stderr  # some records failed
+        applied = json.loads(first.stdout)["applied"]
+        assert (applied["create"], applied["failed"]) == (PEOPLE - len(unnamed), len(unnamed))
+        assert {f["error"] for f in json.loads(first.stdout)["failed"]} == {
+            "REQUIRED_FIELD_MISSING: Required fields are missing: [LastName]"
+        }
+        failed = run_syncmap("failures", "--format", "json", cwd=root, env=environ)
+        assert sorted(letter["record_id"] for letter in json.loads(failed.stdout)) == sorted(unnamed)
+        with SqliteConnector({"path": "platform.db"}, root) as store:
+            store.write("contacts", [Write(f"n{i}", "update", "contacts", i, {"name": "Named"}) for i in unnamed])
+        second = run_syncmap("apply", "job.yaml", "--format", "json", cwd=root, env=environ, timeout=120)
+        assert second.returncode == 0, second.stderr
+        assert json.loads(second.stdout)["counts"]["create"] == len(unnamed)  # the rest are linked
+        emails = Counter(r["Email"] for r in org.client().query_all("SELECT Email FROM Lead")["records"])
         assert len(emails) == PEOPLE and set(emails.values()) == {1}
