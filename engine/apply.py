@@ -142,6 +142,9 @@ class Sending:
             self.context.meter.advance(phase, len(batch))
 
     def send(self, side: str, connector: Connector, record_type: str, batch: list[Change]) -> None:
+        """Journal a batch, write it, record its outcomes. While the write is in flight (in a
+        thread of its own, where the connector allows), the chores are done and the keys of
+        the records it creates worked out."""
         context = self.context
         with context.state.transaction():
             _still_ours(context)
@@ -165,6 +168,7 @@ class Sending:
             _record_outcomes(context, self.step, side, outcomes, self.report, self.created)
 
     def do_chores(self) -> None:
+        """The work left that waits on no answer, each done once."""
         while self.chores:
             self.chores.pop(0)()
 
