@@ -8,6 +8,9 @@ import itertools
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+# the types of plain values: JSON holds any of them as it is, and every JSON encoder spells them alike
+PLAIN_TYPES = frozenset({str, int, bool, type(None)})
+
 
 def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
     """The items in lists of ``size`` (the last one shorter), taken as they come."""

@@ -36,6 +36,7 @@ from pydantic import BaseModel, ValidationError
 
 from engine.diagnostics import did_you_mean
 from engine.errors import ConnectorError, SettingError
+from engine.records import PLAIN_TYPES
 
 ENTRY_POINT_GROUP = "syncmap.connectors"
 
@@ -144,16 +145,13 @@ class WriteResult:
     unknown: bool = False
 
 
-_PLAIN = frozenset({str, int, bool, type(None)})  # values JSON holds whatever they are
-
-
 def not_json(values: Mapping[str, Any]) -> str | None:
     """Why a record's values cannot be sent as JSON (a NaN, a lone surrogate), or None: a
     connector speaking JSON fails that record alone, before any request. Most records hold only
     text, whole numbers and flags under text keys: their text alone is checked, without writing
     the JSON out."""
     try:
-        if all(type(key) is str and type(value) in _PLAIN for key, value in values.items()):
+        if all(type(key) is str and type(value) in PLAIN_TYPES for key, value in values.items()):
             for key, value in values.items():
                 key.encode("utf-8")
                 if type(value) is str:

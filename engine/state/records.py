@@ -10,7 +10,8 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-_PLAIN = frozenset({str, int, bool, type(None)})  # written by msgspec as the json module writes them
+from engine.records import PLAIN_TYPES
+
 _ENCODERS = {False: msgspec.json.Encoder(), True: msgspec.json.Encoder(order="sorted")}
 
 
@@ -37,7 +38,7 @@ def _plain(data: dict[str, Any]) -> bool:
         if type(key) is not str:
             return False
         kind = type(value)
-        if kind in _PLAIN:
+        if kind in PLAIN_TYPES:
             continue
         if not ((kind is float and math.isfinite(value)) or (kind is dict and _plain(value))):
             return False
