@@ -41,19 +41,16 @@ class StepReport:
 
 def _record_outcomes(
     context: RunContext, step: Step, side: str,
-    outcomes: Iterable[tuple[int, Change, WriteResult, list[tuple[int, str]]]], report: StepReport, created: Created,
+    outcomes: Iterable[tuple[Change, WriteResult, list[tuple[int, str]]]], report: StepReport, created: Created,
 ) -> None:  # fmt: skip
-    """A batch's outcomes, new ids, links and the match keys of the records it created, in a few
-    statements: a write whose outcome is unknown stays pending in the journal (the next run looks
-    for its record); a failed one is a dead letter of the record it came from, read again next
-    run. A record syncmap created is not read back (nobody changed it since), yet a record
+    """A batch's links and the match keys of the records it created, in a few statements; a
+    failed write is a dead letter of the record it came from, read again next run. A record syncmap created is not read back (nobody changed it since), yet a record
     arriving later with its key must find it, not make a duplicate: its keys come from the
     values written (worked out while the write was in flight)."""
     state, job, stamp = context.state, context.job, now()
     for chunk in batched(outcomes, 10_000):  # a Bulk job's outcomes are saved a chunk at a time
-        state.journal_settle((ref, "done" if r.ok else "failed", r.id) for ref, _, r, _ in chunk if not r.unknown)
         written, links, keys = [], [], []
-        for _, change, result, new_keys in chunk:
+        for change, result, new_keys in chunk:
             if result.ok:
                 written.append(change)
                 if change.action == "create":
@@ -150,7 +147,7 @@ class Sending:
             _still_ours(context)
             refs = context.state.journal_intents(context.job, self.step.name, self.run_id, [_intent(c) for c in batch])
         writes = [
-            Write(str(ref), change.action, change.record_type, change.record_id, change.values)
+            Write(ref, change.action, change.record_type, change.record_id, change.values)
             for ref, change in zip(refs, batch, strict=True)
         ]
         answers = in_background(
@@ -164,7 +161,10 @@ class Sending:
         # recorded even if the lease was lost meanwhile: these writes happened, and whoever runs
         # the job next must know of them
         with context.state.transaction():
-            outcomes = zip(refs, batch, results, new_keys, strict=True)
+            # a write whose outcome is unknown stays pending: the next run looks for its record
+            settled = zip(refs, results, strict=True)
+            context.state.journal_settle((ref, "done" if r.ok else "failed", r.id) for ref, r in settled if not r.unknown)
+            outcomes = zip(batch, results, new_keys, strict=True)
             _record_outcomes(context, self.step, side, outcomes, self.report, self.created)
 
     def do_chores(self) -> None:

@@ -66,13 +66,13 @@ def reconcile(context: RunContext, steps: dict[str, Step]) -> Reconciled:
 
 def _look_for_creates(
     context: RunContext, steps: dict[str, Step], creates: list[JournalEntry]
-) -> dict[int, list[str]]:
+) -> dict[str, list[str]]:
     """The ids of the records each interrupted create may have made (by journal entry), most
     certain way first, a step, side and record type at a time."""
     groups: dict[tuple[str, str, str], list[JournalEntry]] = defaultdict(list)
     for entry in creates:
         groups[(entry.step, entry.side, entry.record_type)].append(entry)
-    found: dict[int, list[str]] = {}
+    found: dict[str, list[str]] = {}
     for (step_name, side, record_type), entries in groups.items():
         step = steps[step_name]
         connection = step.target.connection if side == "target" else step.source.connection
@@ -93,7 +93,7 @@ def _look_for_creates(
 
 def _by_keys(
     connector: Connector, step: Step, record_type: str, entries: list[JournalEntry],
-    claimed: set[str], found: dict[int, list[str]],
+    claimed: set[str], found: dict[str, list[str]],
 ) -> list[JournalEntry]:  # fmt: skip
     """Find the one unclaimed target record holding a key each create wrote, one search per key
     field for all of them. A create whose key no unclaimed record holds made nothing (what it

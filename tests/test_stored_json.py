@@ -1,4 +1,4 @@
-"""Journal payloads and agreed values are stored as the json module would write them, however
+"""Journal batches and agreed values are stored as the json module would write them, however
 they are written: a value read back is the same, keys in the same order, and a time or a NaN
 keeps its spelling (a stored value compared with one written by an older syncmap agrees)."""
 
@@ -14,14 +14,21 @@ from engine.state.records import stored_json
 TEXT = st.text(alphabet=st.characters(codec=None, blacklist_categories=()), max_size=6)  # lone surrogates too
 PLAIN = st.none() | st.booleans() | st.integers() | st.floats() | TEXT
 OTHER = st.datetimes(timezones=st.just(UTC)) | st.dates() | st.decimals(allow_nan=False) | st.lists(PLAIN, max_size=2)
-VALUES = st.recursive(PLAIN | OTHER, lambda inner: st.dictionaries(TEXT, inner, max_size=3), max_leaves=8)
+VALUES = st.recursive(
+    PLAIN | OTHER,
+    lambda inner: st.dictionaries(TEXT, inner, max_size=3) | st.lists(inner, max_size=3) | st.tuples(inner, inner),
+    max_leaves=8,
+)
 
 
 def read_back(text: str) -> list:
     return json.loads(text, object_pairs_hook=list)
 
 
-@given(st.dictionaries(TEXT, VALUES, max_size=5) | st.dictionaries(TEXT, PLAIN, max_size=5), st.booleans())
+@given(
+    st.dictionaries(TEXT, VALUES, max_size=5) | st.dictionaries(TEXT, PLAIN, max_size=5) | st.lists(VALUES, max_size=4),
+    st.booleans(),
+)
 def test_stored_json_reads_back_as_the_json_module_writes_it(data, sort_keys):
     expected = read_back(json.dumps(data, sort_keys=sort_keys, default=str))
     assert repr(read_back(stored_json(data, sort_keys))) == repr(expected)  # repr: NaN equals NaN

@@ -80,8 +80,8 @@ class JobTables:
         # outcome not known) stays however old: it is how a killed run is finished
         kept_from = (datetime.now(UTC) - timedelta(days=self.journal_days)).isoformat(timespec="microseconds")
         self.db.execute(
-            "DELETE FROM journal WHERE job=(SELECT job FROM runs WHERE id=?) AND created_at < ? "
-            "AND state IN ('done', 'failed')",
+            "DELETE FROM journal_batches WHERE job=(SELECT job FROM runs WHERE id=?) AND created_at < ? "
+            "AND pending = 0",
             (run_id, kept_from),
         )
 
@@ -156,7 +156,7 @@ class JobTables:
             "match_keys",
             "dead_letters",
             "holds",
-            "journal",
+            "journal_batches",
         )
         with self.transaction():
             for table in forgotten:

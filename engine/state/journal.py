@@ -4,12 +4,20 @@ the dead letters (records that failed, read again next run) and the records held
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
+from engine.records import batched
 from engine.redact import redact
 from engine.state.database import Database
 from engine.state.records import JournalEntry, now, stored_json
+
+BATCH_ROW_WRITES = 5_000  # a row's text stays under a megabyte or so, and `explain` decodes only the rows naming a record
+STATES = {"p": "pending", "d": "done", "f": "failed", "r": "reconciled", "a": "abandoned"}  # a write's, by letter
+STATE_LETTERS = {name: ord(letter) for letter, name in STATES.items()}
 
 
 class JournalTables:
@@ -22,68 +30,92 @@ class JournalTables:
     def journal_intent(
         self, job: str, step: str, run_id: int, op: str, side: str, record_type: str,
         origin_id: str, record_id: str | None, payload: dict,
-    ) -> int:  # fmt: skip
+    ) -> str:  # fmt: skip
         return self.journal_intents(
             job, step, run_id, [(op, side, record_type, origin_id, record_id, payload)]
         )[0]
 
     def journal_intents(
         self, job: str, step: str, run_id: int, writes: Sequence[tuple[str, str, str, str, str | None, dict]]
-    ) -> list[int]:
+    ) -> list[str]:
         """Record writes about to be sent, each (op, side, record type, origin id, record id,
-        payload), in one statement; their journal ids, in order. Inside the caller's transaction,
-        which holds the store, so the ids are given here."""
-        first = self.db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM journal").fetchone()[0]
-        stamp = now()
-        self.db.executemany(
-            "INSERT INTO journal (id, job, step, run_id, op, side, record_type, origin_id, record_id, payload, "
-            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                (first + n, job, step, run_id, op, side, record_type, origin, record_id,
-                 stored_json(payload), stamp)
-                for n, (op, side, record_type, origin, record_id, payload) in enumerate(writes)
-            ),
-        )  # fmt: skip
-        return list(range(first, first + len(writes)))
+        payload); their references, in order. Writes of one op on one record type in a row (a
+        batch, as apply sends them) are a row for each ``BATCH_ROW_WRITES`` of them. Inside the
+        caller's transaction, which holds the store, so the ids are given here."""
+        batch = self.db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM journal_batches").fetchone()[0]
+        refs, stamp = [], now()
+        for (op, side, record_type), same in groupby(writes, key=itemgetter(0, 1, 2)):
+            for chunk in batched(same, BATCH_ROW_WRITES):
+                self.db.execute(
+                    "INSERT INTO journal_batches (id, job, step, run_id, op, side, record_type, writes, states, "
+                    "pending, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (batch, job, step, run_id, op, side, record_type, stored_json([write[3:] for write in chunk]),
+                     "p" * len(chunk), len(chunk), stamp),
+                )  # fmt: skip
+                refs += (f"{batch}.{index}" for index in range(len(chunk)))
+                batch += 1
+        return refs
+
+    def journal_done(self, ref: str, state: str = "done", record_id: str | None = None) -> None:
+        self.journal_settle([(ref, state, record_id)])
+
+    def journal_settle(self, outcomes: Iterable[tuple[str, str, str | None]]) -> None:
+        """Settle writes, each (reference, state, the id of the record it wrote: a create's new
+        id), a statement per batch."""
+        settled: dict[int, list[tuple[int, str, str | None]]] = defaultdict(list)
+        for ref, state, record_id in outcomes:
+            batch, _, index = ref.partition(".")
+            settled[int(batch)].append((int(index), STATE_LETTERS[state], record_id))
+        for batch, outcomes_of_batch in settled.items():
+            row = self.db.execute("SELECT states, new_ids FROM journal_batches WHERE id=?", (batch,)).fetchone()
+            if row is None:
+                continue
+            states, new_ids = bytearray(row[0], "ascii"), json.loads(row[1]) if row[1] else None
+            for index, letter, record_id in outcomes_of_batch:
+                states[index] = letter
+                if record_id is not None:
+                    new_ids = new_ids or [None] * len(states)
+                    new_ids[index] = record_id
+            self.db.execute(
+                "UPDATE journal_batches SET states=?, new_ids=?, pending=? WHERE id=?",
+                (states.decode(), stored_json(new_ids) if new_ids else None, states.count(b"p"), batch),
+            )
+
+    def pending_journal(self, job: str) -> list[JournalEntry]:
+        """The writes of a job whose answer never came, oldest first."""
+        rows = self.db.execute(
+            "SELECT id, step, op, side, record_type, writes, states FROM journal_batches "
+            "WHERE job=? AND pending > 0 ORDER BY id",
+            (job,),
+        )
+        return [
+            JournalEntry(f"{batch}.{index}", step, op, side, record_type, origin_id, record_id, payload)
+            for batch, step, op, side, record_type, writes, states in rows
+            for index, (origin_id, record_id, payload) in enumerate(json.loads(writes))
+            if states[index] == "p"
+        ]
 
     def writes_of(self, job: str, record_id: str) -> list[dict[str, Any]]:
         """Every write a job made to a record or because of it (its origin: `<type> <id>`), oldest
-        first, with its run. (It looks through the job's whole journal: a question a person asks.)"""
-        keys = (
-            "run_id",
-            "step",
-            "op",
-            "side",
-            "record_type",
-            "origin_id",
-            "record_id",
-            "state",
-            "created_at",
-        )
-        ending = " " + record_id  # an origin is `<type> <id>`: compared exactly, case and all
+        first, with its run. (It looks through the job's whole journal: a question a person asks.
+        An id written the same way in any JSON is looked for in the batches' text first.)"""
+        found, ending = [], " " + record_id  # an origin is `<type> <id>`: compared exactly, case and all
+        plain = record_id.isascii() and record_id.isprintable() and not set(record_id) & set('"\\')
+        pattern = "%" + record_id.replace("%", "\\%").replace("_", "\\_") + "%" if plain else "%"
         rows = self.db.execute(
-            f"SELECT {', '.join(keys)} FROM journal WHERE job=? AND (record_id=? OR "
-            "(length(origin_id) >= ? AND substr(origin_id, length(origin_id) - ? + 1) = ?)) ORDER BY id",
-            (job, record_id, len(ending), len(ending), ending),
+            "SELECT run_id, step, op, side, record_type, writes, states, new_ids, created_at FROM journal_batches "
+            "WHERE job=? AND (writes LIKE ? ESCAPE '\\' OR new_ids LIKE ? ESCAPE '\\') ORDER BY id",
+            (job, pattern, pattern),
         )
-        return [dict(zip(keys, row, strict=True)) for row in rows]
-
-    def journal_done(self, entry_id: int, state: str = "done", record_id: str | None = None) -> None:
-        self.journal_settle([(entry_id, state, record_id)])
-
-    def journal_settle(self, outcomes: Iterable[tuple[int, str, str | None]]) -> None:
-        """Settle writes, each (journal id, state, the id of the record it wrote: a create's new id)."""
-        self.db.executemany(
-            "UPDATE journal SET state=?, record_id=COALESCE(?, record_id) WHERE id=?",
-            ((state, record_id, entry_id) for entry_id, state, record_id in outcomes),
-        )
-
-    def pending_journal(self, job: str) -> list[JournalEntry]:
-        rows = self.db.execute(
-            "SELECT id, step, op, side, record_type, origin_id, record_id, payload FROM journal WHERE job=? AND state='pending' ORDER BY id",
-            (job,),
-        )
-        return [JournalEntry(*row[:7], json.loads(row[7])) for row in rows]
+        for run_id, step, op, side, record_type, writes, states, new_ids, created_at in rows:
+            new_ids = json.loads(new_ids) if new_ids else None
+            for index, (origin_id, written, _) in enumerate(json.loads(writes)):
+                written = (new_ids[index] if new_ids else None) or written
+                if written == record_id or origin_id.endswith(ending):
+                    found.append({"run_id": run_id, "step": step, "op": op, "side": side, "record_type": record_type,
+                                  "origin_id": origin_id, "record_id": written, "state": STATES[states[index]],
+                                  "created_at": created_at})  # fmt: skip
+        return found
 
     # -- dead letters --------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import msgspec
 
 from engine.records import PLAIN_TYPES
 
+CONTAINERS = (dict, list, tuple)
 _ENCODERS = {False: msgspec.json.Encoder(), True: msgspec.json.Encoder(order="sorted")}
 
 
@@ -20,10 +21,10 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-def stored_json(data: dict[str, Any], sort_keys: bool = False) -> str:
-    """A journal payload or agreed values as the store keeps them: what ``json.dumps(data,
-    default=str)`` gives, read back. Plain values (text, numbers, flags, nested under text
-    keys) are written by msgspec, five times as fast; any other (a time, a NaN, a lone
+def stored_json(data: dict[str, Any] | list[Any], sort_keys: bool = False) -> str:
+    """A journal batch or agreed values as the store keeps them: what ``json.dumps(data,
+    default=str)`` gives, read back. Plain values (text, numbers, flags, in lists and under
+    text keys) are written by msgspec, five times as fast; any other (a time, a NaN, a lone
     surrogate) by the json module, so a stored value keeps its spelling across versions."""
     if _plain(data):
         try:
@@ -33,14 +34,16 @@ def stored_json(data: dict[str, Any], sort_keys: bool = False) -> str:
     return json.dumps(data, sort_keys=sort_keys, default=str)
 
 
-def _plain(data: dict[str, Any]) -> bool:
-    for key, value in data.items():
-        if type(key) is not str:
+def _plain(data: dict[str, Any] | list[Any] | tuple[Any, ...]) -> bool:
+    if type(data) is dict:
+        if not all(type(key) is str for key in data):
             return False
+        data = data.values()
+    for value in data:
         kind = type(value)
         if kind in PLAIN_TYPES:
             continue
-        if not ((kind is float and math.isfinite(value)) or (kind is dict and _plain(value))):
+        if not ((kind is float and math.isfinite(value)) or (kind in CONTAINERS and _plain(value))):
             return False
     return True
 
@@ -90,7 +93,7 @@ class Lease:
 
 @dataclass(frozen=True)
 class JournalEntry:
-    id: int
+    id: str  # `<batch>.<index>`
     step: str
     op: str
     side: str

@@ -1,7 +1,9 @@
-"""The state store's schema: one migration script per version (``PRAGMA user_version`` counts
-those applied), run in order on open. A script is never edited once shipped; a change is a new one."""
+"""The state store's schema: one migration per version (``PRAGMA user_version`` counts those
+applied), run in order on open. A migration is never edited once shipped; a change is a new one."""
 
 from __future__ import annotations
+
+import json
 
 from engine.state.database import Database
 
@@ -121,19 +123,67 @@ MIGRATIONS = [
     """
     DROP INDEX journal_by_record;
     """,
+    # the journal keeps a batch of writes (one op on one record type, as apply sends them) as one
+    # row: a Bulk job of 100,000 writes is recorded and settled in a statement, not 200,000
+    lambda db: _journal_by_batch(db),  # (defined below)
 ]
 KEPT_WRITE_WINDOWS = 10  # per step and side; an older window's records are read back, harmlessly
 
 
 def migrate(db: Database) -> None:
     """Bring the schema up to date, in the transaction that reads its version: two processes
-    opening one old store migrate it once."""
+    opening one old store migrate it once. A migration is a script, or a function for one that
+    moves data."""
     with db.transaction():
         version = db.schema_version()
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            for statement in filter(str.strip, script.split(";")):
-                db.execute(_in_dialect(statement, db.dialect))
+        for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
+            if callable(migration):
+                migration(db)
+            else:
+                _run(db, migration)
             db.set_schema_version(number)
+
+
+def _run(db: Database, script: str) -> None:
+    for statement in filter(str.strip, script.split(";")):
+        db.execute(_in_dialect(statement, db.dialect))
+
+
+def _journal_by_batch(db: Database) -> None:
+    """Migration 16: the journal as batches; each write of the old journal becomes a batch of one."""
+    _run(db, """
+    CREATE TABLE journal_batches (
+        id INTEGER PRIMARY KEY, job TEXT NOT NULL, step TEXT NOT NULL, run_id INTEGER,
+        op TEXT NOT NULL, side TEXT NOT NULL, record_type TEXT NOT NULL,
+        writes TEXT NOT NULL,           -- JSON: [origin id, record id, payload] of each write, in order
+        states TEXT NOT NULL,           -- a letter per write (see `engine.state.journal.STATES`)
+        new_ids TEXT,                   -- JSON: the record id each write's answer gave, or null
+        pending INTEGER NOT NULL,       -- how many of its writes wait for their answer
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX journal_batches_pending ON journal_batches (job) WHERE pending > 0;
+    CREATE INDEX journal_batches_by_age ON journal_batches (job, created_at);
+    """)  # fmt: skip
+    letters = {"pending": "p", "done": "d", "failed": "f", "reconciled": "r", "abandoned": "a"}
+    last = 0
+    while rows := db.execute(
+        "SELECT id, job, step, run_id, op, side, record_type, origin_id, record_id, payload, state, created_at "
+        "FROM journal WHERE id > ? ORDER BY id LIMIT 10000",
+        (last,),
+    ).fetchall():
+        db.executemany(
+            "INSERT INTO journal_batches (id, job, step, run_id, op, side, record_type, writes, states, pending, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                (id, job, step, run_id, op, side, record_type,
+                 json.dumps([[origin_id, record_id, json.loads(payload)]], default=str), letters[state],
+                 int(state == "pending"), created_at)
+                for id, job, step, run_id, op, side, record_type, origin_id, record_id, payload, state, created_at
+                in rows
+            ),
+        )  # fmt: skip
+        last = rows[-1][0]
+    db.execute("DROP TABLE journal")
 
 
 def _in_dialect(statement: str, dialect: str) -> str:

@@ -150,12 +150,27 @@ def test_processes_creating_one_store_at_once_end_with_one(tmp_path):
 
 
 def schema_2_store(path: Path) -> None:
-    """A store as an older syncmap left it (schema 3 added leases and shared links, 4 held records,
-    5 which write windows only created records, 6 what a failed write was, 7 each job's document, 8 a person's decisions, 9 writes found by record (an index 15 dropped), 10 a hold's candidates, 11 the API calls runs reserved, 12 when a job runs next, 13 the journal by age, 14 the runs by job)."""
+    """A store as an older syncmap left it, its journal a row per write, one of them pending
+    (schema 3 added leases and shared links, 4 held records, 5 which write windows only created
+    records, 6 what a failed write was, 7 each job's document, 8 a person's decisions, 9 writes
+    found by record (an index 15 dropped), 10 a hold's candidates, 11 the API calls runs
+    reserved, 12 when a job runs next, 13 the journal by age, 14 the runs by job, 16 the
+    journal by batch)."""
     StateStore(path).close()
     with closing(sqlite3.connect(path)) as db:
+        db.execute("DROP TABLE journal_batches")
+        db.execute(
+            "CREATE TABLE journal (id INTEGER PRIMARY KEY, job TEXT NOT NULL, step TEXT NOT NULL, run_id INTEGER, "
+            "op TEXT NOT NULL, side TEXT NOT NULL, record_type TEXT NOT NULL, origin_id TEXT NOT NULL, "
+            "record_id TEXT, payload TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'pending', created_at TEXT NOT NULL)"
+        )
+        db.execute("CREATE INDEX journal_pending ON journal (job, state)")
+        db.executemany("INSERT INTO journal VALUES (?, 'job', 's', 1, 'create', 'target', 'Lead', ?, ?, ?, ?, ?)", [
+            (7, "contacts p1", "L1", '{"source_id": "p1", "planned_id": null, "values": {"n": 1}}', "done", "t1"),
+            (9, "contacts p2", None, '{"source_id": "p2", "planned_id": "L2", "values": {"n": 2}}', "pending", "t2"),
+        ])  # fmt: skip
+        db.commit()
         db.execute("DROP INDEX runs_by_job")
-        db.execute("DROP INDEX journal_by_age")
         db.execute("DROP TABLE api_reservations")
         db.execute("ALTER TABLE jobs DROP COLUMN next_run")
         db.execute("ALTER TABLE holds DROP COLUMN candidates")
@@ -177,6 +192,21 @@ def test_processes_opening_an_older_store_at_once_migrate_it_once(tmp_path):
     open_at_once(path)
     with closing(sqlite3.connect(path)) as db:
         assert db.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
+
+
+def test_an_older_journal_keeps_its_writes_and_the_one_pending_is_still_found(tmp_path):
+    path = tmp_path / "state.db"
+    schema_2_store(path)
+    store = StateStore(path)
+    assert [(e.origin_id, e.record_id, e.payload) for e in store.pending_journal("job")] == [
+        ("contacts p2", None, {"source_id": "p2", "planned_id": "L2", "values": {"n": 2}})
+    ]
+    assert [(w["record_id"], w["state"]) for w in store.writes_of("job", "L1")] == [("L1", "done")]
+    with store.transaction():
+        store.journal_settle([(store.pending_journal("job")[0].id, "reconciled", "L2")])
+    assert store.pending_journal("job") == []
+    assert [(w["record_id"], w["state"]) for w in store.writes_of("job", "p2")] == [("L2", "reconciled")]
+    store.close()
 
 
 def test_a_store_of_an_older_schema_is_read_by_plan_without_being_upgraded(tmp_path):

@@ -31,15 +31,16 @@ def location(state_backend, tmp_path) -> str | Path:
 def test_a_run_end_forgets_its_jobs_settled_writes_older_than_the_retention(location):
     store = StateStore(location, journal_days=30)
     write = ("update", "target", "Lead", "contacts p1", "L1", {"FirstName": "Ana"})
-    with store.transaction():
+    with store.transaction():  # each write a batch of its own (a batch is as old as its writes)
         old_done, old_failed, old_pending, recent, other_job = (
-            *store.journal_intents("job", "s", 1, [write] * 4),
+            *(store.journal_intents("job", "s", 1, [write])[0] for _ in range(4)),
             store.journal_intents("other", "s", 1, [write])[0],
         )
         store.journal_settle([(old_done, "done", None), (old_failed, "failed", None), (recent, "done", None),
                               (other_job, "done", None)])  # fmt: skip
-        for entry, age in ((old_done, 31), (old_failed, 45), (old_pending, 400), (recent, 29), (other_job, 99)):
-            store.db.execute("UPDATE journal SET created_at=? WHERE id=?", (_days_ago(age), entry))
+        for ref, age in ((old_done, 31), (old_failed, 45), (old_pending, 400), (recent, 29), (other_job, 99)):
+            batch = int(ref.partition(".")[0])
+            store.db.execute("UPDATE journal_batches SET created_at=? WHERE id=?", (_days_ago(age), batch))
         run = store.start_run("job", "hash")
     store.finish_run(run, "done", {})
     assert [w["state"] for w in store.writes_of("job", "L1")] == ["pending", "done"]  # old_pending, recent
@@ -60,9 +61,9 @@ def test_syncmap_toml_sets_the_retention_and_a_wrong_one_is_an_error(tmp_path):
     (project / "syncmap.toml").write_text("journal_days = 1\n")
     assert run_syncmap("apply", "contacts.yaml", cwd=project).returncode == 0
     with sqlite3.connect(project / ".syncmap" / "state.db") as db:
-        written = db.execute("SELECT COUNT(*) FROM journal WHERE state='done'").fetchone()[0]
-        db.execute("UPDATE journal SET created_at=?", (_days_ago(2),))
+        written = db.execute("SELECT COUNT(*) FROM journal_batches WHERE pending = 0").fetchone()[0]
+        db.execute("UPDATE journal_batches SET created_at=?", (_days_ago(2),))
     assert written > 0
     assert run_syncmap("apply", "contacts.yaml", cwd=project).returncode == 0  # nothing to write
     with sqlite3.connect(project / ".syncmap" / "state.db") as db:
-        assert db.execute("SELECT COUNT(*) FROM journal").fetchone()[0] == 0
+        assert db.execute("SELECT COUNT(*) FROM journal_batches").fetchone()[0] == 0

@@ -127,7 +127,8 @@ def test_record_ids_with_spaces_quotes_and_slashes_apply_and_reconcile(stores, o
     interrupted_create(job, crm, "Lead", {"FirstName": "Ana", "MobilePhone": "+14155550100"}, planned_id=None)
     with job.state.transaction():  # the interrupted create was of "p 1", not of "p1"
         job.state.db.execute(
-            "UPDATE journal SET origin_id = 'contacts p 1', payload = replace(payload, '\"p1\"', '\"p 1\"')"
+            "UPDATE journal_batches SET writes = replace(replace(writes, 'contacts p1', 'contacts p 1'), "
+            "'\"p1\"', '\"p 1\"')"
         )
     report = job.apply()
     assert report.recovered == 1 and report.failed == 0

@@ -48,7 +48,7 @@ def test_every_table_reads_back_what_was_written(location):
     assert store.snapshots("job", "s", ["p2", "p3"], target_known=True) == {"p2": {"LastName": "Ó'Neil", "n": 2}}
     assert store.find_keys("job", "s", "target", 0, "a@x.org") == [("Lead", "L1", "2026-01-01")]
     assert store.has_keys("job", "s", "target") and not store.has_keys("job", "s", "source")
-    assert refs == [refs[0], refs[0] + 1, refs[0] + 2]
+    assert len(set(refs)) == 3
     assert [entry.id for entry in store.pending_journal("job")] == [refs[2]]
     assert [w["state"] for w in store.writes_of("job", "p9")] == ["done", "failed", "pending"]
     assert store.writes_of("job", "9") == []  # an origin id is compared whole
