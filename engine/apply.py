@@ -255,25 +255,25 @@ def _give_new_ids_to_keys(
     key (the inbound half of a two-way sync) then matches the pair instead of creating it again."""
     region = context.plan.defaults.phone_region
     keys = [(key, path[0]) for key in step.match if (path := field_path(key.source.text)) and len(path) == 1]
+    created_types = {kind for side, kind, action in changes.writes_by_type if (side, action) == ("target", "create")}
+    id_keys = {  # by the record type created: the keys that are its id
+        kind: found
+        for kind in created_types
+        if (id_field := context.describe(step.target.connection, kind).id_field)
+        and (found := [(key, name) for key, name in keys if id_field in key.target_fields])
+    }
+    if not id_keys or not created.for_source:
+        return
     writes: dict[str, list[Write]] = defaultdict(list)
     for change in changes.writes:
         new_id = created.for_source.get(change.source_id or "")
-        if not keys or change.action != "create" or change.side != "target" or new_id is None:
+        if change.action != "create" or change.side != "target" or new_id is None:
             continue
-        id_field = context.describe(step.target.connection, change.record_type).id_field
-        for key, field_name in keys:
-            if id_field in key.target_fields:
-                source_type = (change.origin or "").partition(" ")[0]
-                value = normalize_key(new_id, key.normalize, region)
-                writes[source_type].append(
-                    Write(
-                        f"key:{change.source_id}",
-                        "update",
-                        source_type,
-                        change.source_id,
-                        {field_name: value},
-                    )
-                )
+        for key, field_name in id_keys.get(change.record_type, ()):
+            source_type = (change.origin or "").partition(" ")[0]
+            value = normalize_key(new_id, key.normalize, region)
+            writes[source_type].append(Write(f"key:{change.source_id}", "update", source_type, change.source_id,
+                                             {field_name: value}))  # fmt: skip
     connector = context.connector(step.source.connection)
     for source_type, batch in writes.items():
         results = _write_timed(windows, "source", connector, source_type, batch)
