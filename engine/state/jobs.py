@@ -153,12 +153,13 @@ class JobTables:
             "snapshots",
             "watermarks",
             "own_writes",
-            "match_keys",
             "dead_letters",
             "holds",
             "journal_batches",
+            "key_scopes",
         )
         with self.transaction():
+            self.db.execute("DELETE FROM record_keys WHERE scope IN (SELECT id FROM key_scopes WHERE job=?)", (job,))
             for table in forgotten:
                 self.db.execute(f"DELETE FROM {table} WHERE job=?", (job,))
             self.set_job_status(job, "deleted")

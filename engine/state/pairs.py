@@ -11,6 +11,8 @@ from engine.records import batched
 from engine.state.database import Database
 from engine.state.records import Link, now, stored_json
 
+KEY_SCOPE = "(SELECT id FROM key_scopes WHERE job=? AND step=? AND side=?)"  # the number a step side's keys have
+
 
 class PairTables:
     """Links, agreed values (the base of three-way change detection) and match keys."""
@@ -124,21 +126,21 @@ class PairTables:
         )
 
     # -- match keys ------------------------------------------------------------------------------
+    # A step side's keys are kept under a number of its own (`key_scopes`): each key's row is
+    # small, and a look-up compares a number where it compared three names.
 
     def has_keys(self, job: str, step: str, side: str) -> bool:
         """Whether any match key of this side was saved (a first run has none to look up)."""
-        row = self.db.execute(
-            "SELECT 1 FROM match_keys WHERE job=? AND step=? AND side=? LIMIT 1", (job, step, side)
-        ).fetchone()
-        return row is not None
+        row = self.db.execute(f"SELECT 1 FROM record_keys WHERE scope={KEY_SCOPE} LIMIT 1", (job, step, side))
+        return row.fetchone() is not None
 
     def find_keys(
         self, job: str, step: str, side: str, key_index: int, value: str
     ) -> list[tuple[str, str, str | None]]:
         """(record type, record id, modified) of the records on ``side`` holding this key value."""
         rows = self.db.execute(
-            "SELECT record_type, record_id, modified FROM match_keys "
-            "WHERE job=? AND step=? AND side=? AND key_index=? AND value=?",
+            f"SELECT record_type, record_id, modified FROM record_keys WHERE scope={KEY_SCOPE} AND key_index=? "
+            "AND value=?",
             (job, step, side, key_index, value),
         )
         return [tuple(row) for row in rows]
@@ -152,17 +154,25 @@ class PairTables:
         new_records: bool = False,
     ) -> None:
         """The match keys of records of ``side`` as (record type, record id, modified, keys),
-        replacing what was known of them (``new_records``: nothing was, they were just created)."""
+        replacing what was known of them (``new_records``: nothing was, they were just created;
+        so too when this side has no keys saved yet, as on a first run)."""
+        new_records = new_records or not self.has_keys(job, step, side)
+        self.db.execute(
+            "INSERT INTO key_scopes (job, step, side) VALUES (?, ?, ?) ON CONFLICT (job, step, side) DO NOTHING",
+            (job, step, side),
+        )
+        scope = self.db.execute(f"SELECT {KEY_SCOPE}", (job, step, side)).fetchone()[0]
         for chunk in batched(records, 10_000):  # a step's keys are read from its spool, a chunk at a time
             if not new_records:
                 self.db.executemany(
-                    "DELETE FROM match_keys WHERE job=? AND step=? AND side=? AND record_id=?",
-                    ((job, step, side, record_id) for _, record_id, _, _ in chunk),
+                    "DELETE FROM record_keys WHERE scope=? AND record_id=?",
+                    ((scope, record_id) for _, record_id, _, _ in chunk),
                 )
             self.db.executemany(
-                "INSERT INTO match_keys VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO record_keys VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scope, record_id, key_index) "
+                "DO UPDATE SET record_type=excluded.record_type, value=excluded.value, modified=excluded.modified",
                 (
-                    (job, step, side, record_type, record_id, index, value, modified)
+                    (scope, record_id, index, record_type, value, modified)
                     for record_type, record_id, modified, keys in chunk
                     for index, value in keys
                 ),

@@ -126,6 +126,23 @@ MIGRATIONS = [
     # the journal keeps a batch of writes (one op on one record type, as apply sends them) as one
     # row: a Bulk job of 100,000 writes is recorded and settled in a statement, not 200,000
     lambda db: _journal_by_batch(db),  # (defined below)
+    # a step side's match keys under a number of their own (a key's row was three names longer)
+    """
+    CREATE TABLE key_scopes (id INTEGER PRIMARY KEY, job TEXT NOT NULL, step TEXT NOT NULL, side TEXT NOT NULL);
+    CREATE UNIQUE INDEX key_scopes_by_name ON key_scopes (job, step, side);
+    CREATE TABLE record_keys (
+        scope INTEGER NOT NULL, record_id TEXT NOT NULL, key_index INTEGER NOT NULL,
+        record_type TEXT NOT NULL, value TEXT NOT NULL, modified TEXT,
+        PRIMARY KEY (scope, record_id, key_index)
+    ) WITHOUT ROWID;
+    CREATE INDEX record_keys_lookup ON record_keys (scope, key_index, value);
+    INSERT INTO key_scopes (job, step, side) SELECT DISTINCT job, step, side FROM match_keys;
+    INSERT INTO record_keys (scope, record_id, key_index, record_type, value, modified)
+        SELECT s.id, m.record_id, m.key_index, m.record_type, m.value, m.modified
+        FROM match_keys m JOIN key_scopes s ON s.job = m.job AND s.step = m.step AND s.side = m.side
+        WHERE true ON CONFLICT DO NOTHING;
+    DROP TABLE match_keys;
+    """,
 ]
 KEPT_WRITE_WINDOWS = 10  # per step and side; an older window's records are read back, harmlessly
 
@@ -188,7 +205,7 @@ def _journal_by_batch(db: Database) -> None:
 
 def _in_dialect(statement: str, dialect: str) -> str:
     """A migration's statement as the store's database runs it: PostgreSQL numbers a run's
-    rows from a sequence where SQLite numbers them by rowid."""
+    rows from a sequence where SQLite numbers them by rowid, and has no rowid to leave out."""
     if dialect == "postgresql":
-        return statement.replace("id INTEGER PRIMARY KEY", "id BIGSERIAL PRIMARY KEY")
+        return statement.replace("id INTEGER PRIMARY KEY", "id BIGSERIAL PRIMARY KEY").replace(") WITHOUT ROWID", ")")
     return statement

@@ -155,9 +155,21 @@ def schema_2_store(path: Path) -> None:
     records, 6 what a failed write was, 7 each job's document, 8 a person's decisions, 9 writes
     found by record (an index 15 dropped), 10 a hold's candidates, 11 the API calls runs
     reserved, 12 when a job runs next, 13 the journal by age, 14 the runs by job, 16 the
-    journal by batch)."""
+    journal by batch, 17 match keys by step side)."""
     StateStore(path).close()
     with closing(sqlite3.connect(path)) as db:
+        db.execute("DROP TABLE record_keys")
+        db.execute("DROP TABLE key_scopes")
+        db.execute(
+            "CREATE TABLE match_keys (job TEXT NOT NULL, step TEXT NOT NULL, side TEXT NOT NULL, "
+            "record_type TEXT NOT NULL, record_id TEXT NOT NULL, key_index INTEGER NOT NULL, value TEXT NOT NULL, "
+            "modified TEXT)"
+        )
+        db.execute("CREATE INDEX match_keys_lookup ON match_keys (job, step, side, key_index, value)")
+        db.execute("CREATE INDEX match_keys_record ON match_keys (job, step, side, record_id)")
+        db.executemany("INSERT INTO match_keys VALUES ('job', 's', ?, ?, ?, 0, 'ana@example.org', ?)", [
+            ("source", "contacts", "p1", None), ("target", "Lead", "L1", "t1"), ("target", "Lead", "L1", "t1"),
+        ])  # fmt: skip
         db.execute("DROP TABLE journal_batches")
         db.execute(
             "CREATE TABLE journal (id INTEGER PRIMARY KEY, job TEXT NOT NULL, step TEXT NOT NULL, run_id INTEGER, "
@@ -194,10 +206,12 @@ def test_processes_opening_an_older_store_at_once_migrate_it_once(tmp_path):
         assert db.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
 
 
-def test_an_older_journal_keeps_its_writes_and_the_one_pending_is_still_found(tmp_path):
+def test_an_older_store_keeps_its_match_keys_and_journal_and_the_one_pending_write_is_still_found(tmp_path):
     path = tmp_path / "state.db"
     schema_2_store(path)
     store = StateStore(path)
+    assert store.find_keys("job", "s", "target", 0, "ana@example.org") == [("Lead", "L1", "t1")]  # once
+    assert store.find_keys("job", "s", "source", 0, "ana@example.org") == [("contacts", "p1", None)]
     assert [(e.origin_id, e.record_id, e.payload) for e in store.pending_journal("job")] == [
         ("contacts p2", None, {"source_id": "p2", "planned_id": "L2", "values": {"n": 2}})
     ]
