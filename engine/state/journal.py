@@ -56,9 +56,6 @@ class JournalTables:
                 batch += 1
         return refs
 
-    def journal_done(self, ref: str, state: str = "done", record_id: str | None = None) -> None:
-        self.journal_settle([(ref, state, record_id)])
-
     def journal_settle(self, outcomes: Iterable[tuple[str, str, str | None]]) -> None:
         """Settle writes, each (reference, state, the id of the record it wrote: a create's new
         id), a statement per batch."""
