@@ -58,8 +58,8 @@ class JournalTables:
 
     def journal_settle(self, outcomes: Iterable[tuple[str, str, str | None]]) -> None:
         """Settle writes, each (reference, state, the id of the record it wrote: a create's new
-        id), a statement per batch."""
-        settled: dict[int, list[tuple[int, str, str | None]]] = defaultdict(list)
+        id): a read and a write of each journal row they are in."""
+        settled: dict[int, list[tuple[int, int, str | None]]] = defaultdict(list)  # row -> (index, letter, id)
         for ref, state, record_id in outcomes:
             batch, _, index = ref.partition(".")
             settled[int(batch)].append((int(index), STATE_LETTERS[state], record_id))
