@@ -74,6 +74,24 @@ def test_every_table_reads_back_what_was_written(location):
     again.close()
 
 
+ODD_IDS = ["a_b", "50%", 'o"k', "back\\slash", "Zoë", "tab\tin"]  # LIKE's wildcards, JSON's escapes, not ASCII
+
+
+def test_a_records_writes_are_found_whatever_its_id_holds(location):
+    """`explain` finds a record's writes through its id in the journal's text first: an id
+    holding LIKE's wildcards or characters JSON escapes is found all the same, and only its own."""
+    store = StateStore(location)
+    with store.transaction():
+        refs = store.journal_intents(
+            "job", "s", 1, [("update", "target", "Lead", f"contacts {odd}", odd, {"v": odd}) for odd in ODD_IDS]
+            + [("update", "target", "Lead", "contacts axb", "axb", {}), ("update", "target", "Lead", "contacts 500", "500", {})]
+        )  # fmt: skip
+        store.journal_settle([(ref, "done", None) for ref in refs])
+    for odd in ODD_IDS:
+        assert [(w["record_id"], w["state"]) for w in store.writes_of("job", odd)] == [(odd, "done")], odd
+    store.close()
+
+
 def test_a_dry_run_on_a_store_that_does_not_exist_leaves_no_trace(location):
     read_only = StateStore(location, read_only=True)
     assert read_only.links("job", "s") == {} and read_only.runs("job") == []
