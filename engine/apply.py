@@ -44,9 +44,10 @@ def _record_outcomes(
     outcomes: Iterable[tuple[Change, WriteResult, list[tuple[int, str]]]], report: StepReport, created: Created,
 ) -> None:  # fmt: skip
     """A batch's links and the match keys of the records it created, in a few statements; a
-    failed write is a dead letter of the record it came from, read again next run. A record syncmap created is not read back (nobody changed it since), yet a record
-    arriving later with its key must find it, not make a duplicate: its keys come from the
-    values written (worked out while the write was in flight)."""
+    failed write is a dead letter of the record it came from, read again next run. A record
+    syncmap created is not read back (nobody changed it since), yet a record arriving later
+    with its key must find it, not make a duplicate: its keys come from the values written
+    (worked out while the write was in flight)."""
     state, job, stamp = context.state, context.job, now()
     for chunk in batched(outcomes, 10_000):  # a Bulk job's outcomes are saved a chunk at a time
         written, links, keys = [], [], []
@@ -162,8 +163,9 @@ class Sending:
         # the job next must know of them
         with context.state.transaction():
             # a write whose outcome is unknown stays pending: the next run looks for its record
-            settled = zip(refs, results, strict=True)
-            context.state.journal_settle((ref, "done" if r.ok else "failed", r.id) for ref, r in settled if not r.unknown)
+            context.state.journal_settle(
+                (ref, "done" if r.ok else "failed", r.id) for ref, r in zip(refs, results, strict=True) if not r.unknown
+            )
             outcomes = zip(batch, results, new_keys, strict=True)
             _record_outcomes(context, self.step, side, outcomes, self.report, self.created)
 

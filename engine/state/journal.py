@@ -15,8 +15,10 @@ from engine.redact import redact
 from engine.state.database import Database
 from engine.state.records import JournalEntry, now, stored_json
 
-BATCH_ROW_WRITES = 5_000  # a row's text stays under a megabyte or so, and `explain` decodes only the rows naming a record
-STATES = {"p": "pending", "d": "done", "f": "failed", "r": "reconciled", "a": "abandoned"}  # a write's, by letter
+# writes a journal row holds at most: its text stays under a megabyte or so, and `explain`
+# decodes only the rows naming a record
+BATCH_ROW_WRITES = 5_000
+STATES = {"p": "pending", "d": "done", "f": "failed", "r": "reconciled", "a": "abandoned"}  # by letter
 STATE_LETTERS = {name: ord(letter) for letter, name in STATES.items()}
 
 

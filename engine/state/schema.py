@@ -7,6 +7,44 @@ import json
 
 from engine.state.database import Database
 
+
+def _journal_by_batch(db: Database) -> None:
+    """Migration 16: the journal as batches; each write of the old journal becomes a batch of one."""
+    _run(db, """
+    CREATE TABLE journal_batches (
+        id INTEGER PRIMARY KEY, job TEXT NOT NULL, step TEXT NOT NULL, run_id INTEGER,
+        op TEXT NOT NULL, side TEXT NOT NULL, record_type TEXT NOT NULL,
+        writes TEXT NOT NULL,           -- JSON: [origin id, record id, payload] of each write, in order
+        states TEXT NOT NULL,           -- a letter per write (see `engine.state.journal.STATES`)
+        new_ids TEXT,                   -- JSON: the record id each write's answer gave, or null
+        pending INTEGER NOT NULL,       -- how many of its writes wait for their answer
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX journal_batches_pending ON journal_batches (job) WHERE pending > 0;
+    CREATE INDEX journal_batches_by_age ON journal_batches (job, created_at);
+    """)  # fmt: skip
+    letters = {"pending": "p", "done": "d", "failed": "f", "reconciled": "r", "abandoned": "a"}
+    last = 0
+    while rows := db.execute(
+        "SELECT id, job, step, run_id, op, side, record_type, origin_id, record_id, payload, state, created_at "
+        "FROM journal WHERE id > ? ORDER BY id LIMIT 10000",
+        (last,),
+    ).fetchall():
+        db.executemany(
+            "INSERT INTO journal_batches (id, job, step, run_id, op, side, record_type, writes, states, pending, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                (row_id, job, step, run_id, op, side, record_type,
+                 json.dumps([[origin_id, record_id, json.loads(payload)]], default=str), letters[state],
+                 int(state == "pending"), created_at)
+                for row_id, job, step, run_id, op, side, record_type, origin_id, record_id, payload, state, created_at
+                in rows
+            ),
+        )  # fmt: skip
+        last = rows[-1][0]
+    db.execute("DROP TABLE journal")
+
+
 MIGRATIONS = [
     """
     CREATE TABLE links (
@@ -125,7 +163,7 @@ MIGRATIONS = [
     """,
     # the journal keeps a batch of writes (one op on one record type, as apply sends them) as one
     # row: a Bulk job of 100,000 writes is recorded and settled in a statement, not 200,000
-    lambda db: _journal_by_batch(db),  # (defined below)
+    _journal_by_batch,
     # a step side's match keys under a number of their own (a key's row was three names longer)
     """
     CREATE TABLE key_scopes (id INTEGER PRIMARY KEY, job TEXT NOT NULL, step TEXT NOT NULL, side TEXT NOT NULL);
@@ -166,46 +204,10 @@ def _run(db: Database, script: str) -> None:
         db.execute(_in_dialect(statement, db.dialect))
 
 
-def _journal_by_batch(db: Database) -> None:
-    """Migration 16: the journal as batches; each write of the old journal becomes a batch of one."""
-    _run(db, """
-    CREATE TABLE journal_batches (
-        id INTEGER PRIMARY KEY, job TEXT NOT NULL, step TEXT NOT NULL, run_id INTEGER,
-        op TEXT NOT NULL, side TEXT NOT NULL, record_type TEXT NOT NULL,
-        writes TEXT NOT NULL,           -- JSON: [origin id, record id, payload] of each write, in order
-        states TEXT NOT NULL,           -- a letter per write (see `engine.state.journal.STATES`)
-        new_ids TEXT,                   -- JSON: the record id each write's answer gave, or null
-        pending INTEGER NOT NULL,       -- how many of its writes wait for their answer
-        created_at TEXT NOT NULL
-    );
-    CREATE INDEX journal_batches_pending ON journal_batches (job) WHERE pending > 0;
-    CREATE INDEX journal_batches_by_age ON journal_batches (job, created_at);
-    """)  # fmt: skip
-    letters = {"pending": "p", "done": "d", "failed": "f", "reconciled": "r", "abandoned": "a"}
-    last = 0
-    while rows := db.execute(
-        "SELECT id, job, step, run_id, op, side, record_type, origin_id, record_id, payload, state, created_at "
-        "FROM journal WHERE id > ? ORDER BY id LIMIT 10000",
-        (last,),
-    ).fetchall():
-        db.executemany(
-            "INSERT INTO journal_batches (id, job, step, run_id, op, side, record_type, writes, states, pending, "
-            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                (id, job, step, run_id, op, side, record_type,
-                 json.dumps([[origin_id, record_id, json.loads(payload)]], default=str), letters[state],
-                 int(state == "pending"), created_at)
-                for id, job, step, run_id, op, side, record_type, origin_id, record_id, payload, state, created_at
-                in rows
-            ),
-        )  # fmt: skip
-        last = rows[-1][0]
-    db.execute("DROP TABLE journal")
-
-
 def _in_dialect(statement: str, dialect: str) -> str:
     """A migration's statement as the store's database runs it: PostgreSQL numbers a run's
     rows from a sequence where SQLite numbers them by rowid, and has no rowid to leave out."""
     if dialect == "postgresql":
-        return statement.replace("id INTEGER PRIMARY KEY", "id BIGSERIAL PRIMARY KEY").replace(") WITHOUT ROWID", ")")
+        statement = statement.replace("id INTEGER PRIMARY KEY", "id BIGSERIAL PRIMARY KEY")
+        return statement.replace(") WITHOUT ROWID", ")")
     return statement
